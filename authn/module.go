@@ -1,0 +1,132 @@
+package authn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// Request is what a login module sees of one authentication: the parsed
+// envelope and the few facts of the HTTP request a module may need.
+type Request struct {
+	// Envelope is the parsed SOAP envelope. It is nil for a request that
+	// carries no SOAP message (HTTP Negotiate on a bare GET, say).
+	Envelope *wsse.Envelope
+	// Peer is the client's address as the listener saw it.
+	Peer netip.AddrPort
+	// TLS is the connection state when the listener terminated TLS.
+	TLS *tls.ConnectionState
+	// Secure reports whether the client's connection was confidential: TLS
+	// here, or TLS at a configured terminating proxy in front of us.
+	Secure bool
+	// Authorization is the HTTP Authorization header, if any.
+	Authorization string
+	// Header gives read access to other request headers (canonical names).
+	Header func(name string) string
+	// ID is the request id that appears in logs and faults.
+	ID string
+	// Now is the time the request arrived; modules use it, not time.Now,
+	// so that a request is judged against one instant.
+	Now time.Time
+	// Shared is state passed along the chain (JAAS sharedState): a module
+	// may leave facts here for the modules after it.
+	Shared map[string]any
+}
+
+// Security returns the envelope's Security header for this service, or nil.
+func (r *Request) Security() *wsse.Security {
+	if r.Envelope == nil {
+		return nil
+	}
+	return r.Envelope.Security
+}
+
+// Module is a login module.
+//
+// Login returns (true, nil) when it accepted the credential and filled in
+// the Subject; (false, nil) or (false, *Fault) when it rejected it (the
+// fault says which WS-Security code the client gets and why, for the log);
+// an error wrapping ErrUnsupported when the request carries no credential of
+// its kind (the module is then ignored, as a JAAS module whose login returns
+// false); and any other error only for a technical failure (a directory or
+// cache that cannot answer). The chain never counts a technical failure as
+// success: it fails closed and tells the client to try again later.
+//
+// A module changes the Subject only when it returns true; the chain discards
+// changes made by a module that did not succeed.
+type Module interface {
+	Login(ctx context.Context, req *Request, s *Subject) (bool, error)
+}
+
+// ModuleFunc adapts a function to the Module interface.
+type ModuleFunc func(ctx context.Context, req *Request, s *Subject) (bool, error)
+
+// Login calls f.
+func (f ModuleFunc) Login(ctx context.Context, req *Request, s *Subject) (bool, error) {
+	return f(ctx, req, s)
+}
+
+// Checker is an optional interface for modules with a dependency (directory,
+// cache, upstream service) whose health decides readiness.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// ErrUnsupported says a request carries no credential of the module's kind.
+var ErrUnsupported = errors.New("authn: no credential for this module")
+
+// ErrUnavailable marks a technical failure of a dependency. Modules may wrap
+// it; the chain treats any non-fault error the same way.
+var ErrUnavailable = errors.New("authn: dependency unavailable")
+
+// Fault is a rejection: Code goes to the client, Reason and Err to the log.
+type Fault struct {
+	Code   wsse.FaultCode
+	Reason string
+	// Temporary marks a failure the client may retry (a dependency is down):
+	// HTTP 503 and a Receiver/Server fault.
+	Temporary bool
+	// Module names the chain entry that produced the fault.
+	Module string
+	// Challenge, when set, is sent as WWW-Authenticate with an HTTP 401
+	// (HTTP Negotiate asks the client for a ticket this way).
+	Challenge string
+	Err       error
+}
+
+func (f *Fault) Error() string {
+	s := "authn: " + string(f.Code) + ": " + f.Reason
+	if f.Module != "" {
+		s = "authn: " + f.Module + ": " + string(f.Code) + ": " + f.Reason
+	}
+	if f.Err != nil {
+		s += ": " + f.Err.Error()
+	}
+	return s
+}
+
+func (f *Fault) Unwrap() error { return f.Err }
+
+// Reject returns a fault with the code and a formatted reason for the log.
+func Reject(code wsse.FaultCode, format string, args ...any) *Fault {
+	return &Fault{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// AsFault turns any error into the fault the client gets: a *Fault as it is,
+// a *wsse.Error with its code, anything else as a temporary failure.
+func AsFault(err error) *Fault {
+	var f *Fault
+	if errors.As(err, &f) {
+		return f
+	}
+	var we *wsse.Error
+	if errors.As(err, &we) {
+		return &Fault{Code: we.Code, Reason: we.Reason, Err: err}
+	}
+	return &Fault{Code: wsse.SecurityTokenUnavailable, Reason: "technical failure", Temporary: true, Err: err}
+}

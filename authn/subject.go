@@ -1,0 +1,93 @@
+// Package authn holds the core of authsvc: the Subject an authentication
+// produces, the Request a login module sees, the Module interface, the chain
+// that runs modules under JAAS control flags, and the Fault that a rejection
+// becomes on the wire.
+package authn
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Subject is the verified identity that the chain produces and that goes
+// downstream, as JSON from /v1/authenticate and as identity headers on the
+// proxied request.
+//
+// JSON form:
+//
+//	{
+//	  "principal": "alice",
+//	  "realm": "EXAMPLE.TEST",
+//	  "method": "UsernameToken",
+//	  "token_type": "PasswordDigest",
+//	  "groups": ["admins", "soap-users"],
+//	  "attributes": {"mail": ["alice@example.test"]},
+//	  "auth_time": "2026-11-23T10:00:00Z",
+//	  "modules": ["users"]
+//	}
+type Subject struct {
+	// Principal is the authenticated name, without realm.
+	Principal string `json:"principal"`
+	// Realm is the Kerberos realm or directory domain, empty for local users.
+	Realm string `json:"realm,omitempty"`
+	// Method names the kind of credential: "UsernameToken", "Kerberos",
+	// "Negotiate", or a custom module's method.
+	Method string `json:"method"`
+	// TokenType refines Method: "PasswordText", "PasswordDigest",
+	// "DerivedKey", "Kerberosv5_AP_REQ", ...
+	TokenType string `json:"token_type,omitempty"`
+	// Groups are group or role names, deduplicated, in the order added.
+	Groups []string `json:"groups,omitempty"`
+	// Attributes are extra facts about the principal (mail, SIDs, ...).
+	Attributes map[string][]string `json:"attributes,omitempty"`
+	// AuthTime is when the chain accepted the credential.
+	AuthTime time.Time `json:"auth_time"`
+	// Modules lists the chain entries that succeeded, in order.
+	Modules []string `json:"modules,omitempty"`
+
+	// ReplyHeaders are HTTP headers a module wants sent back to the client
+	// with a successful answer (for example the mutual-authentication token of
+	// HTTP Negotiate). They are not part of the JSON form.
+	ReplyHeaders map[string]string `json:"-"`
+}
+
+// AddGroups appends groups that the subject does not have yet.
+func (s *Subject) AddGroups(groups ...string) {
+	for _, g := range groups {
+		if g != "" && !slices.Contains(s.Groups, g) {
+			s.Groups = append(s.Groups, g)
+		}
+	}
+}
+
+// AddAttribute appends values to an attribute.
+func (s *Subject) AddAttribute(name string, values ...string) {
+	if s.Attributes == nil {
+		s.Attributes = make(map[string][]string)
+	}
+	s.Attributes[name] = append(s.Attributes[name], values...)
+}
+
+// Name returns principal@realm, or the principal alone when there is no realm.
+func (s *Subject) Name() string {
+	if s.Realm == "" {
+		return s.Principal
+	}
+	return s.Principal + "@" + s.Realm
+}
+
+// clone returns a copy whose slices and maps can be changed without touching s.
+func (s *Subject) clone() Subject {
+	c := *s
+	c.Groups = slices.Clone(s.Groups)
+	c.Modules = slices.Clone(s.Modules)
+	if s.Attributes != nil {
+		c.Attributes = make(map[string][]string, len(s.Attributes))
+		for k, v := range s.Attributes {
+			c.Attributes[k] = slices.Clone(v)
+		}
+	}
+	c.ReplyHeaders = maps.Clone(s.ReplyHeaders)
+	return c
+}

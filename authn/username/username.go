@@ -1,0 +1,297 @@
+// Package username is the UsernameToken login module (OASIS Web Services
+// Security UsernameToken Profile 1.0 and 1.1): PasswordText, PasswordDigest,
+// and tokens without a password where the policy allows them, with
+// Nonce/Created freshness and replay detection.
+package username
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/registry"
+	"github.com/authsvc/authsvc/replay"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// Policy is what the module accepts. The zero value accepts nothing: start
+// from DefaultPolicy.
+type Policy struct {
+	// PasswordText, PasswordDigest and NoPassword switch the password
+	// types on and off. A token without a password proves nothing by itself;
+	// enable it only where something else (a signature, mutual TLS) does.
+	PasswordText   bool
+	PasswordDigest bool
+	NoPassword     bool
+	// RequireNonce and RequireCreated demand those elements in every token.
+	// PasswordDigest always needs both: without them a digest can be
+	// replayed forever.
+	RequireNonce   bool
+	RequireCreated bool
+	// MaxAge is how old Created may be; FutureSkew how far ahead of our
+	// clock it may be.
+	MaxAge     time.Duration
+	FutureSkew time.Duration
+	// TextOverPlainHTTP lets PasswordText through on a connection that is
+	// not confidential. Leave it off outside demos.
+	TextOverPlainHTTP bool
+	// MaxNonceBytes bounds the decoded nonce (default 256).
+	MaxNonceBytes int
+}
+
+// DefaultPolicy is WSS4J's default freshness (5 minutes, 60 s into the
+// future) with PasswordText and PasswordDigest on.
+var DefaultPolicy = Policy{
+	PasswordText:   true,
+	PasswordDigest: true,
+	MaxAge:         5 * time.Minute,
+	FutureSkew:     60 * time.Second,
+	MaxNonceBytes:  256,
+}
+
+// Config builds a Module.
+type Config struct {
+	Policy Policy
+	// Passwords verifies PasswordText; Secrets serves PasswordDigest;
+	// Directory, if set, must know the user of a token without a password.
+	Passwords registry.Passwords
+	Secrets   registry.Secrets
+	Directory registry.Directory
+	// Replay records nonces. Required when any token can carry a nonce.
+	Replay replay.Cache
+	// Realm, if set, is put in the Subject.
+	Realm string
+}
+
+// Module is the UsernameToken login module.
+type Module struct {
+	cfg   Config
+	dummy []byte
+}
+
+var _ authn.Module = (*Module)(nil)
+
+// New checks the configuration and returns the module.
+func New(cfg Config) (*Module, error) {
+	p := &cfg.Policy
+	if !p.PasswordText && !p.PasswordDigest && !p.NoPassword {
+		return nil, errors.New("username: every password type is switched off")
+	}
+	if p.PasswordText && cfg.Passwords == nil {
+		return nil, errors.New("username: PasswordText needs a registry that verifies passwords")
+	}
+	if p.PasswordDigest && cfg.Secrets == nil {
+		return nil, errors.New("username: PasswordDigest needs a registry that holds password-equivalent secrets (an LDAP bind cannot check a digest)")
+	}
+	if cfg.Replay == nil {
+		return nil, errors.New("username: a replay cache is required")
+	}
+	if p.MaxAge <= 0 {
+		return nil, errors.New("username: max_age must be positive")
+	}
+	if p.FutureSkew < 0 {
+		return nil, errors.New("username: future_skew must not be negative")
+	}
+	if p.MaxNonceBytes <= 0 {
+		p.MaxNonceBytes = 256
+	}
+	m := &Module{cfg: cfg, dummy: make([]byte, 24)}
+	if _, err := rand.Read(m.dummy); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Token types reported in the Subject.
+const (
+	TypeText       = "PasswordText"
+	TypeDigest     = "PasswordDigest"
+	TypeNoPassword = "NoPassword"
+)
+
+// Login implements authn.Module.
+func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
+	sec := req.Security()
+	if sec == nil || len(sec.UsernameTokens) == 0 {
+		return false, authn.ErrUnsupported
+	}
+	if len(sec.UsernameTokens) > 1 {
+		return false, authn.Reject(wsse.InvalidSecurity, "%d UsernameTokens in one Security header", len(sec.UsernameTokens))
+	}
+	ut := &sec.UsernameTokens[0]
+	p := &m.cfg.Policy
+	if ut.Username == "" {
+		return false, authn.Reject(wsse.InvalidSecurityToken, "UsernameToken without a Username")
+	}
+	if ut.HasSalt || ut.HasIteration {
+		if ut.HasPassword {
+			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: UsernameToken with both a Password and a Salt", ut.Username)
+		}
+		return false, authn.Reject(wsse.UnsupportedSecurityToken, "user %q: derived-key UsernameToken is not enabled in this module", ut.Username)
+	}
+
+	var typ string
+	switch {
+	case !ut.HasPassword:
+		typ = TypeNoPassword
+	case ut.PasswordType == "" || ut.PasswordType == wsse.PasswordText:
+		typ = TypeText
+	case ut.PasswordType == wsse.PasswordDigest:
+		typ = TypeDigest
+	default:
+		return false, authn.Reject(wsse.UnsupportedSecurityToken, "user %q: unknown Password Type %q", ut.Username, ut.PasswordType)
+	}
+	switch {
+	case typ == TypeText && !p.PasswordText,
+		typ == TypeDigest && !p.PasswordDigest,
+		typ == TypeNoPassword && !p.NoPassword:
+		return false, authn.Reject(wsse.UnsupportedSecurityToken, "user %q: %s is not accepted by policy", ut.Username, typ)
+	}
+
+	// Freshness: cheap checks before any registry or hash work.
+	var nonce []byte
+	if ut.HasNonce {
+		if ut.NonceEncType != "" && ut.NonceEncType != wsse.Base64Binary {
+			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: Nonce EncodingType %q is not Base64Binary", ut.Username, ut.NonceEncType)
+		}
+		var err error
+		nonce, err = base64.StdEncoding.DecodeString(ut.Nonce)
+		if err != nil || len(nonce) == 0 || len(nonce) > p.MaxNonceBytes {
+			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: Nonce is not Base64 of 1 to %d bytes", ut.Username, p.MaxNonceBytes)
+		}
+	} else if p.RequireNonce || typ == TypeDigest {
+		return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: %s without a Nonce", ut.Username, typ)
+	}
+	var created time.Time
+	if ut.HasCreated {
+		var err error
+		created, err = wsse.ParseTime(ut.Created)
+		if err != nil {
+			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: malformed Created %q", ut.Username, ut.Created)
+		}
+		if age := req.Now.Sub(created); age > p.MaxAge {
+			return false, authn.Reject(wsse.MessageExpired, "user %q: Created %s is %s old, more than %s", ut.Username, ut.Created, age.Round(time.Second), p.MaxAge)
+		} else if -age > p.FutureSkew {
+			return false, authn.Reject(wsse.MessageExpired, "user %q: Created %s is %s in the future, more than %s", ut.Username, ut.Created, (-age).Round(time.Second), p.FutureSkew)
+		}
+	} else if p.RequireCreated || typ == TypeDigest {
+		return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: %s without Created", ut.Username, typ)
+	}
+	if typ == TypeText && !req.Secure && !p.TextOverPlainHTTP {
+		return false, authn.Reject(wsse.InvalidSecurity, "user %q: PasswordText over a connection without TLS is refused", ut.Username)
+	}
+
+	var user *registry.User
+	var err error
+	switch typ {
+	case TypeText:
+		user, err = m.verifyText(ctx, ut)
+	case TypeDigest:
+		user, err = m.verifyDigest(ctx, ut)
+	case TypeNoPassword:
+		user, err = m.lookupOnly(ctx, ut)
+	}
+	if err != nil {
+		return false, err
+	}
+
+	// Record the nonce only after the password checked out: unauthenticated
+	// traffic must not be able to fill the replay cache.
+	if nonce != nil {
+		from := req.Now
+		if ut.HasCreated && created.After(from) {
+			from = created
+		}
+		if err := m.cfg.Replay.Add(ctx, "ut-nonce:"+string(nonce), from.Add(p.MaxAge)); err != nil {
+			if errors.Is(err, replay.ErrReplay) {
+				return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed Nonce %s", ut.Username, ut.Nonce)
+			}
+			return false, fmt.Errorf("username: replay cache: %w", err)
+		}
+	}
+
+	s.Principal = user.Name
+	s.Realm = m.cfg.Realm
+	if user.Realm != "" {
+		s.Realm = user.Realm
+	}
+	s.Method = "UsernameToken"
+	s.TokenType = typ
+	s.AddGroups(user.Groups...)
+	for k, v := range user.Attributes {
+		s.AddAttribute(k, v...)
+	}
+	req.Shared["username"] = user.Name
+	return true, nil
+}
+
+func (m *Module) verifyText(ctx context.Context, ut *wsse.UsernameToken) (*registry.User, error) {
+	u, ok, err := m.cfg.Passwords.VerifyPassword(ctx, ut.Username, ut.Password)
+	if err != nil {
+		return nil, fmt.Errorf("username: verifying password of %q: %w", ut.Username, err)
+	}
+	if !ok {
+		return nil, authn.Reject(wsse.FailedAuthentication, "user %q: PasswordText: unknown user or wrong password", ut.Username)
+	}
+	return u, nil
+}
+
+func (m *Module) verifyDigest(ctx context.Context, ut *wsse.UsernameToken) (*registry.User, error) {
+	secret, u, err := m.cfg.Secrets.LookupSecret(ctx, ut.Username)
+	known := true
+	if errors.Is(err, registry.ErrNotFound) {
+		secret, known = m.dummy, false
+	} else if err != nil {
+		return nil, fmt.Errorf("username: looking up secret of %q: %w", ut.Username, err)
+	}
+	var got [sha1.Size]byte
+	n, derr := base64.StdEncoding.Decode(got[:], []byte(ut.Password))
+	want := Digest([]byte(ut.Nonce), ut.Created, secret)
+	// Compare even when the user is unknown or the value malformed, so that
+	// the three cases cost the same.
+	match := subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	if !known || derr != nil || n != sha1.Size || !match {
+		return nil, authn.Reject(wsse.FailedAuthentication, "user %q: PasswordDigest: unknown user or wrong password", ut.Username)
+	}
+	return u, nil
+}
+
+func (m *Module) lookupOnly(ctx context.Context, ut *wsse.UsernameToken) (*registry.User, error) {
+	if m.cfg.Directory == nil {
+		return &registry.User{Name: ut.Username}, nil
+	}
+	u, err := m.cfg.Directory.LookupUser(ctx, ut.Username)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil, authn.Reject(wsse.FailedAuthentication, "user %q: token without password for an unknown user", ut.Username)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("username: looking up %q: %w", ut.Username, err)
+	}
+	return u, nil
+}
+
+// Digest computes the PasswordDigest of the UsernameToken Profile:
+// SHA-1(nonce || created || password), with the nonce Base64-decoded first and
+// Created used exactly as sent. nonceB64 is the Nonce as sent.
+func Digest(nonceB64 []byte, created string, password []byte) [sha1.Size]byte {
+	var buf [512]byte
+	b := buf[:0]
+	if base64.StdEncoding.DecodedLen(len(nonceB64)) <= len(buf) {
+		n, err := base64.StdEncoding.Decode(buf[:], nonceB64)
+		if err != nil {
+			n = 0
+		}
+		b = buf[:n]
+	} else if d, err := base64.StdEncoding.DecodeString(string(nonceB64)); err == nil {
+		b = append(b, d...)
+	}
+	b = append(b, created...)
+	b = append(b, password...)
+	return sha1.Sum(b)
+}

@@ -1,0 +1,52 @@
+package wsse
+
+// Namespaces and URIs of SOAP and the OASIS WS-Security profiles.
+const (
+	NSSOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+	NSSOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+
+	// NSWSSE is the secext namespace of WS-Security 1.0, which also holds
+	// the Security element of WS-Security 1.1 messages.
+	NSWSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+	// NSWSSE11 holds the elements WS-Security 1.1 added (Salt, Iteration,
+	// SignatureConfirmation, ...).
+	NSWSSE11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
+	NSWSU    = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+	NSDSig   = "http://www.w3.org/2000/09/xmldsig#"
+	NSXML    = "http://www.w3.org/XML/1998/namespace"
+	NSXMLNS  = "http://www.w3.org/2000/xmlns/"
+
+	PasswordText   = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
+	PasswordDigest = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+	Base64Binary   = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+
+	// Actors and roles that address the ultimate receiver or every node.
+	ActorNext11        = "http://schemas.xmlsoap.org/soap/actor/next"
+	RoleNext12         = "http://www.w3.org/2003/05/soap-envelope/role/next"
+	RoleUltimateRecv12 = "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+	RoleNone12         = "http://www.w3.org/2003/05/soap-envelope/role/none"
+)
+
+// Version is the SOAP version of an envelope.
+type Version int
+
+// SOAP versions.
+const (
+	SOAP11 Version = 11
+	SOAP12 Version = 12
+)
+
+func (v Version) String() string {
+	if v == SOAP12 {
+		return "1.2"
+	}
+	return "1.1"
+}
+
+// Namespace returns the envelope namespace of the version.
+func (v Version) Namespace() string {
+	if v == SOAP12 {
+		return NSSOAP12
+	}
+	return NSSOAP11
+}

@@ -1,0 +1,848 @@
+// Package wsse extracts the WS-Security header of SOAP 1.1 and 1.2 envelopes
+// into typed tokens (UsernameToken, BinarySecurityToken, Timestamp) plus the
+// raw child elements of the header. It applies no policy and does no I/O:
+// deciding whether a token is acceptable is the login modules' job.
+//
+// Parse reads the envelope only as far as the start tag of the Body. The
+// Security header is all that token authentication needs, so the cost of an
+// authentication does not grow with the payload; the body is neither read nor
+// checked for well-formedness (the upstream endpoint parses it anyway).
+package wsse
+
+import (
+	"bytes"
+	"time"
+)
+
+// Limits bound the work and memory one envelope can cost. The zero value of
+// a field means its default.
+type Limits struct {
+	// MaxHeaderBytes bounds the bytes before the Body start tag (default 256 KiB).
+	MaxHeaderBytes int
+	// MaxDepth bounds element nesting (default 32).
+	MaxDepth int
+	// MaxElements bounds the number of elements before the Body (default 1024).
+	MaxElements int
+	// MaxAttributes bounds the attributes of one element, namespace
+	// declarations included (default 32).
+	MaxAttributes int
+}
+
+// DefaultLimits are the limits used where a field of Limits is zero.
+var DefaultLimits = Limits{MaxHeaderBytes: 256 << 10, MaxDepth: 32, MaxElements: 1024, MaxAttributes: 32}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = DefaultLimits.MaxHeaderBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = DefaultLimits.MaxElements
+	}
+	if l.MaxAttributes <= 0 {
+		l.MaxAttributes = DefaultLimits.MaxAttributes
+	}
+	return l
+}
+
+// Options control Parse.
+type Options struct {
+	Limits Limits
+	// Actor is the SOAP 1.1 actor / SOAP 1.2 role URI that addresses this
+	// service, in addition to the default (no actor, "next", and the SOAP 1.2
+	// ultimateReceiver role). Security headers for other actors are ignored.
+	Actor string
+}
+
+// Envelope is what Parse found in a SOAP envelope.
+type Envelope struct {
+	Version Version
+	// Raw is the input Parse was given. Offsets in the envelope's types index it.
+	Raw []byte
+	// HasHeader reports whether the envelope has a SOAP Header.
+	HasHeader bool
+	// Security is the Security header addressed to this service, nil if none.
+	Security *Security
+	// OtherSecurityHeaders counts Security headers addressed to other actors.
+	OtherSecurityHeaders int
+	// BodyStart is the offset of the '<' of the Body start tag; HeaderEnd the
+	// offset just past the Header end tag (0 without a Header).
+	BodyStart, HeaderEnd int
+	// BodyID is the wsu:Id of the Body element, if any.
+	BodyID string
+}
+
+// Security is a wsse:Security header.
+type Security struct {
+	// Start and End delimit the element in Envelope.Raw.
+	Start, End int
+	// Actor is the actor (SOAP 1.1) or role (SOAP 1.2) attribute, if any.
+	Actor string
+	// MustUnderstand is the header's mustUnderstand attribute.
+	MustUnderstand bool
+	Timestamp      *Timestamp
+	UsernameTokens []UsernameToken
+	BinaryTokens   []BinarySecurityToken
+	// Elements are all child elements of the header, in document order,
+	// including the ones also parsed into typed fields above.
+	Elements []Element
+
+	scope []nsBind // namespace bindings in scope at the Security start tag
+}
+
+// Namespaces returns the namespace declarations in scope at the Security
+// element (prefix to URI; "" is the default namespace), as a custom module
+// needs them to parse a raw child element on its own.
+func (s *Security) Namespaces() map[string]string {
+	m := make(map[string]string, len(s.scope))
+	for _, b := range s.scope {
+		m[string(b.prefix)] = string(b.uri)
+	}
+	return m
+}
+
+// Element is a child element of the Security header, kept raw.
+type Element struct {
+	Space, Local string
+	// ID is the element's wsu:Id (or plain Id / xml:id), if any.
+	ID string
+	// Start and End delimit the element in Envelope.Raw.
+	Start, End int
+}
+
+// Timestamp is a wsu:Timestamp.
+type Timestamp struct {
+	ID               string
+	Created, Expires string // as sent
+	Start, End       int
+}
+
+// UsernameToken is a wsse:UsernameToken.
+type UsernameToken struct {
+	ID       string
+	Username string
+	// Password is the Password element's text; HasPassword whether there is one.
+	Password     string
+	PasswordType string // the Type attribute, "" when absent
+	HasPassword  bool
+	Nonce        string // as sent (Base64)
+	NonceEncType string
+	HasNonce     bool
+	Created      string // as sent
+	HasCreated   bool
+	// Salt and Iteration are the WS-Security 1.1 key-derivation elements.
+	Salt         string
+	HasSalt      bool
+	Iteration    string
+	HasIteration bool
+	Start, End   int
+	// PasswordValueStart and PasswordValueEnd delimit the Password
+	// element's content in Envelope.Raw (for scrubbing it before forwarding).
+	PasswordValueStart, PasswordValueEnd int
+}
+
+// BinarySecurityToken is a wsse:BinarySecurityToken.
+type BinarySecurityToken struct {
+	ID           string
+	ValueType    string
+	EncodingType string
+	Value        string // as sent (usually Base64, possibly with white space)
+	Start, End   int
+}
+
+type nsBind struct{ prefix, uri []byte }
+
+type openElem struct {
+	qname  []byte
+	nsMark int
+}
+
+// parser states, by what the current element is.
+const (
+	inProlog = iota
+	inEnvelope
+	inHeader
+	inOtherHeaderBlock
+	inSecurity
+	inSecurityChild // an element of Security that is not typed
+	inUT
+	inUTChild
+	inBST
+	inTS
+	inTSChild
+)
+
+type parser struct {
+	lex      lexer
+	opts     *Options
+	lim      Limits
+	env      *Envelope
+	ns       []nsBind
+	stack    []openElem
+	elems    int
+	state    []uint8 // per open element
+	text     []byte  // collected character data of a leaf
+	textRef  []byte  // single text chunk, not copied
+	textMany bool
+	sec      *Security
+	ut       *UsernameToken
+	utField  *string
+	bst      *BinarySecurityToken
+	ts       *Timestamp
+	tsField  *string
+	curChild int // index in sec.Elements of the open child
+
+	lastContentEnd int // offset of the last end tag's '<'
+}
+
+var (
+	bNSSOAP11 = []byte(NSSOAP11)
+	bNSSOAP12 = []byte(NSSOAP12)
+	bNSWSSE   = []byte(NSWSSE)
+	bNSWSSE11 = []byte(NSWSSE11)
+	bNSWSU    = []byte(NSWSU)
+	bNSXML    = []byte(NSXML)
+	bXMLNS    = []byte("xmlns")
+	bXML      = []byte("xml")
+)
+
+// Parse extracts the Security header of a SOAP envelope. Errors are *Error
+// values carrying the WS-Security fault code for the client and the exact
+// reason for the log.
+func Parse(b []byte, opts *Options) (*Envelope, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	p := &parser{opts: opts, lim: opts.Limits.withDefaults()}
+	p.lex.b = b
+	p.lex.lim = &p.lim
+	p.env = &Envelope{Raw: b}
+	p.ns = make([]nsBind, 0, 8)
+	p.stack = make([]openElem, 0, 8)
+	p.state = make([]uint8, 0, 8)
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	return p.env, nil
+}
+
+func (p *parser) run() error {
+	b := p.lex.b
+	if bytes.HasPrefix(b, []byte("\xEF\xBB\xBF")) {
+		p.lex.pos = 3
+	}
+	limit := len(b)
+	if limit > p.lim.MaxHeaderBytes {
+		limit = p.lim.MaxHeaderBytes
+	}
+	checked := p.lex.pos
+	first := true
+	for {
+		t, err := p.lex.next()
+		if err != nil {
+			return err
+		}
+		if t.kind == tokEOF {
+			if len(b) >= p.lim.MaxHeaderBytes {
+				return errorf(InvalidSecurity, "more than %d bytes before the SOAP Body", p.lim.MaxHeaderBytes)
+			}
+			if len(p.stack) == 0 && p.env.Version == 0 {
+				return &Error{Code: InvalidSecurity, Reason: "no SOAP envelope in the message"}
+			}
+			return &Error{Code: InvalidSecurity, Reason: "the message ends before the SOAP Body", truncated: true}
+		}
+		if t.end > limit && len(b) > p.lim.MaxHeaderBytes {
+			return errorf(InvalidSecurity, "more than %d bytes before the SOAP Body", p.lim.MaxHeaderBytes)
+		}
+		if !validText(b[checked:t.end]) {
+			return errorf(InvalidSecurity, "character not allowed in XML before byte %d", t.end)
+		}
+		checked = t.end
+		switch t.kind {
+		case tokPI:
+			if !first || !bytes.Equal(t.name, bXML) {
+				return &Error{Code: InvalidSecurity, Reason: "processing instructions are not allowed in a SOAP message"}
+			}
+		case tokComment:
+		case tokText, tokCDATA:
+			if err := p.onText(t); err != nil {
+				return err
+			}
+		case tokEnd:
+			if err := p.onEnd(t); err != nil {
+				return err
+			}
+			if len(p.stack) == 0 {
+				return &Error{Code: InvalidSecurity, Reason: "the Envelope has no Body"}
+			}
+		case tokStart:
+			done, err := p.onStart(t)
+			if err != nil || done {
+				return err
+			}
+		}
+		first = false
+	}
+}
+
+func (p *parser) lookupNS(prefix []byte) ([]byte, bool) {
+	for i := len(p.ns) - 1; i >= 0; i-- {
+		if bytes.Equal(p.ns[i].prefix, prefix) {
+			return p.ns[i].uri, true
+		}
+	}
+	if len(prefix) == 0 {
+		return nil, true // no default namespace declared
+	}
+	if bytes.Equal(prefix, bXML) {
+		return bNSXML, true
+	}
+	return nil, false
+}
+
+func splitQName(n []byte) (prefix, local []byte) {
+	if i := bytes.IndexByte(n, ':'); i >= 0 {
+		return n[:i], n[i+1:]
+	}
+	return nil, n
+}
+
+type resolvedAttr struct {
+	space, local, value []byte
+	escape              bool
+}
+
+func (p *parser) onStart(t token) (done bool, err error) {
+	p.elems++
+	if p.elems > p.lim.MaxElements {
+		return false, errorf(InvalidSecurity, "more than %d elements before the SOAP Body", p.lim.MaxElements)
+	}
+	if len(p.stack) >= p.lim.MaxDepth {
+		return false, errorf(InvalidSecurity, "elements nested deeper than %d", p.lim.MaxDepth)
+	}
+	mark := len(p.ns)
+	for _, a := range p.lex.attrs {
+		switch {
+		case bytes.Equal(a.name, bXMLNS):
+			if a.escape {
+				return false, &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
+			}
+			p.ns = append(p.ns, nsBind{prefix: nil, uri: a.value})
+		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
+			if a.escape || len(a.value) == 0 {
+				return false, &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
+			}
+			pf := a.name[6:]
+			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
+				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
+			}
+			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value})
+		}
+	}
+	prefix, local := splitQName(t.name)
+	space, ok := p.lookupNS(prefix)
+	if !ok {
+		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
+	}
+	// Resolve attributes; two attributes may not share an expanded name.
+	var attrs [8]resolvedAttr
+	ra := attrs[:0]
+	for _, a := range p.lex.attrs {
+		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
+			continue
+		}
+		ap, al := splitQName(a.name)
+		var as []byte
+		if len(ap) > 0 {
+			if as, ok = p.lookupNS(ap); !ok {
+				return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", ap)
+			}
+		}
+		for _, o := range ra {
+			if bytes.Equal(o.local, al) && bytes.Equal(o.space, as) {
+				return false, &Error{Code: InvalidSecurity, Reason: "two attributes with the same expanded name"}
+			}
+		}
+		ra = append(ra, resolvedAttr{space: as, local: al, value: a.value, escape: a.escape})
+	}
+
+	parent := uint8(inProlog)
+	if n := len(p.state); n > 0 {
+		parent = p.state[n-1]
+	}
+	depth := len(p.stack)
+	var st uint8
+	switch parent {
+	case inProlog:
+		if depth > 0 {
+			return false, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
+		}
+		if !bytes.Equal(local, []byte("Envelope")) {
+			return false, errorf(InvalidSecurity, "the root element is %q, not a SOAP Envelope", local)
+		}
+		switch {
+		case bytes.Equal(space, bNSSOAP11):
+			p.env.Version = SOAP11
+		case bytes.Equal(space, bNSSOAP12):
+			p.env.Version = SOAP12
+		default:
+			return false, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", space)
+		}
+		st = inEnvelope
+	case inEnvelope:
+		if !bytes.Equal(space, []byte(p.env.Version.Namespace())) {
+			return false, errorf(InvalidSecurity, "unexpected element {%s}%s in the Envelope", space, local)
+		}
+		switch {
+		case bytes.Equal(local, []byte("Header")) && !p.env.HasHeader:
+			p.env.HasHeader = true
+			st = inHeader
+		case bytes.Equal(local, []byte("Body")):
+			p.env.BodyStart = t.start
+			for _, a := range ra {
+				if isIDAttr(a) {
+					v, err := attrString(a)
+					if err != nil {
+						return false, err
+					}
+					p.env.BodyID = v
+				}
+			}
+			return true, nil
+		default:
+			return false, errorf(InvalidSecurity, "unexpected element %s in the Envelope before the Body", local)
+		}
+	case inHeader:
+		st = inOtherHeaderBlock
+		if bytes.Equal(local, []byte("Security")) && bytes.Equal(space, bNSWSSE) {
+			ours, err := p.securityStart(t, ra)
+			if err != nil {
+				return false, err
+			}
+			if ours {
+				st = inSecurity
+			}
+		}
+	case inOtherHeaderBlock:
+		st = inOtherHeaderBlock
+	case inSecurity:
+		st, err = p.securityChild(t, space, local, ra)
+		if err != nil {
+			return false, err
+		}
+	case inUT:
+		st = inUTChild
+		if p.utField != nil || p.ut == nil {
+			return false, &Error{Code: InvalidSecurityToken, Reason: "unexpected element in UsernameToken"}
+		}
+		known, err := p.utChild(space, local, ra)
+		if err != nil {
+			return false, err
+		}
+		if !known {
+			st = inOtherHeaderBlock // extension elements are allowed and ignored
+		}
+	case inTS:
+		st = inTSChild
+		if err := p.tsChild(space, local); err != nil {
+			return false, err
+		}
+	case inSecurityChild:
+		st = inSecurityChild
+	case inUTChild, inTSChild, inBST:
+		return false, errorf(InvalidSecurityToken, "element %s inside a token field", local)
+	default:
+		return false, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
+	}
+
+	if st == inUTChild && p.utField == &p.ut.Password {
+		p.ut.PasswordValueStart, p.ut.PasswordValueEnd = t.end, t.end
+	}
+	if t.selfClose {
+		p.ns = p.ns[:mark]
+		p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
+		p.state = append(p.state, st)
+		p.resetText()
+		p.lastContentEnd = t.end
+		return false, p.closeElement(t.end)
+	}
+	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
+	p.state = append(p.state, st)
+	p.resetText()
+	return false, nil
+}
+
+func (p *parser) resetText() {
+	p.text = p.text[:0]
+	p.textRef = nil
+	p.textMany = false
+}
+
+func isIDAttr(a resolvedAttr) bool {
+	if !bytes.Equal(a.local, []byte("Id")) && !bytes.Equal(a.local, []byte("id")) {
+		return false
+	}
+	return bytes.Equal(a.space, bNSWSU) || len(a.space) == 0 && bytes.Equal(a.local, []byte("Id")) || bytes.Equal(a.space, bNSXML)
+}
+
+func attrString(a resolvedAttr) (string, error) {
+	if !a.escape {
+		return internString(a.value), nil
+	}
+	d, ok := appendDecoded(nil, a.value, true)
+	if !ok {
+		return "", &Error{Code: InvalidSecurity, Reason: "undefined entity in an attribute value"}
+	}
+	return string(d), nil
+}
+
+// internString returns well-known URIs without allocating.
+func internString(b []byte) string {
+	switch string(b) {
+	case PasswordText:
+		return PasswordText
+	case PasswordDigest:
+		return PasswordDigest
+	case Base64Binary:
+		return Base64Binary
+	case NSWSSE:
+		return NSWSSE
+	case NSWSSE11:
+		return NSWSSE11
+	case NSWSU:
+		return NSWSU
+	case NSDSig:
+		return NSDSig
+	}
+	return string(b)
+}
+
+func internLocal(b []byte) string {
+	switch string(b) {
+	case "UsernameToken":
+		return "UsernameToken"
+	case "BinarySecurityToken":
+		return "BinarySecurityToken"
+	case "Timestamp":
+		return "Timestamp"
+	case "Signature":
+		return "Signature"
+	case "SecurityTokenReference":
+		return "SecurityTokenReference"
+	}
+	return string(b)
+}
+
+func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
+	envNS := []byte(p.env.Version.Namespace())
+	var actor string
+	mu := false
+	for _, a := range ra {
+		if !bytes.Equal(a.space, envNS) {
+			continue
+		}
+		v, err := attrString(a)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case p.env.Version == SOAP11 && bytes.Equal(a.local, []byte("actor")),
+			p.env.Version == SOAP12 && bytes.Equal(a.local, []byte("role")):
+			actor = v
+		case bytes.Equal(a.local, []byte("mustUnderstand")):
+			switch {
+			case v == "1" || p.env.Version == SOAP12 && v == "true":
+				mu = true
+			case v == "0" || p.env.Version == SOAP12 && v == "false":
+			default:
+				return false, errorf(InvalidSecurity, "mustUnderstand=%q is not a valid SOAP %s value", v, p.env.Version)
+			}
+		}
+	}
+	if !p.forUs(actor) {
+		p.env.OtherSecurityHeaders++
+		return false, nil
+	}
+	if p.env.Security != nil {
+		return false, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
+	}
+	p.sec = &Security{Start: t.start, Actor: actor, MustUnderstand: mu}
+	p.sec.scope = append([]nsBind(nil), p.ns...)
+	p.env.Security = p.sec
+	return true, nil
+}
+
+func (p *parser) forUs(actor string) bool {
+	switch actor {
+	case "", ActorNext11, RoleNext12, RoleUltimateRecv12:
+		return actor != RoleNext12 || p.env.Version == SOAP12
+	}
+	return p.opts.Actor != "" && actor == p.opts.Actor
+}
+
+func (p *parser) securityChild(t token, space, local []byte, ra []resolvedAttr) (uint8, error) {
+	el := Element{Space: internString(space), Local: internLocal(local), Start: t.start}
+	for _, a := range ra {
+		if isIDAttr(a) {
+			v, err := attrString(a)
+			if err != nil {
+				return 0, err
+			}
+			el.ID = v
+		}
+	}
+	p.sec.Elements = append(p.sec.Elements, el)
+	p.curChild = len(p.sec.Elements) - 1
+	switch {
+	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("UsernameToken")):
+		p.sec.UsernameTokens = append(p.sec.UsernameTokens, UsernameToken{ID: el.ID, Start: t.start})
+		p.ut = &p.sec.UsernameTokens[len(p.sec.UsernameTokens)-1]
+		return inUT, nil
+	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("BinarySecurityToken")):
+		bst := BinarySecurityToken{ID: el.ID, Start: t.start}
+		for _, a := range ra {
+			if len(a.space) != 0 {
+				continue
+			}
+			v, err := attrString(a)
+			if err != nil {
+				return 0, err
+			}
+			switch string(a.local) {
+			case "ValueType":
+				bst.ValueType = v
+			case "EncodingType":
+				bst.EncodingType = v
+			}
+		}
+		p.sec.BinaryTokens = append(p.sec.BinaryTokens, bst)
+		p.bst = &p.sec.BinaryTokens[len(p.sec.BinaryTokens)-1]
+		return inBST, nil
+	case bytes.Equal(space, bNSWSU) && bytes.Equal(local, []byte("Timestamp")):
+		if p.sec.Timestamp != nil {
+			return 0, &Error{Code: InvalidSecurity, Reason: "more than one Timestamp in the Security header"}
+		}
+		p.ts = &Timestamp{ID: el.ID, Start: t.start}
+		p.sec.Timestamp = p.ts
+		return inTS, nil
+	}
+	return inSecurityChild, nil
+}
+
+func (p *parser) utChild(space, local []byte, ra []resolvedAttr) (bool, error) {
+	ut := p.ut
+	dup := func(name string) (bool, error) {
+		return false, errorf(InvalidSecurityToken, "UsernameToken has more than one %s", name)
+	}
+	switch {
+	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("Username")):
+		if ut.Username != "" {
+			return dup("Username")
+		}
+		p.utField = &ut.Username
+	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("Password")):
+		if ut.HasPassword {
+			return dup("Password")
+		}
+		ut.HasPassword = true
+		for _, a := range ra {
+			if len(a.space) == 0 && bytes.Equal(a.local, []byte("Type")) {
+				v, err := attrString(a)
+				if err != nil {
+					return false, err
+				}
+				ut.PasswordType = v
+			}
+		}
+		p.utField = &ut.Password
+	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("Nonce")):
+		if ut.HasNonce {
+			return dup("Nonce")
+		}
+		ut.HasNonce = true
+		for _, a := range ra {
+			if len(a.space) == 0 && bytes.Equal(a.local, []byte("EncodingType")) {
+				v, err := attrString(a)
+				if err != nil {
+					return false, err
+				}
+				ut.NonceEncType = v
+			}
+		}
+		p.utField = &ut.Nonce
+	case bytes.Equal(space, bNSWSU) && bytes.Equal(local, []byte("Created")):
+		if ut.HasCreated {
+			return dup("Created")
+		}
+		ut.HasCreated = true
+		p.utField = &ut.Created
+	case bytes.Equal(space, bNSWSSE11) && bytes.Equal(local, []byte("Salt")):
+		if ut.HasSalt {
+			return dup("Salt")
+		}
+		ut.HasSalt = true
+		p.utField = &ut.Salt
+	case bytes.Equal(space, bNSWSSE11) && bytes.Equal(local, []byte("Iteration")):
+		if ut.HasIteration {
+			return dup("Iteration")
+		}
+		ut.HasIteration = true
+		p.utField = &ut.Iteration
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+func (p *parser) tsChild(space, local []byte) error {
+	if !bytes.Equal(space, bNSWSU) {
+		return nil // extension elements are ignored
+	}
+	switch {
+	case bytes.Equal(local, []byte("Created")):
+		if p.ts.Created != "" {
+			return &Error{Code: InvalidSecurity, Reason: "Timestamp has more than one Created"}
+		}
+		p.tsField = &p.ts.Created
+	case bytes.Equal(local, []byte("Expires")):
+		if p.ts.Expires != "" {
+			return &Error{Code: InvalidSecurity, Reason: "Timestamp has more than one Expires"}
+		}
+		p.tsField = &p.ts.Expires
+	}
+	return nil
+}
+
+func (p *parser) onText(t token) error {
+	n := len(p.state)
+	if n == 0 {
+		if t.kind == tokText && isAllSpace(t.data) {
+			return nil
+		}
+		return &Error{Code: InvalidSecurity, Reason: "text outside the root element"}
+	}
+	switch p.state[n-1] {
+	case inUTChild, inTSChild, inBST:
+	default:
+		return nil // text between structural elements is not used
+	}
+	data := t.data
+	if t.kind == tokText && t.escape {
+		if p.textRef != nil {
+			p.text = append(p.text, p.textRef...)
+			p.textRef = nil
+		}
+		var ok bool
+		p.text, ok = appendDecoded(p.text, data, false)
+		if !ok {
+			return &Error{Code: InvalidSecurity, Reason: "undefined entity reference in text"}
+		}
+		p.textMany = true
+		return nil
+	}
+	switch {
+	case !p.textMany && p.textRef == nil:
+		p.textRef = data
+	default:
+		if p.textRef != nil {
+			p.text = append(p.text, p.textRef...)
+			p.textRef = nil
+		}
+		p.text = append(p.text, data...)
+		p.textMany = true
+	}
+	return nil
+}
+
+func (p *parser) collected() string {
+	if p.textMany {
+		return string(p.text)
+	}
+	return string(p.textRef)
+}
+
+func isAllSpace(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *parser) onEnd(t token) error {
+	p.lastContentEnd = t.start
+	n := len(p.stack)
+	if n == 0 {
+		return &Error{Code: InvalidSecurity, Reason: "end tag without a start tag"}
+	}
+	if !bytes.Equal(p.stack[n-1].qname, t.name) {
+		return errorf(InvalidSecurity, "end tag %q does not match start tag %q", t.name, p.stack[n-1].qname)
+	}
+	return p.closeElement(t.end)
+}
+
+func (p *parser) closeElement(end int) error {
+	n := len(p.stack)
+	st := p.state[n-1]
+	p.ns = p.ns[:p.stack[n-1].nsMark]
+	p.stack = p.stack[:n-1]
+	p.state = p.state[:n-1]
+	switch st {
+	case inHeader:
+		p.env.HeaderEnd = end
+	case inSecurity:
+		p.sec.End = end
+		p.sec = nil
+	case inUT:
+		p.ut.End = end
+		p.sec.Elements[p.curChild].End = end
+		p.ut = nil
+	case inUTChild:
+		if p.utField == &p.ut.Password {
+			p.ut.PasswordValueEnd = p.lastContentEnd
+		}
+		if p.utField != nil {
+			*p.utField = p.collected()
+			if p.utField == &p.ut.Username && p.ut.Username == "" {
+				return &Error{Code: InvalidSecurityToken, Reason: "UsernameToken has an empty Username"}
+			}
+		}
+		p.utField = nil
+	case inBST:
+		p.bst.Value = p.collected()
+		p.bst.End = end
+		p.sec.Elements[p.curChild].End = end
+		p.bst = nil
+	case inTS:
+		p.ts.End = end
+		p.sec.Elements[p.curChild].End = end
+		p.ts = nil
+	case inTSChild:
+		if p.tsField != nil {
+			*p.tsField = p.collected()
+			if *p.tsField == "" {
+				return &Error{Code: InvalidSecurity, Reason: "empty Created or Expires in the Timestamp"}
+			}
+		}
+		p.tsField = nil
+	case inSecurityChild:
+		if len(p.state) > 0 && p.state[len(p.state)-1] == inSecurity {
+			p.sec.Elements[p.curChild].End = end
+		}
+	}
+	p.resetText()
+	return nil
+}
+
+// ParseTime parses an xsd:dateTime as WS-Security uses it (UTC with a 'Z' or
+// an offset; fractional seconds allowed).
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errorf(InvalidSecurity, "malformed xsd:dateTime %q", s)
+	}
+	return t, nil
+}
