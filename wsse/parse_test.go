@@ -8,8 +8,8 @@ import (
 )
 
 const (
-	env11 = `<s:Envelope xmlns:s="` + NSSOAP11 + `">`
-	env12 = `<s:Envelope xmlns:s="` + NSSOAP12 + `">`
+	env11  = `<s:Envelope xmlns:s="` + NSSOAP11 + `">`
+	env12  = `<s:Envelope xmlns:s="` + NSSOAP12 + `">`
 	wsseNS = `xmlns:wsse="` + NSWSSE + `"`
 	wsuNS  = `xmlns:wsu="` + NSWSU + `"`
 )

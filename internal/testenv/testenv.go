@@ -1,0 +1,66 @@
+// Package testenv starts the real services that integration tests talk to
+// (MIT KDC, OpenLDAP, Redis, nginx) on loopback ports in temporary
+// directories, using the provisioning scripts under test/. A test that needs a
+// service calls the Start function for it; when the service's programs are
+// not installed the test fails with a message naming the setup script. No
+// integration test skips: run test/setup.sh (or the README's test command)
+// first.
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+)
+
+// Root returns the repository root.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: no free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Addr returns "127.0.0.1:PORT".
+func Addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// LookPath finds a program, also in the sbin directories that Debian puts
+// daemons in, and fails the test when it is missing.
+func LookPath(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	t.Fatalf("testenv: %s is not installed; run test/setup.sh (the README's test command does)", name)
+	return ""
+}
+
+// Python returns the Debian python3, which has python3-zeep and
+// python3-gssapi; the first python3 on PATH may be another interpreter.
+func Python(t testing.TB) string {
+	t.Helper()
+	const p = "/usr/bin/python3"
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("testenv: %s is missing; run test/setup.sh", p)
+	}
+	return p
+}
