@@ -1,0 +1,193 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+type ctxKey struct{}
+
+// proxyState travels from the handler to the rewrite hook in the context.
+type proxyState struct {
+	res  *result
+	body io.Reader
+	n    int64 // content length of the forwarded body, -1 if unknown
+}
+
+// proxyHandler authenticates a SOAP request and forwards it upstream with
+// the Subject in identity headers.
+func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
+	res := s.authenticate(r)
+	if res.release != nil {
+		defer res.release()
+	}
+	s.logDecision(r, res, "proxy")
+	if res.fault != nil {
+		writeFault(w, res.version, res.fault, res.id, s.proxyStatus(res))
+		return
+	}
+	head := res.head
+	n := r.ContentLength
+	if s.o.Proxy.ScrubPassword {
+		head, n = scrubPassword(res, n)
+	}
+	st := &proxyState{res: res, n: n}
+	if res.eof {
+		st.body = bytes.NewReader(head)
+		st.n = int64(len(head))
+	} else {
+		rest := io.LimitReader(r.Body, s.o.MaxBodyBytes-int64(len(res.head)))
+		st.body = io.MultiReader(bytes.NewReader(head), rest)
+	}
+	for k, v := range res.subject.ReplyHeaders {
+		w.Header().Set(k, v)
+	}
+	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+}
+
+// proxyStatus is the HTTP status of a fault in proxy mode: what the SOAP
+// HTTP bindings say (500 for SOAP 1.1 per WS-I BP R1126; 400 for a SOAP 1.2
+// Sender fault), 503 when a dependency is down, 413 for an oversized body.
+func (s *Server) proxyStatus(res *result) int {
+	switch {
+	case res.status == http.StatusRequestEntityTooLarge:
+		return res.status
+	case res.fault.Temporary:
+		return http.StatusServiceUnavailable
+	case res.version == wsse.SOAP12:
+		return http.StatusBadRequest
+	}
+	return s.o.Proxy.SOAP11FaultStatus
+}
+
+// scrubPassword removes the PasswordText value from the forwarded head.
+func scrubPassword(res *result, n int64) ([]byte, int64) {
+	sec := res.env.Security
+	if sec == nil || len(sec.UsernameTokens) != 1 || res.subject.TokenType != "PasswordText" {
+		return res.head, n
+	}
+	ut := sec.UsernameTokens[0]
+	a, b := ut.PasswordValueStart, ut.PasswordValueEnd
+	if a <= 0 || b <= a || b > len(res.head) {
+		return res.head, n
+	}
+	out := make([]byte, 0, len(res.head)-(b-a))
+	out = append(out, res.head[:a]...)
+	out = append(out, res.head[b:]...)
+	if n >= 0 {
+		n -= int64(b - a)
+	}
+	return out, n
+}
+
+func (s *Server) rewrite(pr *httputil.ProxyRequest) {
+	st := pr.In.Context().Value(ctxKey{}).(*proxyState)
+	pr.SetURL(s.o.Proxy.Upstream)
+	pr.Out.Host = s.o.Proxy.Upstream.Host
+	// X-Forwarded-For and friends: our view of the client, replacing what
+	// the client said unless it came through a trusted proxy.
+	if !s.trusted(st.res.peer()) {
+		pr.Out.Header.Del("X-Forwarded-For")
+		pr.Out.Header.Del("X-Forwarded-Proto")
+		pr.Out.Header.Del("X-Forwarded-Host")
+	} else {
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+	}
+	pr.SetXForwarded()
+	prefix := s.o.Proxy.HeaderPrefix
+	for k := range pr.Out.Header {
+		if len(k) >= len(prefix) && strings.EqualFold(k[:len(prefix)], prefix) {
+			delete(pr.Out.Header, k)
+		}
+	}
+	pr.Out.Header.Del("Authorization") // the credential stays here
+	setIdentity(pr.Out.Header, prefix, st.res.subject)
+	pr.Out.Header.Set("X-Request-Id", st.res.id)
+	pr.Out.Body = io.NopCloser(st.body)
+	pr.Out.ContentLength = st.n
+	if st.n < 0 {
+		pr.Out.Header.Del("Content-Length")
+	}
+}
+
+// setIdentity writes the Subject as headers:
+//
+//	X-Authenticated-User:       principal (without realm)
+//	X-Authenticated-Realm:      realm, if any
+//	X-Authenticated-Principal:  principal@realm
+//	X-Authenticated-Method:     UsernameToken, Kerberos, ...
+//	X-Authenticated-Token-Type: PasswordDigest, ...
+//	X-Authenticated-Groups:     comma-separated groups
+//
+// Values are percent-encoded where they hold characters outside printable
+// ASCII, '%' or ',' (so a group name cannot split into two).
+func setIdentity(h http.Header, prefix string, s *authn.Subject) {
+	h.Set(prefix+"User", headerValue(s.Principal))
+	if s.Realm != "" {
+		h.Set(prefix+"Realm", headerValue(s.Realm))
+	}
+	h.Set(prefix+"Principal", headerValue(s.Name()))
+	h.Set(prefix+"Method", headerValue(s.Method))
+	if s.TokenType != "" {
+		h.Set(prefix+"Token-Type", headerValue(s.TokenType))
+	}
+	if len(s.Groups) > 0 {
+		g := make([]string, len(s.Groups))
+		for i, v := range s.Groups {
+			g[i] = headerValue(v)
+		}
+		h.Set(prefix+"Groups", strings.Join(g, ","))
+	}
+}
+
+func headerValue(v string) string {
+	const hex = "0123456789ABCDEF"
+	clean := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '%' || c == ',' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c >= 0x7f || c == '%' || c == ',' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// upstreamError answers when the upstream cannot be reached.
+func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	st, _ := r.Context().Value(ctxKey{}).(*proxyState)
+	id, v := "", wsse.SOAP11
+	if st != nil {
+		id, v = st.res.id, st.res.version
+	}
+	s.m.upstreamErrors.Inc()
+	s.log.Error("upstream request failed", "request_id", id, "error", err.Error())
+	code := "soap:Server"
+	if v == wsse.SOAP12 {
+		code = "env:Receiver"
+	}
+	w.Header().Set("Content-Type", contentType(v))
+	w.Header().Set("X-Request-Id", id)
+	w.WriteHeader(http.StatusBadGateway)
+	w.Write(serverFault(v, code, "The upstream service is unavailable", id))
+}

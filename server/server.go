@@ -1,0 +1,436 @@
+// Package server is authsvc's HTTP face: the authenticate API, the reverse
+// proxy that puts authentication in front of a SOAP endpoint, health and
+// readiness, and metrics. It turns every rejection into a SOAP fault of the
+// caller's SOAP version and logs the exact reason with a request id.
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// Options configure a Server.
+type Options struct {
+	Chain *authn.Chain
+	// Parse are the envelope parser's options (limits, actor).
+	Parse wsse.Options
+	// MaxBodyBytes bounds a request body (default 10 MiB).
+	MaxBodyBytes int64
+	// Timestamp is the policy for wsu:Timestamp in the Security header.
+	Timestamp TimestampPolicy
+	// TrustedProxies are the addresses whose X-Forwarded-Proto, -For and
+	// X-Request-Id are believed. A request from one of them with
+	// X-Forwarded-Proto: https counts as confidential.
+	TrustedProxies []netip.Prefix
+	// Proxy, when set, makes every path other than the service's own a
+	// SOAP endpoint forwarded to the upstream after authentication.
+	Proxy *ProxyOptions
+	// Checkers are the dependencies /readyz asks, by name.
+	Checkers map[string]authn.Checker
+	Logger   *slog.Logger
+	// Registry receives the metrics (default: a new registry).
+	Registry *prometheus.Registry
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// TimestampPolicy says how wsu:Timestamp is checked.
+type TimestampPolicy struct {
+	// Required rejects messages without a Timestamp.
+	Required bool
+	// MaxAge is how old Created may be (0: only Expires limits it).
+	MaxAge time.Duration
+	// FutureSkew is how far ahead Created may be.
+	FutureSkew time.Duration
+}
+
+// ProxyOptions configure the reverse proxy.
+type ProxyOptions struct {
+	Upstream *url.URL
+	// HeaderPrefix starts the names of the identity headers (default
+	// "X-Authenticated-"). Incoming headers with this prefix are removed.
+	HeaderPrefix string
+	// ScrubPassword removes the PasswordText value from the forwarded
+	// message.
+	ScrubPassword bool
+	// SOAP11FaultStatus is the HTTP status of a SOAP 1.1 fault (default 500,
+	// as WS-I Basic Profile R1126 requires).
+	SOAP11FaultStatus int
+	// Transport reaches the upstream (default http.DefaultTransport clone).
+	Transport http.RoundTripper
+}
+
+// Server is the HTTP service.
+type Server struct {
+	o       Options
+	log     *slog.Logger
+	m       *metrics
+	handler http.Handler
+	proxy   *httputil.ReverseProxy
+	bufs    sync.Pool
+}
+
+// New builds a Server.
+func New(o Options) (*Server, error) {
+	if o.Chain == nil {
+		return nil, errors.New("server: no chain")
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 10 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Timestamp.FutureSkew == 0 {
+		o.Timestamp.FutureSkew = 60 * time.Second
+	}
+	s := &Server{o: o, log: o.Logger, m: newMetrics(o.Registry)}
+	s.o.Chain = o.Chain.WithObserver(func(entry string, out authn.Outcome, _ error) {
+		s.m.modules.WithLabelValues(entry, out.String()).Inc()
+	})
+	s.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
+	if p := o.Proxy; p != nil {
+		if p.Upstream == nil || p.Upstream.Scheme == "" || p.Upstream.Host == "" {
+			return nil, errors.New("server: proxy upstream must be an absolute URL")
+		}
+		if p.HeaderPrefix == "" {
+			p.HeaderPrefix = "X-Authenticated-"
+		}
+		if p.SOAP11FaultStatus == 0 {
+			p.SOAP11FaultStatus = http.StatusInternalServerError
+		}
+		if p.Transport == nil {
+			p.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		}
+		s.proxy = &httputil.ReverseProxy{
+			Rewrite:       s.rewrite,
+			Transport:     p.Transport,
+			ErrorHandler:  s.upstreamError,
+			FlushInterval: -1,
+		}
+	}
+
+	r := chi.NewRouter()
+	r.Use(s.recoverer)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+	})
+	r.Get("/readyz", s.readyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	r.Post("/v1/authenticate", s.authenticateAPI)
+	r.Get("/v1/authenticate", s.authenticateAPI) // HTTP Negotiate without a SOAP body
+	if s.proxy != nil {
+		r.NotFound(s.proxyHandler)
+		r.MethodNotAllowed(s.proxyHandler)
+	}
+	s.handler = r
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// outcome of authenticating one HTTP request.
+type result struct {
+	id      string
+	version wsse.Version
+	env     *wsse.Envelope
+	head    []byte // the part of the body read so far
+	eof     bool   // head is the whole body
+	subject *authn.Subject
+	fault   *authn.Fault
+	status  int // for faults decided before the chain (too large, malformed)
+	release func()
+	peerAddr netip.AddrPort
+}
+
+func (r *result) peer() netip.AddrPort { return r.peerAddr }
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) trusted(peer netip.AddrPort) bool {
+	a := peer.Addr().Unmap()
+	for _, p := range s.o.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate reads the head of the request body, parses it and runs the
+// chain.
+func (s *Server) authenticate(r *http.Request) *result {
+	start := time.Now()
+	now := s.o.Now()
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+	fromProxy := s.trusted(peer)
+	res := &result{id: newRequestID(), version: versionFromContentType(r.Header.Get("Content-Type")), peerAddr: peer}
+	if id := r.Header.Get("X-Request-Id"); fromProxy && requestIDPattern.MatchString(id) {
+		res.id = id
+	}
+	s.m.inflight.Inc()
+	defer s.m.inflight.Dec()
+
+	fail := func(status int, f *authn.Fault) *result {
+		res.fault, res.status = f, status
+		return res
+	}
+	if r.ContentLength > s.o.MaxBodyBytes {
+		return fail(http.StatusRequestEntityTooLarge, authn.Reject(wsse.InvalidSecurity,
+			"message of %d bytes is larger than max_body_bytes %d", r.ContentLength, s.o.MaxBodyBytes))
+	}
+	bp := s.bufs.Get().(*[]byte)
+	res.release = func() {
+		if cap(*bp) <= 64<<10 { // do not keep large buffers alive
+			*bp = (*bp)[:0]
+			s.bufs.Put(bp)
+		}
+	}
+	env, err := s.readEnvelope(r.Body, bp, res)
+	if err != nil {
+		var tooBig *tooLargeError
+		if errors.As(err, &tooBig) {
+			return fail(http.StatusRequestEntityTooLarge, authn.Reject(wsse.InvalidSecurity, "%v", err))
+		}
+		var we *wsse.Error
+		if errors.As(err, &we) {
+			return fail(http.StatusBadRequest, authn.AsFault(err))
+		}
+		return fail(http.StatusBadRequest, authn.Reject(wsse.InvalidSecurity, "reading the request body: %v", err))
+	}
+	res.env = env
+	if env != nil {
+		res.version = env.Version
+		if sec := env.Security; sec != nil && sec.Timestamp != nil {
+			if err := wsse.CheckTimestamp(sec.Timestamp, now, s.o.Timestamp.MaxAge, s.o.Timestamp.FutureSkew); err != nil {
+				return fail(0, authn.AsFault(err))
+			}
+		} else if s.o.Timestamp.Required {
+			return fail(0, authn.Reject(wsse.InvalidSecurity, "no Timestamp in the Security header and the policy requires one"))
+		}
+	}
+
+	req := &authn.Request{
+		Envelope:      env,
+		Peer:          peer,
+		TLS:           r.TLS,
+		Secure:        r.TLS != nil || fromProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
+		Authorization: r.Header.Get("Authorization"),
+		Header:        r.Header.Get,
+		ID:            res.id,
+		Now:           now,
+	}
+	subj, err := s.o.Chain.Authenticate(r.Context(), req)
+	s.m.duration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return fail(0, authn.AsFault(err))
+	}
+	res.subject = subj
+	return res
+}
+
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("message is larger than max_body_bytes %d", e.limit)
+}
+
+// readEnvelope reads the body until the parser has seen the Body start tag,
+// the body ends, or the header limit is passed. An empty body gives a nil
+// envelope (HTTP Negotiate without SOAP).
+func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.Envelope, error) {
+	buf := *bp
+	maxHead := s.o.Parse.Limits.MaxHeaderBytes
+	if maxHead <= 0 {
+		maxHead = wsse.DefaultLimits.MaxHeaderBytes
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		*bp = buf
+		res.head = buf
+		if int64(len(buf)) > s.o.MaxBodyBytes {
+			return nil, &tooLargeError{s.o.MaxBodyBytes}
+		}
+		eof := errors.Is(err, io.EOF)
+		if err != nil && !eof {
+			return nil, err
+		}
+		res.eof = eof
+		if eof && len(buf) == 0 {
+			return nil, nil
+		}
+		if n == 0 && !eof {
+			continue
+		}
+		// Parse once enough has arrived: at the end of the body, when the
+		// buffer is full, or when a Body start tag may be present.
+		if eof || len(buf) == cap(buf) || bytes.Contains(buf, []byte("Body")) {
+			env, perr := wsse.Parse(buf, &s.o.Parse)
+			if perr == nil {
+				return env, nil
+			}
+			if eof || len(buf) > maxHead {
+				return nil, perr
+			}
+		}
+	}
+}
+
+func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
+	if res.fault == nil {
+		s.m.requests.WithLabelValues(endpoint, "accepted").Inc()
+		s.log.Info("authenticated", "request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr,
+			"principal", res.subject.Name(), "method", res.subject.Method, "token_type", res.subject.TokenType,
+			"modules", res.subject.Modules)
+		return
+	}
+	f := res.fault
+	outcome := "rejected"
+	level := slog.LevelWarn
+	if f.Temporary {
+		outcome = "error"
+		level = slog.LevelError
+	}
+	s.m.requests.WithLabelValues(endpoint, outcome).Inc()
+	s.m.faults.WithLabelValues(string(f.Code)).Inc()
+	attrs := []any{"request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr, "fault", string(f.Code),
+		"reason", f.Reason}
+	if f.Module != "" {
+		attrs = append(attrs, "module", f.Module)
+	}
+	if f.Err != nil {
+		attrs = append(attrs, "error", f.Err.Error())
+	}
+	s.log.Log(r.Context(), level, "authentication refused", attrs...)
+}
+
+// apiStatus is the HTTP status of a fault from /v1/authenticate.
+func apiStatus(res *result) int {
+	switch {
+	case res.status != 0:
+		return res.status
+	case res.fault.Temporary:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusUnauthorized
+}
+
+func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
+	res := s.authenticate(r)
+	if res.release != nil {
+		defer res.release()
+	}
+	s.logDecision(r, res, "api")
+	if res.fault != nil {
+		writeFault(w, res.version, res.fault, res.id, apiStatus(res))
+		return
+	}
+	h := w.Header()
+	for k, v := range res.subject.ReplyHeaders {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Request-Id", res.id)
+	json.NewEncoder(w).Encode(res.subject)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	names := make([]string, 0, len(s.o.Checkers))
+	for n := range s.o.Checkers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	type check struct {
+		Name  string `json:"name"`
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
+	out := struct {
+		Ready  bool    `json:"ready"`
+		Checks []check `json:"checks"`
+	}{Ready: true, Checks: []check{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.o.Checkers[n].Check(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			c := check{Name: n, OK: err == nil}
+			if err != nil {
+				c.Error = err.Error()
+				out.Ready = false
+				s.m.depErrors.WithLabelValues(n).Inc()
+			}
+			out.Checks = append(out.Checks, c)
+		}()
+	}
+	wg.Wait()
+	sort.Slice(out.Checks, func(i, j int) bool { return out.Checks[i].Name < out.Checks[j].Name })
+	w.Header().Set("Content-Type", "application/json")
+	if !out.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(out)
+}
