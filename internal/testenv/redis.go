@@ -1,0 +1,160 @@
+package testenv
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RedisOptions configure StartRedisWith.
+type RedisOptions struct {
+	// RequirePass sets the default user's password.
+	RequirePass string
+	// User, UserPassword and UserKeyPrefix add an ACL user allowed only SET
+	// and PING (and the connection handshake) on keys starting with
+	// UserKeyPrefix. With a User and no RequirePass the default user is off.
+	User, UserPassword, UserKeyPrefix string
+}
+
+// Redis is a private redis-server on a loopback port, started by
+// test/redis/start.sh. Stop and Start simulate an outage and a recovery on
+// the same address.
+type Redis struct {
+	// Addr is "127.0.0.1:PORT".
+	Addr string
+	// Dir holds redis.conf and redis.log.
+	Dir string
+
+	t    testing.TB
+	args []string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartRedis starts a redis-server without a password and stops it when the
+// test ends. It fails the test when redis-server is not installed.
+func StartRedis(t testing.TB) *Redis { t.Helper(); return StartRedisWith(t, RedisOptions{}) }
+
+// StartRedisWith starts a redis-server with the given authentication.
+func StartRedisWith(t testing.TB, o RedisOptions) *Redis {
+	t.Helper()
+	LookPath(t, "redis-server")
+	LookPath(t, "bash")
+	dir := t.TempDir()
+	port := FreePort(t)
+	args := []string{filepath.Join(Root(), "test", "redis", "start.sh"), strconv.Itoa(port), dir}
+	if o.RequirePass != "" {
+		args = append(args, "--requirepass", o.RequirePass)
+	}
+	if o.User != "" {
+		args = append(args, "--user", o.User, o.UserPassword, o.UserKeyPrefix)
+	}
+	r := &Redis{Addr: Addr(port), Dir: dir, t: t, args: args}
+	t.Cleanup(r.Stop)
+	r.Start()
+	return r
+}
+
+// Start (re)starts the server on the same port and waits until it answers.
+// Calling it while the server runs does nothing.
+func (r *Redis) Start() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		return
+	}
+	var lastErr string
+	// The port was free a moment ago; after a Stop the kernel may take a
+	// moment to let it go. Try a few times before giving up.
+	for attempt := 0; attempt < 5; attempt++ {
+		log, err := os.OpenFile(filepath.Join(r.Dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			r.t.Fatalf("testenv: redis log: %v", err)
+		}
+		cmd := exec.Command("bash", r.args...)
+		cmd.Stdout, cmd.Stderr = log, log
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			log.Close()
+			r.t.Fatalf("testenv: starting test/redis/start.sh: %v", err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); log.Close(); close(done) }()
+		if waitRedis(r.Addr, done, 10*time.Second) {
+			r.cmd, r.done = cmd, done
+			return
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		b, _ := os.ReadFile(filepath.Join(r.Dir, "redis.log"))
+		lastErr = tail(string(b), 1500)
+		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == 127 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r.t.Fatalf("testenv: redis-server did not come up on %s; log:\n%s", r.Addr, lastErr)
+}
+
+// Stop stops the server and waits until it has exited. Calling it while the
+// server is stopped does nothing.
+func (r *Redis) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+		<-r.done
+	}
+	r.cmd, r.done = nil, nil
+}
+
+// waitRedis waits until something at addr answers PING with a RESP reply
+// (+PONG, or -NOAUTH when a password is required), or the process exits.
+func waitRedis(addr string, exited <-chan struct{}, max time.Duration) bool {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(time.Second))
+			_, err = c.Write([]byte("PING\r\n"))
+			var line string
+			if err == nil {
+				line, err = bufio.NewReader(c).ReadString('\n')
+			}
+			c.Close()
+			if err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH")) {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
