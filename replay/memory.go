@@ -23,7 +23,7 @@ type memShard struct {
 	mu   sync.Mutex
 	m    map[string]int64 // key -> expiry, unix nanoseconds
 	max  int
-	next int64 // earliest time a sweep can free anything
+	next int64 // no sweep can free anything before this time (a lower bound of the expiries held)
 	_    [40]byte
 }
 
@@ -95,6 +95,13 @@ func (c *Memory) Add(_ context.Context, key string, exp time.Time) error {
 		}
 	}
 	sh.m[key] = e
+	if e < sh.next {
+		// Keep next a lower bound of the live expiries: a sweep that found
+		// the shard empty (or holding only long-lived keys) set it later than
+		// this entry expires, and a full shard would otherwise refuse keys
+		// with ErrFull long after this one could be dropped.
+		sh.next = e
+	}
 	return nil
 }
 

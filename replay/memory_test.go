@@ -1,0 +1,184 @@
+package replay_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authsvc/authsvc/replay"
+	"github.com/authsvc/authsvc/replay/replaytest"
+)
+
+func TestMemoryConformance(t *testing.T) {
+	replaytest.Run(t, func(t *testing.T) replay.Cache {
+		return replay.NewMemory(replay.MemoryOptions{SweepInterval: 100 * time.Millisecond})
+	})
+}
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func add(t *testing.T, c *replay.Memory, key string, exp time.Time, want error) {
+	t.Helper()
+	if err := c.Add(context.Background(), key, exp); !errors.Is(err, want) || (want == nil) != (err == nil) {
+		t.Fatalf("Add(%q) = %v, want %v", key, err, want)
+	}
+}
+
+// TestMemoryBound checks the hard bound: a cache full of live entries fails
+// closed with ErrFull, never evicting a live entry, and takes keys again
+// once entries expire, cycle after cycle, with no background sweeper.
+func TestMemoryBound(t *testing.T) {
+	clk := newFakeClock()
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 4, Shards: 1, SweepInterval: -1, Now: clk.Now})
+	defer c.Close()
+
+	for cycle := 0; cycle < 3; cycle++ {
+		p := "c" + strconv.Itoa(cycle) + ":"
+		exp := clk.Now().Add(time.Minute)
+		for i := 0; i < 4; i++ {
+			add(t, c, p+strconv.Itoa(i), exp, nil)
+		}
+		add(t, c, p+"extra", exp, replay.ErrFull)
+		add(t, c, p+"extra", exp, replay.ErrFull) // the fast path, without a sweep
+		// A live key is still reported as a replay, not as ErrFull.
+		add(t, c, p+"0", exp, replay.ErrReplay)
+		if n := c.Len(); n != 4 {
+			t.Fatalf("cycle %d: Len = %d, want 4", cycle, n)
+		}
+		clk.Advance(time.Minute + time.Nanosecond)
+		// All four have expired: the full shard sweeps and takes the key.
+		add(t, c, p+"extra", clk.Now().Add(time.Minute), nil)
+		if n := c.Len(); n != 1 {
+			t.Fatalf("cycle %d: Len after sweep = %d, want 1", cycle, n)
+		}
+		clk.Advance(time.Minute + time.Nanosecond)
+	}
+}
+
+// TestMemoryBoundMixedWindows: keys with a short window added after a sweep
+// that saw only long-lived keys must still be reclaimable once they expire.
+func TestMemoryBoundMixedWindows(t *testing.T) {
+	clk := newFakeClock()
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 3, Shards: 1, SweepInterval: -1, Now: clk.Now})
+	defer c.Close()
+
+	now := clk.Now()
+	add(t, c, "long1", now.Add(time.Hour), nil)
+	add(t, c, "long2", now.Add(time.Hour), nil)
+	add(t, c, "long3", now.Add(time.Hour), nil)
+	add(t, c, "x", now.Add(time.Hour), replay.ErrFull) // sweeps: next expiry in an hour
+	clk.Advance(time.Hour + time.Nanosecond)
+	now = clk.Now()
+	add(t, c, "long4", now.Add(time.Hour), nil) // sweeps all three; next = "none"
+	add(t, c, "short1", now.Add(time.Second), nil)
+	add(t, c, "short2", now.Add(time.Second), nil)
+	add(t, c, "y", now.Add(time.Hour), replay.ErrFull)
+	clk.Advance(2 * time.Second)
+	// short1 and short2 have expired: there is room for y.
+	add(t, c, "y", clk.Now().Add(time.Hour), nil)
+	add(t, c, "long4", clk.Now().Add(time.Hour), replay.ErrReplay)
+}
+
+// TestMemorySweeper checks that the background sweeper drops expired entries.
+func TestMemorySweeper(t *testing.T) {
+	clk := newFakeClock()
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 1000, Shards: 4, SweepInterval: 5 * time.Millisecond, Now: clk.Now})
+	defer c.Close()
+	for i := 0; i < 100; i++ {
+		add(t, c, "k"+strconv.Itoa(i), clk.Now().Add(time.Second), nil)
+	}
+	add(t, c, "live", clk.Now().Add(time.Hour), nil)
+	clk.Advance(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Len() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Len = %d 10 s after the entries expired, want 1", c.Len())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	add(t, c, "live", clk.Now().Add(time.Hour), replay.ErrReplay)
+	add(t, c, "k7", clk.Now().Add(time.Hour), nil)
+}
+
+// TestMemoryCloseStopsSweeper: Close returns only once the sweeper is gone,
+// and is idempotent.
+func TestMemoryCloseStopsSweeper(t *testing.T) {
+	c := replay.NewMemory(replay.MemoryOptions{SweepInterval: time.Millisecond})
+	done := make(chan struct{})
+	go func() { c.Close(); c.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if err := c.Check(context.Background()); err != nil {
+		t.Fatalf("Check = %v", err)
+	}
+}
+
+// BenchmarkMemoryAdd records fresh keys from parallel goroutines, the
+// common case (every honest nonce is new).
+func BenchmarkMemoryAdd(b *testing.B) {
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 1 << 30})
+	defer c.Close()
+	benchAddFresh(b, c)
+}
+
+// BenchmarkMemoryAddReplay re-adds recorded keys (a replay flood).
+func BenchmarkMemoryAddReplay(b *testing.B) {
+	c := replay.NewMemory(replay.MemoryOptions{})
+	defer c.Close()
+	exp := time.Now().Add(time.Hour)
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "ut-nonce:" + strconv.Itoa(i) + "-0123456789abcdef"
+		c.Add(context.Background(), keys[i], exp)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if err := c.Add(context.Background(), keys[i&1023], exp); !errors.Is(err, replay.ErrReplay) {
+				b.Errorf("Add = %v", err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+var benchSeq atomic.Uint64
+
+func benchAddFresh(b *testing.B, c replay.Cache) {
+	exp := time.Now().Add(time.Hour)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		// A 16-byte nonce, like the ones WS-Security clients send.
+		key := []byte("ut-nonce:0123456789abcdef")
+		for pb.Next() {
+			n := benchSeq.Add(1)
+			for i := 0; i < 8; i++ {
+				key[len(key)-1-i] = byte(n >> (8 * i))
+			}
+			if err := c.Add(ctx, string(key), exp); err != nil {
+				b.Errorf("Add = %v", err)
+				return
+			}
+		}
+	})
+}
