@@ -1,0 +1,186 @@
+// Package app runs authsvc: it loads a configuration, builds the chain and
+// serves HTTP until told to stop. cmd/authsvc is a thin main over it, and a
+// custom binary with its own module types calls Main with an extended
+// config.Types table (see authn/extensible).
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/authsvc/authsvc/config"
+	"github.com/authsvc/authsvc/server"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// NewLogger builds the service logger from the log section.
+func NewLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	switch strings.ToLower(c.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// Reloader is implemented by registries that can re-read their source
+// (the file registry); SIGHUP reloads them.
+type Reloader interface {
+	Reload() error
+}
+
+// Serve runs the service described by cfg until ctx is done or SIGINT or
+// SIGTERM arrives, then shuts down gracefully. listen, when not empty,
+// overrides the configured address. ready, when not nil, is called with the
+// bound address once the listener is open.
+func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.Logger, ready func(addr net.Addr)) error {
+	rt, err := cfg.Build(logger)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	opts := server.Options{
+		Chain: rt.Chain,
+		Parse: wsse.Options{Actor: cfg.Security.Actor, Limits: wsse.Limits{
+			MaxHeaderBytes: cfg.Limits.MaxHeaderBytes, MaxDepth: cfg.Limits.MaxDepth,
+			MaxElements: cfg.Limits.MaxElements, MaxAttributes: cfg.Limits.MaxAttributes,
+		}},
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
+		Timestamp: server.TimestampPolicy{Required: cfg.Security.Timestamp.Required,
+			MaxAge: cfg.Security.Timestamp.MaxAge, FutureSkew: cfg.Security.Timestamp.FutureSkew},
+		TrustedProxies: cfg.TrustedProxyPrefixes(),
+		Checkers:       rt.Checkers,
+		Logger:         logger,
+	}
+	if p := cfg.Proxy; p != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if p.Timeout > 0 {
+			tr.ResponseHeaderTimeout = p.Timeout
+		}
+		opts.Proxy = &server.ProxyOptions{Upstream: p.URL(), HeaderPrefix: p.HeaderPrefix,
+			ScrubPassword: p.ScrubPassword, SOAP11FaultStatus: p.SOAP11FaultStatus, Transport: tr}
+	}
+	srv, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+
+	if listen == "" {
+		listen = cfg.Listen
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if t := cfg.TLS; t != nil {
+		tc, err := tlsConfig(t, func(p string) string { return resolve(cfg.Path, p) })
+		if err != nil {
+			return err
+		}
+		hs.TLSConfig = tc
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if hs.TLSConfig != nil {
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	logger.Info("authsvc listening", "addr", ln.Addr().String(), "tls", hs.TLSConfig != nil,
+		"modules", len(cfg.Modules), "proxy", cfg.Proxy != nil)
+	if ready != nil {
+		ready(ln.Addr())
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				for name, r := range rt.Registries {
+					if rl, ok := r.(Reloader); ok {
+						if err := rl.Reload(); err != nil {
+							logger.Error("reload failed; keeping the old content", "registry", name, "error", err.Error())
+						} else {
+							logger.Info("registry reloaded", "registry", name)
+						}
+					}
+				}
+				continue
+			}
+			logger.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout.String())
+		case <-ctx.Done():
+			logger.Info("shutting down", "reason", ctx.Err().Error())
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		err := hs.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		logger.Info("stopped")
+		return nil
+	}
+}
+
+func resolve(cfgPath, p string) string {
+	if p == "" || strings.HasPrefix(p, "/") || cfgPath == "" {
+		return p
+	}
+	dir := cfgPath[:strings.LastIndex(cfgPath, "/")+1]
+	return dir + p
+}
+
+func tlsConfig(t *config.TLS, path func(string) string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(path(t.CertFile), path(t.KeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if t.ClientCAFile != "" {
+		pem, err := os.ReadFile(path(t.ClientCAFile))
+		if err != nil {
+			return nil, fmt.Errorf("tls.client_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("tls.client_ca_file: no PEM certificates found")
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}

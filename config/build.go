@@ -1,0 +1,93 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/replay"
+)
+
+// Runtime is what a configuration builds: the chain and the things it uses.
+type Runtime struct {
+	Chain      *authn.Chain
+	Replay     replay.Cache
+	Registries map[string]any
+	// Checkers are the dependencies whose health decides readiness.
+	Checkers map[string]authn.Checker
+	closers  []io.Closer
+}
+
+// Close releases what Build opened.
+func (r *Runtime) Close() error {
+	var errs []error
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		errs = append(errs, r.closers[i].Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Build opens the replay cache, the registries and the modules.
+func (c *Config) Build(logger *slog.Logger) (rt *Runtime, err error) {
+	rt = &Runtime{Registries: map[string]any{}, Checkers: map[string]authn.Checker{}}
+	defer func() {
+		if err != nil {
+			rt.Close()
+		}
+	}()
+	env := &Env{Logger: logger, BaseDir: filepath.Dir(c.Path), registries: rt.Registries}
+	if rt.Replay, err = c.replay.Open(env); err != nil {
+		return nil, fmt.Errorf("config: replay: %w", err)
+	}
+	env.Replay = rt.Replay
+	rt.closers = append(rt.closers, rt.Replay)
+	if ch, ok := rt.Replay.(authn.Checker); ok {
+		rt.Checkers["replay"] = ch
+	}
+	names := make([]string, 0, len(c.regs))
+	for n := range c.regs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r, err := c.regs[n].Open(env.with(logger.With("registry", n)))
+		if err != nil {
+			return nil, fmt.Errorf("config: registries.%s: %w", n, err)
+		}
+		rt.Registries[n] = r
+		if cl, ok := r.(io.Closer); ok {
+			rt.closers = append(rt.closers, cl)
+		}
+		if ch, ok := r.(authn.Checker); ok {
+			rt.Checkers["registry/"+n] = ch
+		}
+	}
+	entries := make([]authn.Entry, 0, len(c.Modules))
+	for i, e := range c.Modules {
+		m, err := e.Config.Open(env.with(logger.With("module", e.Name)))
+		if err != nil {
+			return nil, fmt.Errorf("config: chain[%d] (%s): %w", i, e.Name, err)
+		}
+		if cl, ok := m.(io.Closer); ok {
+			rt.closers = append(rt.closers, cl)
+		}
+		if ch, ok := m.(authn.Checker); ok {
+			rt.Checkers["module/"+e.Name] = ch
+		}
+		entries = append(entries, authn.Entry{Name: e.Name, Flag: e.Flag, Module: m})
+	}
+	if rt.Chain, err = authn.NewChain(entries...); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return rt, nil
+}
+
+func (e *Env) with(l *slog.Logger) *Env {
+	c := *e
+	c.Logger = l
+	return &c
+}

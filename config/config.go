@@ -1,0 +1,400 @@
+// Package config reads authsvc's YAML configuration, checks it strictly
+// (unknown keys are errors naming the key and its line), and builds the
+// chain, registries and replay cache it describes.
+//
+// Module, registry and replay-cache types are wired by an explicit table
+// (Types), not by init() registration: a custom binary adds its own types to
+// the table it passes to Load.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/replay"
+)
+
+// Config is a whole configuration file.
+type Config struct {
+	// Listen is the address to listen on (default 127.0.0.1:8080).
+	Listen          string        `yaml:"listen"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	TLS             *TLS          `yaml:"tls"`
+	// TrustedProxies are CIDRs or addresses of TLS-terminating proxies
+	// whose X-Forwarded-Proto/-For and X-Request-Id are believed.
+	TrustedProxies []string  `yaml:"trusted_proxies"`
+	Limits         Limits    `yaml:"limits"`
+	Security       Security  `yaml:"security"`
+	Replay         yaml.Node `yaml:"replay"`
+	// Registries are named user stores that modules refer to.
+	Registries map[string]yaml.Node `yaml:"registries"`
+	Chain      []yaml.Node          `yaml:"chain"`
+	Proxy      *Proxy               `yaml:"proxy"`
+	Log        Log                  `yaml:"log"`
+
+	// Filled in by Load.
+	Path    string                `yaml:"-"`
+	Modules []ModuleEntry         `yaml:"-"`
+	regs    map[string]RegistryConfig
+	replay  ReplayConfig
+	proxies []netip.Prefix
+}
+
+// TLS configures the listener's TLS.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile, if set, asks clients for certificates signed by it
+	// (verified when presented; modules see them in the request).
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Limits bound what one request may cost.
+type Limits struct {
+	MaxBodyBytes   int64 `yaml:"max_body_bytes"`
+	MaxHeaderBytes int   `yaml:"max_header_bytes"`
+	MaxDepth       int   `yaml:"max_depth"`
+	MaxElements    int   `yaml:"max_elements"`
+	MaxAttributes  int   `yaml:"max_attributes"`
+}
+
+// Security holds message-level policy shared by all modules.
+type Security struct {
+	// Actor is the SOAP actor/role URI of this service.
+	Actor     string    `yaml:"actor"`
+	Timestamp Timestamp `yaml:"timestamp"`
+}
+
+// Timestamp is the wsu:Timestamp policy.
+type Timestamp struct {
+	Required   bool          `yaml:"required"`
+	MaxAge     time.Duration `yaml:"max_age"`
+	FutureSkew time.Duration `yaml:"future_skew"`
+}
+
+// Proxy configures reverse-proxy mode.
+type Proxy struct {
+	Upstream          string        `yaml:"upstream"`
+	HeaderPrefix      string        `yaml:"header_prefix"`
+	ScrubPassword     bool          `yaml:"scrub_password"`
+	SOAP11FaultStatus int           `yaml:"soap11_fault_status"`
+	Timeout           time.Duration `yaml:"timeout"`
+	upstream          *url.URL
+}
+
+// URL returns the parsed upstream.
+func (p *Proxy) URL() *url.URL { return p.upstream }
+
+// Log configures the service log.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json (default) or text
+}
+
+// ModuleEntry is one checked chain entry.
+type ModuleEntry struct {
+	Name   string
+	Type   string
+	Flag   authn.Flag
+	Config ModuleConfig
+}
+
+// Env is what a type's Open gets: a logger, the shared replay cache, the
+// named registries, and paths relative to the configuration file.
+type Env struct {
+	Logger     *slog.Logger
+	Replay     replay.Cache
+	BaseDir    string
+	registries map[string]any
+}
+
+// Registry returns the registry configured under name.
+func (e *Env) Registry(name string) (any, error) {
+	r, ok := e.registries[name]
+	if !ok {
+		return nil, fmt.Errorf("no registry named %q under registries", name)
+	}
+	return r, nil
+}
+
+// Path resolves a path from the configuration against its directory.
+func (e *Env) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.BaseDir, p)
+}
+
+// ModuleConfig is a module type's configuration section: it builds the
+// module. A type may also implement Validator to be checked at load time.
+type ModuleConfig interface {
+	Open(env *Env) (authn.Module, error)
+}
+
+// RegistryConfig builds a registry: a value implementing some of
+// registry.Passwords, registry.Secrets and registry.Directory.
+type RegistryConfig interface {
+	Open(env *Env) (any, error)
+}
+
+// ReplayConfig builds a replay cache.
+type ReplayConfig interface {
+	Open(env *Env) (replay.Cache, error)
+}
+
+// Validator is implemented by sections that can be checked without opening
+// anything (for check-config and for errors before any side effect).
+type Validator interface {
+	Validate() error
+}
+
+// Types maps type names to fresh configuration values.
+type Types struct {
+	Modules    map[string]func() ModuleConfig
+	Registries map[string]func() RegistryConfig
+	Replay     map[string]func() ReplayConfig
+}
+
+// Load reads and checks a configuration file.
+func Load(path string, types *Types) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(raw, types)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	c.Path = path
+	return c, nil
+}
+
+// Parse checks a configuration held in memory.
+func Parse(raw []byte, types *Types) (*Config, error) {
+	if types == nil {
+		types = Builtin()
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, err
+	}
+	if err := c.check(types); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) check(types *Types) error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 15 * time.Second
+	}
+	if c.TLS != nil && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		return errors.New("tls: cert_file and key_file are both required")
+	}
+	for i, p := range c.TrustedProxies {
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return fmt.Errorf("trusted_proxies[%d]: %q is not an address or CIDR", i, p)
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.proxies = append(c.proxies, pf.Masked())
+	}
+	l := &c.Limits
+	if l.MaxBodyBytes < 0 || l.MaxHeaderBytes < 0 || l.MaxDepth < 0 || l.MaxElements < 0 || l.MaxAttributes < 0 {
+		return errors.New("limits: values must not be negative")
+	}
+	ts := &c.Security.Timestamp
+	if ts.MaxAge == 0 {
+		ts.MaxAge = 5 * time.Minute
+	}
+	if ts.FutureSkew == 0 {
+		ts.FutureSkew = 60 * time.Second
+	}
+	if ts.MaxAge < 0 || ts.FutureSkew < 0 {
+		return errors.New("security.timestamp: max_age and future_skew must not be negative")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "json", "text":
+	default:
+		return fmt.Errorf("log.format: %q is not json or text", c.Log.Format)
+	}
+	if p := c.Proxy; p != nil {
+		u, err := url.Parse(p.Upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("proxy.upstream: %q is not an http(s) URL", p.Upstream)
+		}
+		p.upstream = u
+		if p.SOAP11FaultStatus != 0 && (p.SOAP11FaultStatus < 400 || p.SOAP11FaultStatus > 599) {
+			return fmt.Errorf("proxy.soap11_fault_status: %d is not a 4xx or 5xx status", p.SOAP11FaultStatus)
+		}
+	}
+
+	// Replay cache.
+	rtype, rnode, err := splitType(&c.Replay, "replay", "memory")
+	if err != nil {
+		return err
+	}
+	newReplay, ok := types.Replay[rtype]
+	if !ok {
+		return fmt.Errorf("replay.type: unknown type %q (known: %s)", rtype, keys(types.Replay))
+	}
+	c.replay = newReplay()
+	if err := decodeSection(rnode, c.replay, "replay"); err != nil {
+		return err
+	}
+
+	// Registries.
+	c.regs = make(map[string]RegistryConfig, len(c.Registries))
+	for name, n := range c.Registries {
+		where := "registries." + name
+		typ, node, err := splitType(&n, where, "")
+		if err != nil {
+			return err
+		}
+		newReg, ok := types.Registries[typ]
+		if !ok {
+			return fmt.Errorf("line %d: %s.type: unknown registry type %q (known: %s)", n.Line, where, typ, keys(types.Registries))
+		}
+		rc := newReg()
+		if err := decodeSection(node, rc, where); err != nil {
+			return err
+		}
+		c.regs[name] = rc
+	}
+
+	// Chain.
+	if len(c.Chain) == 0 {
+		return errors.New("chain: at least one module is required")
+	}
+	seen := map[string]bool{}
+	for i := range c.Chain {
+		n := &c.Chain[i]
+		where := fmt.Sprintf("chain[%d]", i)
+		if n.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: %s: want a mapping with name, type and flag", n.Line, where)
+		}
+		var e ModuleEntry
+		rest := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+		var flag string
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			k, v := n.Content[j], n.Content[j+1]
+			switch k.Value {
+			case "name":
+				e.Name = v.Value
+			case "type":
+				e.Type = v.Value
+			case "flag":
+				flag = v.Value
+			default:
+				rest.Content = append(rest.Content, k, v)
+			}
+		}
+		if e.Name == "" {
+			e.Name = e.Type
+		}
+		if e.Type == "" {
+			return fmt.Errorf("line %d: %s.type is required (known: %s)", n.Line, where, keys(types.Modules))
+		}
+		if seen[e.Name] {
+			return fmt.Errorf("line %d: %s: two chain entries are named %q", n.Line, where, e.Name)
+		}
+		seen[e.Name] = true
+		if flag == "" {
+			return fmt.Errorf("line %d: %s (%s).flag is required: required, requisite, sufficient or optional", n.Line, where, e.Name)
+		}
+		if e.Flag, err = authn.ParseFlag(flag); err != nil {
+			return fmt.Errorf("line %d: %s (%s).flag: %v", n.Line, where, e.Name, err)
+		}
+		newMod, ok := types.Modules[e.Type]
+		if !ok {
+			return fmt.Errorf("line %d: %s.type: unknown module type %q (known: %s)", n.Line, where, e.Type, keys(types.Modules))
+		}
+		e.Config = newMod()
+		if err := decodeSection(rest, e.Config, where+" ("+e.Name+")"); err != nil {
+			return err
+		}
+		if rn, ok := e.Config.(interface{ RegistryName() string }); ok && rn.RegistryName() != "" {
+			if _, ok := c.regs[rn.RegistryName()]; !ok {
+				return fmt.Errorf("line %d: %s (%s).registry: no registry named %q under registries", n.Line, where, e.Name, rn.RegistryName())
+			}
+		}
+		c.Modules = append(c.Modules, e)
+	}
+	return nil
+}
+
+// splitType takes the "type" key out of a section.
+func splitType(n *yaml.Node, where, def string) (string, *yaml.Node, error) {
+	if n.Kind == 0 { // section absent
+		if def == "" {
+			return "", nil, fmt.Errorf("%s: type is required", where)
+		}
+		return def, nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return "", nil, fmt.Errorf("line %d: %s: want a mapping", n.Line, where)
+	}
+	typ := def
+	rest := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		if n.Content[j].Value == "type" {
+			typ = n.Content[j+1].Value
+			continue
+		}
+		rest.Content = append(rest.Content, n.Content[j], n.Content[j+1])
+	}
+	if typ == "" {
+		return "", nil, fmt.Errorf("line %d: %s.type is required", n.Line, where)
+	}
+	return typ, rest, nil
+}
+
+func decodeSection(n *yaml.Node, v any, where string) error {
+	if n != nil && len(n.Content) > 0 {
+		if err := decodeStrict(n, v, where); err != nil {
+			return err
+		}
+	}
+	if val, ok := v.(Validator); ok {
+		if err := val.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return nil
+}
+
+func keys[V any](m map[string]V) string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sortStrings(ks)
+	return strings.Join(ks, ", ")
+}
+
+// TrustedProxyPrefixes returns the parsed trusted_proxies.
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix { return c.proxies }

@@ -1,0 +1,160 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/authn/username"
+	"github.com/authsvc/authsvc/registry"
+	"github.com/authsvc/authsvc/replay"
+)
+
+// Builtin returns the types authsvc knows out of the box. The table is
+// fresh on each call: a custom binary may add to it.
+func Builtin() *Types {
+	return &Types{
+		Modules: map[string]func() ModuleConfig{
+			"username": func() ModuleConfig { return newUsernameSection() },
+		},
+		Registries: map[string]func() RegistryConfig{
+			"file": func() RegistryConfig { return new(FileRegistry) },
+		},
+		Replay: map[string]func() ReplayConfig{
+			"memory": func() ReplayConfig { return new(MemoryReplay) },
+		},
+	}
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// UsernameSection configures the UsernameToken module (type: username).
+//
+//	- name: users
+//	  type: username
+//	  flag: sufficient
+//	  registry: users            # a registry under registries
+//	  password_text: true
+//	  password_digest: true
+//	  no_password: false
+//	  require_nonce: false
+//	  require_created: false
+//	  max_age: 5m
+//	  future_skew: 60s
+//	  text_over_plain_http: false
+//	  realm: ""
+type UsernameSection struct {
+	Registry          string        `yaml:"registry"`
+	PasswordText      bool          `yaml:"password_text"`
+	PasswordDigest    bool          `yaml:"password_digest"`
+	NoPassword        bool          `yaml:"no_password"`
+	RequireNonce      bool          `yaml:"require_nonce"`
+	RequireCreated    bool          `yaml:"require_created"`
+	MaxAge            time.Duration `yaml:"max_age"`
+	FutureSkew        time.Duration `yaml:"future_skew"`
+	TextOverPlainHTTP bool          `yaml:"text_over_plain_http"`
+	MaxNonceBytes     int           `yaml:"max_nonce_bytes"`
+	Realm             string        `yaml:"realm"`
+}
+
+func newUsernameSection() *UsernameSection {
+	p := username.DefaultPolicy
+	return &UsernameSection{PasswordText: p.PasswordText, PasswordDigest: p.PasswordDigest,
+		MaxAge: p.MaxAge, FutureSkew: p.FutureSkew, MaxNonceBytes: p.MaxNonceBytes}
+}
+
+// RegistryName implements the check that the named registry exists.
+func (u *UsernameSection) RegistryName() string { return u.Registry }
+
+// Validate implements Validator.
+func (u *UsernameSection) Validate() error {
+	if u.Registry == "" {
+		return errors.New("registry is required")
+	}
+	if !u.PasswordText && !u.PasswordDigest && !u.NoPassword {
+		return errors.New("password_text, password_digest and no_password are all false: nothing would be accepted")
+	}
+	if u.MaxAge <= 0 {
+		return errors.New("max_age must be positive")
+	}
+	if u.FutureSkew < 0 {
+		return errors.New("future_skew must not be negative")
+	}
+	return nil
+}
+
+// Open implements ModuleConfig.
+func (u *UsernameSection) Open(env *Env) (authn.Module, error) {
+	reg, err := env.Registry(u.Registry)
+	if err != nil {
+		return nil, err
+	}
+	cfg := username.Config{
+		Policy: username.Policy{
+			PasswordText: u.PasswordText, PasswordDigest: u.PasswordDigest, NoPassword: u.NoPassword,
+			RequireNonce: u.RequireNonce, RequireCreated: u.RequireCreated,
+			MaxAge: u.MaxAge, FutureSkew: u.FutureSkew, TextOverPlainHTTP: u.TextOverPlainHTTP,
+			MaxNonceBytes: u.MaxNonceBytes,
+		},
+		Replay: env.Replay,
+		Realm:  u.Realm,
+	}
+	cfg.Passwords, _ = reg.(registry.Passwords)
+	cfg.Secrets, _ = reg.(registry.Secrets)
+	cfg.Directory, _ = reg.(registry.Directory)
+	if u.PasswordText && cfg.Passwords == nil {
+		return nil, fmt.Errorf("password_text: registry %q cannot verify passwords", u.Registry)
+	}
+	if u.PasswordDigest && cfg.Secrets == nil {
+		return nil, fmt.Errorf("password_digest: registry %q holds no password-equivalent secrets (an LDAP bind cannot check a digest); set password_digest: false", u.Registry)
+	}
+	return username.New(cfg)
+}
+
+// FileRegistry is a users file (type: file).
+//
+//	registries:
+//	  users:
+//	    type: file
+//	    path: users.yaml
+type FileRegistry struct {
+	Path string `yaml:"path"`
+}
+
+// Validate implements Validator.
+func (f *FileRegistry) Validate() error {
+	if f.Path == "" {
+		return errors.New("path is required")
+	}
+	return nil
+}
+
+// Open implements RegistryConfig.
+func (f *FileRegistry) Open(env *Env) (any, error) {
+	return registry.OpenFile(env.Path(f.Path))
+}
+
+// MemoryReplay is the in-process replay cache (type: memory, the default).
+//
+//	replay:
+//	  type: memory
+//	  max_entries: 1000000
+type MemoryReplay struct {
+	MaxEntries int `yaml:"max_entries"`
+	Shards     int `yaml:"shards"`
+}
+
+// Validate implements Validator.
+func (m *MemoryReplay) Validate() error {
+	if m.MaxEntries < 0 || m.Shards < 0 {
+		return errors.New("max_entries and shards must not be negative")
+	}
+	return nil
+}
+
+// Open implements ReplayConfig.
+func (m *MemoryReplay) Open(*Env) (replay.Cache, error) {
+	return replay.NewMemory(replay.MemoryOptions{MaxEntries: m.MaxEntries, Shards: m.Shards}), nil
+}
