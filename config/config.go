@@ -44,8 +44,8 @@ type Config struct {
 	Log        Log                  `yaml:"log"`
 
 	// Filled in by Load.
-	Path    string                `yaml:"-"`
-	Modules []ModuleEntry         `yaml:"-"`
+	Path    string        `yaml:"-"`
+	Modules []ModuleEntry `yaml:"-"`
 	regs    map[string]RegistryConfig
 	replay  ReplayConfig
 	proxies []netip.Prefix

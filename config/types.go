@@ -32,19 +32,19 @@ func sortStrings(s []string) { sort.Strings(s) }
 
 // UsernameSection configures the UsernameToken module (type: username).
 //
-//	- name: users
-//	  type: username
-//	  flag: sufficient
-//	  registry: users            # a registry under registries
-//	  password_text: true
-//	  password_digest: true
-//	  no_password: false
-//	  require_nonce: false
-//	  require_created: false
-//	  max_age: 5m
-//	  future_skew: 60s
-//	  text_over_plain_http: false
-//	  realm: ""
+//   - name: users
+//     type: username
+//     flag: sufficient
+//     registry: users            # a registry under registries
+//     password_text: true
+//     password_digest: true
+//     no_password: false
+//     require_nonce: false
+//     require_created: false
+//     max_age: 5m
+//     future_skew: 60s
+//     text_over_plain_http: false
+//     realm: ""
 type UsernameSection struct {
 	Registry          string        `yaml:"registry"`
 	PasswordText      bool          `yaml:"password_text"`
