@@ -1,0 +1,145 @@
+package testenv
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// KDC is a private MIT Kerberos realm started by test/kdc/provision.sh.
+type KDC struct {
+	// Realm is the realm's name (EXAMPLE.TEST).
+	Realm string
+	// Port is the KDC's TCP and UDP port on 127.0.0.1.
+	Port int
+	// Dir holds every file of the realm.
+	Dir string
+	// Config is the krb5.conf path; clients need KRB5_CONFIG set to it.
+	Config string
+	// Keytab holds the keys of HTTP/localhost and HTTP/other.example.test.
+	Keytab string
+	// LocalhostKeytab holds HTTP/localhost only.
+	LocalhostKeytab string
+	// WrongKeytab holds HTTP/localhost with the kvno of the real key but
+	// another key.
+	WrongKeytab string
+	// CamelliaKeytab holds HTTP/camellia.example.test, whose only keys are
+	// camellia256-cts-cmac.
+	CamelliaKeytab string
+}
+
+// Users of the test realm and their passwords.
+var KDCUsers = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
+
+// StartKDC provisions a new realm in a temporary directory and starts its
+// KDC on a free loopback port; the KDC is stopped when the test ends. The
+// MIT programs (krb5kdc, kdb5_util, kadmin.local, kinit) must be installed:
+// a missing one fails the test.
+func StartKDC(t testing.TB) *KDC {
+	t.Helper()
+	for _, p := range []string{"krb5kdc", "kdb5_util", "kadmin.local", "kinit"} {
+		LookPath(t, p)
+	}
+	dir := t.TempDir()
+	k := &KDC{
+		Realm:           "EXAMPLE.TEST",
+		Dir:             dir,
+		Config:          filepath.Join(dir, "krb5.conf"),
+		Keytab:          filepath.Join(dir, "service.keytab"),
+		LocalhostKeytab: filepath.Join(dir, "localhost.keytab"),
+		WrongKeytab:     filepath.Join(dir, "wrong.keytab"),
+		CamelliaKeytab:  filepath.Join(dir, "camellia.keytab"),
+	}
+	script := filepath.Join(Root(), "test", "kdc", "provision.sh")
+	var out []byte
+	var err error
+	// A port that was free may be taken by the time krb5kdc binds it: retry.
+	for range 3 {
+		k.Port = FreePort(t)
+		cmd := exec.Command("/bin/sh", script, dir, strconv.Itoa(k.Port))
+		cmd.Env = kdcEnv()
+		out, err = cmd.CombinedOutput()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "krb5kdc.log"))
+		t.Fatalf("testenv: %s failed: %v\n%s\nkrb5kdc.log:\n%s", script, err, out, log)
+	}
+	t.Cleanup(func() { k.stop(t) })
+	return k
+}
+
+// kdcEnv is the environment without any Kerberos variables of the caller.
+func kdcEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "KRB5") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func (k *KDC) stop(t testing.TB) {
+	b, err := os.ReadFile(filepath.Join(k.Dir, "krb5kdc.pid"))
+	if err != nil {
+		t.Errorf("testenv: KDC pid file: %v", err)
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		t.Errorf("testenv: bad KDC pid file %q", b)
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for range 100 {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// Env returns the environment for a Kerberos client of this realm using the
+// credential cache ccache ("" for none).
+func (k *KDC) Env(ccache string) []string {
+	env := append(kdcEnv(), "KRB5_CONFIG="+k.Config)
+	if ccache != "" {
+		env = append(env, "KRB5CCNAME=FILE:"+ccache)
+	}
+	return env
+}
+
+// Kinit obtains a ticket-granting ticket for user with password and returns
+// the path of the new credential cache. Extra arguments go to kinit before
+// the principal (for example "-l", "10s").
+func (k *KDC) Kinit(t testing.TB, user, password string, args ...string) string {
+	t.Helper()
+	kinit := LookPath(t, "kinit")
+	f, err := os.CreateTemp(k.Dir, "cc-"+strings.ReplaceAll(user, "/", "_")+"-*")
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	cc := f.Name()
+	f.Close()
+	os.Remove(cc) // kinit creates it
+	cmd := exec.Command(kinit, append(append([]string{}, args...), user+"@"+k.Realm)...)
+	cmd.Env = k.Env(cc)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("testenv: kinit %s: %v\n%s", user, err, out.Bytes())
+	}
+	return cc
+}
