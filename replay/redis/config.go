@@ -1,0 +1,279 @@
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultKeyPrefix   = "authsvc:replay:"
+	DefaultDialTimeout = time.Second
+	DefaultTimeout     = 500 * time.Millisecond
+)
+
+// Config configures the Redis replay cache; Open builds it.
+//
+// The topology follows from the fields: master_name set means Sentinel
+// (addrs are the sentinels), cluster: true means Redis Cluster (addrs are
+// seed nodes), otherwise addrs is one standalone server.
+//
+//	replay:
+//	  redis:
+//	    addrs: ["redis.internal:6379"]
+//	    username: authsvc
+//	    password_file: /run/secrets/redis-password
+//	    db: 0
+//	    tls:
+//	      ca_file: /etc/authsvc/redis-ca.pem
+//	      cert_file: /etc/authsvc/redis-client.pem
+//	      key_file: /etc/authsvc/redis-client.key
+//	    dial_timeout: 1s
+//	    timeout: 500ms
+//	    pool_size: 32
+//	    key_prefix: "authsvc:replay:"
+//
+// The ACL the cache needs (Redis 7), for the default key_prefix:
+//
+//	user authsvc on >PASSWORD resetkeys ~authsvc:replay:* resetchannels -@all +set +ping +hello +auth
+//
+// Run Redis with maxmemory-policy noeviction: an evicted key is a replay let
+// through, while a full Redis with noeviction refuses the SET (fail closed).
+type Config struct {
+	// Addrs are host:port pairs: one server, the sentinels, or cluster seeds.
+	Addrs []string `yaml:"addrs"`
+	// MasterName is the Sentinel master set; setting it selects Sentinel.
+	MasterName string `yaml:"master_name"`
+	// Cluster selects Redis Cluster.
+	Cluster bool `yaml:"cluster"`
+
+	// Username and Password (or PasswordFile, whose content with trailing
+	// newlines removed is the password) authenticate with AUTH/HELLO; no
+	// Username means the default user.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// SentinelUsername and SentinelPassword authenticate to the sentinels.
+	SentinelUsername string `yaml:"sentinel_username"`
+	SentinelPassword string `yaml:"sentinel_password"`
+
+	// DB is the database number (standalone and Sentinel; 0 in a cluster).
+	DB int `yaml:"db"`
+
+	// TLS is used when any of its fields is set.
+	TLS TLSConfig `yaml:"tls"`
+
+	// DialTimeout bounds establishing a connection (default 1 s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// Timeout bounds each Add and Check, waiting for a pooled connection
+	// included, and each socket read and write (default 500 ms). When it
+	// passes, the credential is refused.
+	Timeout time.Duration `yaml:"timeout"`
+	// PoolSize is the maximum number of connections per server (default
+	// 10 per CPU); MinIdleConns keeps that many open when idle.
+	PoolSize     int `yaml:"pool_size"`
+	MinIdleConns int `yaml:"min_idle_conns"`
+
+	// KeyPrefix namespaces the keys (default "authsvc:replay:"). Give each
+	// deployment sharing a Redis its own prefix.
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// TLSConfig configures TLS to Redis.
+type TLSConfig struct {
+	// Enabled turns TLS on with the system roots when no other field is set.
+	Enabled bool `yaml:"enabled"`
+	// CAFile holds PEM certificates to verify the server with, instead of
+	// the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a PEM client certificate and key.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name verified in the server's certificate
+	// (default: the host of the address dialled).
+	ServerName string `yaml:"server_name"`
+}
+
+func (t *TLSConfig) on() bool {
+	return t.Enabled || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != ""
+}
+
+// Validate checks the configuration without touching the network or files.
+// Errors name the yaml key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("replay/redis: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if len(c.Addrs) == 0 {
+		bad("addrs", "at least one host:port is required")
+	}
+	for _, a := range c.Addrs {
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" {
+			bad("addrs", "%q is not host:port", a)
+		}
+	}
+	if c.MasterName != "" && c.Cluster {
+		bad("master_name", "Sentinel (master_name) and cluster: true exclude each other")
+	}
+	if len(c.Addrs) > 1 && c.MasterName == "" && !c.Cluster {
+		bad("addrs", "%d addresses need master_name (Sentinel) or cluster: true; a standalone server has one", len(c.Addrs))
+	}
+	if (c.SentinelUsername != "" || c.SentinelPassword != "") && c.MasterName == "" {
+		bad("sentinel_username", "sentinel credentials need master_name")
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		bad("password_file", "give password or password_file, not both")
+	}
+	if c.Username != "" && c.Password == "" && c.PasswordFile == "" {
+		bad("username", "needs password or password_file")
+	}
+	if c.DB < 0 {
+		bad("db", "must not be negative")
+	}
+	if c.DB != 0 && c.Cluster {
+		bad("db", "Redis Cluster has only database 0")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		if c.TLS.CertFile == "" {
+			bad("tls.cert_file", "is required with tls.key_file")
+		} else {
+			bad("tls.key_file", "is required with tls.cert_file")
+		}
+	}
+	if c.DialTimeout < 0 {
+		bad("dial_timeout", "must not be negative")
+	}
+	if c.Timeout < 0 {
+		bad("timeout", "must not be negative")
+	}
+	if c.PoolSize < 0 {
+		bad("pool_size", "must not be negative")
+	}
+	if c.MinIdleConns < 0 {
+		bad("min_idle_conns", "must not be negative")
+	}
+	if c.PoolSize > 0 && c.MinIdleConns > c.PoolSize {
+		bad("min_idle_conns", "%d exceeds pool_size %d", c.MinIdleConns, c.PoolSize)
+	}
+	if len(c.KeyPrefix) > 256 {
+		bad("key_prefix", "longer than 256 bytes")
+	}
+	return errors.Join(errs...)
+}
+
+// Open validates the configuration, reads the password and TLS files, and
+// connects. A server that refuses the credentials (WRONGPASS, NOPERM) or
+// speaks no Redis is an error; a server that cannot be reached is not (it
+// is logged, Check reports it, and the Cache connects once it is back), so
+// that replicas start while Redis is down and turn ready when it returns.
+func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	password := c.Password
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("replay/redis: password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+		if password == "" {
+			return nil, fmt.Errorf("replay/redis: password_file: %s is empty", c.PasswordFile)
+		}
+	}
+	var tlsConf *tls.Config
+	if c.TLS.on() {
+		var err error
+		if tlsConf, err = c.TLS.config(); err != nil {
+			return nil, err
+		}
+	}
+	dial, timeout := c.DialTimeout, c.Timeout
+	if dial == 0 {
+		dial = DefaultDialTimeout
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	prefix := c.KeyPrefix
+	if prefix == "" {
+		prefix = DefaultKeyPrefix
+	}
+	client := goredis.NewUniversalClient(&goredis.UniversalOptions{
+		Addrs:                 c.Addrs,
+		MasterName:            c.MasterName,
+		IsClusterMode:         c.Cluster,
+		Username:              c.Username,
+		Password:              password,
+		SentinelUsername:      c.SentinelUsername,
+		SentinelPassword:      c.SentinelPassword,
+		DB:                    c.DB,
+		TLSConfig:             tlsConf,
+		DialTimeout:           dial,
+		DialerRetries:         1,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		ContextTimeoutEnabled: true,
+		PoolTimeout:           timeout,
+		PoolSize:              c.PoolSize,
+		MinIdleConns:          c.MinIdleConns,
+		MaxRetries:            -1, // see the package comment: a retried SET NX can report its own first attempt
+		DisableIdentity:       true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	})
+	cache := &Cache{client: client, prefix: prefix, timeout: timeout, now: time.Now, logger: logger}
+
+	ctx, cancel := context.WithTimeout(context.Background(), dial+timeout)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		var rerr goredis.Error
+		if errors.As(err, &rerr) {
+			client.Close()
+			return nil, fmt.Errorf("replay/redis: %s refused us (check username, password, the ACL and db): %w", strings.Join(c.Addrs, ","), err)
+		}
+		cache.down.Store(true)
+		logger.Warn("replay cache: Redis not reachable at start; credentials that need a replay check are refused until it is",
+			"addrs", c.Addrs, "err", err)
+	}
+	return cache, nil
+}
+
+func (t *TLSConfig) config() (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("replay/redis: tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("replay/redis: tls.ca_file: no PEM certificate in %s", t.CAFile)
+		}
+		conf.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("replay/redis: tls.cert_file/tls.key_file: %w", err)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
+}
