@@ -1,0 +1,378 @@
+package dsig
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/beevik/etree"
+
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// Limits bound the DOM of one envelope. The zero value of a field means its
+// default.
+type Limits struct {
+	// MaxBytes bounds the whole envelope (default 4 MiB).
+	MaxBytes int
+	// MaxElements bounds the elements of the whole envelope (default 100,000).
+	MaxElements int
+	// MaxDepth bounds element nesting (default 128).
+	MaxDepth int
+	// MaxReferences bounds the References of one SignedInfo (default 16).
+	MaxReferences int
+}
+
+// DefaultLimits are used where a field of Limits is zero.
+var DefaultLimits = Limits{MaxBytes: 4 << 20, MaxElements: 100_000, MaxDepth: 128, MaxReferences: 16}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = DefaultLimits.MaxElements
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxReferences <= 0 {
+		l.MaxReferences = DefaultLimits.MaxReferences
+	}
+	return l
+}
+
+// node is what the DOM builder learned of an element that etree does not keep.
+type node struct {
+	start int    // offset of the start tag's '<' in Envelope.Raw
+	space string // namespace URI of the element
+	id    string // wsu:Id, Id or xml:id
+}
+
+// Document is the DOM of a whole envelope, tied to what wsse.Parse found in
+// it: the Body and Security elements here are the ones at the offsets the
+// streaming parser reported, so the two never disagree about which element
+// is which.
+type Document struct {
+	env      *wsse.Envelope
+	lim      Limits
+	root     *etree.Element
+	info     map[*etree.Element]*node
+	byStart  map[int]*etree.Element
+	ids      map[string]*etree.Element
+	body     *etree.Element
+	security *etree.Element
+}
+
+var errTooDeep = errors.New("nested too deep")
+
+// NewDocument builds the DOM of env.Raw. It accepts no DTD, no entity other
+// than XML's five, no processing instruction but the XML declaration, and no
+// element after the Body; every wsu:Id, Id and xml:id in the document must
+// be unique.
+func NewDocument(env *wsse.Envelope, lim *Limits) (*Document, error) {
+	if env == nil || env.Security == nil {
+		return nil, errorf(wsse.InvalidSecurity, nil, "no Security header to verify a signature in")
+	}
+	l := DefaultLimits
+	if lim != nil {
+		l = lim.withDefaults()
+	}
+	d := &Document{
+		env:     env,
+		lim:     l,
+		info:    make(map[*etree.Element]*node, 64),
+		byStart: make(map[int]*etree.Element, 64),
+		ids:     make(map[string]*etree.Element, 8),
+	}
+	if err := d.build(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+type scopeBind struct{ prefix, uri string }
+
+func (d *Document) build() error {
+	raw := d.env.Raw
+	if len(raw) > d.lim.MaxBytes {
+		return errorf(wsse.InvalidSecurity, nil, "envelope of %d bytes is larger than %d", len(raw), d.lim.MaxBytes)
+	}
+	base := 0
+	if bytes.HasPrefix(raw, []byte("\xEF\xBB\xBF")) {
+		base = 3
+	}
+	dec := xml.NewDecoder(bytes.NewReader(raw[base:]))
+	dec.Strict = true
+	dec.Entity = nil // only the five predefined entities
+	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
+		return nil, fmt.Errorf("encoding %q is not UTF-8", charset)
+	}
+	doc := etree.NewDocument()
+	var (
+		stack  []*etree.Element
+		names  []xml.Name
+		marks  []int
+		scope  []scopeBind
+		elems  int
+		ended  bool
+		first  = true
+		envNS  = d.env.Version.Namespace()
+		bodyAt = -1
+	)
+	for {
+		off := int(dec.InputOffset()) + base
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return errorf(wsse.InvalidSecurity, err, "envelope is not well-formed XML")
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if ended {
+				return errorf(wsse.InvalidSecurity, nil, "content after the root element")
+			}
+			elems++
+			if elems > d.lim.MaxElements {
+				return errorf(wsse.InvalidSecurity, nil, "more than %d elements in the envelope", d.lim.MaxElements)
+			}
+			if len(stack) >= d.lim.MaxDepth {
+				return errorf(wsse.InvalidSecurity, errTooDeep, "elements nested deeper than %d", d.lim.MaxDepth)
+			}
+			mark := len(scope)
+			for _, a := range t.Attr {
+				switch {
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+					scope = append(scope, scopeBind{"", a.Value})
+				case a.Name.Space == "xmlns":
+					if a.Value == "" || a.Name.Local == "xmlns" || a.Name.Local == "xml" && a.Value != wsse.NSXML {
+						return errorf(wsse.InvalidSecurity, nil, "malformed namespace declaration xmlns:%s", a.Name.Local)
+					}
+					scope = append(scope, scopeBind{a.Name.Local, a.Value})
+				}
+			}
+			space, ok := lookup(scope, t.Name.Space)
+			if !ok {
+				return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", t.Name.Space)
+			}
+			el := etree.NewElement(t.Name.Local)
+			el.Space = t.Name.Space
+			n := &node{start: off, space: space}
+			type expanded struct{ space, local string }
+			seen := make(map[expanded]struct{}, len(t.Attr))
+			for _, a := range t.Attr {
+				var as string
+				isNS := a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns"
+				if isNS {
+					as = wsse.NSXMLNS
+				} else if a.Name.Space != "" {
+					if as, ok = lookup(scope, a.Name.Space); !ok {
+						return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", a.Name.Space)
+					}
+				}
+				k := expanded{as, a.Name.Local}
+				if isNS && a.Name.Space == "" {
+					k.local = ""
+				}
+				if _, dup := seen[k]; dup {
+					return errorf(wsse.InvalidSecurity, nil, "two attributes with the same expanded name on %s", t.Name.Local)
+				}
+				seen[k] = struct{}{}
+				key := a.Name.Local
+				if a.Name.Space != "" {
+					key = a.Name.Space + ":" + a.Name.Local
+				}
+				el.CreateAttr(key, a.Value)
+				if !isNS && isIDAttr(as, a.Name.Local) {
+					if n.id != "" && n.id != a.Value {
+						return errorf(wsse.InvalidSecurity, nil, "element %s has two different Ids", t.Name.Local)
+					}
+					n.id = a.Value
+				}
+			}
+			if n.id != "" {
+				if _, dup := d.ids[n.id]; dup {
+					return errorf(wsse.InvalidSecurity, nil, "Id %q appears more than once in the envelope", n.id)
+				}
+				d.ids[n.id] = el
+			}
+			if len(stack) == 0 {
+				doc.SetRoot(el)
+			} else {
+				parent := stack[len(stack)-1]
+				if parent == doc.Root() && bodyAt >= 0 {
+					return errorf(wsse.InvalidSecurity, nil, "element %s after the SOAP Body", t.Name.Local)
+				}
+				parent.AddChild(el)
+				if parent == doc.Root() && off == d.env.BodyStart {
+					if space != envNS || t.Name.Local != "Body" {
+						return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Body")
+					}
+					bodyAt = off
+				}
+			}
+			d.info[el] = n
+			d.byStart[off] = el
+			stack = append(stack, el)
+			names = append(names, t.Name)
+			marks = append(marks, mark)
+		case xml.EndElement:
+			if len(stack) == 0 || names[len(names)-1] != t.Name {
+				return errorf(wsse.InvalidSecurity, nil, "end tag %s does not match its start tag", t.Name.Local)
+			}
+			scope = scope[:marks[len(marks)-1]]
+			stack, names, marks = stack[:len(stack)-1], names[:len(names)-1], marks[:len(marks)-1]
+			if len(stack) == 0 {
+				ended = true
+			}
+		case xml.CharData:
+			if len(stack) == 0 {
+				if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
+					return errorf(wsse.InvalidSecurity, nil, "text outside the root element")
+				}
+				break
+			}
+			stack[len(stack)-1].CreateText(string(t))
+		case xml.Comment:
+			// Exclusive C14N without comments drops them.
+		case xml.ProcInst:
+			if !first || t.Target != "xml" {
+				return errorf(wsse.InvalidSecurity, nil, "processing instruction %q in the envelope", t.Target)
+			}
+		case xml.Directive:
+			return errorf(wsse.InvalidSecurity, nil, "DTDs and other directives are not accepted")
+		}
+		first = false
+	}
+	if !ended {
+		return errorf(wsse.InvalidSecurity, nil, "envelope ends before the root element does")
+	}
+	d.root = doc.Root()
+	d.body = d.byStart[d.env.BodyStart]
+	if d.body == nil || bodyAt < 0 || d.body.Parent() != d.root {
+		return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Body")
+	}
+	if d.info[d.body].id != d.env.BodyID {
+		return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Body's Id")
+	}
+	sec := d.env.Security
+	d.security = d.byStart[sec.Start]
+	if d.security == nil || d.security.Parent() == nil || d.security.Parent().Parent() != d.root ||
+		d.info[d.security].space != wsse.NSWSSE || d.security.Tag != "Security" {
+		return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Security header")
+	}
+	kids := d.security.ChildElements()
+	if len(kids) != len(sec.Elements) {
+		return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Security header's children")
+	}
+	for i, k := range kids {
+		e := &sec.Elements[i]
+		n := d.info[k]
+		if n.start != e.Start || n.space != e.Space || k.Tag != e.Local || n.id != e.ID {
+			return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about Security child %d", i)
+		}
+	}
+	return nil
+}
+
+func lookup(scope []scopeBind, prefix string) (string, bool) {
+	if prefix == "xml" {
+		return wsse.NSXML, true
+	}
+	for i := len(scope) - 1; i >= 0; i-- {
+		if scope[i].prefix == prefix {
+			return scope[i].uri, true
+		}
+	}
+	return "", prefix == ""
+}
+
+// isIDAttr matches the parser's notion of an Id attribute: wsu:Id, an
+// unqualified Id, or xml:id.
+func isIDAttr(space, local string) bool {
+	switch space {
+	case wsse.NSWSU:
+		return local == "Id" || local == "id"
+	case "":
+		return local == "Id"
+	case wsse.NSXML:
+		return local == "id"
+	}
+	return false
+}
+
+// inScope returns the namespace declarations in scope at el, nearest first
+// wins, without the ones el itself makes.
+func (d *Document) inScope(el *etree.Element) map[string]string {
+	m := make(map[string]string, 8)
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			var prefix string
+			switch {
+			case a.Space == "xmlns":
+				prefix = a.Key
+			case a.Space == "" && a.Key == "xmlns":
+				prefix = ""
+			default:
+				continue
+			}
+			if _, ok := m[prefix]; !ok {
+				m[prefix] = a.Value
+			}
+		}
+	}
+	return m
+}
+
+// space returns the namespace URI of el.
+func (d *Document) space(el *etree.Element) string {
+	if n := d.info[el]; n != nil {
+		return n.space
+	}
+	return ""
+}
+
+// is reports whether el is {space}local.
+func (d *Document) is(el *etree.Element, space, local string) bool {
+	return el != nil && el.Tag == local && d.space(el) == space
+}
+
+// attr returns the value of an unqualified attribute.
+func attr(el *etree.Element, name string) (string, bool) {
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key == name {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// onlyElements returns el's child elements and fails if it has text other
+// than white space.
+func onlyElements(el *etree.Element) ([]*etree.Element, error) {
+	for _, t := range el.Child {
+		if c, ok := t.(*etree.CharData); ok && strings.TrimLeft(c.Data, " \t\r\n") != "" {
+			return nil, errorf(wsse.InvalidSecurity, nil, "unexpected text in %s", el.Tag)
+		}
+	}
+	return el.ChildElements(), nil
+}
+
+// text returns el's text content; it fails if el has child elements.
+func text(el *etree.Element) (string, error) {
+	var b strings.Builder
+	for _, t := range el.Child {
+		switch c := t.(type) {
+		case *etree.CharData:
+			b.WriteString(c.Data)
+		case *etree.Element:
+			return "", errorf(wsse.InvalidSecurity, nil, "unexpected element in %s", el.Tag)
+		}
+	}
+	return b.String(), nil
+}

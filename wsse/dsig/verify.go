@@ -1,0 +1,459 @@
+// Package dsig verifies XML Signatures in a WS-Security header made with a
+// symmetric key: HMAC-SHA1 or HMAC-SHA256 over exclusive-C14N SignedInfo,
+// with detached same-document references to the SOAP Body and to elements
+// of the Security header. The key comes from a KeyResolver, so that
+// UsernameToken-derived keys, SecurityContextToken-derived keys and
+// Kerberos session keys plug in the same way.
+//
+// The package verifies the tree it then reports on: a Document is the DOM
+// of the whole envelope tied to the offsets wsse.Parse found, and a Result
+// says whether THE Body and THE Timestamp of our Security header were
+// signed, not merely some elements with their Ids. To resist signature
+// wrapping it refuses duplicate Ids anywhere in the document, references to
+// anything but the Body and the direct children of our Security header,
+// transforms other than exclusive C14N, and more than one Signature in the
+// header. Exclusive canonicalization is goxmldsig's; the MAC, the
+// references and the comparisons (constant time) are ours.
+package dsig
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"hash"
+	"strings"
+
+	"github.com/beevik/etree"
+	goxmldsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// Algorithm URIs.
+const (
+	ExcC14N    = "http://www.w3.org/2001/10/xml-exc-c14n#"
+	HMACSHA1   = "http://www.w3.org/2000/09/xmldsig#hmac-sha1"
+	HMACSHA256 = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
+	SHA1       = "http://www.w3.org/2000/09/xmldsig#sha1"
+	SHA256     = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+	// STRReference is the ValueType of a reference to a UsernameToken.
+	UsernameTokenValueType = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#UsernameToken"
+)
+
+// HasSignature reports whether the Security header holds a ds:Signature,
+// without building a DOM: the hot path for unsigned tokens asks this.
+func HasSignature(sec *wsse.Security) bool {
+	if sec == nil {
+		return false
+	}
+	for i := range sec.Elements {
+		if sec.Elements[i].Space == wsse.NSDSig && sec.Elements[i].Local == "Signature" {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyInfo is what a Signature's KeyInfo says about its key: a
+// wsse:SecurityTokenReference with a wsse:Reference to a token in the
+// Security header.
+type KeyInfo struct {
+	// URI and ValueType are the wsse:Reference's attributes as sent.
+	URI, ValueType string
+	// Token is the Security header child that URI names.
+	Token *wsse.Element
+	// Algorithm is the SignatureMethod the key will be used with.
+	Algorithm string
+}
+
+// KeyResolver gives the key a KeyInfo refers to.
+type KeyResolver interface {
+	// ResolveKey returns the MAC key. Errors are returned by Verify as they
+	// are, so a resolver decides their fault code.
+	ResolveKey(ctx context.Context, ki *KeyInfo) ([]byte, error)
+}
+
+// KeyResolverFunc adapts a function to KeyResolver.
+type KeyResolverFunc func(ctx context.Context, ki *KeyInfo) ([]byte, error)
+
+// ResolveKey calls f.
+func (f KeyResolverFunc) ResolveKey(ctx context.Context, ki *KeyInfo) ([]byte, error) {
+	return f(ctx, ki)
+}
+
+// Reference is one verified ds:Reference.
+type Reference struct {
+	URI          string
+	DigestMethod string
+	// Body says the reference covers the envelope's Body; otherwise
+	// Element is the Security header child it covers.
+	Body    bool
+	Element *wsse.Element
+}
+
+// Result is a verified signature.
+type Result struct {
+	// Method is the SignatureMethod algorithm.
+	Method string
+	// Value is the SignatureValue (the MAC), e.g. for a replay cache.
+	Value   []byte
+	KeyInfo KeyInfo
+	// Signature is the ds:Signature element among the Security children.
+	Signature  *wsse.Element
+	References []Reference
+	// BodySigned and TimestampSigned say whether the envelope's Body and
+	// the Security header's Timestamp are covered.
+	BodySigned, TimestampSigned bool
+}
+
+// Covers reports whether the Security header child e is signed.
+func (r *Result) Covers(e *wsse.Element) bool {
+	for _, ref := range r.References {
+		if ref.Element != nil && e != nil && ref.Element.Start == e.Start {
+			return true
+		}
+	}
+	return false
+}
+
+// Verify builds the DOM of env and verifies the Signature in its Security
+// header. See Document.Verify.
+func Verify(ctx context.Context, env *wsse.Envelope, keys KeyResolver, lim *Limits) (*Result, error) {
+	d, err := NewDocument(env, lim)
+	if err != nil {
+		return nil, err
+	}
+	return d.Verify(ctx, keys)
+}
+
+type parsedRef struct {
+	uri, digestMethod, prefixList string
+	digest                        []byte
+	target                        *etree.Element
+	ref                           Reference
+}
+
+// Verify verifies the one ds:Signature of the Security header. Errors are
+// *Error values, except the resolver's, which are returned as they are.
+func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error) {
+	sec := d.env.Security
+	var sigElem *wsse.Element
+	for i := range sec.Elements {
+		e := &sec.Elements[i]
+		if e.Space == wsse.NSDSig && e.Local == "Signature" {
+			if sigElem != nil {
+				return nil, errorf(wsse.InvalidSecurity, nil, "more than one Signature in the Security header")
+			}
+			sigElem = e
+		}
+	}
+	if sigElem == nil {
+		return nil, &Error{Code: wsse.InvalidSecurity, Reason: "no Signature in the Security header", Err: ErrNoSignature}
+	}
+	sig := d.byStart[sigElem.Start]
+	kids, err := onlyElements(sig)
+	if err != nil {
+		return nil, err
+	}
+	if len(kids) != 3 || !d.is(kids[0], wsse.NSDSig, "SignedInfo") || !d.is(kids[1], wsse.NSDSig, "SignatureValue") ||
+		!d.is(kids[2], wsse.NSDSig, "KeyInfo") {
+		return nil, errorf(wsse.InvalidSecurity, nil, "Signature is not SignedInfo, SignatureValue, KeyInfo")
+	}
+	signedInfo, sigValueEl, keyInfoEl := kids[0], kids[1], kids[2]
+
+	// SignedInfo.
+	si, err := onlyElements(signedInfo)
+	if err != nil {
+		return nil, err
+	}
+	if len(si) < 3 || !d.is(si[0], wsse.NSDSig, "CanonicalizationMethod") || !d.is(si[1], wsse.NSDSig, "SignatureMethod") {
+		return nil, errorf(wsse.InvalidSecurity, nil, "SignedInfo is not CanonicalizationMethod, SignatureMethod, Reference+")
+	}
+	siPrefixes, err := d.excC14NMethod(si[0])
+	if err != nil {
+		return nil, err
+	}
+	method, _ := attr(si[1], "Algorithm")
+	var newHash func() hash.Hash
+	switch method {
+	case HMACSHA1:
+		newHash = sha1.New
+	case HMACSHA256:
+		newHash = sha256.New
+	default:
+		return nil, errorf(wsse.UnsupportedAlgorithm, nil, "SignatureMethod %q", method)
+	}
+	if len(si[1].Child) > 0 {
+		if k, err := onlyElements(si[1]); err != nil || len(k) > 0 {
+			// HMACOutputLength truncates the MAC (CVE-2009-0217): never.
+			return nil, errorf(wsse.UnsupportedAlgorithm, nil, "SignatureMethod with parameters (HMACOutputLength)")
+		}
+	}
+	refEls := si[2:]
+	if len(refEls) > d.lim.MaxReferences {
+		return nil, errorf(wsse.InvalidSecurity, nil, "%d References, more than %d", len(refEls), d.lim.MaxReferences)
+	}
+	refs := make([]parsedRef, 0, len(refEls))
+	seen := make(map[*etree.Element]bool, len(refEls))
+	for _, r := range refEls {
+		pr, err := d.parseReference(r, sig)
+		if err != nil {
+			return nil, err
+		}
+		if seen[pr.target] {
+			return nil, errorf(wsse.InvalidSecurity, nil, "two References to %s", pr.uri)
+		}
+		seen[pr.target] = true
+		refs = append(refs, pr)
+	}
+
+	sigText, err := text(sigValueEl)
+	if err != nil {
+		return nil, err
+	}
+	sigValue, err := decodeB64(sigText)
+	if err != nil || len(sigValue) == 0 {
+		return nil, errorf(wsse.InvalidSecurity, err, "SignatureValue is not Base64")
+	}
+
+	ki, err := d.parseKeyInfo(keyInfoEl)
+	if err != nil {
+		return nil, err
+	}
+	ki.Algorithm = method
+
+	key, err := keys.ResolveKey(ctx, ki)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) == 0 {
+		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "no key for %s", ki.URI)
+	}
+
+	// The MAC over SignedInfo first: with a wrong key nothing else matters.
+	c14n, err := d.canonicalize(signedInfo, siPrefixes)
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(newHash, key)
+	mac.Write(c14n)
+	if !hmac.Equal(mac.Sum(nil), sigValue) {
+		return nil, &Error{Code: wsse.FailedCheck, Reason: "SignatureValue does not match SignedInfo under the referenced key", Err: ErrSignatureMismatch}
+	}
+
+	res := &Result{Method: method, Value: sigValue, KeyInfo: *ki, Signature: sigElem}
+	for _, pr := range refs {
+		c, err := d.canonicalize(pr.target, pr.prefixList)
+		if err != nil {
+			return nil, err
+		}
+		var h hash.Hash
+		if pr.digestMethod == SHA256 {
+			h = sha256.New()
+		} else {
+			h = sha1.New()
+		}
+		h.Write(c)
+		if !hmac.Equal(h.Sum(nil), pr.digest) {
+			return nil, &Error{Code: wsse.FailedCheck, Reason: "digest of " + pr.uri + " does not match", Err: ErrDigestMismatch}
+		}
+		res.References = append(res.References, pr.ref)
+		if pr.ref.Body {
+			res.BodySigned = true
+		}
+		if ts := sec.Timestamp; ts != nil && pr.ref.Element != nil && pr.ref.Element.Start == ts.Start {
+			res.TimestampSigned = true
+		}
+	}
+	return res, nil
+}
+
+// excC14NMethod checks a CanonicalizationMethod or Transform element for
+// exclusive C14N without comments and returns its PrefixList.
+func (d *Document) excC14NMethod(el *etree.Element) (string, error) {
+	alg, _ := attr(el, "Algorithm")
+	if alg != ExcC14N {
+		return "", errorf(wsse.UnsupportedAlgorithm, nil, "%s %q is not exclusive C14N", el.Tag, alg)
+	}
+	kids, err := onlyElements(el)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case len(kids) == 0:
+		return "", nil
+	case len(kids) == 1 && d.is(kids[0], ExcC14N, "InclusiveNamespaces"):
+		pl, _ := attr(kids[0], "PrefixList")
+		if k, err := onlyElements(kids[0]); err != nil || len(k) > 0 {
+			return "", errorf(wsse.InvalidSecurity, nil, "unexpected content in InclusiveNamespaces")
+		}
+		return pl, nil
+	}
+	return "", errorf(wsse.InvalidSecurity, nil, "unexpected parameters of %s", el.Tag)
+}
+
+func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedRef, error) {
+	var pr parsedRef
+	if !d.is(r, wsse.NSDSig, "Reference") {
+		return pr, errorf(wsse.InvalidSecurity, nil, "unexpected %s in SignedInfo", r.Tag)
+	}
+	pr.uri, _ = attr(r, "URI")
+	kids, err := onlyElements(r)
+	if err != nil {
+		return pr, err
+	}
+	if len(kids) != 3 || !d.is(kids[0], wsse.NSDSig, "Transforms") || !d.is(kids[1], wsse.NSDSig, "DigestMethod") ||
+		!d.is(kids[2], wsse.NSDSig, "DigestValue") {
+		return pr, errorf(wsse.InvalidSecurity, nil, "Reference %q is not Transforms, DigestMethod, DigestValue", pr.uri)
+	}
+	tr, err := onlyElements(kids[0])
+	if err != nil {
+		return pr, err
+	}
+	if len(tr) != 1 || !d.is(tr[0], wsse.NSDSig, "Transform") {
+		return pr, errorf(wsse.UnsupportedAlgorithm, nil, "Reference %q: transforms other than one exclusive C14N", pr.uri)
+	}
+	if pr.prefixList, err = d.excC14NMethod(tr[0]); err != nil {
+		return pr, err
+	}
+	pr.digestMethod, _ = attr(kids[1], "Algorithm")
+	if pr.digestMethod != SHA1 && pr.digestMethod != SHA256 {
+		return pr, errorf(wsse.UnsupportedAlgorithm, nil, "DigestMethod %q", pr.digestMethod)
+	}
+	if k, err := onlyElements(kids[1]); err != nil || len(k) > 0 {
+		return pr, errorf(wsse.InvalidSecurity, nil, "unexpected content in DigestMethod")
+	}
+	dv, err := text(kids[2])
+	if err != nil {
+		return pr, err
+	}
+	if pr.digest, err = decodeB64(dv); err != nil || len(pr.digest) == 0 {
+		return pr, errorf(wsse.InvalidSecurity, err, "DigestValue of %q is not Base64", pr.uri)
+	}
+	pr.ref.URI, pr.ref.DigestMethod = pr.uri, pr.digestMethod
+
+	id, ok := strings.CutPrefix(pr.uri, "#")
+	if !ok || id == "" || strings.ContainsAny(id, "#()") {
+		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q is not a same-document #Id", pr.uri)
+	}
+	target := d.ids[id]
+	switch {
+	case target == nil:
+		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q names no element", pr.uri)
+	case target == d.body:
+		pr.ref.Body = true
+	case target.Parent() == d.security && target != sig:
+		el := d.securityChild(target)
+		if el == nil {
+			return pr, errorf(wsse.InvalidSecurity, nil, "internal: Security child of %q not found", pr.uri)
+		}
+		pr.ref.Element = el
+	default:
+		// Inside the Body, in another header, under an ignored element, the
+		// Signature itself: a wrapping attempt or nothing we can vouch for.
+		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q names an element that is neither the Body nor a child of our Security header", pr.uri)
+	}
+	pr.target = target
+	return pr, nil
+}
+
+func (d *Document) securityChild(el *etree.Element) *wsse.Element {
+	start := d.info[el].start
+	sec := d.env.Security
+	for i := range sec.Elements {
+		if sec.Elements[i].Start == start {
+			return &sec.Elements[i]
+		}
+	}
+	return nil
+}
+
+func (d *Document) parseKeyInfo(el *etree.Element) (*KeyInfo, error) {
+	kids, err := onlyElements(el)
+	if err != nil {
+		return nil, err
+	}
+	if len(kids) != 1 || !d.is(kids[0], wsse.NSWSSE, "SecurityTokenReference") {
+		return nil, errorf(wsse.UnsupportedSecurityToken, nil, "KeyInfo is not one SecurityTokenReference")
+	}
+	refs, err := onlyElements(kids[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(refs) != 1 || !d.is(refs[0], wsse.NSWSSE, "Reference") {
+		return nil, errorf(wsse.UnsupportedSecurityToken, nil, "SecurityTokenReference is not one direct Reference")
+	}
+	ki := &KeyInfo{}
+	ki.URI, _ = attr(refs[0], "URI")
+	ki.ValueType, _ = attr(refs[0], "ValueType")
+	id, ok := strings.CutPrefix(ki.URI, "#")
+	if !ok || id == "" {
+		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "token reference %q is not a same-document #Id", ki.URI)
+	}
+	target := d.ids[id]
+	if target == nil || target.Parent() != d.security {
+		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "token reference %q names no token in our Security header", ki.URI)
+	}
+	ki.Token = d.securityChild(target)
+	if ki.Token == nil {
+		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "token reference %q names no token in our Security header", ki.URI)
+	}
+	return ki, nil
+}
+
+// canonicalize returns the exclusive C14N (without comments) of the subtree
+// at el, with the namespaces in scope at el available for PrefixList.
+func (d *Document) canonicalize(el *etree.Element, prefixList string) ([]byte, error) {
+	scope := d.inScope(el)
+	fields := strings.Fields(prefixList)
+	for _, p := range fields {
+		if p == "#default" {
+			// goxmldsig cannot take the default namespace in PrefixList;
+			// it only matters when one is in scope and not redeclared.
+			if uri := scope[""]; uri != "" {
+				if _, own := attr(el, "xmlns"); !own {
+					return nil, errorf(wsse.UnsupportedAlgorithm, nil, "#default in InclusiveNamespaces with a default namespace in scope")
+				}
+			}
+		}
+	}
+	c := el.Copy()
+	// Declare on the copy every namespace in scope that it does not
+	// declare itself, as goxmldsig's NSDetatch does (without its limit on
+	// the subtree's size).
+	for prefix, uri := range scope {
+		own := false
+		for _, a := range c.Attr {
+			if prefix == "" && a.Space == "" && a.Key == "xmlns" || prefix != "" && a.Space == "xmlns" && a.Key == prefix {
+				own = true
+				break
+			}
+		}
+		if own || prefix == "xml" || prefix == "" && uri == "" {
+			continue
+		}
+		if prefix == "" {
+			c.CreateAttr("xmlns", uri)
+		} else {
+			c.CreateAttr("xmlns:"+prefix, uri)
+		}
+	}
+	out, err := goxmldsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(prefixList).Canonicalize(c)
+	if err != nil {
+		return nil, errorf(wsse.InvalidSecurity, err, "canonicalizing %s", el.Tag)
+	}
+	return out, nil
+}
+
+func decodeB64(s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, s)
+	return base64.StdEncoding.DecodeString(s)
+}
