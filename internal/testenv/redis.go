@@ -22,6 +22,9 @@ type RedisOptions struct {
 	// and PING (and the connection handshake) on keys starting with
 	// UserKeyPrefix. With a User and no RequirePass the default user is off.
 	User, UserPassword, UserKeyPrefix string
+	// TLSCertFile and TLSKeyFile (PEM) make the server speak TLS only, and
+	// require client certificates issued by TLSCAFile.
+	TLSCertFile, TLSKeyFile, TLSCAFile string
 }
 
 // Redis is a private redis-server on a loopback port, started by
@@ -35,6 +38,7 @@ type Redis struct {
 
 	t    testing.TB
 	args []string
+	tls  bool
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -58,7 +62,10 @@ func StartRedisWith(t testing.TB, o RedisOptions) *Redis {
 	if o.User != "" {
 		args = append(args, "--user", o.User, o.UserPassword, o.UserKeyPrefix)
 	}
-	r := &Redis{Addr: Addr(port), Dir: dir, t: t, args: args}
+	if o.TLSCertFile != "" {
+		args = append(args, "--tls", o.TLSCertFile, o.TLSKeyFile, o.TLSCAFile)
+	}
+	r := &Redis{Addr: Addr(port), Dir: dir, t: t, args: args, tls: o.TLSCertFile != ""}
 	t.Cleanup(r.Stop)
 	r.Start()
 	return r
@@ -90,7 +97,7 @@ func (r *Redis) Start() {
 		}
 		done := make(chan struct{})
 		go func() { cmd.Wait(); log.Close(); close(done) }()
-		if waitRedis(r.Addr, done, 10*time.Second) {
+		if waitRedis(r.Addr, r.tls, done, 10*time.Second) {
 			r.cmd, r.done = cmd, done
 			return
 		}
@@ -125,8 +132,9 @@ func (r *Redis) Stop() {
 }
 
 // waitRedis waits until something at addr answers PING with a RESP reply
-// (+PONG, or -NOAUTH when a password is required), or the process exits.
-func waitRedis(addr string, exited <-chan struct{}, max time.Duration) bool {
+// (+PONG, or -NOAUTH when a password is required), or, for a TLS server,
+// accepts connections; or the process exits.
+func waitRedis(addr string, tls bool, exited <-chan struct{}, max time.Duration) bool {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) {
 		select {
@@ -135,6 +143,10 @@ func waitRedis(addr string, exited <-chan struct{}, max time.Duration) bool {
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil && tls {
+			c.Close()
+			return true
+		}
 		if err == nil {
 			c.SetDeadline(time.Now().Add(time.Second))
 			_, err = c.Write([]byte("PING\r\n"))

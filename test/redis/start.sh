@@ -2,6 +2,7 @@
 # Start a private redis-server (Debian package redis-server) for tests.
 #
 #   test/redis/start.sh PORT DIR [--requirepass PASSWORD] [--user NAME PASSWORD PREFIX]
+#                       [--tls CERT KEY CA]
 #
 # The server listens on 127.0.0.1:PORT only, keeps nothing on disk (no RDB
 # snapshots, no AOF), writes its config to DIR/redis.conf and runs in the
@@ -14,20 +15,24 @@
 # (plus the connection handshake) on keys starting with PREFIX. With --user
 # the default user is switched off unless --requirepass is also given.
 #
+# --tls serves TLS only on PORT (no plaintext port) with the PEM server
+# certificate CERT and key KEY, and requires client certificates issued by CA.
+#
 # Exits 2 on bad arguments and 127 when redis-server is not installed.
 set -euo pipefail
 
-usage() { echo "usage: $0 PORT DIR [--requirepass PASSWORD] [--user NAME PASSWORD PREFIX]" >&2; exit 2; }
+usage() { echo "usage: $0 PORT DIR [--requirepass PASSWORD] [--user NAME PASSWORD PREFIX] [--tls CERT KEY CA]" >&2; exit 2; }
 
 [[ $# -ge 2 ]] || usage
 port=$1 dir=$2
 shift 2
 [[ $port =~ ^[0-9]+$ ]] || usage
-requirepass="" user="" userpass="" userprefix=""
+requirepass="" user="" userpass="" userprefix="" tlscert="" tlskey="" tlsca=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--requirepass) [[ $# -ge 2 ]] || usage; requirepass=$2; shift 2 ;;
 	--user) [[ $# -ge 4 ]] || usage; user=$2 userpass=$3 userprefix=$4; shift 4 ;;
+	--tls) [[ $# -ge 4 ]] || usage; tlscert=$2 tlskey=$3 tlsca=$4; shift 4 ;;
 	*) usage ;;
 	esac
 done
@@ -45,7 +50,16 @@ mkdir -p "$dir"
 conf=$dir/redis.conf
 {
 	echo "bind 127.0.0.1"
-	echo "port $port"
+	if [[ -n $tlscert ]]; then
+		echo "port 0"
+		echo "tls-port $port"
+		echo "tls-cert-file $tlscert"
+		echo "tls-key-file $tlskey"
+		echo "tls-ca-cert-file $tlsca"
+		echo "tls-auth-clients yes"
+	else
+		echo "port $port"
+	fi
 	echo "dir $dir"
 	echo "daemonize no"
 	echo "protected-mode yes"
