@@ -177,15 +177,15 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // outcome of authenticating one HTTP request.
 type result struct {
-	id      string
-	version wsse.Version
-	env     *wsse.Envelope
-	head    []byte // the part of the body read so far
-	eof     bool   // head is the whole body
-	subject *authn.Subject
-	fault   *authn.Fault
-	status  int // for faults decided before the chain (too large, malformed)
-	release func()
+	id       string
+	version  wsse.Version
+	env      *wsse.Envelope
+	head     []byte // the part of the body read so far
+	eof      bool   // head is the whole body
+	subject  *authn.Subject
+	fault    *authn.Fault
+	status   int // for faults decided before the chain (too large, malformed)
+	release  func()
 	peerAddr netip.AddrPort
 }
 
