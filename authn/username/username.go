@@ -43,6 +43,20 @@ type Policy struct {
 	TextOverPlainHTTP bool
 	// MaxNonceBytes bounds the decoded nonce (default 256).
 	MaxNonceBytes int
+
+	// DerivedKey accepts UsernameTokens that carry a Salt and Iteration
+	// instead of a Password (UsernameToken Profile 1.1 key derivation),
+	// when the message is signed with the derived key. Needs Secrets.
+	DerivedKey bool
+	// MinIterations and MaxIterations bound a derived-key token's Iteration
+	// (defaults 1000 and 10000, WSS4J's): fewer make the key cheap to guess
+	// from a captured message, more cost us CPU for nothing.
+	MinIterations int
+	MaxIterations int
+	// SignedParts lists what a derived-key signature must cover: PartBody,
+	// PartTimestamp (when the header has a Timestamp), PartUsernameToken.
+	// nil means DefaultSignedParts (Body and Timestamp).
+	SignedParts []string
 }
 
 // DefaultPolicy is WSS4J's default freshness (5 minutes, 60 s into the
@@ -80,7 +94,7 @@ var _ authn.Module = (*Module)(nil)
 // New checks the configuration and returns the module.
 func New(cfg Config) (*Module, error) {
 	p := &cfg.Policy
-	if !p.PasswordText && !p.PasswordDigest && !p.NoPassword {
+	if !p.PasswordText && !p.PasswordDigest && !p.NoPassword && !p.DerivedKey {
 		return nil, errors.New("username: every password type is switched off")
 	}
 	if p.PasswordText && cfg.Passwords == nil {
@@ -88,6 +102,12 @@ func New(cfg Config) (*Module, error) {
 	}
 	if p.PasswordDigest && cfg.Secrets == nil {
 		return nil, errors.New("username: PasswordDigest needs a registry that holds password-equivalent secrets (an LDAP bind cannot check a digest)")
+	}
+	if p.DerivedKey && cfg.Secrets == nil {
+		return nil, errors.New("username: derived-key tokens need a registry that holds password-equivalent secrets")
+	}
+	if err := p.checkDerived(); err != nil {
+		return nil, err
 	}
 	if cfg.Replay == nil {
 		return nil, errors.New("username: a replay cache is required")
@@ -133,7 +153,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		if ut.HasPassword {
 			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: UsernameToken with both a Password and a Salt", ut.Username)
 		}
-		return false, authn.Reject(wsse.UnsupportedSecurityToken, "user %q: derived-key UsernameToken is not enabled in this module", ut.Username)
+		return m.loginDerived(ctx, req, s, sec, ut)
 	}
 
 	var typ string
@@ -216,6 +236,11 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		}
 	}
 
+	m.fillSubject(req, s, user, typ)
+	return true, nil
+}
+
+func (m *Module) fillSubject(req *authn.Request, s *authn.Subject, user *registry.User, typ string) {
 	s.Principal = user.Name
 	s.Realm = m.cfg.Realm
 	if user.Realm != "" {
@@ -228,7 +253,6 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		s.AddAttribute(k, v...)
 	}
 	req.Shared["username"] = user.Name
-	return true, nil
 }
 
 func (m *Module) verifyText(ctx context.Context, ut *wsse.UsernameToken) (*registry.User, error) {
