@@ -102,7 +102,7 @@ func (k *KDC) stop(t testing.TB) {
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	for range 100 {
-		if syscall.Kill(pid, 0) != nil {
+		if !alive(pid) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -142,4 +142,20 @@ func (k *KDC) Kinit(t testing.TB, user, password string, args ...string) string 
 		t.Fatalf("testenv: kinit %s: %v\n%s", user, err, out.Bytes())
 	}
 	return cc
+}
+
+// alive reports whether pid runs; a zombie (an orphan that a container's
+// init does not reap) counts as gone.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		return false
+	}
+	return true
 }

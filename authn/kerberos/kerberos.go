@@ -1,0 +1,739 @@
+// Package kerberos is the Kerberos login module: the OASIS Web Services
+// Security Kerberos Token Profile 1.1 (a wsse:BinarySecurityToken carrying a
+// KRB_AP_REQ, raw, GSS-framed or inside SPNEGO), Microsoft WSE 2.0's
+// Kerberosv5ST token, and HTTP Negotiate (RFC 4559) through the same module
+// and into the same Subject.
+//
+// A token is checked like this, and each failure has its own reason in the
+// fault (for the log):
+//
+//  1. the token is unwrapped (RFC 2743 framing, krb5 mech OID, TOK_ID 01 00;
+//     an RFC 4178 NegTokenInit whose first mech is krb5) and the AP-REQ decoded;
+//  2. the ticket's service principal must be one of service_principals:
+//     a keytab with several keys does not make this service accept tickets
+//     for the others;
+//  3. the key is taken from the keytabs by principal, kvno and enctype
+//     (unknown kvno, unsupported enctype and a key that does not decrypt the
+//     ticket are told apart);
+//  4. the ticket is decrypted, or taken from a bounded cache of decrypted
+//     tickets keyed by a hash of its ciphertext, and its start and end times
+//     checked against the request time with the clock skew;
+//  5. the authenticator is decrypted with the session key; its client name
+//     and realm must be the ticket's (the identity is the ticket's), and its
+//     time within the clock skew;
+//  6. the authenticator is recorded in the replay cache under a hash of its
+//     ciphertext: with a cache shared by the replicas a replay to another
+//     replica is caught too, and two honest clients whose (client, ctime,
+//     cusec) collide, as MIT clients' often do, are not mistaken for a replay;
+//  7. a PAC is decoded only when it carries logon information (Active
+//     Directory); its group SIDs become groups. MIT's PACs carry none.
+//
+// When the client asks for mutual authentication (the AP option or the GSS
+// mutual flag) on HTTP Negotiate, the module builds the AP-REP itself and
+// puts it in Subject.ReplyHeaders as WWW-Authenticate: Negotiate <token>.
+// Client addresses in tickets are not checked (they mean nothing behind
+// proxies and NAT, and MIT issues address-less tickets by default), nor are
+// GSS channel bindings.
+//
+// WCF clients send a plain Kerberos BinarySecurityToken only with
+// negotiateServiceCredential=false and establishSecurityContext=false;
+// otherwise they negotiate over WS-Trust and then use a SecurityContextToken,
+// which this module does not handle.
+package kerberos
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jcmturner/gofork/encoding/asn1"
+	"github.com/jcmturner/gokrb5/v8/asn1tools"
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
+	"github.com/jcmturner/gokrb5/v8/iana/flags"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/pac"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/keytabs"
+	"github.com/authsvc/authsvc/replay"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// Value types of the Kerberos Token Profile 1.1 and WSE 2.0.
+const (
+	NSTokenProfile = "http://docs.oasis-open.org/wss/oasis-wss-kerberos-token-profile-1.1"
+	ValueTypeWSE   = "http://schemas.xmlsoap.org/ws/2003/12/kerberos/Kerberosv5ST"
+)
+
+var valueTypes = map[string]string{
+	NSTokenProfile + "#Kerberosv5_AP_REQ":         "Kerberosv5_AP_REQ",
+	NSTokenProfile + "#GSS_Kerberosv5_AP_REQ":     "GSS_Kerberosv5_AP_REQ",
+	NSTokenProfile + "#Kerberosv5_AP_REQ1510":     "Kerberosv5_AP_REQ1510",
+	NSTokenProfile + "#GSS_Kerberosv5_AP_REQ1510": "GSS_Kerberosv5_AP_REQ1510",
+	NSTokenProfile + "#Kerberosv5_AP_REQ4120":     "Kerberosv5_AP_REQ4120",
+	NSTokenProfile + "#GSS_Kerberosv5_AP_REQ4120": "GSS_Kerberosv5_AP_REQ4120",
+	ValueTypeWSE: "Kerberosv5ST",
+}
+
+// IsKerberosValueType reports whether a BinarySecurityToken ValueType is one
+// this module takes.
+func IsKerberosValueType(vt string) bool { _, ok := valueTypes[vt]; return ok }
+
+// Defaults.
+const (
+	DefaultClockSkew       = 5 * time.Minute
+	DefaultTicketCacheSize = 10000
+	DefaultMaxTokenBytes   = 64 << 10
+)
+
+// MapRule maps a client principal to a local name, like a simplified
+// auth_to_local RULE: Match is a regular expression over "name@REALM"
+// (anchored at both ends); Principal is the replacement ($1 etc.).
+type MapRule struct {
+	Match     string `yaml:"match"`
+	Principal string `yaml:"principal"`
+}
+
+// Config is the module's configuration and its factory.
+//
+//	type: kerberos
+//	keytab: /etc/authsvc/http.keytab
+//	service_principals: [HTTP/soap.example.com@EXAMPLE.COM]
+//	clock_skew: 5m
+//	realms: [EXAMPLE.COM, CHILD.EXAMPLE.COM]
+//	strip_realm: true
+//	principal_map:
+//	  - {match: '(.*)@CHILD\.EXAMPLE\.COM', principal: 'child-$1'}
+type Config struct {
+	// Keytab and Keytabs name the keytab files (one, the other or both).
+	Keytab  string   `yaml:"keytab"`
+	Keytabs []string `yaml:"keytabs"`
+	// ServicePrincipals are the principals (service/host@REALM) whose
+	// tickets this service accepts.
+	ServicePrincipals []string `yaml:"service_principals"`
+	// ClockSkew is the tolerance for authenticator and ticket times
+	// (default 5m).
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// Realms are the client realms accepted (default: the realms of the
+	// service principals; cross-realm clients need listing).
+	Realms []string `yaml:"realms"`
+	// StripRealm (default true) makes Subject.Principal the name without
+	// the realm ("alice"); false keeps "alice@EXAMPLE.TEST". Subject.Realm
+	// is the client's realm either way.
+	StripRealm *bool `yaml:"strip_realm"`
+	// PrincipalMap rules are tried in order before StripRealm applies; the
+	// first match gives the principal.
+	PrincipalMap []MapRule `yaml:"principal_map"`
+	// DecodePAC (default true) reads group SIDs from a PAC that carries
+	// logon information (Active Directory).
+	DecodePAC *bool `yaml:"decode_pac"`
+	// TicketCacheSize bounds the decrypted-ticket cache (default 10000;
+	// negative disables it).
+	TicketCacheSize int `yaml:"ticket_cache_size"`
+	// KeytabReload is how often the keytab files are checked for changes
+	// (default 10s; negative: never).
+	KeytabReload time.Duration `yaml:"keytab_reload"`
+	// MaxTokenBytes bounds a decoded token (default 64 KiB; AD tickets
+	// with large PACs reach 48 KiB).
+	MaxTokenBytes int `yaml:"max_token_bytes"`
+}
+
+// Deps are the module's dependencies.
+type Deps struct {
+	// Replay records authenticators. Required.
+	Replay replay.Cache
+	// Keytabs, if set, is used instead of opening Config's files.
+	Keytabs *keytabs.Set
+	// Now is the clock for requests that carry no time (default time.Now).
+	Now func() time.Time
+}
+
+type mapRule struct {
+	re  *regexp.Regexp
+	out string
+}
+
+// Module is the Kerberos login module.
+type Module struct {
+	keys       *keytabs.Set
+	ownKeys    bool
+	replay     replay.Cache
+	now        func() time.Time
+	log        *slog.Logger
+	spns       map[string]bool
+	spnList    string
+	realms     map[string]bool
+	skew       time.Duration
+	stripRealm bool
+	rules      []mapRule
+	decodePAC  bool
+	tickets    *ticketCache
+	maxToken   int
+}
+
+var (
+	_ authn.Module     = (*Module)(nil)
+	_ authn.Challenger = (*Module)(nil)
+	_ authn.Checker    = (*Module)(nil)
+)
+
+// Open checks the configuration, loads the keytabs and returns the module.
+// Errors name the yaml key at fault.
+func (c *Config) Open(deps Deps, logger *slog.Logger) (*Module, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if deps.Replay == nil {
+		return nil, errors.New("kerberos: a replay cache is required")
+	}
+	m := &Module{replay: deps.Replay, now: deps.Now, log: logger, spns: make(map[string]bool),
+		realms: make(map[string]bool), skew: c.ClockSkew, stripRealm: true, decodePAC: true}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if c.StripRealm != nil {
+		m.stripRealm = *c.StripRealm
+	}
+	if c.DecodePAC != nil {
+		m.decodePAC = *c.DecodePAC
+	}
+	switch {
+	case m.skew == 0:
+		m.skew = DefaultClockSkew
+	case m.skew < 0 || m.skew > time.Hour:
+		return nil, fmt.Errorf("kerberos: clock_skew: %s is not between 0 and 1h", c.ClockSkew)
+	}
+	m.maxToken = c.MaxTokenBytes
+	switch {
+	case m.maxToken == 0:
+		m.maxToken = DefaultMaxTokenBytes
+	case m.maxToken < 0 || m.maxToken > 1<<20:
+		return nil, fmt.Errorf("kerberos: max_token_bytes: %d is not between 1 and 1048576", c.MaxTokenBytes)
+	}
+	switch n := c.TicketCacheSize; {
+	case n == 0:
+		m.tickets = newTicketCache(DefaultTicketCacheSize)
+	case n > 0:
+		m.tickets = newTicketCache(n)
+	}
+	if len(c.ServicePrincipals) == 0 {
+		return nil, errors.New("kerberos: service_principals: at least one service principal (HTTP/host@REALM) is required")
+	}
+	for _, spn := range c.ServicePrincipals {
+		name, realm, ok := strings.Cut(spn, "@")
+		if !ok || name == "" || realm == "" || strings.Contains(realm, "@") || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") {
+			return nil, fmt.Errorf("kerberos: service_principals: %q is not of the form service/host@REALM", spn)
+		}
+		m.spns[spn] = true
+		m.realms[realm] = true
+	}
+	sorted := slices.Sorted(func(yield func(string) bool) {
+		for k := range m.spns {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	m.spnList = strings.Join(sorted, ", ")
+	if len(c.Realms) > 0 {
+		m.realms = make(map[string]bool)
+		for _, r := range c.Realms {
+			if r == "" || strings.ContainsAny(r, "@/ ") {
+				return nil, fmt.Errorf("kerberos: realms: %q is not a realm name", r)
+			}
+			m.realms[r] = true
+		}
+	}
+	for i, r := range c.PrincipalMap {
+		re, err := regexp.Compile("^(?:" + r.Match + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("kerberos: principal_map[%d].match: %w", i, err)
+		}
+		if r.Principal == "" {
+			return nil, fmt.Errorf("kerberos: principal_map[%d].principal: empty", i)
+		}
+		m.rules = append(m.rules, mapRule{re: re, out: r.Principal})
+	}
+	if deps.Keytabs != nil {
+		m.keys = deps.Keytabs
+	} else {
+		files := slices.Clone(c.Keytabs)
+		if c.Keytab != "" {
+			files = append([]string{c.Keytab}, files...)
+		}
+		if len(files) == 0 {
+			return nil, errors.New("kerberos: keytab: a keytab file is required")
+		}
+		if c.KeytabReload > 0 && c.KeytabReload < 100*time.Millisecond {
+			return nil, fmt.Errorf("kerberos: keytab_reload: %s is too short (at least 100ms; negative: never)", c.KeytabReload)
+		}
+		ks, err := keytabs.Open(files, keytabs.Options{ReloadInterval: c.KeytabReload, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("kerberos: keytab: %w", err)
+		}
+		m.keys, m.ownKeys = ks, true
+	}
+	for _, spn := range sorted {
+		if !m.keys.Has(spn) {
+			m.Close()
+			return nil, fmt.Errorf("kerberos: service_principals: %s has no key in the keytab (it has %s)", spn, strings.Join(m.keys.Principals(), ", "))
+		}
+	}
+	return m, nil
+}
+
+// Close stops the keytab reloader the module started.
+func (m *Module) Close() error {
+	if m.ownKeys {
+		return m.keys.Close()
+	}
+	return nil
+}
+
+// Challenge implements authn.Challenger.
+func (m *Module) Challenge() string { return "Negotiate" }
+
+// Check implements authn.Checker: the keytabs still hold every service
+// principal's key.
+func (m *Module) Check(context.Context) error {
+	for spn := range m.spns {
+		if !m.keys.Has(spn) {
+			return fmt.Errorf("kerberos: %s has no key in the keytab: %w", spn, authn.ErrUnavailable)
+		}
+	}
+	return nil
+}
+
+// Login implements authn.Module.
+func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
+	raw, method, tokenType, err := m.credential(req)
+	if err != nil {
+		return false, err
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = m.now()
+	}
+	res, err := m.Accept(ctx, raw, now)
+	if err != nil {
+		var f *authn.Fault
+		if method == "Negotiate" && errors.As(err, &f) {
+			f.Challenge = "Negotiate"
+		}
+		return false, err
+	}
+	if method == "Negotiate" {
+		switch res.Token.Framing {
+		case FrameSPNEGO:
+			tokenType = "SPNEGO"
+		case FrameGSS:
+			tokenType = "GSS_Kerberosv5_AP_REQ"
+		default:
+			tokenType = "Kerberosv5_AP_REQ"
+		}
+		if res.Mutual {
+			rep, err := res.Reply()
+			if err != nil {
+				return false, fmt.Errorf("kerberos: building the AP-REP: %w", err)
+			}
+			if s.ReplyHeaders == nil {
+				s.ReplyHeaders = make(map[string]string)
+			}
+			s.ReplyHeaders["WWW-Authenticate"] = "Negotiate " + base64.StdEncoding.EncodeToString(rep)
+		}
+	}
+	s.Principal = res.Principal
+	s.Realm = res.ClientRealm
+	s.Method = method
+	s.TokenType = tokenType
+	full := res.ClientName + "@" + res.ClientRealm
+	s.AddAttribute("kerberos_principal", full)
+	if p := res.PAC; p != nil {
+		s.AddGroups(p.GroupSIDs...)
+		if p.UserSID != "" {
+			s.AddAttribute("sid", p.UserSID)
+		}
+		if len(p.GroupSIDs) > 0 {
+			s.AddAttribute("group_sids", p.GroupSIDs...)
+		}
+		if p.LogonDomain != "" {
+			s.AddAttribute("logon_domain", p.LogonDomain)
+		}
+		if p.FullName != "" {
+			s.AddAttribute("full_name", p.FullName)
+		}
+	}
+	req.Shared["kerberos_principal"] = full
+	return true, nil
+}
+
+// credential finds the token: a Kerberos BinarySecurityToken in the
+// Security header first, else an Authorization: Negotiate header.
+func (m *Module) credential(req *authn.Request) (raw []byte, method, tokenType string, err error) {
+	var bst *wsse.BinarySecurityToken
+	if sec := req.Security(); sec != nil {
+		for i := range sec.BinaryTokens {
+			if !IsKerberosValueType(sec.BinaryTokens[i].ValueType) {
+				continue
+			}
+			if bst != nil {
+				return nil, "", "", authn.Reject(wsse.InvalidSecurity, "more than one Kerberos BinarySecurityToken")
+			}
+			bst = &sec.BinaryTokens[i]
+		}
+	}
+	if bst != nil {
+		tokenType = valueTypes[bst.ValueType]
+		if bst.EncodingType != "" && bst.EncodingType != wsse.Base64Binary {
+			return nil, "", "", authn.Reject(wsse.InvalidSecurityToken, "Kerberos token with EncodingType %q, not Base64Binary", bst.EncodingType)
+		}
+		raw, err := m.decodeB64(strings.Map(dropSpace, bst.Value))
+		if err != nil {
+			return nil, "", "", authn.Reject(wsse.InvalidSecurityToken, "Kerberos BinarySecurityToken: %v", err)
+		}
+		return raw, "Kerberos", tokenType, nil
+	}
+	scheme, val, _ := strings.Cut(strings.TrimSpace(req.Authorization), " ")
+	if !strings.EqualFold(scheme, "Negotiate") {
+		return nil, "", "", authn.ErrUnsupported
+	}
+	raw, err = m.decodeB64(strings.TrimSpace(val))
+	if err != nil {
+		f := authn.Reject(wsse.InvalidSecurityToken, "Authorization: Negotiate: %v", err)
+		f.Challenge = "Negotiate"
+		return nil, "", "", f
+	}
+	return raw, "Negotiate", "", nil
+}
+
+func dropSpace(r rune) rune {
+	if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+		return -1
+	}
+	return r
+}
+
+func (m *Module) decodeB64(s string) ([]byte, error) {
+	if s == "" {
+		return nil, errors.New("empty token")
+	}
+	if base64.StdEncoding.DecodedLen(len(s)) > m.maxToken+2 {
+		return nil, fmt.Errorf("token longer than %d bytes", m.maxToken)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("token is not Base64")
+	}
+	return b, nil
+}
+
+// PAC is what an Active Directory PAC said about the client.
+type PAC struct {
+	UserSID     string
+	GroupSIDs   []string
+	LogonDomain string
+	FullName    string
+}
+
+type pacInfo = PAC
+
+// Result is an accepted AP-REQ.
+type Result struct {
+	// Principal is the mapped local name; ClientName and ClientRealm the
+	// ticket's client ("alice", "EXAMPLE.TEST").
+	Principal   string
+	ClientName  string
+	ClientRealm string
+	// Service is the ticket's service principal (name@REALM).
+	Service string
+	// Mutual says the client asked for mutual authentication.
+	Mutual bool
+	// Token is the unwrapped token.
+	Token Token
+	// PAC is set when the ticket carried AD logon information.
+	PAC     *PAC
+	EndTime time.Time
+
+	ctime      time.Time
+	cusec      int
+	sessionKey types.EncryptionKey
+}
+
+// Reply builds the AP-REP (RFC 4120 5.5.2) for mutual authentication,
+// framed as the request was (see WrapReply).
+func (r *Result) Reply() ([]byte, error) {
+	var seq [4]byte
+	if _, err := rand.Read(seq[:]); err != nil {
+		return nil, err
+	}
+	part := messages.EncAPRepPart{CTime: r.ctime, Cusec: r.cusec, SequenceNumber: int64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff)}
+	b, err := asn1.Marshal(part)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos: EncAPRepPart: %w", err)
+	}
+	b = asn1tools.AddASNAppTag(b, asnAppTag.EncAPRepPart)
+	ed, err := crypto.GetEncryptedData(b, r.sessionKey, keyusage.AP_REP_ENCPART, 0)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos: encrypting EncAPRepPart: %w", err)
+	}
+	rep, err := asn1.Marshal(messages.APRep{PVNO: 5, MsgType: msgtype.KRB_AP_REP, EncPart: ed})
+	if err != nil {
+		return nil, fmt.Errorf("kerberos: AP-REP: %w", err)
+	}
+	return WrapReply(r.Token, asn1tools.AddASNAppTag(rep, asnAppTag.APREP)), nil
+}
+
+func reject(code wsse.FaultCode, format string, args ...any) error {
+	return authn.Reject(code, format, args...)
+}
+
+func principalString(p types.PrincipalName) string { return strings.Join(p.NameString, "/") }
+
+// gokrb5's ASN.1 decoder is not hardened against every malformed input:
+// contain a panic in it as a malformed token.
+func safely(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: decoder panic", ErrToken)
+		}
+	}()
+	return fn()
+}
+
+// Accept verifies a token (raw, GSS or SPNEGO) at time now. It returns a
+// *authn.Fault for a rejection and another error only for a technical
+// failure (the replay cache).
+func (m *Module) Accept(ctx context.Context, raw []byte, now time.Time) (*Result, error) {
+	if len(raw) > m.maxToken {
+		return nil, reject(wsse.InvalidSecurityToken, "token of %d bytes, more than %d", len(raw), m.maxToken)
+	}
+	tok, err := Unwrap(raw)
+	if err != nil {
+		return nil, reject(wsse.InvalidSecurityToken, "%v", err)
+	}
+	var ap messages.APReq
+	if err := safely(func() error { return ap.Unmarshal(tok.APReq) }); err != nil {
+		return nil, reject(wsse.InvalidSecurityToken, "AP-REQ does not decode: %v", err)
+	}
+	if ap.PVNO != 5 || ap.Ticket.TktVNO != 5 {
+		return nil, reject(wsse.InvalidSecurityToken, "AP-REQ or ticket of a protocol version other than 5")
+	}
+	tkt := &ap.Ticket
+	if len(tkt.SName.NameString) == 0 {
+		return nil, reject(wsse.InvalidSecurityToken, "ticket without a service name")
+	}
+	sname := principalString(tkt.SName)
+	spn := sname + "@" + tkt.Realm
+	if !m.spns[spn] {
+		return nil, reject(wsse.FailedAuthentication, "wrong SPN: the ticket is for %s, this service is %s", spn, m.spnList)
+	}
+	if types.IsFlagSet(&ap.APOptions, flags.APOptionUseSessionKey) {
+		return nil, reject(wsse.InvalidSecurityToken, "user-to-user AP-REQ (use-session-key) for %s is not supported", spn)
+	}
+	etype, kvno := tkt.EncPart.EType, tkt.EncPart.KVNO
+	if _, err := crypto.GetEtype(etype); err != nil {
+		return nil, reject(wsse.InvalidSecurityToken, "unsupported enctype: the ticket for %s is encrypted with %s", spn, keytabs.ETypeName(etype))
+	}
+	key, kv, err := m.keys.Key(sname, tkt.Realm, kvno, etype)
+	if err != nil {
+		switch {
+		case errors.Is(err, keytabs.ErrNoKVNO):
+			return nil, reject(wsse.FailedAuthentication, "unknown kvno: %v", err)
+		case errors.Is(err, keytabs.ErrNoEType):
+			return nil, reject(wsse.FailedAuthentication, "no key for the enctype: %v", err)
+		}
+		return nil, reject(wsse.FailedAuthentication, "no key: %v", err)
+	}
+
+	gen := m.keys.Generation()
+	ck := ticketKey(spn, etype, kv, tkt.EncPart.Cipher)
+	info := m.tickets.get(ck, gen, now)
+	if info == nil {
+		info, err = m.decryptTicket(tkt, key, spn, kv)
+		if err != nil {
+			return nil, err
+		}
+		m.tickets.put(ck, info, gen, info.enc.EndTime.Add(m.skew), now)
+	}
+	enc := &info.enc
+
+	start := enc.StartTime
+	if start.IsZero() {
+		start = enc.AuthTime
+	}
+	if start.Sub(now) > m.skew {
+		return nil, reject(wsse.FailedAuthentication, "ticket for %s not yet valid: it starts at %s", spn, start.UTC().Format(time.RFC3339))
+	}
+	if now.Sub(enc.EndTime) > m.skew {
+		return nil, reject(wsse.FailedAuthentication, "expired ticket: the ticket of %s@%s for %s ended at %s", principalString(enc.CName), enc.CRealm, spn, enc.EndTime.UTC().Format(time.RFC3339))
+	}
+	if types.IsFlagSet(&enc.Flags, flags.Invalid) {
+		return nil, reject(wsse.FailedAuthentication, "ticket for %s has the invalid flag set", spn)
+	}
+	client := principalString(enc.CName)
+	if !m.realms[enc.CRealm] {
+		return nil, reject(wsse.FailedAuthentication, "client %s@%s: realm %s is not accepted", client, enc.CRealm, enc.CRealm)
+	}
+
+	if _, err := crypto.GetEtype(enc.Key.KeyType); err != nil {
+		return nil, reject(wsse.InvalidSecurityToken, "unsupported enctype: the session key is %s", keytabs.ETypeName(enc.Key.KeyType))
+	}
+	plain, err := crypto.DecryptEncPart(ap.EncryptedAuthenticator, enc.Key, keyusage.AP_REQ_AUTHENTICATOR)
+	if err != nil {
+		return nil, reject(wsse.FailedAuthentication, "client %s@%s: the authenticator does not decrypt with the ticket's session key", client, enc.CRealm)
+	}
+	var auth types.Authenticator
+	if err := safely(func() error { return auth.Unmarshal(plain) }); err != nil {
+		return nil, reject(wsse.InvalidSecurityToken, "client %s@%s: the authenticator does not decode: %v", client, enc.CRealm, err)
+	}
+	if auth.CRealm != enc.CRealm || !auth.CName.Equal(enc.CName) {
+		return nil, reject(wsse.FailedAuthentication, "the authenticator names %s@%s, the ticket is for client %s@%s", principalString(auth.CName), auth.CRealm, client, enc.CRealm)
+	}
+	ct := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
+	if d := now.Sub(ct); d > m.skew || -d > m.skew {
+		return nil, reject(wsse.FailedAuthentication, "client %s@%s: clock skew: the authenticator's time %s is %s from ours, more than %s", client, enc.CRealm, ct.UTC().Format(time.RFC3339), d.Abs().Round(time.Second), m.skew)
+	}
+
+	// Replay: a hash of the authenticator's ciphertext, kept as long as the
+	// authenticator could be accepted.
+	h := sha256.Sum256(ap.EncryptedAuthenticator.Cipher)
+	rkey := "krb5-auth:" + base64.RawStdEncoding.EncodeToString(h[:])
+	if err := m.replay.Add(ctx, rkey, ct.Add(m.skew+time.Second)); err != nil {
+		if errors.Is(err, replay.ErrReplay) {
+			return nil, reject(wsse.FailedAuthentication, "client %s@%s: replayed authenticator for %s", client, enc.CRealm, spn)
+		}
+		return nil, fmt.Errorf("kerberos: replay cache: %w", err)
+	}
+
+	name := client + "@" + enc.CRealm
+	local := ""
+	for _, r := range m.rules {
+		if sm := r.re.FindStringSubmatchIndex(name); sm != nil {
+			local = string(r.re.ExpandString(nil, r.out, name, sm))
+			if local == "" {
+				return nil, reject(wsse.FailedAuthentication, "client %s: principal_map gives an empty name", name)
+			}
+			break
+		}
+	}
+	if local == "" {
+		local = name
+		if m.stripRealm {
+			local = client
+		}
+	}
+
+	res := &Result{
+		Principal: local, ClientName: client, ClientRealm: enc.CRealm, Service: spn,
+		Token: tok, PAC: info.pac, EndTime: enc.EndTime,
+		ctime: auth.CTime, cusec: auth.Cusec, sessionKey: enc.Key,
+	}
+	res.Mutual = types.IsFlagSet(&ap.APOptions, flags.APOptionMutualRequired)
+	if auth.Cksum.CksumType == 0x8003 && len(auth.Cksum.Checksum) >= 24 {
+		// RFC 4121 4.1.1: the GSS checksum's flags; 2 is GSS_C_MUTUAL_FLAG.
+		if binary.LittleEndian.Uint32(auth.Cksum.Checksum[20:24])&2 != 0 {
+			res.Mutual = true
+		}
+	}
+	return res, nil
+}
+
+func ticketKey(spn string, etype int32, kvno int, cipher []byte) [32]byte {
+	h := sha256.New()
+	var hdr [8]byte
+	binary.BigEndian.PutUint32(hdr[:4], uint32(etype))
+	binary.BigEndian.PutUint32(hdr[4:], uint32(kvno))
+	h.Write(hdr[:])
+	h.Write([]byte(spn))
+	h.Write([]byte{0})
+	h.Write(cipher)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (m *Module) decryptTicket(tkt *messages.Ticket, key types.EncryptionKey, spn string, kvno int) (*ticketInfo, error) {
+	plain, err := crypto.DecryptEncPart(tkt.EncPart, key, keyusage.KDC_REP_TICKET)
+	if err != nil {
+		return nil, reject(wsse.FailedAuthentication, "the ticket for %s does not decrypt with the keytab's key (kvno %d, %s): the keytab's key is wrong or outdated", spn, kvno, keytabs.ETypeName(key.KeyType))
+	}
+	info := &ticketInfo{}
+	if err := safely(func() error { return info.enc.Unmarshal(plain) }); err != nil {
+		return nil, reject(wsse.InvalidSecurityToken, "the ticket for %s does not decode: %v", spn, err)
+	}
+	if m.decodePAC {
+		p, err := m.readPAC(&info.enc, key)
+		if err != nil {
+			return nil, reject(wsse.FailedAuthentication, "client %s@%s: PAC: %v", principalString(info.enc.CName), info.enc.CRealm, err)
+		}
+		info.pac = p
+	}
+	return info, nil
+}
+
+// readPAC decodes a PAC that carries logon information (Active Directory)
+// and checks its server signature with the service key. A PAC without logon
+// information (MIT krb5 1.20+ adds one to every ticket) is left alone.
+func (m *Module) readPAC(enc *messages.EncTicketPart, key types.EncryptionKey) (*PAC, error) {
+	const adIfRelevant, adWin2kPAC = 1, 128
+	for _, ad := range enc.AuthorizationData {
+		if ad.ADType != adIfRelevant {
+			continue
+		}
+		var inner types.AuthorizationData
+		if err := safely(func() error { return inner.Unmarshal(ad.ADData) }); err != nil {
+			continue
+		}
+		for _, e := range inner {
+			if e.ADType != adWin2kPAC {
+				continue
+			}
+			var p pac.PACType
+			if err := safely(func() error { return p.Unmarshal(e.ADData) }); err != nil {
+				m.log.Debug("kerberos: PAC does not decode; ignored", "err", err)
+				return nil, nil
+			}
+			logon := false
+			for _, b := range p.Buffers {
+				if b.ULType == 1 { // KERB_VALIDATION_INFO
+					logon = true
+				}
+			}
+			if !logon {
+				return nil, nil
+			}
+			if err := safely(func() error { return p.ProcessPACInfoBuffers(key, log.New(io.Discard, "", 0)) }); err != nil {
+				return nil, err
+			}
+			if p.KerbValidationInfo == nil {
+				return nil, errors.New("no logon information after all")
+			}
+			v := p.KerbValidationInfo
+			out := &PAC{
+				GroupSIDs:   v.GetGroupMembershipSIDs(),
+				LogonDomain: v.LogonDomainName.Value,
+				FullName:    v.FullName.Value,
+			}
+			if v.LogonDomainID.SubAuthorityCount > 0 {
+				out.UserSID = fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.UserID)
+			}
+			return out, nil
+		}
+	}
+	return nil, nil
+}
