@@ -147,7 +147,7 @@ wait_up() {
 start() {
 	local d=$1
 	[ -f "$d/url" ] || die "$d is not initialized; run init first"
-	if [ -f "$d/slapd.pid" ] && kill -0 "$(cat "$d/slapd.pid")" 2>/dev/null; then
+	if [ -f "$d/slapd.pid" ] && alive "$(cat "$d/slapd.pid")"; then
 		die "slapd already runs in $d (pid $(cat "$d/slapd.pid"))"
 	fi
 	rm -f "$d/slapd.pid"
@@ -155,6 +155,15 @@ start() {
 	slapd -F "$d/slapd.d" -h "$(cat "$d/url") $(cat "$d/urls")" -s 0 >>"$d/slapd.log" 2>&1 ||
 		die "slapd failed to start (log: $d/slapd.log)"
 	wait_up "$d"
+}
+
+# alive PID: the process runs (a zombie does not count: slapd daemonizes, and
+# in a container the init that should reap it may take its time).
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ "$st" != Z ]
 }
 
 # stop DIR [SIGNAL]: TERM shuts down cleanly (slapd takes about 1.5 s);
@@ -165,7 +174,7 @@ stop() {
 	pid=$(cat "$d/slapd.pid")
 	kill -s "$sig" "$pid" 2>/dev/null || true
 	for _ in $(seq 1 200); do
-		kill -0 "$pid" 2>/dev/null || { rm -f "$d/slapd.pid"; return 0; }
+		alive "$pid" || { rm -f "$d/slapd.pid"; return 0; }
 		sleep 0.025
 	done
 	kill -9 "$pid" 2>/dev/null || true
