@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // Jars is the classpath of Debian's WSS4J 1.6.19 with its dependencies.
@@ -183,4 +184,29 @@ func (g *Generator) Envelope(m Message) ([]byte, error) {
 	}
 	return g.call("env", soap, m.User, m.Password, strconv.Itoa(m.Iterations), m.SigAlg, m.DigestAlg,
 		strings.Join(m.Parts, ","), strconv.Itoa(m.TTL), nonce, strconv.Itoa(m.PayloadBytes))
+}
+
+// Shared starts one generator for a test binary on first use and hands the
+// same one to every caller; a failure to start fails each caller's test.
+// Call CloseShared from TestMain after m.Run.
+func Shared(t testing.TB) *Generator {
+	t.Helper()
+	shared.once.Do(func() { shared.gen, shared.err = Start() })
+	if shared.err != nil {
+		t.Fatalf("interop tests need Java and WSS4J: %v", shared.err)
+	}
+	return shared.gen
+}
+
+// CloseShared stops the generator Shared started, if any.
+func CloseShared() {
+	if shared.gen != nil {
+		shared.gen.Close()
+	}
+}
+
+var shared struct {
+	once sync.Once
+	gen  *Generator
+	err  error
 }
