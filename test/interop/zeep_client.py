@@ -7,6 +7,9 @@ which has python3-zeep.
 
   print mode (default): write the envelope zeep would send to stdout
   --call URL:           send it with zeep to URL and print the echoed text
+  --count K:            print mode only: write K envelopes, each with its own
+                        nonce, separated by a NUL byte (one zeep start-up for
+                        many tokens)
 """
 import argparse
 import datetime
@@ -35,9 +38,13 @@ def main():
     ap.add_argument("--text", default="hello")
     ap.add_argument("--text-repeat", type=int, default=1, help="repeat --text this many times (large bodies)")
     ap.add_argument("--call", metavar="URL")
+    ap.add_argument("--count", type=int, default=1,
+                    help="print mode: write this many envelopes separated by NUL bytes")
     ap.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
                     help="extra HTTP header in call mode")
     a = ap.parse_args()
+    if a.count < 1 or (a.call and a.count != 1):
+        ap.error("--count must be at least 1, and is for print mode only")
 
     created = None
     if a.created_offset:
@@ -62,8 +69,11 @@ def main():
     if a.call:
         print(service.Echo(text=text))
         return
-    msg = client.create_message(service, "Echo", text=text)
-    sys.stdout.buffer.write(etree.tostring(msg, xml_declaration=True, encoding="utf-8"))
+    for i in range(a.count):
+        if i:
+            sys.stdout.buffer.write(b"\0")
+        msg = client.create_message(service, "Echo", text=text)
+        sys.stdout.buffer.write(etree.tostring(msg, xml_declaration=True, encoding="utf-8"))
 
 
 if __name__ == "__main__":
