@@ -1,0 +1,162 @@
+// Package enrich is a login module that authenticates nobody: it looks up the
+// principal that an earlier module in the chain established (a Kerberos user,
+// a UsernameToken user checked against another registry) in a directory and
+// adds the groups and attributes found there to the Subject, the way a JAAS
+// optional module adds roles.
+//
+// Outcomes, as the chain sees them:
+//   - no principal yet: authn.ErrUnsupported (the module is ignored; put it
+//     after the modules that authenticate);
+//   - principal found: success, with groups and attributes added;
+//   - principal unknown to the directory, or from a realm the module does not
+//     serve: a FailedAuthentication rejection;
+//   - directory down: a technical error (the chain fails closed with a
+//     retryable fault when the entry is required or requisite; an optional
+//     entry's failure leaves the Subject as it was).
+//
+// Mark it required when directory groups are mandatory for authorization
+// downstream, optional when they are a nicety.
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/registry"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// Module adds directory groups and attributes to an authenticated Subject.
+type Module struct {
+	dir        registry.Directory
+	strip      bool
+	realms     []string
+	mapName    func(s *authn.Subject) (string, error)
+	attributes bool
+	log        *slog.Logger
+}
+
+var (
+	_ authn.Module  = (*Module)(nil)
+	_ authn.Checker = (*Module)(nil)
+)
+
+// Option configures a Module.
+type Option func(*Module)
+
+// StripRealm looks the user up without the realm: alice@EXAMPLE.TEST as
+// alice. With realms given, only principals of those realms (exact, as
+// Kerberos realms are case-sensitive) are mapped, and a principal of any
+// other realm is rejected rather than confused with a local user of the same
+// name; with none, any realm is stripped. Without this option the lookup name
+// is Subject.Name(): principal@realm, or the principal alone when the
+// Subject has no realm.
+func StripRealm(realms ...string) Option {
+	return func(m *Module) {
+		m.strip = true
+		m.realms = slices.Clone(realms)
+	}
+}
+
+// MapName replaces the name mapping with fn, which returns the name to look
+// up, or an error that rejects the Subject.
+func MapName(fn func(s *authn.Subject) (string, error)) Option {
+	return func(m *Module) { m.mapName = fn }
+}
+
+// GroupsOnly adds the directory's groups but not its attributes.
+func GroupsOnly() Option {
+	return func(m *Module) { m.attributes = false }
+}
+
+// WithLogger sets the logger (default: none).
+func WithLogger(l *slog.Logger) Option {
+	return func(m *Module) { m.log = l }
+}
+
+// New returns a module that looks principals up in dir.
+func New(dir registry.Directory, opts ...Option) *Module {
+	m := &Module{dir: dir, attributes: true}
+	for _, o := range opts {
+		o(m)
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m
+}
+
+// Login implements authn.Module.
+func (m *Module) Login(ctx context.Context, _ *authn.Request, s *authn.Subject) (bool, error) {
+	if s.Principal == "" {
+		return false, fmt.Errorf("enrich: no principal to enrich yet: %w", authn.ErrUnsupported)
+	}
+	name, err := m.lookupName(s)
+	if err != nil {
+		return false, authn.Reject(wsse.FailedAuthentication, "enrich: %s: %v", s.Name(), err)
+	}
+	u, err := m.dir.LookupUser(ctx, name)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return false, authn.Reject(wsse.FailedAuthentication, "enrich: %s (looked up as %q) is not in the directory", s.Name(), name)
+	case err != nil:
+		return false, fmt.Errorf("enrich: looking up %q: %w", name, err)
+	}
+	s.AddGroups(u.Groups...)
+	if m.attributes {
+		for _, k := range sortedKeys(u.Attributes) {
+			for _, v := range u.Attributes[k] {
+				if !slices.Contains(s.Attributes[k], v) {
+					s.AddAttribute(k, v)
+				}
+			}
+		}
+	}
+	m.log.Debug("enrich: added directory groups", "principal", s.Name(), "user", name, "groups", u.Groups)
+	return true, nil
+}
+
+// lookupName maps the Subject to the name the directory knows.
+func (m *Module) lookupName(s *authn.Subject) (string, error) {
+	if m.mapName != nil {
+		return m.mapName(s)
+	}
+	full := s.Name()
+	if !m.strip {
+		return full, nil
+	}
+	i := strings.LastIndexByte(full, '@')
+	if i < 0 {
+		return full, nil
+	}
+	user, realm := full[:i], full[i+1:]
+	if user == "" {
+		return "", errors.New("empty user name")
+	}
+	if len(m.realms) > 0 && !slices.Contains(m.realms, realm) {
+		return "", fmt.Errorf("realm %q is not served by this directory", realm)
+	}
+	return user, nil
+}
+
+// Check implements authn.Checker: the module is ready when its directory is.
+func (m *Module) Check(ctx context.Context) error {
+	if c, ok := m.dir.(authn.Checker); ok {
+		return c.Check(ctx)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
