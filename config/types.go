@@ -24,6 +24,7 @@ func Builtin() *Types {
 		},
 		Replay: map[string]func() ReplayConfig{
 			"memory": func() ReplayConfig { return new(MemoryReplay) },
+			"redis":  func() ReplayConfig { return new(RedisReplay) },
 		},
 	}
 }
