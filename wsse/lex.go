@@ -2,6 +2,7 @@ package wsse
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -75,14 +76,12 @@ func (l *lexer) name() ([]byte, *Error) {
 	}
 	n := l.b[s:i]
 	// At most one colon, not first or last: a QName.
-	if c := bytes.Count(n, colon); c > 1 || c == 1 && (n[0] == ':' || n[len(n)-1] == ':') {
+	if c := bytes.IndexByte(n, ':'); c >= 0 && (c == 0 || c == len(n)-1 || bytes.IndexByte(n[c+1:], ':') >= 0) {
 		return nil, l.errAt("malformed qualified name")
 	}
 	l.pos = i
 	return n, nil
 }
-
-var colon = []byte{':'}
 
 func (l *lexer) errAt(msg string) *Error {
 	return errorf(InvalidSecurity, "malformed XML at byte %d: %s", l.pos, msg)
@@ -118,7 +117,21 @@ func (l *lexer) next() (token, *Error) {
 		return t, nil
 	}
 	rest := l.b[l.pos:]
+	var second byte
+	if len(rest) > 1 {
+		second = rest[1]
+	}
 	switch {
+	case second != '!' && second != '?' && second != '/':
+		l.pos++
+		n, err := l.name()
+		if err != nil {
+			return t, err
+		}
+		t.kind, t.name = tokStart, n
+		if err := l.startTagRest(&t); err != nil {
+			return t, err
+		}
 	case bytes.HasPrefix(rest, []byte("<!--")):
 		i := bytes.Index(rest[4:], []byte("--"))
 		if i < 0 {
@@ -163,16 +176,6 @@ func (l *lexer) next() (token, *Error) {
 		}
 		l.pos++
 		t.kind, t.name = tokEnd, n
-	default:
-		l.pos++
-		n, err := l.name()
-		if err != nil {
-			return t, err
-		}
-		t.kind, t.name = tokStart, n
-		if err := l.startTagRest(&t); err != nil {
-			return t, err
-		}
 	}
 	t.end = l.pos
 	return t, nil
@@ -317,7 +320,19 @@ func validXMLChar(r rune) bool {
 // validText reports whether b holds only characters XML 1.0 allows. It is
 // applied to the part of the input the parser reads.
 func validText(b []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	for i := 0; i < len(b); {
+		// Eight bytes at a time while all are printable ASCII (0x20-0x7F).
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if (w-0x20*lo)&^w&hi != 0 || w&hi != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		if c < 0x80 {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {

@@ -152,7 +152,45 @@ type BinarySecurityToken struct {
 	Start, End   int
 }
 
-type nsBind struct{ prefix, uri []byte }
+type nsBind struct {
+	prefix, uri []byte
+	id          nsID
+}
+
+// nsID names the namespaces the parser looks for, so that each URI is
+// compared once, at its declaration, instead of at every element.
+type nsID uint8
+
+const (
+	nsOther nsID = iota
+	nsNone       // no namespace
+	nsSOAP11
+	nsSOAP12
+	nsWSSE
+	nsWSSE11
+	nsWSU
+	nsXML
+)
+
+func classifyNS(uri []byte) nsID {
+	switch string(uri) {
+	case "":
+		return nsNone
+	case NSSOAP11:
+		return nsSOAP11
+	case NSSOAP12:
+		return nsSOAP12
+	case NSWSSE:
+		return nsWSSE
+	case NSWSSE11:
+		return nsWSSE11
+	case NSWSU:
+		return nsWSU
+	case NSXML:
+		return nsXML
+	}
+	return nsOther
+}
 
 type openElem struct {
 	qname  []byte
@@ -174,7 +212,22 @@ const (
 	inTSChild
 )
 
+// arena holds a parse's state and its usual result in one allocation.
+type arena struct {
+	p     parser
+	env   Envelope
+	sec   Security
+	ut    [1]UsernameToken
+	el    [4]Element
+	scope [8]nsBind
+	ns    [16]nsBind
+	stack [16]openElem
+	state [16]uint8
+	attrs [8]rawAttr
+}
+
 type parser struct {
+	arena    *arena
 	lex      lexer
 	opts     *Options
 	lim      Limits
@@ -198,14 +251,9 @@ type parser struct {
 }
 
 var (
-	bNSSOAP11 = []byte(NSSOAP11)
-	bNSSOAP12 = []byte(NSSOAP12)
-	bNSWSSE   = []byte(NSWSSE)
-	bNSWSSE11 = []byte(NSWSSE11)
-	bNSWSU    = []byte(NSWSU)
-	bNSXML    = []byte(NSXML)
-	bXMLNS    = []byte("xmlns")
-	bXML      = []byte("xml")
+	bNSXML = []byte(NSXML)
+	bXMLNS = []byte("xmlns")
+	bXML   = []byte("xml")
 )
 
 // Parse extracts the Security header of a SOAP envelope. Errors are *Error
@@ -215,13 +263,19 @@ func Parse(b []byte, opts *Options) (*Envelope, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	p := &parser{opts: opts, lim: opts.Limits.withDefaults()}
+	// One allocation holds the parser's state and the typical result.
+	a := &arena{}
+	p := &a.p
+	p.arena = a
+	p.opts, p.lim = opts, opts.Limits.withDefaults()
 	p.lex.b = b
 	p.lex.lim = &p.lim
-	p.env = &Envelope{Raw: b}
-	p.ns = make([]nsBind, 0, 8)
-	p.stack = make([]openElem, 0, 8)
-	p.state = make([]uint8, 0, 8)
+	p.lex.attrs = a.attrs[:0]
+	a.env.Raw = b
+	p.env = &a.env
+	p.ns = a.ns[:0]
+	p.stack = a.stack[:0]
+	p.state = a.state[:0]
 	if err := p.run(); err != nil {
 		return nil, err
 	}
@@ -287,19 +341,19 @@ func (p *parser) run() error {
 	}
 }
 
-func (p *parser) lookupNS(prefix []byte) ([]byte, bool) {
+func (p *parser) lookupNS(prefix []byte) ([]byte, nsID, bool) {
 	for i := len(p.ns) - 1; i >= 0; i-- {
 		if bytes.Equal(p.ns[i].prefix, prefix) {
-			return p.ns[i].uri, true
+			return p.ns[i].uri, p.ns[i].id, true
 		}
 	}
 	if len(prefix) == 0 {
-		return nil, true // no default namespace declared
+		return nil, nsNone, true // no default namespace declared
 	}
 	if bytes.Equal(prefix, bXML) {
-		return bNSXML, true
+		return bNSXML, nsXML, true
 	}
-	return nil, false
+	return nil, nsOther, false
 }
 
 func splitQName(n []byte) (prefix, local []byte) {
@@ -311,6 +365,7 @@ func splitQName(n []byte) (prefix, local []byte) {
 
 type resolvedAttr struct {
 	space, local, value []byte
+	sid                 nsID
 	escape              bool
 }
 
@@ -329,7 +384,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 			if a.escape {
 				return false, &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
 			}
-			p.ns = append(p.ns, nsBind{prefix: nil, uri: a.value})
+			p.ns = append(p.ns, nsBind{prefix: nil, uri: a.value, id: classifyNS(a.value)})
 		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
 			if a.escape || len(a.value) == 0 {
 				return false, &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
@@ -338,11 +393,11 @@ func (p *parser) onStart(t token) (done bool, err error) {
 			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
 				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
 			}
-			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value})
+			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value, id: classifyNS(a.value)})
 		}
 	}
 	prefix, local := splitQName(t.name)
-	space, ok := p.lookupNS(prefix)
+	space, sid, ok := p.lookupNS(prefix)
 	if !ok {
 		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
 	}
@@ -355,8 +410,9 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		}
 		ap, al := splitQName(a.name)
 		var as []byte
+		aid := nsNone
 		if len(ap) > 0 {
-			if as, ok = p.lookupNS(ap); !ok {
+			if as, aid, ok = p.lookupNS(ap); !ok {
 				return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", ap)
 			}
 		}
@@ -365,7 +421,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 				return false, &Error{Code: InvalidSecurity, Reason: "two attributes with the same expanded name"}
 			}
 		}
-		ra = append(ra, resolvedAttr{space: as, local: al, value: a.value, escape: a.escape})
+		ra = append(ra, resolvedAttr{space: as, sid: aid, local: al, value: a.value, escape: a.escape})
 	}
 
 	parent := uint8(inProlog)
@@ -383,16 +439,16 @@ func (p *parser) onStart(t token) (done bool, err error) {
 			return false, errorf(InvalidSecurity, "the root element is %q, not a SOAP Envelope", local)
 		}
 		switch {
-		case bytes.Equal(space, bNSSOAP11):
+		case sid == nsSOAP11:
 			p.env.Version = SOAP11
-		case bytes.Equal(space, bNSSOAP12):
+		case sid == nsSOAP12:
 			p.env.Version = SOAP12
 		default:
 			return false, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", space)
 		}
 		st = inEnvelope
 	case inEnvelope:
-		if !bytes.Equal(space, []byte(p.env.Version.Namespace())) {
+		if sid != p.envID() {
 			return false, errorf(InvalidSecurity, "unexpected element {%s}%s in the Envelope", space, local)
 		}
 		switch {
@@ -416,7 +472,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		}
 	case inHeader:
 		st = inOtherHeaderBlock
-		if bytes.Equal(local, []byte("Security")) && bytes.Equal(space, bNSWSSE) {
+		if sid == nsWSSE && bytes.Equal(local, []byte("Security")) {
 			ours, err := p.securityStart(t, ra)
 			if err != nil {
 				return false, err
@@ -428,7 +484,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 	case inOtherHeaderBlock:
 		st = inOtherHeaderBlock
 	case inSecurity:
-		st, err = p.securityChild(t, space, local, ra)
+		st, err = p.securityChild(t, space, sid, local, ra)
 		if err != nil {
 			return false, err
 		}
@@ -437,7 +493,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		if p.utField != nil || p.ut == nil {
 			return false, &Error{Code: InvalidSecurityToken, Reason: "unexpected element in UsernameToken"}
 		}
-		known, err := p.utChild(space, local, ra)
+		known, err := p.utChild(sid, local, ra)
 		if err != nil {
 			return false, err
 		}
@@ -446,7 +502,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		}
 	case inTS:
 		st = inTSChild
-		if err := p.tsChild(space, local); err != nil {
+		if err := p.tsChild(sid, local); err != nil {
 			return false, err
 		}
 	case inSecurityChild:
@@ -484,7 +540,7 @@ func isIDAttr(a resolvedAttr) bool {
 	if !bytes.Equal(a.local, []byte("Id")) && !bytes.Equal(a.local, []byte("id")) {
 		return false
 	}
-	return bytes.Equal(a.space, bNSWSU) || len(a.space) == 0 && bytes.Equal(a.local, []byte("Id")) || bytes.Equal(a.space, bNSXML)
+	return a.sid == nsWSU || a.sid == nsNone && bytes.Equal(a.local, []byte("Id")) || a.sid == nsXML
 }
 
 func attrString(a resolvedAttr) (string, error) {
@@ -536,11 +592,11 @@ func internLocal(b []byte) string {
 }
 
 func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
-	envNS := []byte(p.env.Version.Namespace())
+	envID := p.envID()
 	var actor string
 	mu := false
 	for _, a := range ra {
-		if !bytes.Equal(a.space, envNS) {
+		if a.sid != envID {
 			continue
 		}
 		v, err := attrString(a)
@@ -568,10 +624,20 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
 	if p.env.Security != nil {
 		return false, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
 	}
-	p.sec = &Security{Start: t.start, Actor: actor, MustUnderstand: mu}
-	p.sec.scope = append([]nsBind(nil), p.ns...)
+	a := p.arena
+	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu,
+		UsernameTokens: a.ut[:0], Elements: a.el[:0]}
+	p.sec = &a.sec
+	p.sec.scope = append(a.scope[:0], p.ns...)
 	p.env.Security = p.sec
 	return true, nil
+}
+
+func (p *parser) envID() nsID {
+	if p.env.Version == SOAP12 {
+		return nsSOAP12
+	}
+	return nsSOAP11
 }
 
 func (p *parser) forUs(actor string) bool {
@@ -582,7 +648,7 @@ func (p *parser) forUs(actor string) bool {
 	return p.opts.Actor != "" && actor == p.opts.Actor
 }
 
-func (p *parser) securityChild(t token, space, local []byte, ra []resolvedAttr) (uint8, error) {
+func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {
 	el := Element{Space: internString(space), Local: internLocal(local), Start: t.start}
 	for _, a := range ra {
 		if isIDAttr(a) {
@@ -596,14 +662,14 @@ func (p *parser) securityChild(t token, space, local []byte, ra []resolvedAttr) 
 	p.sec.Elements = append(p.sec.Elements, el)
 	p.curChild = len(p.sec.Elements) - 1
 	switch {
-	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("UsernameToken")):
+	case sid == nsWSSE && bytes.Equal(local, []byte("UsernameToken")):
 		p.sec.UsernameTokens = append(p.sec.UsernameTokens, UsernameToken{ID: el.ID, Start: t.start})
 		p.ut = &p.sec.UsernameTokens[len(p.sec.UsernameTokens)-1]
 		return inUT, nil
-	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("BinarySecurityToken")):
+	case sid == nsWSSE && bytes.Equal(local, []byte("BinarySecurityToken")):
 		bst := BinarySecurityToken{ID: el.ID, Start: t.start}
 		for _, a := range ra {
-			if len(a.space) != 0 {
+			if a.sid != nsNone {
 				continue
 			}
 			v, err := attrString(a)
@@ -620,7 +686,7 @@ func (p *parser) securityChild(t token, space, local []byte, ra []resolvedAttr) 
 		p.sec.BinaryTokens = append(p.sec.BinaryTokens, bst)
 		p.bst = &p.sec.BinaryTokens[len(p.sec.BinaryTokens)-1]
 		return inBST, nil
-	case bytes.Equal(space, bNSWSU) && bytes.Equal(local, []byte("Timestamp")):
+	case sid == nsWSU && bytes.Equal(local, []byte("Timestamp")):
 		if p.sec.Timestamp != nil {
 			return 0, &Error{Code: InvalidSecurity, Reason: "more than one Timestamp in the Security header"}
 		}
@@ -631,24 +697,24 @@ func (p *parser) securityChild(t token, space, local []byte, ra []resolvedAttr) 
 	return inSecurityChild, nil
 }
 
-func (p *parser) utChild(space, local []byte, ra []resolvedAttr) (bool, error) {
+func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error) {
 	ut := p.ut
 	dup := func(name string) (bool, error) {
 		return false, errorf(InvalidSecurityToken, "UsernameToken has more than one %s", name)
 	}
 	switch {
-	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("Username")):
+	case sid == nsWSSE && bytes.Equal(local, []byte("Username")):
 		if ut.Username != "" {
 			return dup("Username")
 		}
 		p.utField = &ut.Username
-	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("Password")):
+	case sid == nsWSSE && bytes.Equal(local, []byte("Password")):
 		if ut.HasPassword {
 			return dup("Password")
 		}
 		ut.HasPassword = true
 		for _, a := range ra {
-			if len(a.space) == 0 && bytes.Equal(a.local, []byte("Type")) {
+			if a.sid == nsNone && bytes.Equal(a.local, []byte("Type")) {
 				v, err := attrString(a)
 				if err != nil {
 					return false, err
@@ -657,13 +723,13 @@ func (p *parser) utChild(space, local []byte, ra []resolvedAttr) (bool, error) {
 			}
 		}
 		p.utField = &ut.Password
-	case bytes.Equal(space, bNSWSSE) && bytes.Equal(local, []byte("Nonce")):
+	case sid == nsWSSE && bytes.Equal(local, []byte("Nonce")):
 		if ut.HasNonce {
 			return dup("Nonce")
 		}
 		ut.HasNonce = true
 		for _, a := range ra {
-			if len(a.space) == 0 && bytes.Equal(a.local, []byte("EncodingType")) {
+			if a.sid == nsNone && bytes.Equal(a.local, []byte("EncodingType")) {
 				v, err := attrString(a)
 				if err != nil {
 					return false, err
@@ -672,19 +738,19 @@ func (p *parser) utChild(space, local []byte, ra []resolvedAttr) (bool, error) {
 			}
 		}
 		p.utField = &ut.Nonce
-	case bytes.Equal(space, bNSWSU) && bytes.Equal(local, []byte("Created")):
+	case sid == nsWSU && bytes.Equal(local, []byte("Created")):
 		if ut.HasCreated {
 			return dup("Created")
 		}
 		ut.HasCreated = true
 		p.utField = &ut.Created
-	case bytes.Equal(space, bNSWSSE11) && bytes.Equal(local, []byte("Salt")):
+	case sid == nsWSSE11 && bytes.Equal(local, []byte("Salt")):
 		if ut.HasSalt {
 			return dup("Salt")
 		}
 		ut.HasSalt = true
 		p.utField = &ut.Salt
-	case bytes.Equal(space, bNSWSSE11) && bytes.Equal(local, []byte("Iteration")):
+	case sid == nsWSSE11 && bytes.Equal(local, []byte("Iteration")):
 		if ut.HasIteration {
 			return dup("Iteration")
 		}
@@ -696,8 +762,8 @@ func (p *parser) utChild(space, local []byte, ra []resolvedAttr) (bool, error) {
 	return true, nil
 }
 
-func (p *parser) tsChild(space, local []byte) error {
-	if !bytes.Equal(space, bNSWSU) {
+func (p *parser) tsChild(sid nsID, local []byte) error {
+	if sid != nsWSU {
 		return nil // extension elements are ignored
 	}
 	switch {
