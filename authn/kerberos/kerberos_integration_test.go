@@ -58,7 +58,7 @@ func gssTokens(t testing.TB, k *testenv.KDC, cc, mech, spn string, n int) [][]by
 
 func newModule(t testing.TB, keytab string, mod func(*Config), spns ...string) *Module {
 	t.Helper()
-	rc := replay.NewMemory(replay.MemoryOptions{MaxEntries: 10000, SweepInterval: -1})
+	rc := replay.NewMemory(replay.MemoryOptions{MaxEntries: 4 << 20, SweepInterval: -1})
 	t.Cleanup(func() { rc.Close() })
 	c := &Config{Keytab: keytab, ServicePrincipals: spns, KeytabReload: -1}
 	if mod != nil {

@@ -1,0 +1,155 @@
+package kerberos
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/keytab"
+)
+
+// A GSS krb5 token and an SPNEGO token carrying a minimal, well-framed
+// AP-REQ (its contents are not a valid ticket; Unwrap checks framing only).
+func fakeAPReq() []byte {
+	f := func(tag byte, inner []byte) []byte { return appendTLV(nil, tag, inner) }
+	seq := bytes.Join([][]byte{
+		f(0xa0, []byte{0x02, 0x01, 0x05}),
+		f(0xa1, []byte{0x02, 0x01, 0x0e}),
+		f(0xa2, []byte{0x03, 0x05, 0x00, 0x20, 0x00, 0x00, 0x00}),
+		f(0xa3, f(0x61, f(0x30, nil))),
+		f(0xa4, f(0x30, nil)),
+	}, nil)
+	return f(0x6e, f(0x30, seq))
+}
+
+func gssWrap(ap []byte) []byte {
+	return appendTLV(nil, 0x60, appendTLV(nil, 0x06, oidKRB5), []byte{1, 0}, ap)
+}
+
+func spnegoWrap(mech, gss []byte) []byte {
+	mechs := appendTLV(nil, 0xa0, appendTLV(nil, 0x30, appendTLV(nil, 0x06, mech)))
+	tok := appendTLV(nil, 0xa2, appendTLV(nil, 0x04, gss))
+	init := appendTLV(nil, 0xa0, appendTLV(nil, 0x30, mechs, tok))
+	return appendTLV(nil, 0x60, appendTLV(nil, 0x06, oidSPNEGO), init)
+}
+
+func TestUnwrap(t *testing.T) {
+	ap := fakeAPReq()
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want Framing
+		mech []byte
+	}{
+		{"raw", ap, FrameRaw, oidKRB5},
+		{"gss", gssWrap(ap), FrameGSS, oidKRB5},
+		{"spnego", spnegoWrap(oidKRB5, gssWrap(ap)), FrameSPNEGO, oidKRB5},
+		{"spnego ms oid", spnegoWrap(oidMSKRB5, gssWrap(ap)), FrameSPNEGO, oidMSKRB5},
+	} {
+		tok, err := Unwrap(tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if tok.Framing != tc.want || !bytes.Equal(tok.APReq, ap) || !bytes.Equal(tok.Mech, tc.mech) {
+			t.Fatalf("%s: %+v", tc.name, tok)
+		}
+	}
+	ntlm := []byte{0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a}
+	for name, in := range map[string][]byte{
+		"empty":            nil,
+		"ntlm preferred":   spnegoWrap(ntlm, gssWrap(ap)),
+		"trailing":         append(gssWrap(ap), 0),
+		"tok id":           appendTLV(nil, 0x60, appendTLV(nil, 0x06, oidKRB5), []byte{2, 0}, ap),
+		"spnego in spnego": spnegoWrap(oidKRB5, spnegoWrap(oidKRB5, gssWrap(ap))),
+		"negTokenResp":     {0xa1, 0x03, 0x30, 0x01, 0x00},
+		"ntlmssp":          []byte("NTLMSSP\x00\x01\x00\x00\x00"),
+		"indefinite":       {0x60, 0x80, 0x06, 0x09},
+	} {
+		if _, err := Unwrap(in); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// Every truncation is rejected.
+	full := spnegoWrap(oidKRB5, gssWrap(ap))
+	for n := range len(full) {
+		if _, err := Unwrap(full[:n]); err == nil {
+			t.Fatalf("truncated to %d accepted", n)
+		}
+	}
+}
+
+func TestWrapReplyRoundTrip(t *testing.T) {
+	rep := appendTLV(nil, 0x6f, appendTLV(nil, 0x30, nil))
+	for _, f := range []Framing{FrameRaw, FrameGSS, FrameSPNEGO} {
+		out := WrapReply(Token{Framing: f, Mech: oidMSKRB5}, rep)
+		switch f {
+		case FrameRaw:
+			if !bytes.Equal(out, rep) {
+				t.Fatal("raw")
+			}
+		case FrameGSS:
+			want := appendTLV(nil, 0x60, appendTLV(nil, 0x06, oidMSKRB5), []byte{2, 0}, rep)
+			if !bytes.Equal(out, want) {
+				t.Fatalf("gss % x", out)
+			}
+		case FrameSPNEGO:
+			if out[0] != 0xa1 || !bytes.Contains(out, []byte{0xa0, 0x03, 0x0a, 0x01, 0x00}) || !bytes.HasSuffix(out, rep) {
+				t.Fatalf("spnego % x", out)
+			}
+		}
+	}
+}
+
+// FuzzUnwrap: the framing parser never panics, and what it returns is a
+// sub-slice of its input that starts with an AP-REQ tag.
+func FuzzUnwrap(f *testing.F) {
+	ap := fakeAPReq()
+	f.Add(ap)
+	f.Add(gssWrap(ap))
+	f.Add(spnegoWrap(oidKRB5, gssWrap(ap)))
+	f.Add(spnegoWrap(oidMSKRB5, gssWrap(ap)))
+	f.Add([]byte{0x60, 0x82, 0xff, 0xff, 0x06})
+	f.Add([]byte{0xa1, 0x03, 0x30, 0x01, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tok, err := Unwrap(b)
+		if err != nil {
+			return
+		}
+		if len(tok.APReq) == 0 || tok.APReq[0] != 0x6e || !bytes.Contains(b, tok.APReq) {
+			t.Fatalf("bad AP-REQ slice from % x", b)
+		}
+		_ = WrapReply(tok, tok.APReq)
+	})
+}
+
+// FuzzAccept runs arbitrary tokens through the whole module (gokrb5's ASN.1
+// decoding included) with a keytab made from a password: nothing panics and
+// nothing is accepted.
+func FuzzAccept(f *testing.F) {
+	kt := keytab.New()
+	if err := kt.AddEntry("HTTP/localhost", "EXAMPLE.TEST", "pw", time.Now(), 2, 18); err != nil {
+		f.Fatal(err)
+	}
+	path := filepath.Join(f.TempDir(), "k.keytab")
+	b, err := kt.Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		f.Fatal(err)
+	}
+	m := newModule(f, path, nil, spnLocal)
+	ap := fakeAPReq()
+	f.Add(ap)
+	f.Add(gssWrap(ap))
+	f.Add(spnegoWrap(oidKRB5, gssWrap(ap)))
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := m.Accept(context.Background(), b, now); err == nil {
+			t.Fatalf("accepted % x", b)
+		}
+	})
+}
