@@ -402,9 +402,10 @@ func TestCredentialCache(t *testing.T) {
 	})
 
 	t.Run("AnswersFromCacheWithinTTL", func(t *testing.T) {
-		start := time.Now()
+		// The entries were stored before "after" and expire by after+ttl.
 		u := mustAccept(t, r, "alice", "wonderland")
 		mustReject(t, r, "bob", "wrong")
+		after := time.Now()
 		l.Stop()
 		defer l.Start()
 		// Both answers come from the cache while the directory is down ...
@@ -420,14 +421,15 @@ func TestCredentialCache(t *testing.T) {
 		// ... but another password is not a hit,
 		mustFail(t, r, "alice", "wonderland2")
 		// and the entries expire after the TTL.
-		time.Sleep(ttl - time.Since(start) + 50*time.Millisecond)
+		time.Sleep(ttl - time.Since(after) + 50*time.Millisecond)
 		mustFail(t, r, "alice", "wonderland")
 		mustFail(t, r, "bob", "wrong")
 	})
 
 	t.Run("LockedAccountStopsWithinTTL", func(t *testing.T) {
+		before := time.Now()
 		mustAccept(t, r, "carol", "carolpass")
-		start := time.Now()
+		after := time.Now()
 		err := admin(t, l).Modify(&goldap.ModifyRequest{
 			DN:      "uid=carol,ou=people," + l.BaseDN,
 			Changes: []goldap.Change{{Operation: goldap.AddAttribute, Modification: goldap.PartialAttribute{Type: "pwdAccountLockedTime", Vals: []string{"000001010000Z"}}}},
@@ -435,17 +437,17 @@ func TestCredentialCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for time.Since(start) < ttl-200*time.Millisecond {
+		for time.Since(before) < ttl-200*time.Millisecond {
 			mustAccept(t, r, "carol", "carolpass") // still cached
 			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(ttl - time.Since(start) + 50*time.Millisecond)
+		time.Sleep(ttl - time.Since(after) + 50*time.Millisecond)
 		mustReject(t, r, "carol", "carolpass")
 	})
 
 	t.Run("ChangedPasswordStopsWithinTTL", func(t *testing.T) {
 		mustAccept(t, r, "bob", "builder")
-		start := time.Now()
+		after := time.Now()
 		// bob changes his own password (an administrator's change would
 		// set pwdReset, and the default policy would then demand a change).
 		bc, err := goldap.DialURL(l.URL)
@@ -460,7 +462,7 @@ func TestCredentialCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustAccept(t, r, "bob", "builder2") // a new password is never blocked by the old one's entry
-		time.Sleep(ttl - time.Since(start) + 50*time.Millisecond)
+		time.Sleep(ttl - time.Since(after) + 50*time.Millisecond)
 		mustReject(t, r, "bob", "builder")
 	})
 }
