@@ -21,8 +21,7 @@ import (
 //     clock_skew: 5m
 //     realms: [EXAMPLE.COM]                # default: the service principals' realms
 //     strip_realm: true                    # principal "alice", realm "EXAMPLE.COM"
-//     principal_map:
-//   - {match: '(.*)@CHILD\.EXAMPLE\.COM', principal: 'child-$1'}
+//     principal_map: [{match: '(.*)@CHILD\.EXAMPLE\.COM', principal: 'child-$1'}]
 //     decode_pac: true
 //     ticket_cache_size: 10000
 //     keytab_reload: 10s

@@ -1,0 +1,74 @@
+//go:build authsvc_kerberos
+
+// Remove the build constraint above once config.Builtin has the line
+// "kerberos": NewKerberosSection, (config/types.go): without it the binary
+// does not know module type kerberos and this test fails.
+
+package e2e
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/authsvc/authsvc/internal/testenv"
+)
+
+// TestKerberosNegotiateCurl runs `curl --negotiate -u :` (MIT GSS-API)
+// against the built service with a kerberos chain and a real test KDC.
+func TestKerberosNegotiateCurl(t *testing.T) {
+	k := testenv.StartKDC(t)
+	svc := StartService(t, `
+chain:
+  - name: sso
+    type: kerberos
+    flag: requisite
+    keytab: `+k.LocalhostKeytab+`
+    service_principals: [HTTP/localhost@EXAMPLE.TEST]
+log: {level: debug}
+`, nil)
+	url := strings.Replace(svc.URL, "127.0.0.1", "localhost", 1) + "/v1/authenticate"
+	curl := testenv.LookPath(t, "curl")
+	run := func(cc string) (code string, headers string, body string) {
+		cmd := exec.Command(curl, "-s", "-D", "-", "--negotiate", "-u", ":", "-w", "\n%{http_code}", url)
+		cmd.Env = k.Env(cc)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("curl: %v\n%s", err, out)
+		}
+		s := strings.TrimSpace(string(out))
+		i := strings.LastIndexByte(s, '\n')
+		return s[i+1:], s[:i], s
+	}
+
+	// Without a ticket: the challenge.
+	code, hdr, _ := run(k.Dir + "/no-such-ccache")
+	if code != "401" || !strings.Contains(strings.ToLower(hdr), "www-authenticate: negotiate") {
+		t.Fatalf("without a ticket: %s\n%s\n%s", code, hdr, svc.Log())
+	}
+
+	// With alice's ticket.
+	cc := k.Kinit(t, "alice", "alice-pw")
+	code, _, out := run(cc)
+	if code != "200" {
+		t.Fatalf("with a ticket: %s\n%s\n%s", code, out, svc.Log())
+	}
+	start := strings.Index(out, "{")
+	end := strings.LastIndex(out, "}")
+	var subj struct {
+		Principal string `json:"principal"`
+		Realm     string `json:"realm"`
+		Method    string `json:"method"`
+	}
+	if start < 0 || end < start || json.Unmarshal([]byte(out[start:end+1]), &subj) != nil {
+		t.Fatalf("no JSON subject in %s", out)
+	}
+	if subj.Principal != "alice" || subj.Realm != "EXAMPLE.TEST" || subj.Method != "Negotiate" {
+		t.Fatalf("subject %+v", subj)
+	}
+	if !strings.Contains(strings.ToLower(out), "www-authenticate: negotiate ") {
+		t.Errorf("no mutual-authentication token in the 200 answer:\n%s", out)
+	}
+	svc.Healthy(t)
+}
