@@ -117,7 +117,10 @@ type CacheConfig struct {
 	// directory keeps working from the cache for at most this long.
 	TTL time.Duration `yaml:"ttl"`
 	// NegativeTTL is how long a failed check is remembered (default TTL;
-	// at most TTL).
+	// at most TTL). While a failure is remembered, the same wrong password
+	// does not reach the directory again, so it counts once towards a
+	// password-policy lockout (pwdMaxFailure), however often a client
+	// retries it; a different wrong password is a new check.
 	NegativeTTL time.Duration `yaml:"negative_ttl"`
 	// MaxEntries bounds the cache (default 10000).
 	MaxEntries int `yaml:"max_entries"`

@@ -206,6 +206,19 @@ func TestDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("HealthChecks", func(t *testing.T) {
+		// Every pooled connection is checked before each use.
+		c := testConfig(l)
+		c.HealthCheckInterval = time.Nanosecond
+		r2, _ := open(t, c)
+		for range 3 {
+			mustAccept(t, r2, "alice", "wonderland")
+			mustReject(t, r2, "alice", "wrong")
+		}
+		if err := r2.Check(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("StartTLS", func(t *testing.T) {
 		c, err := r.search.get(ctx(t))
 		if err != nil {
