@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs what authsvc's test suite needs on a Debian (bookworm) machine:
+# the real services the integration tests start (MIT KDC, OpenLDAP, Redis,
+# nginx), the real clients they drive (python3-zeep, python3-gssapi, MIT
+# kinit, curl, Apache WSS4J on Java 17, xmlsec1), and Go 1.26 when no Go that
+# new is installed. Run as root. Safe to run again.
+set -euo pipefail
+
+GO_VERSION=1.26.8
+need_root() { if [ "$(id -u)" != 0 ]; then echo "test/setup.sh: run as root (apt-get)" >&2; exit 1; fi; }
+
+packages=(
+  ca-certificates curl git gcc libc6-dev openssl
+  krb5-kdc krb5-admin-server krb5-user
+  slapd ldap-utils
+  redis-server
+  nginx
+  python3 python3-zeep python3-gssapi python3-lxml
+  openjdk-17-jdk-headless libwss4j-java libxml-security-java libcommons-logging-java libslf4j-java
+  xmlsec1
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  need_root
+  echo "test/setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian packages start their daemons; the tests run their own on
+# loopback ports and do not use the system ones.
+for svc in krb5-kdc krb5-admin-server slapd redis-server nginx; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" >/dev/null 2>&1 || true
+  fi
+done
+
+# Go: use one that is new enough, else bootstrap from Debian's golang-go and
+# fetch the Go 1.26 toolchain through the Go module proxy (the same way 'go'
+# switches toolchains itself).
+go_ok() {
+  local g=$1 v
+  v=$("$g" env GOVERSION 2>/dev/null || true)
+  v=${v#go}
+  [ -n "$v" ] && [ "$(printf '%s\n%s\n' 1.26 "$v" | sort -V | head -1)" = 1.26 ]
+}
+GO=""
+for g in "$(command -v go || true)" /usr/local/go/bin/go; do
+  if [ -n "$g" ] && [ -x "$g" ] && go_ok "$g"; then GO=$g; break; fi
+done
+if [ -z "$GO" ]; then
+  need_root
+  command -v go >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null; }
+  tc="golang.org/toolchain@v0.0.1-go${GO_VERSION}.linux-$(dpkg --print-architecture)"
+  dir=$(cd /tmp && GOTOOLCHAIN=local GO111MODULE=on GOFLAGS=-modcacherw go mod download -json "$tc" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/* 2>/dev/null || true
+  ln -sf "$dir/bin/go" /usr/local/bin/go
+  ln -sf "$dir/bin/gofmt" /usr/local/bin/gofmt
+  GO=/usr/local/bin/go
+fi
+echo "test/setup.sh: $("$GO" version)"
