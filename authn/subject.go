@@ -7,6 +7,7 @@ package authn
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -69,9 +70,10 @@ func (s *Subject) AddAttribute(name string, values ...string) {
 	s.Attributes[name] = append(s.Attributes[name], values...)
 }
 
-// Name returns principal@realm, or the principal alone when there is no realm.
+// Name returns principal@realm, or the principal alone when there is no
+// realm or the principal already names one.
 func (s *Subject) Name() string {
-	if s.Realm == "" {
+	if s.Realm == "" || strings.Contains(s.Principal, "@") {
 		return s.Principal
 	}
 	return s.Principal + "@" + s.Realm

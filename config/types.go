@@ -18,6 +18,7 @@ func Builtin() *Types {
 	return &Types{
 		Modules: map[string]func() ModuleConfig{
 			"username": func() ModuleConfig { return newUsernameSection() },
+			"kerberos": NewKerberosSection,
 		},
 		Registries: map[string]func() RegistryConfig{
 			"file": func() RegistryConfig { return new(FileRegistry) },

@@ -1,9 +1,3 @@
-//go:build authsvc_kerberos
-
-// Remove the build constraint above once config.Builtin has the line
-// "kerberos": NewKerberosSection, (config/types.go): without it the binary
-// does not know module type kerberos and this test fails.
-
 package e2e
 
 import (
