@@ -11,7 +11,8 @@ import (
 
 // BenchmarkVerifyWSS4J is wsse.Parse plus the whole signature check (DOM,
 // exclusive C14N of SignedInfo, Body and Timestamp, HMAC-SHA1, digests) of
-// a WSS4J envelope of about 2 KB, with the key already derived.
+// a WSS4J envelope of 2.9 KB (its signature header alone is 2.5 KB), with the
+// key already derived.
 func BenchmarkVerifyWSS4J(b *testing.B) {
 	raw, err := os.ReadFile("testdata/wss4j-soap11-hmac-sha1.xml")
 	if err != nil {
