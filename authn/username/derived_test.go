@@ -57,7 +57,7 @@ func wss4jEnvelope(t testing.TB, m wss4j.Message) []byte {
 	if m.Password == "" {
 		m.Password = "security"
 	}
-	raw, err := gen.Envelope(m)
+	raw, err := wss4j.Shared(t).Envelope(m)
 	if err != nil {
 		t.Fatal(err)
 	}
