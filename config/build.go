@@ -32,11 +32,11 @@ func (r *Runtime) Close() error {
 }
 
 // Build opens the replay cache, the registries and the modules.
-func (c *Config) Build(logger *slog.Logger) (rt *Runtime, err error) {
-	rt = &Runtime{Registries: map[string]any{}, Checkers: map[string]authn.Checker{}}
+func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
+	rt := &Runtime{Registries: map[string]any{}, Checkers: map[string]authn.Checker{}}
 	defer func() {
 		if err != nil {
-			rt.Close()
+			rt.Close() // what was opened before the failure
 		}
 	}()
 	env := &Env{Logger: logger, BaseDir: filepath.Dir(c.Path), registries: rt.Registries}

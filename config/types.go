@@ -19,9 +19,11 @@ func Builtin() *Types {
 		Modules: map[string]func() ModuleConfig{
 			"username": func() ModuleConfig { return newUsernameSection() },
 			"kerberos": NewKerberosSection,
+			"enrich":   func() ModuleConfig { return new(EnrichSection) },
 		},
 		Registries: map[string]func() RegistryConfig{
 			"file": func() RegistryConfig { return new(FileRegistry) },
+			"ldap": func() RegistryConfig { return new(LDAPRegistry) },
 		},
 		Replay: map[string]func() ReplayConfig{
 			"memory": func() ReplayConfig { return new(MemoryReplay) },

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/authsvc/authsvc/registry"
+)
+
+const minimal = `
+registries:
+  users: {type: file, path: users.yaml}
+chain:
+  - name: users
+    type: username
+    flag: sufficient
+    registry: users
+`
+
+func TestParseMinimalDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.Security.Timestamp.MaxAge.Minutes() != 5 || len(c.Modules) != 1 {
+		t.Errorf("defaults: %+v", c)
+	}
+	u := c.Modules[0].Config.(*UsernameSection)
+	if !u.PasswordText || !u.PasswordDigest || u.MaxAge.Minutes() != 5 || u.FutureSkew.Seconds() != 60 {
+		t.Errorf("username defaults: %+v", u)
+	}
+}
+
+func TestParseErrorsNameTheKey(t *testing.T) {
+	cases := []struct{ doc, want string }{
+		{"listn: x\n" + minimal, "field listn not found"},
+		{strings.Replace(minimal, "registry: users", "registry: users\n    pasword_digest: false", 1), `line 9: unknown key "pasword_digest" in chain[0] (users)`},
+		{strings.Replace(minimal, "path: users.yaml", "path: users.yaml, colour: red", 1), `unknown key "colour" in registries.users`},
+		{strings.Replace(minimal, "type: username", "type: usrname", 1), `unknown module type "usrname"`},
+		{strings.Replace(minimal, "flag: sufficient", "flag: mandatory", 1), `unknown control flag "mandatory"`},
+		{strings.Replace(minimal, "    flag: sufficient\n", "", 1), "flag is required"},
+		{strings.Replace(minimal, "registry: users", "registry: people", 1), `no registry named "people"`},
+		{strings.Replace(minimal, "type: file", "type: csv", 1), `unknown registry type "csv"`},
+		{"replay: {type: memcache}\n" + minimal, `unknown type "memcache"`},
+		{"replay: {max_entries: 10, ttl: 5}\n" + minimal, `unknown key "ttl" in replay`},
+		{"trusted_proxies: [somewhere]\n" + minimal, "trusted_proxies[0]"},
+		{"proxy: {upstream: 'ftp://x'}\n" + minimal, "proxy.upstream"},
+		{"log: {level: loud}\n" + minimal, "log.level"},
+		{"tls: {cert_file: a.pem}\n" + minimal, "key_file are both required"},
+		{strings.Replace(minimal, "registry: users", "registry: users\n    password_text: false\n    password_digest: false", 1), "nothing would be accepted"},
+		{"registries: {}\nchain: []\n", "at least one module"},
+	}
+	for _, c := range cases {
+		_, err := Parse([]byte(c.doc), nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want it to contain %q\n%s", err, c.want, c.doc)
+		}
+	}
+}
+
+func TestBuildOpensEverything(t *testing.T) {
+	dir := t.TempDir()
+	h, _ := registry.HashPassword("pw", registry.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1})
+	os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("users:\n  - name: a\n    password_hash: \""+h+"\"\n    digest_secret: pw\n"), 0o600)
+	cfgPath := filepath.Join(dir, "authsvc.yaml")
+	os.WriteFile(cfgPath, []byte(minimal), 0o600)
+	c, err := Load(cfgPath, Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := c.Build(nil2())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if len(rt.Chain.Entries()) != 1 || rt.Checkers["registry/users"] == nil || rt.Checkers["replay"] == nil {
+		t.Errorf("runtime %+v", rt)
+	}
+	// A users file that does not parse fails at Build with its path.
+	os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("users:\n  - name: a\n    pasword_hash: x\n"), 0o600)
+	if _, err := c.Build(nil2()); err == nil || !strings.Contains(err.Error(), "users.yaml") {
+		t.Errorf("bad users file: %v", err)
+	}
+}
+
+func TestDigestNeedsSecrets(t *testing.T) {
+	// A registry that can verify passwords but holds no secrets (as LDAP)
+	// cannot serve PasswordDigest: Open says so.
+	env := &Env{registries: map[string]any{"dir": passwordsOnly{}}}
+	u := newUsernameSection()
+	u.Registry = "dir"
+	if _, err := u.Open(env); err == nil || !strings.Contains(err.Error(), "password_digest") {
+		t.Fatalf("err = %v", err)
+	}
+}
