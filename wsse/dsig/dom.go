@@ -301,7 +301,7 @@ func isIDAttr(space, local string) bool {
 	case "":
 		return local == "Id"
 	case wsse.NSXML:
-		return local == "id"
+		return local == "id" || local == "Id"
 	}
 	return false
 }
