@@ -208,3 +208,18 @@ func (s *Service) LogLine(t testing.TB, requestID string) string {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// checkConfig runs `authsvc check-config` on config and returns its output;
+// the command must fail.
+func checkConfig(t testing.TB, config string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "authsvc.yaml")
+	if err := os.WriteFile(p, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary(t), "check-config", "-config", p).CombinedOutput()
+	if err == nil {
+		t.Fatalf("check-config accepted:\n%s\n%s", config, out)
+	}
+	return string(out)
+}
