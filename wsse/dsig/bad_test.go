@@ -44,6 +44,7 @@ func TestEquivalentForms(t *testing.T) {
 		"comment in the Body":             replace1(`</m:echo>`, `<!-- a comment --></m:echo>`),
 		"single-quoted attribute":         replace1(`n="2"`, `n='2'`),
 		"space in a start tag":            replace1(`<m:item n="3">`, "<m:item\n  n=\"3\"  >"),
+		"literal newline in an attribute": replace1(`PrefixList="wsse soap"`, "PrefixList=\"wsse\r\nsoap\""),
 		"unused namespace on an ancestor": replace1(`<soap:Envelope `, `<soap:Envelope xmlns:unused="urn:unused" `),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -89,6 +90,7 @@ func TestRejected(t *testing.T) {
 		{"duplicate attribute", replace1(`n="2"`, `n="2" n="3"`), wsse.InvalidSecurity, ""},
 		{"duplicate expanded attribute", replace1(`<m:item n="2">`, `<m:item xmlns:p="urn:a" xmlns:q="urn:a" p:x="1" q:x="2" n="2">`), wsse.InvalidSecurity, "same expanded name"},
 		{"undeclared prefix", replace1(`</m:echo>`, `<zz:x/></m:echo>`), wsse.InvalidSecurity, "undeclared namespace prefix"},
+		{"character reference and white space in an attribute", replace1(`PrefixList="wsse soap"`, `PrefixList="wsse&#10;soap"`), wsse.InvalidSecurity, "mixes literal white space"},
 		{"HMACOutputLength", replaceRE(`<ds:SignatureMethod Algorithm="([^"]*)"/>`, `<ds:SignatureMethod Algorithm="$1"><ds:HMACOutputLength>40</ds:HMACOutputLength></ds:SignatureMethod>`), wsse.UnsupportedAlgorithm, "HMACOutputLength"},
 		{"RSA signature method", replaceRE(`hmac-sha1"/>`, `rsa-sha1"/>`), wsse.UnsupportedAlgorithm, "SignatureMethod"},
 		{"MD5 digest", replaceRE(`xmldsig#sha1"/>`, `xmldsig#md5"/>`), wsse.UnsupportedAlgorithm, "DigestMethod"},

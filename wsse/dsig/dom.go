@@ -160,6 +160,9 @@ func (d *Document) build() error {
 			if !ok {
 				return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", t.Name.Space)
 			}
+			if err := normalizeAttrs(t.Attr, raw[off:base+int(dec.InputOffset())]); err != nil {
+				return err
+			}
 			el := etree.NewElement(t.Name.Local)
 			el.Space = t.Name.Space
 			n := &node{start: off, space: space}
@@ -276,6 +279,31 @@ func (d *Document) build() error {
 		if n.start != e.Start || n.space != e.Space || k.Tag != e.Local || n.id != e.ID {
 			return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about Security child %d", i)
 		}
+	}
+	return nil
+}
+
+// normalizeAttrs applies XML attribute-value normalization, which
+// encoding/xml leaves out: a literal tab, newline or carriage return in an
+// attribute value is a space, while one written as a character reference
+// stays. When a value holds such a character and the start tag (tag, raw)
+// has character references, the two cannot be told apart after decoding:
+// refuse rather than canonicalize wrongly.
+func normalizeAttrs(attrs []xml.Attr, tag []byte) error {
+	for i := range attrs {
+		v := attrs[i].Value
+		if !strings.ContainsAny(v, "\t\n\r") {
+			continue
+		}
+		if bytes.Contains(tag, []byte("&#")) {
+			return errorf(wsse.InvalidSecurity, nil, "attribute %s mixes literal white space and character references", attrs[i].Name.Local)
+		}
+		attrs[i].Value = strings.Map(func(r rune) rune {
+			if r == '\t' || r == '\n' || r == '\r' {
+				return ' '
+			}
+			return r
+		}, v)
 	}
 	return nil
 }
