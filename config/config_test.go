@@ -95,3 +95,17 @@ func TestDigestNeedsSecrets(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// The example configurations shipped in examples/ must stay valid.
+func TestExampleConfigsParse(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*/authsvc.yaml")
+	files = append(files, "../examples/quickstart.yaml")
+	for _, f := range files {
+		if _, err := Load(f, Builtin()); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if len(files) < 2 {
+		t.Fatalf("found only %v", files)
+	}
+}
