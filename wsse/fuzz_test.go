@@ -160,4 +160,3 @@ func FuzzParseNoPanic(f *testing.F) {
 		}
 	})
 }
-
