@@ -61,6 +61,10 @@ type UsernameSection struct {
 	TextOverPlainHTTP bool          `yaml:"text_over_plain_http"`
 	MaxNonceBytes     int           `yaml:"max_nonce_bytes"`
 	Realm             string        `yaml:"realm"`
+	DerivedKey        bool          `yaml:"derived_key"`
+	MinIterations     int           `yaml:"min_iterations"`
+	MaxIterations     int           `yaml:"max_iterations"`
+	SignedParts       []string      `yaml:"signed_parts"`
 }
 
 func newUsernameSection() *UsernameSection {
@@ -77,8 +81,14 @@ func (u *UsernameSection) Validate() error {
 	if u.Registry == "" {
 		return errors.New("registry is required")
 	}
-	if !u.PasswordText && !u.PasswordDigest && !u.NoPassword {
-		return errors.New("password_text, password_digest and no_password are all false: nothing would be accepted")
+	if !u.PasswordText && !u.PasswordDigest && !u.NoPassword && !u.DerivedKey {
+		return errors.New("password_text, password_digest, no_password and derived_key are all false: nothing would be accepted")
+	}
+	if u.MinIterations < 0 || u.MaxIterations < 0 || u.MaxIterations > 0 && u.MinIterations > u.MaxIterations {
+		return errors.New("min_iterations and max_iterations must be positive, min not above max")
+	}
+	if u.SignedParts != nil && !u.DerivedKey {
+		return errors.New("signed_parts: only meaningful with derived_key: true")
 	}
 	if u.MaxAge <= 0 {
 		return errors.New("max_age must be positive")
@@ -101,6 +111,8 @@ func (u *UsernameSection) Open(env *Env) (authn.Module, error) {
 			RequireNonce: u.RequireNonce, RequireCreated: u.RequireCreated,
 			MaxAge: u.MaxAge, FutureSkew: u.FutureSkew, TextOverPlainHTTP: u.TextOverPlainHTTP,
 			MaxNonceBytes: u.MaxNonceBytes,
+			DerivedKey:    u.DerivedKey, MinIterations: u.MinIterations, MaxIterations: u.MaxIterations,
+			SignedParts: u.SignedParts,
 		},
 		Replay: env.Replay,
 		Realm:  u.Realm,
@@ -110,6 +122,9 @@ func (u *UsernameSection) Open(env *Env) (authn.Module, error) {
 	cfg.Directory, _ = reg.(registry.Directory)
 	if u.PasswordText && cfg.Passwords == nil {
 		return nil, fmt.Errorf("password_text: registry %q cannot verify passwords", u.Registry)
+	}
+	if u.DerivedKey && cfg.Secrets == nil {
+		return nil, fmt.Errorf("derived_key: registry %q holds no password-equivalent secrets to derive keys from", u.Registry)
 	}
 	if u.PasswordDigest && cfg.Secrets == nil {
 		return nil, fmt.Errorf("password_digest: registry %q holds no password-equivalent secrets (an LDAP bind cannot check a digest); set password_digest: false", u.Registry)
