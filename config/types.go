@@ -19,6 +19,8 @@ func Builtin() *Types {
 		Modules: map[string]func() ModuleConfig{
 			"username": func() ModuleConfig { return newUsernameSection() },
 			"kerberos": NewKerberosSection,
+			"exec":     func() ModuleConfig { return new(ExecSection) },
+			"http":     func() ModuleConfig { return new(HTTPSection) },
 			"enrich":   func() ModuleConfig { return new(EnrichSection) },
 		},
 		Registries: map[string]func() RegistryConfig{
