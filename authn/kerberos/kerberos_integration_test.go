@@ -141,7 +141,7 @@ func TestMITClients(t *testing.T) {
 			}
 			// the same token again
 			_, err = login(m, bstRequest(t, gssVT, toks[0], now))
-			wantFault(t, err, wsse.FailedAuthentication, "replayed authenticator")
+			wantFault(t, err, wsse.InvalidSecurity, "replayed authenticator")
 
 			// (2) as HTTP Negotiate: a fresh authenticator of the same ticket
 			s, err = login(m, negotiateRequest(toks[1], now))
@@ -156,7 +156,7 @@ func TestMITClients(t *testing.T) {
 				t.Fatalf("no mutual-authentication reply: %v", s.ReplyHeaders)
 			}
 			_, err = login(m, negotiateRequest(toks[1], now))
-			if f := wantFault(t, err, wsse.FailedAuthentication, "replayed"); f.Challenge != "Negotiate" {
+			if f := wantFault(t, err, wsse.InvalidSecurity, "replayed"); f.Challenge != "Negotiate" {
 				t.Errorf("Negotiate rejection without a challenge")
 			}
 
