@@ -15,9 +15,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/config"
 	"github.com/authsvc/authsvc/server"
@@ -79,6 +82,9 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 		}
 		opts.Proxy = &server.ProxyOptions{Upstream: p.URL(), HeaderPrefix: p.HeaderPrefix,
 			ScrubPassword: p.ScrubPassword, SOAP11FaultStatus: p.SOAP11FaultStatus, Transport: tr}
+	}
+	if err := productionOptions(cfg, rt, &opts); err != nil {
+		return err
 	}
 	srv, err := server.New(opts)
 	if err != nil {
@@ -183,4 +189,48 @@ func tlsConfig(t *config.TLS, path func(string) string) (*tls.Config, error) {
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return tc, nil
+}
+
+// productionOptions passes the identity, gateway, audit and brute_force
+// sections (config/production.go) to the server.
+func productionOptions(cfg *config.Config, rt *config.Runtime, o *server.Options) error {
+	base := filepath.Dir(cfg.Path)
+	if id := cfg.Identity; id != nil {
+		keys, err := id.LoadKeys(base)
+		if err != nil {
+			return err
+		}
+		o.Identity = &server.IdentityOptions{Issuer: id.Issuer, Audience: id.Audience, TTL: id.TTL, Header: id.Header}
+		for _, k := range keys {
+			o.Identity.Keys = append(o.Identity.Keys, server.SigningKey(k))
+		}
+	}
+	if g := cfg.Gateway; g != nil && g.Enabled {
+		o.Gateway = &server.GatewayOptions{HeaderPrefix: g.HeaderPrefix}
+		if cfg.Proxy != nil {
+			o.Gateway.SOAP11FaultStatus = cfg.Proxy.SOAP11FaultStatus
+		}
+	}
+	if a := cfg.Audit; a != nil {
+		w, err := a.Open(base)
+		if err != nil {
+			return err
+		}
+		o.Audit = w // closed with the process
+	}
+	if b := cfg.BruteForce; b != nil {
+		lo := &server.LockoutOptions{Principal: server.LockPolicy(b.Principal), Address: server.LockPolicy(b.Address),
+			Store: server.NewMemoryLockout(b.MaxEntries)}
+		if b.Store == "redis" {
+			rc, ok := rt.Replay.(interface {
+				Client() goredis.UniversalClient
+			})
+			if !ok {
+				return errors.New("brute_force.store: redis needs the redis replay cache")
+			}
+			lo.Store = &server.RedisLockout{Client: rc.Client(), Prefix: b.KeyPrefix}
+		}
+		o.Lockout = lo
+	}
+	return nil
 }

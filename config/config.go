@@ -42,6 +42,11 @@ type Config struct {
 	Chain      []yaml.Node          `yaml:"chain"`
 	Proxy      *Proxy               `yaml:"proxy"`
 	Log        Log                  `yaml:"log"`
+	// Production features (config/production.go).
+	Identity   *Identity   `yaml:"identity"`
+	Gateway    *Gateway    `yaml:"gateway"`
+	Audit      *Audit      `yaml:"audit"`
+	BruteForce *BruteForce `yaml:"brute_force"`
 
 	// Filled in by Load.
 	Path    string        `yaml:"-"`
@@ -344,7 +349,7 @@ func (c *Config) check(types *Types) error {
 		}
 		c.Modules = append(c.Modules, e)
 	}
-	return nil
+	return c.checkProduction()
 }
 
 // splitType takes the "type" key out of a section.

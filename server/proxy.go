@@ -16,14 +16,16 @@ type ctxKey struct{}
 
 // proxyState travels from the handler to the rewrite hook in the context.
 type proxyState struct {
-	res  *result
-	body io.Reader
-	n    int64 // content length of the forwarded body, -1 if unknown
+	res       *result
+	body      io.Reader
+	n         int64  // content length of the forwarded body, -1 if unknown
+	assertion string // the signed identity, if configured
 }
 
 // proxyHandler authenticates a SOAP request and forwards it upstream with
 // the Subject in identity headers.
 func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
+	defer s.track("proxy")()
 	res := s.authenticate(r)
 	if res.release != nil {
 		defer res.release()
@@ -39,6 +41,14 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 		head, n = scrubPassword(res, n)
 	}
 	st := &proxyState{res: res, n: n}
+	if s.id != nil {
+		tok, err := s.id.sign(res.subject, res.id, s.o.Now())
+		if err != nil {
+			s.assertionFailed(w, res, err)
+			return
+		}
+		st.assertion = tok
+	}
 	if res.eof {
 		st.body = bytes.NewReader(head)
 		st.n = int64(len(head))
@@ -109,6 +119,12 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.Header.Del("Authorization") // the credential stays here
 	setIdentity(pr.Out.Header, prefix, st.res.subject)
+	if s.id != nil {
+		pr.Out.Header.Del(s.id.o.Header) // a client's own is never passed on
+		if st.assertion != "" {
+			pr.Out.Header.Set(s.id.o.Header, st.assertion)
+		}
+	}
 	pr.Out.Header.Set("X-Request-Id", st.res.id)
 	pr.Out.Body = io.NopCloser(st.body)
 	pr.Out.ContentLength = st.n

@@ -55,6 +55,18 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// Identity, when set, signs a JWT assertion of the Subject for the
+	// upstream and the gateway, and serves /.well-known/jwks.json.
+	Identity *IdentityOptions
+	// Gateway, when set, serves /v1/ext-authz for Envoy ext_authz and
+	// Traefik ForwardAuth.
+	Gateway *GatewayOptions
+	// Audit, when set, receives one JSON line per authentication decision.
+	Audit io.Writer
+	// Lockout, when set, counts failures and locks principals and client
+	// addresses.
+	Lockout *LockoutOptions
 }
 
 // TimestampPolicy says how wsu:Timestamp is checked.
@@ -91,6 +103,8 @@ type Server struct {
 	handler http.Handler
 	proxy   *httputil.ReverseProxy
 	bufs    sync.Pool
+	id      *identity
+	audit   *auditLog
 }
 
 // New builds a Server.
@@ -114,6 +128,34 @@ func New(o Options) (*Server, error) {
 		o.Timestamp.FutureSkew = 60 * time.Second
 	}
 	s := &Server{o: o, log: o.Logger, m: newMetrics(o.Registry)}
+	if o.Identity != nil {
+		id, err := newIdentity(*o.Identity, o.Now())
+		if err != nil {
+			return nil, err
+		}
+		s.id = id
+	}
+	if o.Audit != nil {
+		s.audit = &auditLog{w: o.Audit}
+	}
+	if lo := o.Lockout; lo != nil {
+		if lo.Store == nil {
+			lo.Store = NewMemoryLockout(0)
+		}
+		for _, p := range []LockPolicy{lo.Principal, lo.Address} {
+			if p.on() && (p.Window <= 0 || p.Lockout <= 0 || p.MaxLockout < p.Lockout) {
+				return nil, errors.New("server: a lockout policy needs a window, a lockout and max_lockout >= lockout")
+			}
+		}
+	}
+	if g := o.Gateway; g != nil {
+		if g.HeaderPrefix == "" {
+			g.HeaderPrefix = "X-Authenticated-"
+		}
+		if g.SOAP11FaultStatus == 0 {
+			g.SOAP11FaultStatus = http.StatusInternalServerError
+		}
+	}
 	s.o.Chain = o.Chain.WithObserver(func(entry string, out authn.Outcome, _ error) {
 		s.m.modules.WithLabelValues(entry, out.String()).Inc()
 	})
@@ -133,7 +175,7 @@ func New(o Options) (*Server, error) {
 		}
 		s.proxy = &httputil.ReverseProxy{
 			Rewrite:       s.rewrite,
-			Transport:     p.Transport,
+			Transport:     timedTransport{p.Transport, s.m},
 			ErrorHandler:  s.upstreamError,
 			FlushInterval: -1,
 		}
@@ -149,6 +191,14 @@ func New(o Options) (*Server, error) {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	r.Post("/v1/authenticate", s.authenticateAPI)
 	r.Get("/v1/authenticate", s.authenticateAPI) // HTTP Negotiate without a SOAP body
+	if s.id != nil {
+		r.Get("/.well-known/jwks.json", s.jwks)
+	}
+	if o.Gateway != nil {
+		// Envoy appends the original path to the check request's path.
+		r.HandleFunc("/v1/ext-authz", s.gatewayHandler)
+		r.HandleFunc("/v1/ext-authz/*", s.gatewayHandler)
+	}
 	if s.proxy != nil {
 		r.NotFound(s.proxyHandler)
 		r.MethodNotAllowed(s.proxyHandler)
@@ -187,6 +237,10 @@ type result struct {
 	status   int // for faults decided before the chain (too large, malformed)
 	release  func()
 	peerAddr netip.AddrPort
+	client   netip.Addr // the client's address, through trusted proxies
+	claimed  string     // the user name the token claims (unverified)
+	locked   string     // principal or address when refused as locked
+	start    time.Time
 }
 
 func (r *result) peer() netip.AddrPort { return r.peerAddr }
@@ -216,7 +270,11 @@ func (s *Server) authenticate(r *http.Request) *result {
 	now := s.o.Now()
 	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
 	fromProxy := s.trusted(peer)
-	res := &result{id: newRequestID(), version: versionFromContentType(r.Header.Get("Content-Type")), peerAddr: peer}
+	res := &result{id: newRequestID(), version: versionFromContentType(r.Header.Get("Content-Type")), peerAddr: peer,
+		client: peer.Addr().Unmap(), start: start}
+	if fromProxy {
+		res.client = s.forwardedClient(r.Header.Values("X-Forwarded-For"), res.client)
+	}
 	if id := r.Header.Get("X-Request-Id"); fromProxy && requestIDPattern.MatchString(id) {
 		res.id = id
 	}
@@ -253,6 +311,7 @@ func (s *Server) authenticate(r *http.Request) *result {
 	res.env = env
 	if env != nil {
 		res.version = env.Version
+		res.claimed = claimedPrincipal(env)
 		if sec := env.Security; sec != nil && sec.Timestamp != nil {
 			if err := wsse.CheckTimestamp(sec.Timestamp, now, s.o.Timestamp.MaxAge, s.o.Timestamp.FutureSkew); err != nil {
 				return fail(0, authn.AsFault(err))
@@ -272,13 +331,104 @@ func (s *Server) authenticate(r *http.Request) *result {
 		ID:            res.id,
 		Now:           now,
 	}
+	var keys lockKeys
+	hadFailures := false
+	if s.o.Lockout != nil {
+		keys = s.lockKeysFor(res.claimed, res.client)
+		which, had, err := s.checkLocked(r.Context(), keys, now)
+		if err != nil {
+			// Fail closed: without the counters, guessing would be unthrottled.
+			return fail(0, &authn.Fault{Code: wsse.SecurityTokenUnavailable, Reason: "brute-force store unavailable",
+				Temporary: true, Err: err})
+		}
+		if which != "" {
+			res.locked = which
+			s.m.lockedRejections.WithLabelValues(which).Inc()
+			// The same fault as a wrong password: a locked account must not
+			// be told apart from a bad guess.
+			return fail(0, authn.Reject(wsse.FailedAuthentication, "locked: too many failed authentications for this %s", which))
+		}
+		hadFailures = had
+	}
 	subj, err := s.o.Chain.Authenticate(r.Context(), req)
 	s.m.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return fail(0, authn.AsFault(err))
+		f := authn.AsFault(err)
+		if s.o.Lockout != nil && f.Code == wsse.FailedAuthentication && !f.Temporary {
+			s.recordFailure(r.Context(), keys, now)
+		}
+		return fail(0, f)
+	}
+	if hadFailures && keys.principal != "" {
+		if err := s.o.Lockout.Store.Reset(r.Context(), keys.principal); err != nil {
+			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+		}
 	}
 	res.subject = subj
 	return res
+}
+
+// forwardedClient finds the client in X-Forwarded-For (sent by a trusted
+// proxy): the right-most address that is not itself a trusted proxy.
+func (s *Server) forwardedClient(values []string, peer netip.Addr) netip.Addr {
+	var hops []string
+	for _, v := range values {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		client = a.Unmap()
+		if !s.trusted(netip.AddrPortFrom(client, 0)) {
+			break
+		}
+	}
+	return client
+}
+
+// claimedPrincipal is the user name the first UsernameToken claims, cut to
+// a sane length, for counting and auditing. It is not verified.
+func claimedPrincipal(env *wsse.Envelope) string {
+	if env.Security == nil || len(env.Security.UsernameTokens) == 0 {
+		return ""
+	}
+	n := env.Security.UsernameTokens[0].Username
+	if len(n) > 256 {
+		n = n[:256]
+	}
+	return n
+}
+
+// claimedMethod names the credential a rejected request carried.
+func claimedMethod(res *result, r *http.Request) (method, tokenType string) {
+	if res.env != nil && res.env.Security != nil {
+		sec := res.env.Security
+		if len(sec.UsernameTokens) > 0 {
+			switch sec.UsernameTokens[0].PasswordType {
+			case wsse.PasswordDigest:
+				return "UsernameToken", "PasswordDigest"
+			case wsse.PasswordText, "":
+				if sec.UsernameTokens[0].HasPassword {
+					return "UsernameToken", "PasswordText"
+				}
+			}
+			return "UsernameToken", ""
+		}
+		if len(sec.BinaryTokens) > 0 {
+			return "BinarySecurityToken", ""
+		}
+	}
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, _, _ := strings.Cut(a, " ")
+		if strings.EqualFold(scheme, "Negotiate") {
+			return "Negotiate", ""
+		}
+		return "other", ""
+	}
+	return "none", ""
 }
 
 type tooLargeError struct{ limit int64 }
@@ -335,9 +485,11 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.En
 func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	if res.fault == nil {
 		s.m.requests.WithLabelValues(endpoint, "accepted").Inc()
+		s.m.decisions.WithLabelValues(endpoint, res.subject.Method, res.subject.TokenType, "accepted").Inc()
 		s.log.Info("authenticated", "request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr,
 			"principal", res.subject.Name(), "method", res.subject.Method, "token_type", res.subject.TokenType,
 			"modules", res.subject.Modules)
+		s.writeAudit(r, res, endpoint, "accepted")
 		return
 	}
 	f := res.fault
@@ -346,11 +498,29 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	if f.Temporary {
 		outcome = "error"
 		level = slog.LevelError
+		if f.Module != "" {
+			s.m.depErrorsTotal.WithLabelValues("module/" + f.Module).Inc()
+		}
 	}
 	s.m.requests.WithLabelValues(endpoint, outcome).Inc()
 	s.m.faults.WithLabelValues(string(f.Code)).Inc()
+	if res.locked != "" {
+		outcome = "locked"
+	}
+	method, tokenType := claimedMethod(res, r)
+	s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcome).Inc()
+	if isReplay(f) {
+		s.m.replayHits.Inc()
+	}
+	s.writeAudit(r, res, endpoint, outcome)
 	attrs := []any{"request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr, "fault", string(f.Code),
 		"reason", f.Reason}
+	if res.claimed != "" {
+		attrs = append(attrs, "claimed_principal", res.claimed)
+	}
+	if res.locked != "" {
+		attrs = append(attrs, "locked", res.locked)
+	}
 	if f.Module != "" {
 		attrs = append(attrs, "module", f.Module)
 	}
@@ -372,6 +542,7 @@ func apiStatus(res *result) int {
 }
 
 func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
+	defer s.track("api")()
 	res := s.authenticate(r)
 	if res.release != nil {
 		defer res.release()
@@ -388,6 +559,14 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Request-Id", res.id)
+	if s.id != nil {
+		tok, err := s.id.sign(res.subject, res.id, s.o.Now())
+		if err != nil {
+			s.assertionFailed(w, res, err)
+			return
+		}
+		h.Set(s.id.o.Header, tok)
+	}
 	json.NewEncoder(w).Encode(res.subject)
 }
 
@@ -414,7 +593,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			start := time.Now()
 			err := s.o.Checkers[n].Check(ctx)
+			s.m.depDuration.WithLabelValues(n).Observe(time.Since(start).Seconds())
 			mu.Lock()
 			defer mu.Unlock()
 			c := check{Name: n, OK: err == nil}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// GatewayOptions configure /v1/ext-authz, the check endpoint for Envoy's
+// ext_authz filter (HTTP service, with_request_body) and Traefik's
+// ForwardAuth middleware (forwardBody). See docs/gateways.md.
+type GatewayOptions struct {
+	// HeaderPrefix names the identity headers in the answer (default
+	// "X-Authenticated-").
+	HeaderPrefix string
+	// SOAP11FaultStatus is the HTTP status of a SOAP 1.1 fault (default 500).
+	SOAP11FaultStatus int
+}
+
+// gatewayHandler authenticates the request the gateway forwards: its body
+// is the client's SOAP message. It answers 200 with the identity headers
+// (and the assertion) for the gateway to copy upstream, or with the SOAP
+// fault for the gateway to send to the client.
+//
+// Every identity header is always present (empty when the Subject has no
+// value for it), so that a gateway copying them overwrites whatever the
+// client sent under those names.
+func (s *Server) gatewayHandler(w http.ResponseWriter, r *http.Request) {
+	defer s.track("gateway")()
+	res := s.authenticate(r)
+	if res.release != nil {
+		defer res.release()
+	}
+	s.logDecision(r, res, "gateway")
+	if res.fault != nil {
+		writeFault(w, res.version, res.fault, res.id, s.gatewayStatus(res))
+		return
+	}
+	h := w.Header()
+	if s.id != nil {
+		tok, err := s.id.sign(res.subject, res.id, s.o.Now())
+		if err != nil {
+			s.assertionFailed(w, res, err)
+			return
+		}
+		h.Set(s.id.o.Header, tok)
+	}
+	prefix := s.o.Gateway.HeaderPrefix
+	for _, n := range []string{"User", "Realm", "Principal", "Method", "Token-Type", "Groups"} {
+		h.Set(prefix+n, "")
+	}
+	setIdentity(h, prefix, res.subject)
+	for k, v := range res.subject.ReplyHeaders {
+		h.Set(k, v)
+	}
+	h.Set("X-Request-Id", res.id)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// gatewayStatus is the status of a fault the gateway passes to the client:
+// the same as in proxy mode.
+func (s *Server) gatewayStatus(res *result) int {
+	switch {
+	case res.status == http.StatusRequestEntityTooLarge:
+		return res.status
+	case res.fault.Temporary:
+		return http.StatusServiceUnavailable
+	case res.version == wsse.SOAP12:
+		return http.StatusBadRequest
+	}
+	return s.o.Gateway.SOAP11FaultStatus
+}
+
+// originalURI is the method and URI of the client's request, for the
+// audit record: in gateway mode from X-Forwarded-Method/-Uri (Traefik),
+// X-Envoy-Original-Path or the path after /v1/ext-authz (Envoy).
+func originalURI(r *http.Request, endpoint string) string {
+	switch endpoint {
+	case "proxy":
+		return r.Method + " " + r.URL.RequestURI()
+	case "gateway":
+		m := r.Header.Get("X-Forwarded-Method")
+		if m == "" {
+			m = r.Method
+		}
+		u := r.Header.Get("X-Forwarded-Uri")
+		if u == "" {
+			u = r.Header.Get("X-Envoy-Original-Path")
+		}
+		if u == "" {
+			u = strings.TrimPrefix(r.URL.RequestURI(), "/v1/ext-authz")
+		}
+		if len(u) > 512 {
+			u = u[:512]
+		}
+		return m + " " + u
+	}
+	return ""
+}

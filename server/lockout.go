@@ -1,0 +1,332 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// LockPolicy limits failures of one kind of key (principal or address).
+type LockPolicy struct {
+	// MaxFailures within Window lock the key; 0 turns the kind off.
+	MaxFailures int
+	// Window is how long failures are remembered after the last one.
+	Window time.Duration
+	// Lockout is the first lock's length. Each lock after that (a failure
+	// right after a lock ends, while failures are still remembered) doubles
+	// it, up to MaxLockout.
+	Lockout, MaxLockout time.Duration
+}
+
+func (p LockPolicy) on() bool { return p.MaxFailures > 0 }
+
+func (p LockPolicy) lockFor(n int) time.Duration {
+	d := p.Lockout
+	for i := 1; i < n && d < p.MaxLockout; i++ {
+		d *= 2
+	}
+	return min(d, p.MaxLockout)
+}
+
+// LockoutOptions configure brute-force protection: failed authentications
+// (FailedAuthentication faults) are counted per principal, as claimed in
+// the token, and per client address; a locked key is refused with the
+// same fault as a wrong password, before any module runs.
+type LockoutOptions struct {
+	Principal LockPolicy
+	Address   LockPolicy
+	// Store keeps the counters (default: in memory, 100000 keys).
+	Store LockoutStore
+}
+
+// LockoutStore keeps failure counters. Keys are opaque strings.
+type LockoutStore interface {
+	// Status says whether key is locked at now, and whether it has
+	// failures on record.
+	Status(ctx context.Context, key string, now time.Time) (locked, failures bool, err error)
+	// Fail records a failure under p and says whether the key is now locked.
+	Fail(ctx context.Context, key string, p LockPolicy, now time.Time) (locked bool, err error)
+	// Reset forgets key's failures (a successful login of the principal).
+	Reset(ctx context.Context, key string) error
+}
+
+// MemoryLockout is a LockoutStore in process memory, bounded in size.
+type MemoryLockout struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*lockEntry
+}
+
+type lockEntry struct {
+	failures    int
+	locks       int
+	last        time.Time // last failure
+	lockedUntil time.Time
+	window      time.Duration
+}
+
+func (e *lockEntry) expired(now time.Time) bool {
+	return !now.Before(e.lockedUntil) && now.Sub(e.last) >= e.window
+}
+
+// NewMemoryLockout returns a store that holds at most max keys (default
+// 100000). When full it drops expired keys, then unlocked ones.
+func NewMemoryLockout(max int) *MemoryLockout {
+	if max <= 0 {
+		max = 100000
+	}
+	return &MemoryLockout{max: max, m: make(map[string]*lockEntry)}
+}
+
+// Len returns the number of keys held.
+func (s *MemoryLockout) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+// Status implements LockoutStore.
+func (s *MemoryLockout) Status(_ context.Context, key string, now time.Time) (bool, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[key]
+	if e == nil {
+		return false, false, nil
+	}
+	if e.expired(now) {
+		delete(s.m, key)
+		return false, false, nil
+	}
+	return now.Before(e.lockedUntil), e.failures > 0, nil
+}
+
+// Fail implements LockoutStore.
+func (s *MemoryLockout) Fail(_ context.Context, key string, p LockPolicy, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[key]
+	if e != nil && e.expired(now) {
+		delete(s.m, key)
+		e = nil
+	}
+	if e == nil {
+		s.makeRoom(now)
+		e = &lockEntry{}
+		s.m[key] = e
+	}
+	e.window = p.Window
+	e.failures++
+	e.last = now
+	if e.failures >= p.MaxFailures {
+		e.locks++
+		e.lockedUntil = now.Add(p.lockFor(e.locks))
+		// One more failure after the lock ends locks again, for longer.
+		e.failures = p.MaxFailures - 1
+		return true, nil
+	}
+	return now.Before(e.lockedUntil), nil
+}
+
+// Reset implements LockoutStore.
+func (s *MemoryLockout) Reset(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.m[key]; e != nil {
+		e.failures = 0
+		if e.locks == 0 {
+			delete(s.m, key)
+		}
+	}
+	return nil
+}
+
+// makeRoom frees a slot when the map is full: expired entries first, then
+// an unlocked one, then any. Called with mu held.
+func (s *MemoryLockout) makeRoom(now time.Time) {
+	if len(s.m) < s.max {
+		return
+	}
+	for k, e := range s.m {
+		if e.expired(now) {
+			delete(s.m, k)
+		}
+	}
+	if len(s.m) < s.max {
+		return
+	}
+	var victim string
+	n := 0
+	for k, e := range s.m { // random order
+		victim = k
+		if !now.Before(e.lockedUntil) || n >= 64 {
+			break
+		}
+		n++
+	}
+	delete(s.m, victim)
+}
+
+// RedisLockout is a LockoutStore in Redis, shared by replicas. Keys are
+// hashed: prefix + "{" + hex SHA-256 + "}" + suffix (one cluster slot per
+// key).
+type RedisLockout struct {
+	Client  goredis.UniversalClient
+	Prefix  string
+	Timeout time.Duration
+}
+
+// failScript counts a failure and sets the lock atomically.
+// KEYS: failures, lock, locks. ARGV: max, window ms, lockout ms, max lockout ms.
+var failScript = goredis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if n >= tonumber(ARGV[1]) then
+  local k = redis.call('INCR', KEYS[3])
+  local d = tonumber(ARGV[3])
+  local maxd = tonumber(ARGV[4])
+  for i = 2, k do
+    if d >= maxd then break end
+    d = d * 2
+  end
+  if d > maxd then d = maxd end
+  redis.call('PEXPIRE', KEYS[3], d + tonumber(ARGV[2]))
+  redis.call('SET', KEYS[2], '1', 'PX', d)
+  redis.call('SET', KEYS[1], tonumber(ARGV[1]) - 1, 'PX', d + tonumber(ARGV[2]))
+  return 1
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+return 0
+`)
+
+func (r *RedisLockout) keys(key string) (failures, lock, locks string) {
+	sum := sha256.Sum256([]byte(key))
+	base := r.Prefix + "{" + hex.EncodeToString(sum[:]) + "}"
+	return base + ":n", base + ":lock", base + ":locks"
+}
+
+func (r *RedisLockout) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	t := r.Timeout
+	if t <= 0 {
+		t = 500 * time.Millisecond
+	}
+	return context.WithTimeout(ctx, t)
+}
+
+// Status implements LockoutStore.
+func (r *RedisLockout) Status(ctx context.Context, key string, _ time.Time) (bool, bool, error) {
+	ctx, cancel := r.ctx(ctx)
+	defer cancel()
+	n, lock, _ := r.keys(key)
+	res, err := r.Client.MGet(ctx, lock, n).Result()
+	if err != nil {
+		return false, false, err
+	}
+	return res[0] != nil, res[1] != nil, nil
+}
+
+// Fail implements LockoutStore.
+func (r *RedisLockout) Fail(ctx context.Context, key string, p LockPolicy, _ time.Time) (bool, error) {
+	ctx, cancel := r.ctx(ctx)
+	defer cancel()
+	n, lock, locks := r.keys(key)
+	v, err := failScript.Run(ctx, r.Client, []string{n, lock, locks},
+		p.MaxFailures, p.Window.Milliseconds(), p.Lockout.Milliseconds(), p.MaxLockout.Milliseconds()).Int()
+	if err != nil {
+		return false, err
+	}
+	return v == 1, nil
+}
+
+// Reset implements LockoutStore.
+func (r *RedisLockout) Reset(ctx context.Context, key string) error {
+	ctx, cancel := r.ctx(ctx)
+	defer cancel()
+	n, _, _ := r.keys(key)
+	return r.Client.Del(ctx, n).Err()
+}
+
+var (
+	_ LockoutStore = (*MemoryLockout)(nil)
+	_ LockoutStore = (*RedisLockout)(nil)
+)
+
+// lockKeys are the counters a request touches.
+type lockKeys struct {
+	principal string // "p:" + lower-cased claimed name, "" if none
+	address   string // "a:" + address (IPv6: its /64)
+}
+
+func (s *Server) lockKeysFor(claimed string, client netip.Addr) lockKeys {
+	var k lockKeys
+	if lo := s.o.Lockout; lo != nil {
+		if lo.Principal.on() && claimed != "" {
+			k.principal = "p:" + strings.ToLower(claimed)
+		}
+		if lo.Address.on() && client.IsValid() {
+			if client.Is6() {
+				p, _ := client.Prefix(64)
+				k.address = "a:" + p.String()
+			} else {
+				k.address = "a:" + client.String()
+			}
+		}
+	}
+	return k
+}
+
+var errLocked = errors.New("locked")
+
+// checkLocked says which key, if any, is locked ("principal", "address").
+func (s *Server) checkLocked(ctx context.Context, k lockKeys, now time.Time) (which string, hadFailures bool, err error) {
+	st := s.o.Lockout.Store
+	for _, c := range []struct{ name, key string }{{"principal", k.principal}, {"address", k.address}} {
+		if c.key == "" {
+			continue
+		}
+		start := time.Now()
+		locked, failures, err := st.Status(ctx, c.key, now)
+		s.m.depDuration.WithLabelValues("lockout_store").Observe(time.Since(start).Seconds())
+		if err != nil {
+			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+			return "", false, err
+		}
+		if c.name == "principal" {
+			hadFailures = failures
+		}
+		if locked {
+			return c.name, hadFailures, nil
+		}
+	}
+	return "", hadFailures, nil
+}
+
+// recordFailure counts a failed authentication.
+func (s *Server) recordFailure(ctx context.Context, k lockKeys, now time.Time) {
+	lo := s.o.Lockout
+	for _, c := range []struct {
+		name, key string
+		p         LockPolicy
+	}{{"principal", k.principal, lo.Principal}, {"address", k.address, lo.Address}} {
+		if c.key == "" {
+			continue
+		}
+		start := time.Now()
+		locked, err := lo.Store.Fail(ctx, c.key, c.p, now)
+		s.m.depDuration.WithLabelValues("lockout_store").Observe(time.Since(start).Seconds())
+		if err != nil {
+			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+			s.log.Error("brute-force store: recording a failure failed", "kind", c.name, "error", err.Error())
+			continue
+		}
+		if locked {
+			s.m.lockouts.WithLabelValues(c.name).Inc()
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/replay"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// track counts a request in flight and observes its duration.
+func (s *Server) track(endpoint string) func() {
+	start := time.Now()
+	g := s.m.inflightRequests.WithLabelValues(endpoint)
+	g.Inc()
+	return func() {
+		g.Dec()
+		s.m.requestDuration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+	}
+}
+
+// isReplay reports a fault for a replayed nonce or authenticator. Modules
+// that wrap replay.ErrReplay are recognised by it; the modules of this
+// repository say "replayed" in the reason.
+func isReplay(f *authn.Fault) bool {
+	return errors.Is(f, replay.ErrReplay) || strings.Contains(f.Reason, "replayed ")
+}
+
+// writeAudit writes the decision's audit record.
+func (s *Server) writeAudit(r *http.Request, res *result, endpoint, outcome string) {
+	if s.audit == nil {
+		return
+	}
+	rec := AuditRecord{
+		Time:      auditTime(s.o.Now()),
+		RequestID: res.id,
+		Endpoint:  endpoint,
+		Peer:      r.RemoteAddr,
+		Outcome:   outcome,
+		URI:       originalURI(r, endpoint),
+	}
+	if res.client.IsValid() {
+		rec.Client = res.client.String()
+	}
+	if res.fault == nil {
+		rec.Principal = res.subject.Name()
+		rec.Method, rec.TokenType = res.subject.Method, res.subject.TokenType
+	} else {
+		rec.Principal = res.claimed
+		rec.Method, rec.TokenType = claimedMethod(res, r)
+		rec.Fault = string(res.fault.Code)
+		rec.Reason = res.fault.Reason
+		rec.Module = res.fault.Module
+	}
+	if err := s.audit.write(&rec); err != nil {
+		s.m.auditErrors.Inc()
+		if !s.audit.failed.Swap(true) {
+			s.log.Error("audit log write failed", "error", err.Error())
+		}
+	} else if s.audit.failed.Swap(false) {
+		s.log.Info("audit log writes again")
+	}
+}
+
+// assertionFailed answers when the identity assertion cannot be signed:
+// the request does not go on without it (fail closed).
+func (s *Server) assertionFailed(w http.ResponseWriter, res *result, err error) {
+	s.m.assertionErrors.Inc()
+	s.log.Error("signing the identity assertion failed", "request_id", res.id, "error", err.Error())
+	code := "soap:Server"
+	if res.version == wsse.SOAP12 {
+		code = "env:Receiver"
+	}
+	w.Header().Set("Content-Type", contentType(res.version))
+	w.Header().Set("X-Request-Id", res.id)
+	w.WriteHeader(http.StatusInternalServerError)
+	w.Write(serverFault(res.version, code, "Internal error", res.id))
+}
+
+// timedTransport observes upstream latency and errors.
+type timedTransport struct {
+	rt http.RoundTripper
+	m  *metrics
+}
+
+func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.rt.RoundTrip(r)
+	t.m.depDuration.WithLabelValues("upstream").Observe(time.Since(start).Seconds())
+	if err != nil {
+		t.m.depErrorsTotal.WithLabelValues("upstream").Inc()
+	}
+	return resp, err
+}
