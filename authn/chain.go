@@ -152,12 +152,18 @@ func (c *Chain) WithObserver(fn func(entry string, o Outcome, err error)) *Chain
 // Entries returns the chain's entries in order.
 func (c *Chain) Entries() []Entry { return append([]Entry(nil), c.entries...) }
 
+// subjectBuf holds a Subject and room for the names of the modules that
+// succeed, in one allocation.
+type subjectBuf struct {
+	s       Subject
+	modules [2]string
+}
+
 // Authenticate runs the chain. It returns the Subject, or a *Fault.
 func (c *Chain) Authenticate(ctx context.Context, req *Request) (*Subject, error) {
-	if req.Shared == nil {
-		req.Shared = make(map[string]any)
-	}
-	s := &Subject{}
+	buf := &subjectBuf{}
+	s := &buf.s
+	s.Modules = buf.modules[:0]
 	var (
 		decisive   *Fault // first failure of a required/requisite entry
 		technical  *Fault

@@ -135,7 +135,7 @@ func TestChainTruthTable(t *testing.T) {
 func TestChainSharedStateAndEnrichment(t *testing.T) {
 	first := ModuleFunc(func(_ context.Context, r *Request, s *Subject) (bool, error) {
 		s.Principal = "alice"
-		r.Shared["seen"] = "first"
+		r.SetShared("seen", "first")
 		return true, nil
 	})
 	enrich := ModuleFunc(func(_ context.Context, r *Request, s *Subject) (bool, error) {

@@ -34,8 +34,17 @@ type Request struct {
 	// so that a request is judged against one instant.
 	Now time.Time
 	// Shared is state passed along the chain (JAAS sharedState): a module
-	// may leave facts here for the modules after it.
+	// may leave facts here for the modules after it. It is nil until a
+	// module sets something (SetShared allocates it).
 	Shared map[string]any
+}
+
+// SetShared records a fact for the modules after this one.
+func (r *Request) SetShared(key string, v any) {
+	if r.Shared == nil {
+		r.Shared = make(map[string]any, 4)
+	}
+	r.Shared[key] = v
 }
 
 // Security returns the envelope's Security header for this service, or nil.

@@ -378,7 +378,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 			s.AddAttribute("full_name", p.FullName)
 		}
 	}
-	req.Shared["kerberos_principal"] = full
+	req.SetShared("kerberos_principal", full)
 	return true, nil
 }
 

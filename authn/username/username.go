@@ -181,7 +181,14 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: Nonce EncodingType %q is not Base64Binary", ut.Username, ut.NonceEncType)
 		}
 		var err error
-		nonce, err = base64.StdEncoding.DecodeString(ut.Nonce)
+		var nb [256]byte
+		if base64.StdEncoding.DecodedLen(len(ut.Nonce)) <= len(nb) {
+			var n int
+			n, err = base64.StdEncoding.Decode(nb[:], []byte(ut.Nonce))
+			nonce = nb[:n]
+		} else {
+			nonce, err = base64.StdEncoding.DecodeString(ut.Nonce)
+		}
 		if err != nil || len(nonce) == 0 || len(nonce) > p.MaxNonceBytes {
 			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: Nonce is not Base64 of 1 to %d bytes", ut.Username, p.MaxNonceBytes)
 		}
@@ -252,7 +259,7 @@ func (m *Module) fillSubject(req *authn.Request, s *authn.Subject, user *registr
 	for k, v := range user.Attributes {
 		s.AddAttribute(k, v...)
 	}
-	req.Shared["username"] = user.Name
+	req.SetShared("username", user.Name)
 }
 
 func (m *Module) verifyText(ctx context.Context, ut *wsse.UsernameToken) (*registry.User, error) {
