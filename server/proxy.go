@@ -111,6 +111,16 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	}
 	pr.SetXForwarded()
+	if s.trusted(st.res.peer()) {
+		// SetXForwarded describes our own inbound hop; behind a trusted
+		// TLS-terminating proxy the client's scheme and host are what it said.
+		if p := pr.In.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+			pr.Out.Header.Set("X-Forwarded-Proto", p)
+		}
+		if h := pr.In.Header.Get("X-Forwarded-Host"); h != "" {
+			pr.Out.Header.Set("X-Forwarded-Host", h)
+		}
+	}
 	prefix := s.o.Proxy.HeaderPrefix
 	for k := range pr.Out.Header {
 		if len(k) >= len(prefix) && strings.EqualFold(k[:len(prefix)], prefix) {
