@@ -21,6 +21,7 @@ func Builtin() *Types {
 			"kerberos": NewKerberosSection,
 			"exec":     func() ModuleConfig { return new(ExecSection) },
 			"http":     func() ModuleConfig { return new(HTTPSection) },
+			"saml":     func() ModuleConfig { return new(SAMLSection) },
 			"enrich":   func() ModuleConfig { return new(EnrichSection) },
 		},
 		Registries: map[string]func() RegistryConfig{
