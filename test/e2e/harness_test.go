@@ -83,6 +83,15 @@ func (s *Service) Log() string { return s.log.String() }
 // checks that the service stopped cleanly.
 func StartService(t testing.TB, config string, files map[string]string) *Service {
 	t.Helper()
+	s := startServiceNoWait(t, config, files)
+	s.waitHealthy(t)
+	return s
+}
+
+// startServiceNoWait starts the binary and returns without waiting for it
+// to answer.
+func startServiceNoWait(t testing.TB, config string, files map[string]string) *Service {
+	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
 	for name, content := range files {
@@ -104,6 +113,12 @@ func StartService(t testing.TB, config string, files map[string]string) *Service
 		t.Fatal(err)
 	}
 	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() { s.Stop(t) })
+	return s
+}
+
+func (s *Service) waitHealthy(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(s.URL + "/healthz")
@@ -124,8 +139,6 @@ func StartService(t testing.TB, config string, files map[string]string) *Service
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Cleanup(func() { s.Stop(t) })
-	return s
 }
 
 // extraEnv is added to the service's environment (KRB5 settings, say).
