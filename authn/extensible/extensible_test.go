@@ -359,7 +359,14 @@ func decideHTTP(t *testing.T, hits *atomic.Int32) http.HandlerFunc {
 			return
 		}
 		a := extensible.Answer{Version: 1, Decision: "ignore", RequestID: d.RequestID}
-		if d.Security != nil && len(d.Security.UsernameTokens) > 0 {
+		if d.Security != nil {
+			for _, tk := range d.Security.Tokens {
+				if tk.Namespace == nsTicket && tk.Local == "Ticket" {
+					a = extensible.Answer{Version: 1, Decision: "accept", Subject: &extensible.AnswerSubject{Principal: "ticket-holder"}}
+				}
+			}
+		}
+		if a.Decision == "ignore" && d.Security != nil && len(d.Security.UsernameTokens) > 0 {
 			ut := d.Security.UsernameTokens[0]
 			switch ut.Username {
 			case "alice":
