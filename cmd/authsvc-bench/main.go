@@ -1,6 +1,7 @@
 // Command authsvc-bench measures authsvc's throughput for PasswordDigest
 // UsernameTokens against a bare Go net/http handler on the same machine in
-// the same run, so that the result is a ratio rather than a number that
+// the same run (and proxy mode against a bare httputil.ReverseProxy in
+// front of that handler), so that the result is a ratio rather than a number that
 // only means something on one machine.
 //
 // By default it starts everything itself on loopback: the bare handler
@@ -27,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -82,7 +84,11 @@ func main() {
 	}
 	fmt.Printf("authsvc-bench: %s/%s, GOMAXPROCS %d, %d CPUs, %d connections, %s per target, envelope %d bytes\n",
 		runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), *conns, *duration, len(mk()))
-	targets := []struct{ name, url string }{{"bare net/http handler", bare + "/"}}
+	bareProxy, err := startBareProxy(bare)
+	if err != nil {
+		fatal(err)
+	}
+	targets := []struct{ name, url string }{{"bare net/http handler", bare + "/"}, {"bare httputil.ReverseProxy", bareProxy + "/"}}
 	if *apiURL != "" {
 		targets = append(targets, struct{ name, url string }{"authsvc /v1/authenticate", *apiURL})
 	}
@@ -144,6 +150,21 @@ func startBare() (string, error) {
 		w.Write(resp)
 	})
 	go (&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	return "http://" + ln.Addr().String(), nil
+}
+
+// startBareProxy is the baseline for proxy mode: a plain
+// httputil.ReverseProxy in front of the bare handler.
+func startBareProxy(upstream string) (string, error) {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	go (&http.Server{Handler: httputil.NewSingleHostReverseProxy(u), ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
 	return "http://" + ln.Addr().String(), nil
 }
 
