@@ -5,7 +5,7 @@
 // accessors of authn/extensible, and app.Main with an extended table.
 //
 //	go build -o authsvc-custom ./examples/custommodule
-//	./authsvc-custom serve -config examples/custommodule/authsvc.yaml
+//	./authsvc-custom serve -config authsvc.yaml
 //
 // with a chain entry
 //
