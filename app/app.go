@@ -77,6 +77,7 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 	}
 	if p := cfg.Proxy; p != nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256 // the default 2 churns connections under concurrent load
 		if p.Timeout > 0 {
 			tr.ResponseHeaderTimeout = p.Timeout
 		}

@@ -164,7 +164,11 @@ func startBareProxy(upstream string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	go (&http.Server{Handler: httputil.NewSingleHostReverseProxy(u), ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256 // as authsvc's proxy transport
+	rp.Transport = tr
+	go (&http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
 	return "http://" + ln.Addr().String(), nil
 }
 
