@@ -126,6 +126,13 @@ func Reject(code wsse.FaultCode, format string, args ...any) *Fault {
 	return &Fault{Code: code, Reason: fmt.Sprintf(format, args...)}
 }
 
+// Wrap records the error behind a rejection (for errors.Is and the log) and
+// returns the fault.
+func (f *Fault) Wrap(err error) *Fault {
+	f.Err = err
+	return f
+}
+
 // AsFault turns any error into the fault the client gets: a *Fault as it is,
 // a *wsse.Error with its code, anything else as a temporary failure.
 func AsFault(err error) *Fault {

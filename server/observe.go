@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/authsvc/authsvc/authn"
@@ -22,11 +21,10 @@ func (s *Server) track(endpoint string) func() {
 	}
 }
 
-// isReplay reports a fault for a replayed nonce or authenticator. Modules
-// that wrap replay.ErrReplay are recognised by it; the modules of this
-// repository say "replayed" in the reason.
+// isReplay reports a fault for a replayed nonce, signature or
+// authenticator: the modules wrap replay.ErrReplay in the fault.
 func isReplay(f *authn.Fault) bool {
-	return errors.Is(f, replay.ErrReplay) || strings.Contains(f.Reason, "replayed ")
+	return errors.Is(f, replay.ErrReplay)
 }
 
 // writeAudit writes the decision's audit record.

@@ -615,7 +615,7 @@ func (m *Module) Accept(ctx context.Context, raw []byte, now time.Time) (*Result
 	rkey := "krb5-auth:" + base64.RawStdEncoding.EncodeToString(h[:])
 	if err := m.replay.Add(ctx, rkey, ct.Add(m.skew+time.Second)); err != nil {
 		if errors.Is(err, replay.ErrReplay) {
-			return nil, reject(wsse.InvalidSecurity, "client %s@%s: replayed authenticator for %s", client, enc.CRealm, spn)
+			return nil, authn.Reject(wsse.InvalidSecurity, "client %s@%s: replayed authenticator for %s", client, enc.CRealm, spn).Wrap(err)
 		}
 		return nil, fmt.Errorf("kerberos: replay cache: %w", err)
 	}

@@ -205,7 +205,7 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 	}
 	if err := m.cfg.Replay.Add(ctx, "ut-dsig:"+base64.StdEncoding.EncodeToString(res.Value), until); err != nil {
 		if errors.Is(err, replay.ErrReplay) {
-			return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed signed message", name)
+			return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed signed message", name).Wrap(err)
 		}
 		return false, fmt.Errorf("username: replay cache: %w", err)
 	}
@@ -216,7 +216,7 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 		}
 		if err := m.cfg.Replay.Add(ctx, "ut-nonce:"+string(nonce), from.Add(p.MaxAge)); err != nil {
 			if errors.Is(err, replay.ErrReplay) {
-				return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed Nonce %s", name, ut.Nonce)
+				return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed Nonce %s", name, ut.Nonce).Wrap(err)
 			}
 			return false, fmt.Errorf("username: replay cache: %w", err)
 		}

@@ -237,7 +237,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		}
 		if err := m.cfg.Replay.Add(ctx, "ut-nonce:"+string(nonce), from.Add(p.MaxAge)); err != nil {
 			if errors.Is(err, replay.ErrReplay) {
-				return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed Nonce %s", ut.Username, ut.Nonce)
+				return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed Nonce %s", ut.Username, ut.Nonce).Wrap(err)
 			}
 			return false, fmt.Errorf("username: replay cache: %w", err)
 		}
