@@ -175,6 +175,18 @@ func TestZeepUsernameToken(t *testing.T) {
 		}
 	}
 
+	t.Run("replays are counted", func(t *testing.T) {
+		resp, err := http.Get(svc.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "\nauthsvc_replay_hits_total 2\n") {
+			t.Errorf("metrics do not count the two replays:\n%s", b)
+		}
+	})
+
 	t.Run("zeep timestamp", func(t *testing.T) {
 		msg := zeep(t, "--user", "alice", "--password", "wonderland", "--digest", "--timestamp", "300")
 		resp, body := svc.Post(t, "/v1/authenticate", soapContentType("11"), msg)
