@@ -67,10 +67,12 @@ func Parse(b []byte) ([]Entry, error) {
 			break
 		}
 		if size < 0 { // a hole left by a deleted entry
-			if int64(-size) > int64(len(b)-p) {
+			// Negate in 64 bits: -math.MinInt32 does not fit in an int32.
+			hole := -int64(size)
+			if hole > int64(len(b)-p) {
 				return nil, fmt.Errorf("%w: hole runs past the end", ErrFormat)
 			}
-			p += int(-size)
+			p += int(hole)
 			continue
 		}
 		if int64(size) > int64(len(b)-p) {
