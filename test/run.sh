@@ -21,7 +21,7 @@ for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
     echo "-- $pkg $f"
-    go test -run '^$' -fuzz "^${f}\$" -fuzztime "$FUZZTIME" "$pkg" >/tmp/authsvc-fuzz.log 2>&1 || { cat /tmp/authsvc-fuzz.log; exit 1; }
+    go test -run '^$' -fuzz "^${f}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" >/tmp/authsvc-fuzz.log 2>&1 || { cat /tmp/authsvc-fuzz.log; exit 1; }
   done
 done
 echo "== all tests passed"

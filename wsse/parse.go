@@ -11,6 +11,7 @@ package wsse
 
 import (
 	"bytes"
+	"strings"
 	"time"
 )
 
@@ -247,7 +248,8 @@ type parser struct {
 	tsField  *string
 	curChild int // index in sec.Elements of the open child
 
-	lastContentEnd int // offset of the last end tag's '<'
+	lastContentEnd int    // offset of the last end tag's '<'
+	scratch        []byte // for checking references in text that is not kept
 }
 
 var (
@@ -318,6 +320,9 @@ func (p *parser) run() error {
 		case tokPI:
 			if !first || !bytes.Equal(t.name, bXML) {
 				return &Error{Code: InvalidSecurity, Reason: "processing instructions are not allowed in a SOAP message"}
+			}
+			if err := checkXMLDecl(t.data); err != nil {
+				return err
 			}
 		case tokComment:
 		case tokText, tokCDATA:
@@ -400,6 +405,14 @@ func (p *parser) onStart(t token) (done bool, err error) {
 	space, sid, ok := p.lookupNS(prefix)
 	if !ok {
 		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
+	}
+	for _, a := range p.lex.attrs {
+		if a.escape {
+			var ok bool
+			if p.scratch, ok = appendDecoded(p.scratch[:0], a.value, true); !ok {
+				return false, &Error{Code: InvalidSecurity, Reason: "undefined entity reference in an attribute value"}
+			}
+		}
 	}
 	// Resolve attributes; two attributes may not share an expanded name.
 	var attrs [8]resolvedAttr
@@ -792,7 +805,15 @@ func (p *parser) onText(t token) error {
 	switch p.state[n-1] {
 	case inUTChild, inTSChild, inBST:
 	default:
-		return nil // text between structural elements is not used
+		// Text between structural elements is not used, but its
+		// references must still be well-formed.
+		if t.kind == tokText && t.escape {
+			var ok bool
+			if p.scratch, ok = appendDecoded(p.scratch[:0], t.data, false); !ok {
+				return &Error{Code: InvalidSecurity, Reason: "undefined entity reference in text"}
+			}
+		}
+		return nil
 	}
 	data := t.data
 	if t.kind == tokText && t.escape {
@@ -911,4 +932,64 @@ func ParseTime(s string) (time.Time, error) {
 		return time.Time{}, errorf(InvalidSecurity, "malformed xsd:dateTime %q", s)
 	}
 	return t, nil
+}
+
+// checkXMLDecl accepts the XML declaration of an XML 1.0 document in UTF-8:
+// version="1.0", an optional encoding that is UTF-8 (the only one read
+// here), an optional standalone.
+func checkXMLDecl(d []byte) *Error {
+	bad := func(why string) *Error {
+		return errorf(InvalidSecurity, "unsupported XML declaration: %s", why)
+	}
+	l := lexer{b: d}
+	seen := 0
+	for {
+		l.skipSpace()
+		if l.pos >= len(d) {
+			break
+		}
+		n, err := l.name()
+		if err != nil {
+			return bad("malformed")
+		}
+		l.skipSpace()
+		if l.pos >= len(d) || d[l.pos] != '=' {
+			return bad("malformed")
+		}
+		l.pos++
+		l.skipSpace()
+		if l.pos >= len(d) || d[l.pos] != '"' && d[l.pos] != '\'' {
+			return bad("malformed")
+		}
+		q := d[l.pos]
+		end := bytes.IndexByte(d[l.pos+1:], q)
+		if end < 0 {
+			return bad("malformed")
+		}
+		v := string(d[l.pos+1 : l.pos+1+end])
+		l.pos += end + 2
+		switch string(n) {
+		case "version":
+			if seen != 0 || v != "1.0" {
+				return bad("version must come first and be 1.0")
+			}
+			seen = 1
+		case "encoding":
+			if seen != 1 || !strings.EqualFold(v, "utf-8") {
+				return bad("only UTF-8 is accepted")
+			}
+			seen = 2
+		case "standalone":
+			if seen == 0 || seen == 3 || v != "yes" && v != "no" {
+				return bad("malformed standalone")
+			}
+			seen = 3
+		default:
+			return bad("unknown pseudo-attribute")
+		}
+	}
+	if seen == 0 {
+		return bad("no version")
+	}
+	return nil
 }
