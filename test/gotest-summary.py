@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""Reads `go test -json` on stdin, prints each package's result as go test
+would, the output of every failed test, and a closing line
+"tests: N passed, N failed, N skipped". Exits 1 when anything failed."""
+import json
+import sys
+
+passed = failed = skipped = 0
+out = {}          # (package, test) -> output lines
+failed_tests = []
+pkg_fail = False
+for line in sys.stdin:
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        print(line, end="")
+        continue
+    pkg, test, action = ev.get("Package", ""), ev.get("Test"), ev.get("Action")
+    if action == "output":
+        out.setdefault((pkg, test), []).append(ev.get("Output", ""))
+        if test is None:
+            o = ev.get("Output", "")
+            if o.startswith(("ok ", "FAIL", "?  ", "---", "panic")) or "build failed" in o:
+                print(o, end="")
+        continue
+    if test is None:
+        if action == "fail":
+            pkg_fail = True
+            for l in out.get((pkg, None), []):
+                if not l.startswith(("ok ", "FAIL\t")):
+                    print(l, end="")
+        continue
+    if action == "pass":
+        passed += 1
+    elif action == "fail":
+        failed += 1
+        failed_tests.append((pkg, test))
+    elif action == "skip":
+        skipped += 1
+
+for pkg, test in failed_tests:
+    print("--- FAIL: %s %s" % (pkg, test))
+    for l in out.get((pkg, test), []):
+        print("    " + l, end="")
+print("tests: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+sys.exit(1 if failed or pkg_fail else 0)
