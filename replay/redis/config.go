@@ -88,6 +88,11 @@ type Config struct {
 	// KeyPrefix namespaces the keys (default "authsvc:replay:"). Give each
 	// deployment sharing a Redis its own prefix.
 	KeyPrefix string `yaml:"key_prefix"`
+
+	// PipelineWorkers is how many workers send concurrent Adds together,
+	// one pipelined round trip per batch (default 2; -1: every Add makes
+	// its own round trip).
+	PipelineWorkers int `yaml:"pipeline_workers"`
 }
 
 // TLSConfig configures TLS to Redis.
@@ -115,6 +120,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("replay/redis: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.PipelineWorkers < -1 || c.PipelineWorkers > 64 {
+		bad("pipeline_workers", "%d is not between -1 and 64", c.PipelineWorkers)
 	}
 	if len(c.Addrs) == 0 {
 		bad("addrs", "at least one host:port is required")
@@ -251,6 +259,12 @@ func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
 		cache.down.Store(true)
 		logger.Warn("replay cache: Redis not reachable at start; credentials that need a replay check are refused until it is",
 			"addrs", c.Addrs, "err", err)
+	}
+	switch workers := c.PipelineWorkers; {
+	case workers == 0:
+		cache.batch = newBatcher(cache, 2)
+	case workers > 0:
+		cache.batch = newBatcher(cache, workers)
 	}
 	return cache, nil
 }

@@ -50,6 +50,7 @@ type Cache struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
+	batch     *batcher    // nil: one round trip per Add
 	down      atomic.Bool // the last command failed; logged on each transition
 	closeOnce sync.Once
 	closeErr  error
@@ -69,6 +70,9 @@ func (c *Cache) Add(ctx context.Context, key string, exp time.Time) error {
 	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if c.batch != nil {
+		return c.batch.add(ctx, c.Key(key), ms)
+	}
 	cmd := goredis.NewBoolCmd(ctx, "set", c.Key(key), "1", "px", ms, "nx")
 	_ = c.client.Process(ctx, cmd)
 	set, err := cmd.Result()
@@ -106,7 +110,12 @@ func (c *Cache) Key(key string) string {
 // Close closes the connection pool. Add and Check fail afterwards; a second
 // Close returns what the first did.
 func (c *Cache) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.client.Close() })
+	c.closeOnce.Do(func() {
+		if c.batch != nil {
+			c.batch.close()
+		}
+		c.closeErr = c.client.Close()
+	})
 	return c.closeErr
 }
 

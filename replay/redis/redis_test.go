@@ -63,6 +63,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceUnbatched runs the suite with one round trip per Add
+// (pipeline_workers: -1), the path without the batcher.
+func TestConformanceUnbatched(t *testing.T) {
+	r := testenv.StartRedis(t)
+	replaytest.Run(t, func(t *testing.T) replay.Cache {
+		return open(t, redis.Config{Addrs: []string{r.Addr}, PipelineWorkers: -1})
+	})
+}
+
 // TestKeysHashedAndPrefixed inspects Redis: the only key is the prefix and
 // the hex SHA-256 of the caller's key, nothing of the nonce, and its TTL is
 // within the window.
