@@ -71,12 +71,20 @@ func (l *lexer) name() ([]byte, *Error) {
 		return nil, l.errAt("expected a name")
 	}
 	i := s + 1
+	colons, colon := 0, -1
+	if l.b[s] == ':' {
+		colons, colon = 1, s
+	}
 	for i < len(l.b) && isNameChar(l.b[i]) {
+		if l.b[i] == ':' {
+			colons++
+			colon = i
+		}
 		i++
 	}
 	n := l.b[s:i]
 	// At most one colon, not first or last: a QName.
-	if c := bytes.IndexByte(n, ':'); c >= 0 && (c == 0 || c == len(n)-1 || bytes.IndexByte(n[c+1:], ':') >= 0) {
+	if colons > 1 || colons == 1 && (colon == s || colon == i-1) {
 		return nil, l.errAt("malformed qualified name")
 	}
 	l.pos = i

@@ -220,11 +220,11 @@ type arena struct {
 	sec   Security
 	ut    [1]UsernameToken
 	el    [4]Element
-	scope [8]nsBind
-	ns    [16]nsBind
-	stack [16]openElem
-	state [16]uint8
-	attrs [8]rawAttr
+	scope [6]nsBind
+	ns    [8]nsBind
+	stack [10]openElem
+	state [10]uint8
+	attrs [6]rawAttr
 }
 
 type parser struct {
