@@ -7,7 +7,12 @@
 set -euo pipefail
 
 GO_VERSION=1.26.8
-need_root() { if [ "$(id -u)" != 0 ]; then echo "test/setup.sh: run as root (apt-get)" >&2; exit 1; fi; }
+SUDO=""
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else echo "test/setup.sh: run as root (apt-get)" >&2; exit 1; fi
+  fi
+}
 
 packages=(
   ca-certificates curl git gcc libc6-dev openssl
@@ -28,14 +33,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   need_root
   echo "test/setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The Debian packages start their daemons; the tests run their own on
 # loopback ports and do not use the system ones.
 for svc in krb5-kdc krb5-admin-server slapd redis-server nginx; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
-    systemctl stop "$svc" >/dev/null 2>&1 || true
+    $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
 done
 
@@ -54,12 +59,12 @@ for g in "$(command -v go || true)" /usr/local/go/bin/go; do
 done
 if [ -z "$GO" ]; then
   need_root
-  command -v go >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null; }
+  command -v go >/dev/null 2>&1 || { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null; }
   tc="golang.org/toolchain@v0.0.1-go${GO_VERSION}.linux-$(dpkg --print-architecture)"
   dir=$(cd /tmp && GOTOOLCHAIN=local GO111MODULE=on GOFLAGS=-modcacherw go mod download -json "$tc" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/* 2>/dev/null || true
-  ln -sf "$dir/bin/go" /usr/local/bin/go
-  ln -sf "$dir/bin/gofmt" /usr/local/bin/gofmt
+  $SUDO ln -sf "$dir/bin/go" /usr/local/bin/go
+  $SUDO ln -sf "$dir/bin/gofmt" /usr/local/bin/gofmt
   GO=/usr/local/bin/go
 fi
 echo "test/setup.sh: $("$GO" version)"
