@@ -259,7 +259,7 @@ var (
 
 // lockKeys are the counters a request touches.
 type lockKeys struct {
-	principal string // "p:" + lower-cased claimed name, "" if none
+	principal string // "p:" + the claimed name folded (lockoutName), "" if none
 	address   string // "a:" + address (IPv6: its /64)
 }
 
@@ -267,7 +267,7 @@ func (s *Server) lockKeysFor(claimed string, client netip.Addr) lockKeys {
 	var k lockKeys
 	if lo := s.o.Lockout; lo != nil {
 		if lo.Principal.on() && claimed != "" {
-			k.principal = "p:" + strings.ToLower(claimed)
+			k.principal = "p:" + lockoutName(claimed)
 		}
 		if lo.Address.on() && client.IsValid() {
 			if client.Is6() {
@@ -329,4 +329,12 @@ func (s *Server) recordFailure(ctx context.Context, k lockKeys, now time.Time) {
 			s.m.lockouts.WithLabelValues(c.name).Inc()
 		}
 	}
+}
+
+// lockoutName folds a claimed user name the way directories match names
+// (case ignored, leading and trailing spaces dropped, inner runs of space
+// collapsed), so that "Alice", " alice" and "alice " count against one
+// principal: an LDAP bind accepts them all as alice.
+func lockoutName(claimed string) string {
+	return strings.ToLower(strings.Join(strings.Fields(claimed), " "))
 }
