@@ -27,16 +27,11 @@ type GatewayOptions struct {
 // value for it), so that a gateway copying them overwrites whatever the
 // client sent under those names.
 func (s *Server) gatewayHandler(w http.ResponseWriter, r *http.Request) {
-	defer s.track("gateway")()
-	res := s.authenticate(r)
-	if res.release != nil {
-		defer res.release()
-	}
-	s.logDecision(r, res, "gateway")
-	if res.fault != nil {
-		writeFault(w, res.version, res.fault, res.id, s.gatewayStatus(res))
+	res, done := s.judge(w, r, "gateway", s.gatewayStatus)
+	if res == nil {
 		return
 	}
+	defer done()
 	h := w.Header()
 	if s.id != nil {
 		tok, err := s.id.sign(res.subject, res.id, s.o.Now())

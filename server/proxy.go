@@ -25,16 +25,11 @@ type proxyState struct {
 // proxyHandler authenticates a SOAP request and forwards it upstream with
 // the Subject in identity headers.
 func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
-	defer s.track("proxy")()
-	res := s.authenticate(r)
-	if res.release != nil {
-		defer res.release()
-	}
-	s.logDecision(r, res, "proxy")
-	if res.fault != nil {
-		writeFault(w, res.version, res.fault, res.id, s.proxyStatus(res))
+	res, done := s.judge(w, r, "proxy", s.proxyStatus)
+	if res == nil {
 		return
 	}
+	defer done()
 	head := res.head
 	n := r.ContentLength
 	if s.o.Proxy.ScrubPassword {

@@ -541,17 +541,34 @@ func apiStatus(res *result) int {
 	return http.StatusUnauthorized
 }
 
-func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
-	defer s.track("api")()
+// judge authenticates r for an endpoint and logs the decision. On a
+// rejection it answers with the fault (status chosen by status) and returns
+// nil; on success it returns the result and a function to call when the
+// handler is done with it.
+func (s *Server) judge(w http.ResponseWriter, r *http.Request, endpoint string, status func(*result) int) (*result, func()) {
+	untrack := s.track(endpoint)
 	res := s.authenticate(r)
-	if res.release != nil {
-		defer res.release()
+	done := func() {
+		if res.release != nil {
+			res.release()
+		}
+		untrack()
 	}
-	s.logDecision(r, res, "api")
+	s.logDecision(r, res, endpoint)
 	if res.fault != nil {
-		writeFault(w, res.version, res.fault, res.id, apiStatus(res))
+		writeFault(w, res.version, res.fault, res.id, status(res))
+		done()
+		return nil, nil
+	}
+	return res, done
+}
+
+func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
+	res, done := s.judge(w, r, "api", apiStatus)
+	if res == nil {
 		return
 	}
+	defer done()
 	h := w.Header()
 	for k, v := range res.subject.ReplyHeaders {
 		h.Set(k, v)
