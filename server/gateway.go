@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/authsvc/authsvc/wsse"
 )
 
 // GatewayOptions configure /v1/ext-authz, the check endpoint for Envoy's
@@ -57,15 +56,7 @@ func (s *Server) gatewayHandler(w http.ResponseWriter, r *http.Request) {
 // gatewayStatus is the status of a fault the gateway passes to the client:
 // the same as in proxy mode.
 func (s *Server) gatewayStatus(res *result) int {
-	switch {
-	case res.status == http.StatusRequestEntityTooLarge:
-		return res.status
-	case res.fault.Temporary:
-		return http.StatusServiceUnavailable
-	case res.version == wsse.SOAP12:
-		return http.StatusBadRequest
-	}
-	return s.o.Gateway.SOAP11FaultStatus
+	return bindingStatus(res, s.o.Gateway.SOAP11FaultStatus)
 }
 
 // originalURI is the method and URI of the client's request, for the

@@ -61,6 +61,12 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 // HTTP bindings say (500 for SOAP 1.1 per WS-I BP R1126; 400 for a SOAP 1.2
 // Sender fault), 503 when a dependency is down, 413 for an oversized body.
 func (s *Server) proxyStatus(res *result) int {
+	return bindingStatus(res, s.o.Proxy.SOAP11FaultStatus)
+}
+
+// bindingStatus is the status the SOAP HTTP bindings give a fault, with
+// soap11 for SOAP 1.1 faults.
+func bindingStatus(res *result, soap11 int) int {
 	switch {
 	case res.status == http.StatusRequestEntityTooLarge:
 		return res.status
@@ -69,7 +75,7 @@ func (s *Server) proxyStatus(res *result) int {
 	case res.version == wsse.SOAP12:
 		return http.StatusBadRequest
 	}
-	return s.o.Proxy.SOAP11FaultStatus
+	return soap11
 }
 
 // scrubPassword removes the PasswordText value from the forwarded head.
