@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"strings"
-
 )
 
 // GatewayOptions configure /v1/ext-authz, the check endpoint for Envoy's
