@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httputil"
@@ -48,7 +50,9 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 		st.body = bytes.NewReader(head)
 		st.n = int64(len(head))
 	} else {
-		rest := io.LimitReader(r.Body, s.o.MaxBodyBytes-int64(len(res.head)))
+		// Past max_body_bytes the read fails (not a silent cut), the
+		// upstream request is abandoned and the client gets a 413.
+		rest := http.MaxBytesReader(nil, r.Body, s.o.MaxBodyBytes-int64(len(res.head)))
 		st.body = io.MultiReader(bytes.NewReader(head), rest)
 	}
 	for k, v := range res.subject.ReplyHeaders {
@@ -206,6 +210,13 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	id, v := "", wsse.SOAP11
 	if st != nil {
 		id, v = st.res.id, st.res.version
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.log.Warn("authentication refused", "request_id", id, "fault", string(wsse.InvalidSecurity),
+			"reason", fmt.Sprintf("message is larger than max_body_bytes %d (found while forwarding)", s.o.MaxBodyBytes))
+		writeFault(w, v, authn.Reject(wsse.InvalidSecurity, "message too large"), id, http.StatusRequestEntityTooLarge)
+		return
 	}
 	s.m.upstreamErrors.Inc()
 	s.log.Error("upstream request failed", "request_id", id, "error", err.Error())

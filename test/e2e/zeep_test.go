@@ -417,3 +417,33 @@ func TestProxyScrubsPassword(t *testing.T) {
 		t.Errorf("forwarded body differs from the message minus the password:\n%s", r.body)
 	}
 }
+
+// TestProxyOversizedChunkedBody: a body without Content-Length that grows
+// past max_body_bytes after authentication is not cut silently: the
+// upstream request is abandoned and the client gets a 413 fault.
+func TestProxyOversizedChunkedBody(t *testing.T) {
+	up := newUpstream(t)
+	cfg := baseConfig + "limits: {max_body_bytes: 200000}\nproxy:\n  upstream: " + up.URL + "\n"
+	svc := StartService(t, cfg, map[string]string{"users.yaml": usersFile(t)})
+	msg := zeep(t, "--user", "alice", "--password", "wonderland", "--digest", "--text", "z", "--text-repeat", "300000")
+	// An io.Reader that is not a *bytes.Reader makes the client send chunks.
+	req, _ := http.NewRequest(http.MethodPost, svc.URL+"/svc", io.MultiReader(bytes.NewReader(msg)))
+	req.Header.Set("Content-Type", soapContentType("11"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || faultCode(t, "11", body) != "InvalidSecurity" {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	up.mu.Lock()
+	for _, r := range up.reqs {
+		if len(r.body) >= len(msg) {
+			t.Errorf("upstream received the whole oversized body")
+		}
+	}
+	up.mu.Unlock()
+	svc.Healthy(t)
+}
