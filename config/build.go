@@ -54,7 +54,7 @@ func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		r, err := c.regs[n].Open(env.with(logger.With("registry", n)))
+		r, err := c.regs[n].Open(env.with(n, logger.With("registry", n)))
 		if err != nil {
 			return nil, fmt.Errorf("config: registries.%s: %w", n, err)
 		}
@@ -68,7 +68,7 @@ func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
 	}
 	entries := make([]authn.Entry, 0, len(c.Modules))
 	for i, e := range c.Modules {
-		m, err := e.Config.Open(env.with(logger.With("module", e.Name)))
+		m, err := e.Config.Open(env.with(e.Name, logger.With("module", e.Name)))
 		if err != nil {
 			return nil, fmt.Errorf("config: chain[%d] (%s): %w", i, e.Name, err)
 		}
@@ -86,8 +86,8 @@ func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
 	return rt, nil
 }
 
-func (e *Env) with(l *slog.Logger) *Env {
+func (e *Env) with(name string, l *slog.Logger) *Env {
 	c := *e
-	c.Logger = l
+	c.Name, c.Logger = name, l
 	return &c
 }

@@ -118,6 +118,9 @@ type ModuleEntry struct {
 // Env is what a type's Open gets: a logger, the shared replay cache, the
 // named registries, and paths relative to the configuration file.
 type Env struct {
+	// Name is the chain entry's (or registry's) name, for logs and for
+	// modules that report it.
+	Name       string
 	Logger     *slog.Logger
 	Replay     replay.Cache
 	BaseDir    string

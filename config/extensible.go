@@ -67,7 +67,7 @@ func (e *ExecSection) Open(env *Env) (authn.Module, error) {
 	return extensible.NewExec(extensible.ExecConfig{
 		Command: argv, Persistent: e.Persistent, Timeout: e.Timeout, MaxConcurrency: e.MaxConcurrency,
 		MaxOutputBytes: e.MaxOutputBytes, Env: e.Env, Dir: env.Path(e.Dir), Method: e.Method,
-		Document: extensible.DocumentOptions{Headers: e.Headers, SendPasswords: e.SendPasswords},
+		Document: extensible.DocumentOptions{Module: env.Name, Headers: e.Headers, SendPasswords: e.SendPasswords},
 		Logger:   env.Logger,
 	})
 }
@@ -150,7 +150,7 @@ func (h *HTTPSection) Open(env *Env) (authn.Module, error) {
 	return extensible.NewHTTP(extensible.HTTPConfig{
 		URL: h.URL, Client: &http.Client{Transport: tr}, Timeout: h.Timeout, Retries: h.Retries,
 		MaxResponseBytes: h.MaxResponseBytes, RequestHeaders: h.RequestHeaders, Method: h.Method,
-		Document: extensible.DocumentOptions{Headers: h.Headers, SendPasswords: h.SendPasswords},
+		Document: extensible.DocumentOptions{Module: env.Name, Headers: h.Headers, SendPasswords: h.SendPasswords},
 		Logger:   env.Logger,
 	})
 }

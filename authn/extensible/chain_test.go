@@ -1,11 +1,14 @@
 package extensible_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -98,7 +101,24 @@ func TestChainMixesBuiltinAndCustom(t *testing.T) {
 		t.Fatal(err)
 	}
 	var hits atomic.Int32
-	srv := httptest.NewServer(decideHTTP(t, &hits))
+	decide := decideHTTP(t, &hits)
+	var unnamed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// config.Build gives the module its chain entry's name, which goes
+		// into the document.
+		b, _ := io.ReadAll(r.Body)
+		var d extensible.Document
+		if json.Unmarshal(b, &d) != nil || d.Module != "custom" {
+			unnamed.Add(1)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		decide(w, r)
+	}))
+	t.Cleanup(func() {
+		if n := unnamed.Load(); n > 0 {
+			t.Errorf("%d documents did not name the chain entry", n)
+		}
+	})
 	defer srv.Close()
 	script, _ := filepath.Abs("testdata/helper.py")
 	custom := map[string]string{
