@@ -94,8 +94,9 @@ type Security struct {
 }
 
 // Namespaces returns the namespace declarations in scope at the Security
-// element (prefix to URI; "" is the default namespace), as a custom module
-// needs them to parse a raw child element on its own.
+// element (prefix to URI; "" is the default namespace): those of its
+// ancestors and its own. With the declarations inside a child's own raw
+// bytes, that is all a custom module needs to parse the child on its own.
 func (s *Security) Namespaces() map[string]string {
 	m := make(map[string]string, len(s.scope))
 	for _, b := range s.scope {
