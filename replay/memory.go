@@ -13,15 +13,24 @@ import (
 type Memory struct {
 	shards []memShard
 	seed   maphash.Seed
+	seed2  maphash.Seed
 	now    func() time.Time
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
 }
 
+// memKey is a key's 128-bit hash under two random per-process seeds. The
+// map then holds no pointers (the garbage collector never scans it, however
+// many entries it has) and each entry has a fixed size. Two keys with the
+// same hash would make the second look like a replay: a refusal, never an
+// acceptance, and with 128 bits from seeds no client knows, not a
+// practical event.
+type memKey [2]uint64
+
 type memShard struct {
 	mu   sync.Mutex
-	m    map[string]int64 // key -> expiry, unix nanoseconds
+	m    map[memKey]int64 // key -> expiry, unix nanoseconds
 	max  int
 	next int64 // no sweep can free anything before this time (a lower bound of the expiries held)
 	_    [40]byte
@@ -57,11 +66,11 @@ func NewMemory(o MemoryOptions) *Memory {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Memory{shards: make([]memShard, o.Shards), seed: maphash.MakeSeed(), now: o.Now,
+	c := &Memory{shards: make([]memShard, o.Shards), seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), now: o.Now,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	per := o.MaxEntries / o.Shards
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]int64)
+		c.shards[i].m = make(map[memKey]int64)
 		c.shards[i].max = per
 	}
 	if o.SweepInterval > 0 {
@@ -79,10 +88,11 @@ func (c *Memory) Add(_ context.Context, key string, exp time.Time) error {
 	if e <= now {
 		return nil // already outside its window: nothing to remember
 	}
-	sh := &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
+	k := memKey{maphash.String(c.seed, key), maphash.String(c.seed2, key)}
+	sh := &c.shards[k[0]%uint64(len(c.shards))]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if old, ok := sh.m[key]; ok && old > now {
+	if old, ok := sh.m[k]; ok && old > now {
 		return ErrReplay
 	}
 	if len(sh.m) >= sh.max {
@@ -94,7 +104,7 @@ func (c *Memory) Add(_ context.Context, key string, exp time.Time) error {
 			return ErrFull
 		}
 	}
-	sh.m[key] = e
+	sh.m[k] = e
 	if e < sh.next {
 		// Keep next a lower bound of the live expiries: a sweep that found
 		// the shard empty (or holding only long-lived keys) set it later than

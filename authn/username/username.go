@@ -259,7 +259,6 @@ func (m *Module) fillSubject(req *authn.Request, s *authn.Subject, user *registr
 	for k, v := range user.Attributes {
 		s.AddAttribute(k, v...)
 	}
-	req.SetShared("username", user.Name)
 }
 
 func (m *Module) verifyText(ctx context.Context, ut *wsse.UsernameToken) (*registry.User, error) {
