@@ -226,6 +226,7 @@ type arena struct {
 	stack [10]openElem
 	state [10]uint8
 	attrs [6]rawAttr
+	utBuf [192]byte
 }
 
 type parser struct {
@@ -251,6 +252,17 @@ type parser struct {
 
 	lastContentEnd int    // offset of the last end tag's '<'
 	scratch        []byte // for checking references in text that is not kept
+
+	// The open UsernameToken's texts, turned into strings at its end.
+	utText   []byte
+	spans    [6]utSpan
+	nSpans   int
+	haveUser bool
+}
+
+type utSpan struct {
+	dst  *string
+	a, b int
 }
 
 var (
@@ -274,6 +286,7 @@ func Parse(b []byte, opts *Options) (*Envelope, error) {
 	p.lex.b = b
 	p.lex.lim = &p.lim
 	p.lex.attrs = a.attrs[:0]
+	p.utText = a.utBuf[:0]
 	a.env.Raw = b
 	p.env = &a.env
 	p.ns = a.ns[:0]
@@ -718,9 +731,10 @@ func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error
 	}
 	switch {
 	case sid == nsWSSE && bytes.Equal(local, []byte("Username")):
-		if ut.Username != "" {
+		if p.haveUser {
 			return dup("Username")
 		}
+		p.haveUser = true
 		p.utField = &ut.Username
 	case sid == nsWSSE && bytes.Equal(local, []byte("Password")):
 		if ut.HasPassword {
@@ -885,6 +899,11 @@ func (p *parser) closeElement(end int) error {
 		p.sec.End = end
 		p.sec = nil
 	case inUT:
+		all := string(p.utText)
+		for _, sp := range p.spans[:p.nSpans] {
+			*sp.dst = all[sp.a:sp.b]
+		}
+		p.utText, p.nSpans, p.haveUser = p.utText[:0], 0, false
 		p.ut.End = end
 		p.sec.Elements[p.curChild].End = end
 		p.ut = nil
@@ -893,9 +912,21 @@ func (p *parser) closeElement(end int) error {
 			p.ut.PasswordValueEnd = p.lastContentEnd
 		}
 		if p.utField != nil {
-			*p.utField = p.collected()
-			if p.utField == &p.ut.Username && p.ut.Username == "" {
+			// The token's texts go into one buffer that becomes one
+			// string when the token ends (one allocation, not six).
+			v := p.textRef
+			if p.textMany {
+				v = p.text
+			}
+			if p.utField == &p.ut.Username && len(v) == 0 {
 				return &Error{Code: InvalidSecurityToken, Reason: "UsernameToken has an empty Username"}
+			}
+			if p.nSpans < len(p.spans) {
+				p.spans[p.nSpans] = utSpan{dst: p.utField, a: len(p.utText), b: len(p.utText) + len(v)}
+				p.nSpans++
+				p.utText = append(p.utText, v...)
+			} else {
+				*p.utField = string(v)
 			}
 		}
 		p.utField = nil
