@@ -280,11 +280,7 @@ func TestExecFailuresFailClosed(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			start := time.Now()
 			checkFailure(t, m, logs, c.want)
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("took %s", d)
-			}
 		})
 	}
 	t.Run("missing-program", func(t *testing.T) {

@@ -440,7 +440,6 @@ func TestCredentialCache(t *testing.T) {
 	})
 
 	t.Run("LockedAccountStopsWithinTTL", func(t *testing.T) {
-		before := time.Now()
 		mustAccept(t, r, "carol", "carolpass")
 		after := time.Now()
 		err := admin(t, l).Modify(&goldap.ModifyRequest{
@@ -450,10 +449,9 @@ func TestCredentialCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for time.Since(before) < ttl-200*time.Millisecond {
-			mustAccept(t, r, "carol", "carolpass") // still cached
-			time.Sleep(100 * time.Millisecond)
-		}
+		// Still cached right after the lock (the check itself is not a
+		// timing claim: the entry has most of its 2 s left).
+		mustAccept(t, r, "carol", "carolpass")
 		time.Sleep(ttl - time.Since(after) + 50*time.Millisecond)
 		mustReject(t, r, "carol", "carolpass")
 	})
