@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/authsvc/authsvc/wsse"
 )
@@ -113,8 +114,9 @@ type Challenger interface {
 // built and safe for concurrent use.
 type Chain struct {
 	entries []Entry
-	// Observe, when set, is told each entry's outcome (for metrics).
-	observe func(entry string, o Outcome, err error)
+	// Observe, when set, is told each entry's outcome and how long its
+	// login took (for metrics).
+	observe func(entry string, o Outcome, err error, d time.Duration)
 }
 
 // NewChain checks the entries and builds a chain.
@@ -142,8 +144,8 @@ func NewChain(entries ...Entry) (*Chain, error) {
 }
 
 // WithObserver returns a copy of the chain that reports every entry's
-// outcome to fn.
-func (c *Chain) WithObserver(fn func(entry string, o Outcome, err error)) *Chain {
+// outcome and the duration of its login to fn.
+func (c *Chain) WithObserver(fn func(entry string, o Outcome, err error, d time.Duration)) *Chain {
 	c2 := *c
 	c2.observe = fn
 	return &c2
@@ -203,6 +205,10 @@ func (c *Chain) Authenticate(ctx context.Context, req *Request) (*Subject, error
 			return nil, &Fault{Code: wsse.SecurityTokenUnavailable, Reason: "request abandoned", Temporary: true, Err: err}
 		}
 		saved := s.clone()
+		var started time.Time
+		if c.observe != nil {
+			started = time.Now()
+		}
 		ok, err := e.Module.Login(ctx, req, s)
 		var outcome Outcome
 		var fault *Fault
@@ -239,7 +245,7 @@ func (c *Chain) Authenticate(ctx context.Context, req *Request) (*Subject, error
 			*s = saved
 		}
 		if c.observe != nil {
-			c.observe(e.Name, outcome, err)
+			c.observe(e.Name, outcome, err, time.Since(started))
 		}
 		if outcome == Ignored && (e.Flag == Required || e.Flag == Requisite) {
 			outcome = Rejected

@@ -7,6 +7,7 @@ type metrics struct {
 	decisions        *prometheus.CounterVec
 	faults           *prometheus.CounterVec
 	modules          *prometheus.CounterVec
+	moduleDuration   *prometheus.HistogramVec
 	duration         prometheus.Histogram
 	requestDuration  *prometheus.HistogramVec
 	inflight         prometheus.Gauge
@@ -42,6 +43,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "authsvc_module_logins_total",
 			Help: "Login attempts by chain entry and outcome (success, rejected, error, ignored).",
 		}, []string{"module", "outcome"}),
+		moduleDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "authsvc_module_duration_seconds",
+			Help:    "Time each chain entry's login took, by entry.",
+			Buckets: []float64{.000005, .00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1},
+		}, []string{"module"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "authsvc_authentication_duration_seconds",
 			Help:    "Time to read the Security header and run the chain.",
@@ -98,7 +104,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help: "Identity assertions that could not be signed (the request was refused).",
 		}),
 	}
-	reg.MustRegister(m.requests, m.decisions, m.faults, m.modules, m.duration, m.requestDuration, m.inflight,
+	reg.MustRegister(m.requests, m.decisions, m.faults, m.modules, m.moduleDuration, m.duration, m.requestDuration, m.inflight,
 		m.inflightRequests, m.upstreamErrors, m.depErrors, m.depErrorsTotal, m.depDuration, m.replayHits,
 		m.lockouts, m.lockedRejections, m.auditErrors, m.assertionErrors)
 	return m

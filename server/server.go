@@ -156,8 +156,9 @@ func New(o Options) (*Server, error) {
 			g.SOAP11FaultStatus = http.StatusInternalServerError
 		}
 	}
-	s.o.Chain = o.Chain.WithObserver(func(entry string, out authn.Outcome, _ error) {
+	s.o.Chain = o.Chain.WithObserver(func(entry string, out authn.Outcome, _ error, d time.Duration) {
 		s.m.modules.WithLabelValues(entry, out.String()).Inc()
+		s.m.moduleDuration.WithLabelValues(entry).Observe(d.Seconds())
 	})
 	s.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
 	if p := o.Proxy; p != nil {

@@ -185,6 +185,10 @@ func TestZeepUsernameToken(t *testing.T) {
 		if !strings.Contains(string(b), "\nauthsvc_replay_hits_total 2\n") {
 			t.Errorf("metrics do not count the two replays:\n%s", b)
 		}
+		// Six logins so far (four accepted, two replays), each timed.
+		if !strings.Contains(string(b), "\nauthsvc_module_duration_seconds_count{module=\"users\"} 6\n") {
+			t.Errorf("metrics do not time the module's logins:\n%s", b)
+		}
 	})
 
 	t.Run("zeep timestamp", func(t *testing.T) {
