@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/netip"
 	"strings"
 	"sync"
@@ -280,8 +279,6 @@ func (s *Server) lockKeysFor(claimed string, client netip.Addr) lockKeys {
 	}
 	return k
 }
-
-var errLocked = errors.New("locked")
 
 // checkLocked says which key, if any, is locked ("principal", "address").
 func (s *Server) checkLocked(ctx context.Context, k lockKeys, now time.Time) (which string, hadFailures bool, err error) {
