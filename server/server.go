@@ -447,6 +447,12 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.En
 	if maxHead <= 0 {
 		maxHead = wsse.DefaultLimits.MaxHeaderBytes
 	}
+	// A client that trickles its message a byte at a time must not make us
+	// rescan or reparse everything it sent so far on each read: only the new
+	// bytes are searched for "Body", and after a parse that needed more, the
+	// next waits until half as much again has arrived. Both stay linear in
+	// the size of the head.
+	scanned, sawBody, parseAt := 0, false, 0
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -469,9 +475,15 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.En
 		if n == 0 && !eof {
 			continue
 		}
+		if !sawBody {
+			from := max(scanned-3, 0)
+			sawBody = bytes.Contains(buf[from:], []byte("Body"))
+			scanned = len(buf)
+		}
 		// Parse once enough has arrived: at the end of the body, when the
-		// buffer is full, or when a Body start tag may be present.
-		if eof || len(buf) == cap(buf) || bytes.Contains(buf, []byte("Body")) {
+		// buffer is full (it doubles, so that happens a few times at most),
+		// or when a Body start tag may be present.
+		if eof || len(buf) == cap(buf) || sawBody && len(buf) >= parseAt {
 			env, perr := wsse.Parse(buf, &s.o.Parse)
 			if perr == nil {
 				return env, nil
@@ -479,6 +491,7 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.En
 			if eof || len(buf) > maxHead {
 				return nil, perr
 			}
+			parseAt = len(buf) + max(len(buf)/2, 4096)
 		}
 	}
 }

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/wsse"
+	"github.com/authsvc/authsvc/wsseclient"
+)
+
+// TestReadEnvelopeTrickled: a message that arrives a byte per read, with
+// "Body" in its header text long before the Body, is still read and judged.
+func TestReadEnvelopeTrickled(t *testing.T) {
+	accept := authn.ModuleFunc(func(_ context.Context, r *authn.Request, s *authn.Subject) (bool, error) {
+		sec := r.Security()
+		if sec == nil || len(sec.UsernameTokens) != 1 {
+			return false, authn.ErrUnsupported
+		}
+		s.Principal = sec.UsernameTokens[0].Username
+		return true, nil
+	})
+	chain, err := authn.NewChain(authn.Entry{Name: "any", Flag: authn.Requisite, Module: accept})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Chain: chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A header of ~40 KB in which the word "Body" appears long before the
+	// real Body, sent one byte per read.
+	filler := `<x:pad xmlns:x="urn:pad">` + strings.Repeat("Body text ", 4000) + `</x:pad>`
+	msg := string(wsseclient.Envelope(wsse.SOAP11, wsseclient.UsernameToken{Username: "alice", Password: "pw", NoNonce: true}, "<e/>"))
+	msg = strings.Replace(msg, "<soap:Header>", "<soap:Header>"+filler, 1)
+	for _, body := range []string{msg, msg + strings.Repeat(" ", 100000)} {
+		req := httptest.NewRequest(http.MethodPost, "/v1/authenticate", iotest.OneByteReader(strings.NewReader(body)))
+		req.Header.Set("Content-Type", "text/xml")
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, req)
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"principal":"alice"`) {
+			t.Fatalf("trickled message: %d %s", w.Code, w.Body.String())
+		}
+	}
+}
