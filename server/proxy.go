@@ -128,7 +128,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	prefix := s.o.Proxy.HeaderPrefix
 	for k := range pr.Out.Header {
-		if len(k) >= len(prefix) && strings.EqualFold(k[:len(prefix)], prefix) {
+		if spoofsIdentity(k, prefix) {
 			delete(pr.Out.Header, k)
 		}
 	}
@@ -228,4 +228,29 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	w.Header().Set("X-Request-Id", id)
 	w.WriteHeader(http.StatusBadGateway)
 	w.Write(serverFault(v, code, "The upstream service is unavailable", id))
+}
+
+// spoofsIdentity reports whether a client's header could pass for one of
+// the identity headers: the prefix matched without regard to case, and with
+// '_' taken as '-', because CGI-style upstreams (PHP, WSGI, Rack) turn both
+// X-Authenticated-User and X_Authenticated_User into HTTP_X_AUTHENTICATED_USER.
+func spoofsIdentity(name, prefix string) bool {
+	if len(name) < len(prefix) {
+		return false
+	}
+	fold := func(c byte) byte {
+		switch {
+		case c == '_':
+			return '-'
+		case 'A' <= c && c <= 'Z':
+			return c + 'a' - 'A'
+		}
+		return c
+	}
+	for i := 0; i < len(prefix); i++ {
+		if fold(name[i]) != fold(prefix[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -47,3 +47,15 @@ func TestReadEnvelopeTrickled(t *testing.T) {
 		}
 	}
 }
+
+func TestSpoofsIdentity(t *testing.T) {
+	for name, want := range map[string]bool{
+		"X-Authenticated-User": true, "x-authenticated-groups": true, "X_Authenticated_User": true,
+		"X-AUTHENTICATED_Principal": true, "X-Authenticated": false, "X-Authenticator-User": false,
+		"Authorization": false, "X-Authenticated-": true,
+	} {
+		if got := spoofsIdentity(name, "X-Authenticated-"); got != want {
+			t.Errorf("spoofsIdentity(%q) = %v", name, got)
+		}
+	}
+}

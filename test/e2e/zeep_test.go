@@ -348,7 +348,8 @@ func TestZeepThroughProxy(t *testing.T) {
 		t.Run("zeep call soap"+v, func(t *testing.T) {
 			// zeep sends, through authsvc, with a spoofed identity header.
 			out := zeep(t, "--soap", v, "--user", "alice", "--password", "wonderland", "--digest",
-				"--call", svc.URL+"/echo", "--header", "X-Authenticated-User=mallory", "--header", "X-Authenticated-Groups=admins")
+				"--call", svc.URL+"/echo", "--header", "X-Authenticated-User=mallory", "--header", "X-Authenticated-Groups=admins",
+				"--header", "X_Authenticated_Groups=admins")
 			if got := strings.TrimSpace(string(out)); got != "echo from alice" {
 				t.Errorf("zeep got %q", got)
 			}
@@ -361,6 +362,9 @@ func TestZeepThroughProxy(t *testing.T) {
 			}
 			if g := r.header.Get("X-Authenticated-Groups"); g != "soap-users,a%2Cb" {
 				t.Errorf("X-Authenticated-Groups = %q (the spoofed value must be gone)", g)
+			}
+			if g, ok := r.header["X_authenticated_groups"]; ok {
+				t.Errorf("the underscore spelling of an identity header reached the upstream: %q", g)
 			}
 			if r.header.Get("X-Authenticated-Method") != "UsernameToken" || r.header.Get("X-Request-Id") == "" {
 				t.Errorf("identity headers: %v", r.header)
