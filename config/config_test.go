@@ -109,3 +109,22 @@ func TestExampleConfigsParse(t *testing.T) {
 		t.Fatalf("found only %v", files)
 	}
 }
+
+// The README's configuration example must stay valid.
+func TestREADMEExampleParses(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "A fuller example:")
+	if i < 0 {
+		t.Fatal("README has no configuration example")
+	}
+	s = s[i:]
+	start := strings.Index(s, "```yaml\n") + len("```yaml\n")
+	end := strings.Index(s[start:], "```")
+	if _, err := Parse([]byte(s[start:start+end]), Builtin()); err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+}
