@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -56,6 +58,28 @@ func TestSpoofsIdentity(t *testing.T) {
 	} {
 		if got := spoofsIdentity(name, "X-Authenticated-"); got != want {
 			t.Errorf("spoofsIdentity(%q) = %v", name, got)
+		}
+	}
+}
+
+// TestPanicBecomesSOAPFault: a module that panics (a bug) costs the client
+// a well-formed SOAP fault, not a dropped connection, and the service stays up.
+func TestPanicBecomesSOAPFault(t *testing.T) {
+	boom := authn.ModuleFunc(func(context.Context, *authn.Request, *authn.Subject) (bool, error) { panic("bug") })
+	chain, _ := authn.NewChain(authn.Entry{Name: "boom", Flag: authn.Required, Module: boom})
+	srv, err := New(Options{Chain: chain, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := wsseclient.Envelope(wsse.SOAP12, wsseclient.UsernameToken{Username: "a", Password: "b", NoNonce: true}, "")
+	for i := 0; i < 2; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/v1/authenticate", strings.NewReader(string(msg)))
+		req.Header.Set("Content-Type", "application/soap+xml")
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, req)
+		if w.Code != 500 || !strings.Contains(w.Body.String(), "<env:Value>env:Receiver</env:Value>") ||
+			!strings.HasPrefix(w.Header().Get("Content-Type"), "application/soap+xml") {
+			t.Fatalf("%d %s %s", w.Code, w.Header(), w.Body.String())
 		}
 	}
 }

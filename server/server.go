@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -218,8 +219,17 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v))
-				http.Error(w, "internal error", http.StatusInternalServerError)
+				id := newRequestID()
+				s.log.Error("panic serving request", "request_id", id, "path", r.URL.Path, "panic", fmt.Sprint(v),
+					"stack", string(debug.Stack()))
+				v := versionFromContentType(r.Header.Get("Content-Type"))
+				code := "soap:Server"
+				if v == wsse.SOAP12 {
+					code = "env:Receiver"
+				}
+				w.Header().Set("Content-Type", contentType(v))
+				w.WriteHeader(http.StatusInternalServerError)
+				w.Write(serverFault(v, code, "Internal error", id))
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -220,7 +220,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	case TypeText:
 		user, err = m.verifyText(ctx, ut)
 	case TypeDigest:
-		user, err = m.verifyDigest(ctx, ut)
+		user, err = m.verifyDigest(ctx, ut, nonce)
 	case TypeNoPassword:
 		user, err = m.lookupOnly(ctx, ut)
 	}
@@ -272,7 +272,7 @@ func (m *Module) verifyText(ctx context.Context, ut *wsse.UsernameToken) (*regis
 	return u, nil
 }
 
-func (m *Module) verifyDigest(ctx context.Context, ut *wsse.UsernameToken) (*registry.User, error) {
+func (m *Module) verifyDigest(ctx context.Context, ut *wsse.UsernameToken, nonce []byte) (*registry.User, error) {
 	secret, u, err := m.cfg.Secrets.LookupSecret(ctx, ut.Username)
 	known := true
 	if errors.Is(err, registry.ErrNotFound) {
@@ -280,12 +280,18 @@ func (m *Module) verifyDigest(ctx context.Context, ut *wsse.UsernameToken) (*reg
 	} else if err != nil {
 		return nil, fmt.Errorf("username: looking up secret of %q: %w", ut.Username, err)
 	}
-	var got [sha1.Size]byte
-	n, derr := base64.StdEncoding.Decode(got[:], []byte(ut.Password))
-	want := Digest([]byte(ut.Nonce), ut.Created, secret)
+	// A digest is 28 Base64 characters. Anything longer is not decoded (a
+	// value longer than the buffer would make Decode panic) but still
+	// compared, so that a malformed value costs what a wrong one does.
+	var got [sha1.Size + 2]byte
+	n, derr := 0, error(nil)
+	if base64.StdEncoding.DecodedLen(len(ut.Password)) <= len(got) {
+		n, derr = base64.StdEncoding.Decode(got[:], []byte(ut.Password))
+	}
+	want := digest(nonce, ut.Created, secret)
 	// Compare even when the user is unknown or the value malformed, so that
 	// the three cases cost the same.
-	match := subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	match := subtle.ConstantTimeCompare(got[:sha1.Size], want[:]) == 1
 	if !known || derr != nil || n != sha1.Size || !match {
 		return nil, authn.Reject(wsse.FailedAuthentication, "user %q: PasswordDigest: unknown user or wrong password", ut.Username)
 	}
@@ -310,17 +316,14 @@ func (m *Module) lookupOnly(ctx context.Context, ut *wsse.UsernameToken) (*regis
 // SHA-1(nonce || created || password), with the nonce Base64-decoded first and
 // Created used exactly as sent. nonceB64 is the Nonce as sent.
 func Digest(nonceB64 []byte, created string, password []byte) [sha1.Size]byte {
+	nonce, _ := base64.StdEncoding.DecodeString(string(nonceB64))
+	return digest(nonce, created, password)
+}
+
+// digest is Digest of a nonce already decoded.
+func digest(nonce []byte, created string, password []byte) [sha1.Size]byte {
 	var buf [512]byte
-	b := buf[:0]
-	if base64.StdEncoding.DecodedLen(len(nonceB64)) <= len(buf) {
-		n, err := base64.StdEncoding.Decode(buf[:], nonceB64)
-		if err != nil {
-			n = 0
-		}
-		b = buf[:n]
-	} else if d, err := base64.StdEncoding.DecodeString(string(nonceB64)); err == nil {
-		b = append(b, d...)
-	}
+	b := append(buf[:0], nonce...)
 	b = append(b, created...)
 	b = append(b, password...)
 	return sha1.Sum(b)

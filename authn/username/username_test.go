@@ -132,6 +132,7 @@ func TestRejections(t *testing.T) {
 		reason string
 	}{
 		{"wrong password", digestMsg("alice", "x", now, nil), wsse.FailedAuthentication, "unknown user or wrong password"},
+		{"overlong digest value", []byte(strings.Replace(string(good), `#PasswordDigest">`, `#PasswordDigest">`+strings.Repeat("QUFB", 40), 1)), wsse.FailedAuthentication, "unknown user or wrong password"},
 		{"unknown user", digestMsg("nobody", "wonderland", now, nil), wsse.FailedAuthentication, "unknown user or wrong password"},
 		{"stale", digestMsg("alice", "wonderland", now.Add(-6*time.Minute), nil), wsse.MessageExpired, "old"},
 		{"future", digestMsg("alice", "wonderland", now.Add(2*time.Minute), nil), wsse.MessageExpired, "future"},
