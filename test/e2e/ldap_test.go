@@ -19,23 +19,7 @@ import (
 func TestLDAPUsersEndToEnd(t *testing.T) {
 	dir := testenv.StartLDAP(t)
 	up := newUpstream(t)
-	cfg := fmt.Sprintf(`
-registries:
-  directory:
-    type: ldap
-    urls: [%s]
-    start_tls: true
-    ca_file: %s
-    bind_dn: %s
-    bind_password: %s
-    dial_timeout: 2s
-    request_timeout: 2s
-    user_search:
-      base_dn: ou=people,%s
-      filter: (&(objectClass=inetOrgPerson)(uid=%%s))
-      name_attribute: uid
-      member_of_attribute: memberOf
-      attributes: [mail]
+	cfg := ldapRegistryYAML(dir) + `
 chain:
   - name: directory
     type: username
@@ -45,9 +29,9 @@ chain:
     password_digest: false
     text_over_plain_http: true
 proxy:
-  upstream: %s
+  upstream: ` + up.URL + `
 log: {level: debug}
-`, dir.URL, dir.CAFile, dir.BindDN, dir.BindPassword, dir.BaseDN, up.URL)
+`
 	svc := StartService(t, cfg, nil)
 
 	msg := zeep(t, "--user", "alice", "--password", "wonderland")
@@ -116,4 +100,27 @@ chain:
 	if !strings.Contains(out, "password_digest") {
 		t.Errorf("check-config output: %s", out)
 	}
+}
+
+// ldapRegistryYAML is a registries section naming the test slapd as
+// "directory".
+func ldapRegistryYAML(dir *testenv.LDAP) string {
+	return fmt.Sprintf(`
+registries:
+  directory:
+    type: ldap
+    urls: [%s]
+    start_tls: true
+    ca_file: %s
+    bind_dn: %s
+    bind_password: %s
+    dial_timeout: 2s
+    request_timeout: 2s
+    user_search:
+      base_dn: ou=people,%s
+      filter: (&(objectClass=inetOrgPerson)(uid=%%s))
+      name_attribute: uid
+      member_of_attribute: memberOf
+      attributes: [mail]
+`, dir.URL, dir.CAFile, dir.BindDN, dir.BindPassword, dir.BaseDN)
 }

@@ -22,20 +22,7 @@ func TestDirectoryGroupsForKerberosAndUsernameToken(t *testing.T) {
 	k := testenv.StartKDC(t)
 	dir := testenv.StartLDAP(t)
 	up := newUpstream(t)
-	svc := StartService(t, fmt.Sprintf(`
-registries:
-  directory:
-    type: ldap
-    urls: [%s]
-    start_tls: true
-    ca_file: %s
-    bind_dn: %s
-    bind_password: %s
-    user_search:
-      base_dn: ou=people,%s
-      filter: (&(objectClass=inetOrgPerson)(uid=%%s))
-      name_attribute: uid
-      member_of_attribute: memberOf
+	svc := StartService(t, ldapRegistryYAML(dir)+fmt.Sprintf(`
 chain:
   - {name: sso, type: kerberos, flag: optional, keytab: %s, service_principals: [HTTP/localhost@EXAMPLE.TEST]}
   - {name: users, type: username, flag: optional, registry: directory, password_digest: false, text_over_plain_http: true}
@@ -43,7 +30,7 @@ chain:
 proxy:
   upstream: %s
 log: {level: debug}
-`, dir.URL, dir.CAFile, dir.BindDN, dir.BindPassword, dir.BaseDN, k.LocalhostKeytab, up.URL), nil)
+`, k.LocalhostKeytab, up.URL), nil)
 
 	// UsernameToken from python3-zeep.
 	resp, body := svc.Post(t, "/v1/authenticate", soapContentType("11"), zeep(t, "--user", "alice", "--password", "wonderland"))
