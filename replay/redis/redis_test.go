@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,37 +135,15 @@ func TestKeysHashedAndPrefixed(t *testing.T) {
 // replicas) add one key at once; exactly one Add in all succeeds.
 func TestTwoReplicas(t *testing.T) {
 	r := testenv.StartRedis(t)
-	ctx := context.Background()
 	prefix := "replicas:" + randHex(4) + ":"
 	cfg := redis.Config{Addrs: []string{r.Addr}, KeyPrefix: prefix, Timeout: 5 * time.Second, PoolSize: 16}
 	replicas := []*redis.Cache{open(t, cfg), open(t, cfg)}
 	for round := 0; round < 20; round++ {
 		key, exp := "ut-nonce:"+randHex(16), time.Now().Add(time.Minute)
 		const per = 16
-		var ok, replays atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for _, c := range replicas {
-			for i := 0; i < per; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					switch err := c.Add(ctx, key, exp); {
-					case err == nil:
-						ok.Add(1)
-					case errors.Is(err, replay.ErrReplay):
-						replays.Add(1)
-					default:
-						t.Errorf("Add: %v", err)
-					}
-				}()
-			}
-		}
-		close(start)
-		wg.Wait()
-		if ok.Load() != 1 || replays.Load() != 2*per-1 {
-			t.Fatalf("round %d: %d successes and %d replays from 2×%d Adds of one key; want 1 and %d", round, ok.Load(), replays.Load(), per, 2*per-1)
+		ok, replays := replaytest.Race(t, []replay.Cache{replicas[0], replicas[1]}, per, key, exp)
+		if ok != 1 || replays != 2*per-1 {
+			t.Fatalf("round %d: %d successes and %d replays from 2×%d Adds of one key; want 1 and %d", round, ok, replays, per, 2*per-1)
 		}
 	}
 }

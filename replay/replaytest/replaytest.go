@@ -153,33 +153,9 @@ func Run(t *testing.T, newCache func(t *testing.T) replay.Cache) {
 		for round := 0; round < 5; round++ {
 			key, exp := randKey("race:"), time.Now().Add(time.Minute)
 			const n = 64
-			var ok, replays atomic.Int32
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			errs := make(chan error, n)
-			for i := 0; i < n; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					switch err := c.Add(ctx, key, exp); {
-					case err == nil:
-						ok.Add(1)
-					case errors.Is(err, replay.ErrReplay):
-						replays.Add(1)
-					default:
-						errs <- err
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Errorf("concurrent Add: %v", err)
-			}
-			if ok.Load() != 1 || replays.Load() != n-1 {
-				t.Fatalf("round %d: %d of %d concurrent Adds of one key succeeded, %d replays; want exactly 1 and %d", round, ok.Load(), n, replays.Load(), n-1)
+			ok, replays := Race(t, []replay.Cache{c}, n, key, exp)
+			if ok != 1 || replays != n-1 {
+				t.Fatalf("round %d: %d of %d concurrent Adds of one key succeeded, %d replays; want exactly 1 and %d", round, ok, n, replays, n-1)
 			}
 		}
 	})
@@ -257,4 +233,40 @@ func show(key string) string {
 		return strconv.Quote(key[:40]) + "..."
 	}
 	return strconv.Quote(key)
+}
+
+// Race starts per goroutines on each cache, all adding key at the same
+// moment, and returns how many Adds succeeded and how many were refused as
+// replays; any other error fails t. A correct cache, or set of caches
+// sharing a store, gives exactly one success.
+func Race(t testing.TB, caches []replay.Cache, per int, key string, exp time.Time) (ok, replays int) {
+	t.Helper()
+	var okN, replayN atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, per*len(caches))
+	for _, c := range caches {
+		for i := 0; i < per; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				switch err := c.Add(context.Background(), key, exp); {
+				case err == nil:
+					okN.Add(1)
+				case errors.Is(err, replay.ErrReplay):
+					replayN.Add(1)
+				default:
+					errs <- err
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent Add: %v", err)
+	}
+	return int(okN.Load()), int(replayN.Load())
 }
