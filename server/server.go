@@ -102,6 +102,7 @@ type Server struct {
 	log     *slog.Logger
 	m       *metrics
 	handler http.Handler
+	ready   sync.Map // dependency name -> bool, last readiness result
 	proxy   *httputil.ReverseProxy
 	bufs    sync.Pool
 	id      *identity
@@ -373,6 +374,8 @@ func (s *Server) authenticate(r *http.Request) *result {
 	if hadFailures && keys.principal != "" {
 		if err := s.o.Lockout.Store.Reset(r.Context(), keys.principal); err != nil {
 			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+			s.log.Warn("brute-force store: resetting a principal's failures after a success failed",
+				"request_id", res.id, "error", err.Error())
 		}
 	}
 	res.subject = subj
@@ -644,6 +647,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				c.Error = err.Error()
 				out.Ready = false
 				s.m.depErrors.WithLabelValues(n).Inc()
+			}
+			// Log when a dependency changes state, not on every probe.
+			if was, seen := s.ready.Swap(n, err == nil); !seen && err != nil || seen && was.(bool) != (err == nil) {
+				if err != nil {
+					s.log.Error("readiness: dependency failing", "dependency", n, "error", err.Error())
+				} else {
+					s.log.Info("readiness: dependency answers again", "dependency", n)
+				}
 			}
 			out.Checks = append(out.Checks, c)
 		}()

@@ -236,3 +236,15 @@ func checkConfig(t testing.TB, config string) string {
 	}
 	return string(out)
 }
+
+// WaitLog waits (up to 5 s) for the service to log a line containing s.
+func (s *Service) WaitLog(t testing.TB, sub string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.Log(), sub) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the service never logged %q:\n%s", sub, s.Log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -77,6 +77,7 @@ log: {level: debug}
 	if rz.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(rb), "registry/directory") {
 		t.Errorf("readyz with the directory down: %d %s", rz.StatusCode, rb)
 	}
+	svc.WaitLog(t, `"msg":"readiness: dependency failing","dependency":"registry/directory"`)
 
 	// Back again: accepted without restarting authsvc.
 	dir.Start()
