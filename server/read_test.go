@@ -83,3 +83,69 @@ func TestPanicBecomesSOAPFault(t *testing.T) {
 		}
 	}
 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestReadEnvelopeSignedWhole: with a ds:Signature in the Security header
+// the module sees the whole message (a signature may cover the Body), even
+// when the reads split right after the Body start tag; without one, nothing
+// far past the Body start tag is read before the chain decides.
+func TestReadEnvelopeSignedWhole(t *testing.T) {
+	var seen []byte
+	accept := authn.ModuleFunc(func(_ context.Context, r *authn.Request, s *authn.Subject) (bool, error) {
+		sec := r.Security()
+		if sec == nil || len(sec.UsernameTokens) != 1 {
+			return false, authn.ErrUnsupported
+		}
+		seen = r.Envelope.Raw
+		s.Principal = sec.UsernameTokens[0].Username
+		return true, nil
+	})
+	chain, err := authn.NewChain(authn.Entry{Name: "any", Flag: authn.Requisite, Module: accept})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Chain: chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := "<e>" + strings.Repeat("<item>payload</item>\n", 50000) + "</e>" // ~1 MiB
+	unsigned := string(wsseclient.Envelope(wsse.SOAP11, wsseclient.UsernameToken{Username: "alice", Password: "pw", NoNonce: true}, payload))
+	signed := strings.Replace(unsigned, "</wsse:Security>",
+		`<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/></ds:Signature></wsse:Security>`, 1)
+	for _, tc := range []struct {
+		name   string
+		msg    string
+		signed bool
+	}{{"unsigned", unsigned, false}, {"signed", signed, true}} {
+		// The first read ends right after "<soap:Body", the rest comes 4 KiB
+		// at a time.
+		cut := strings.Index(tc.msg, "<soap:Body") + len("<soap:Body")
+		cr := &countingReader{r: io.MultiReader(strings.NewReader(tc.msg[:cut]), iotest.HalfReader(strings.NewReader(tc.msg[cut:])))}
+		req := httptest.NewRequest(http.MethodPost, "/v1/authenticate", cr)
+		req.Header.Set("Content-Type", "text/xml")
+		w := httptest.NewRecorder()
+		seen = nil
+		srv.Handler().ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", tc.name, w.Code, w.Body.String())
+		}
+		if tc.signed {
+			if string(seen) != tc.msg {
+				t.Errorf("signed: the module saw %d of the message's %d bytes", len(seen), len(tc.msg))
+			}
+		} else if cr.n > cut+64<<10 {
+			t.Errorf("unsigned: read %d bytes of a %d-byte message whose Body starts at %d", cr.n, len(tc.msg), cut)
+		}
+	}
+}

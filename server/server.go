@@ -308,7 +308,7 @@ func (s *Server) authenticate(r *http.Request) *result {
 			s.bufs.Put(bp)
 		}
 	}
-	env, err := s.readEnvelope(r.Body, bp, res)
+	env, err := s.readEnvelope(r.Body, bp, res, r.ContentLength)
 	if err != nil {
 		var tooBig *tooLargeError
 		if errors.As(err, &tooBig) {
@@ -453,8 +453,12 @@ func (e *tooLargeError) Error() string {
 
 // readEnvelope reads the body until the parser has seen the Body start tag,
 // the body ends, or the header limit is passed. An empty body gives a nil
-// envelope (HTTP Negotiate without SOAP).
-func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.Envelope, error) {
+// envelope (HTTP Negotiate without SOAP). When the Security header is signed
+// it reads the rest of the body too, up to max_body_bytes, so that the
+// signature is verified over the whole message; an unsigned message costs
+// the same whatever follows its Body start tag. size is the request's
+// Content-Length, -1 if unknown.
+func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, size int64) (*wsse.Envelope, error) {
 	buf := *bp
 	maxHead := s.o.Parse.Limits.MaxHeaderBytes
 	if maxHead <= 0 {
@@ -499,12 +503,50 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.En
 		if eof || len(buf) == cap(buf) || sawBody && len(buf) >= parseAt {
 			env, perr := wsse.Parse(buf, &s.o.Parse)
 			if perr == nil {
+				if !eof && env.NeedsWhole() {
+					// A signature may cover the Body: verify over every byte,
+					// and forward exactly those bytes in proxy mode.
+					if buf, err = s.readRest(body, bp, res, size); err != nil {
+						return nil, err
+					}
+					env.Raw = buf
+				}
 				return env, nil
 			}
 			if eof || len(buf) > maxHead {
 				return nil, perr
 			}
 			parseAt = len(buf) + max(len(buf)/2, 4096)
+		}
+	}
+}
+
+// readRest reads what is left of the body into *bp after the head already
+// there, up to max_body_bytes, and returns the whole body. With a known
+// Content-Length the buffer grows once.
+func (s *Server) readRest(body io.Reader, bp *[]byte, res *result, size int64) ([]byte, error) {
+	buf := *bp
+	if size > int64(cap(buf)) && size <= s.o.MaxBodyBytes {
+		// One extra byte, so that the read that finds EOF needs no growth.
+		buf = append(make([]byte, 0, size+1), buf...)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		*bp = buf
+		res.head = buf
+		if int64(len(buf)) > s.o.MaxBodyBytes {
+			return nil, &tooLargeError{s.o.MaxBodyBytes}
+		}
+		if errors.Is(err, io.EOF) {
+			res.eof = true
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 }

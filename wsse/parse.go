@@ -105,6 +105,32 @@ func (s *Security) Namespaces() map[string]string {
 	return m
 }
 
+// Signed reports whether the header holds a ds:Signature among its
+// children. A signature's references may cover the Body, so verifying it
+// needs the whole envelope, not just the part up to the Body start tag that
+// Parse reads: a reader that stops early must read the rest first (and set
+// Envelope.Raw to all of it) when this is true.
+func (s *Security) Signed() bool {
+	if s == nil {
+		return false
+	}
+	for i := range s.Elements {
+		if s.Elements[i].Space == NSDSig && s.Elements[i].Local == "Signature" {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsWhole reports whether judging this envelope needs every byte of it,
+// not only the bytes up to the Body start tag: true when the Security
+// header addressed to us is signed (see Security.Signed). Offsets found by
+// Parse stay valid when Raw is replaced by a longer buffer with the same
+// prefix.
+func (e *Envelope) NeedsWhole() bool {
+	return e != nil && e.Security.Signed()
+}
+
 // Element is a child element of the Security header, kept raw.
 type Element struct {
 	Space, Local string

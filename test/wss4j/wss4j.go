@@ -147,7 +147,8 @@ type Message struct {
 	TTL int
 	// Nonce adds a Nonce and Created to the UsernameToken.
 	Nonce bool
-	// PayloadBytes is about how much text goes in the Body (default 200).
+	// PayloadBytes is about how much text goes in the Body (default 200;
+	// negative for an empty payload element).
 	PayloadBytes int
 }
 
@@ -175,8 +176,11 @@ func (g *Generator) Envelope(m Message) ([]byte, error) {
 	case m.TTL < 0:
 		m.TTL = 0
 	}
-	if m.PayloadBytes == 0 {
+	switch {
+	case m.PayloadBytes == 0:
 		m.PayloadBytes = 200
+	case m.PayloadBytes < 0:
+		m.PayloadBytes = 0
 	}
 	nonce := "0"
 	if m.Nonce {

@@ -45,17 +45,7 @@ const (
 
 // HasSignature reports whether the Security header holds a ds:Signature,
 // without building a DOM: the hot path for unsigned tokens asks this.
-func HasSignature(sec *wsse.Security) bool {
-	if sec == nil {
-		return false
-	}
-	for i := range sec.Elements {
-		if sec.Elements[i].Space == wsse.NSDSig && sec.Elements[i].Local == "Signature" {
-			return true
-		}
-	}
-	return false
-}
+func HasSignature(sec *wsse.Security) bool { return sec.Signed() }
 
 // KeyInfo is what a Signature's KeyInfo says about its key: a
 // wsse:SecurityTokenReference with a wsse:Reference to a token in the
