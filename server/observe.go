@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"github.com/authsvc/authsvc/internal/logsafe"
 	"net/http"
 	"time"
 
@@ -38,7 +39,7 @@ func (s *Server) writeAudit(r *http.Request, res *result, endpoint, outcome stri
 		Endpoint:  endpoint,
 		Peer:      r.RemoteAddr,
 		Outcome:   outcome,
-		URI:       originalURI(r, endpoint),
+		URI:       logsafe.Clip(originalURI(r, endpoint), logsafe.MaxText),
 	}
 	if res.client.IsValid() {
 		rec.Client = res.client.String()
@@ -50,7 +51,7 @@ func (s *Server) writeAudit(r *http.Request, res *result, endpoint, outcome stri
 		rec.Principal = res.claimed
 		rec.Method, rec.TokenType = claimedMethod(res, r)
 		rec.Fault = string(res.fault.Code)
-		rec.Reason = res.fault.Reason
+		rec.Reason = logsafe.Clip(res.fault.Reason, logsafe.MaxText)
 		rec.Module = res.fault.Module
 	}
 	if err := s.audit.write(&rec); err != nil {

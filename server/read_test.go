@@ -149,3 +149,46 @@ func TestReadEnvelopeSignedWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultVersionFromEnvelope: a SOAP 1.2 envelope sent with SOAP 1.1's
+// Content-Type gets its fault in SOAP 1.2 once the envelope's start tag has
+// been read, whether the header is malformed, the message is too large
+// (a signed one read whole), or the chain rejects it; and the reverse.
+func TestFaultVersionFromEnvelope(t *testing.T) {
+	reject := authn.ModuleFunc(func(_ context.Context, r *authn.Request, s *authn.Subject) (bool, error) {
+		return false, nil
+	})
+	chain, err := authn.NewChain(authn.Entry{Name: "none", Flag: authn.Requisite, Module: reject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Chain: chain, MaxBodyBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []wsse.Version{wsse.SOAP11, wsse.SOAP12} {
+		good := string(wsseclient.Envelope(v, wsseclient.UsernameToken{Username: "alice", Password: "pw", NoNonce: true}, "<e/>"))
+		malformed := strings.Replace(good, "<wsse:Username>", "<wsse:Username><undeclared:x/>", 1)
+		large := strings.Replace(good, "</wsse:Security>",
+			`<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/></wsse:Security>`, 1)
+		large = strings.Replace(large, "<e/>", "<e>"+strings.Repeat("x", 100<<10)+"</e>", 1)
+		wrongCT := "application/soap+xml"
+		if v == wsse.SOAP12 {
+			wrongCT = "text/xml"
+		}
+		for name, msg := range map[string]string{"malformed": malformed, "rejected": good, "too large": large} {
+			req := httptest.NewRequest(http.MethodPost, "/v1/authenticate", strings.NewReader(msg))
+			req.Header.Set("Content-Type", wrongCT)
+			req.ContentLength = -1 // the size is found while reading
+			w := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(w, req)
+			body := w.Body.String()
+			if w.Code < 400 || !strings.Contains(body, `Envelope xmlns:`) {
+				t.Fatalf("%s SOAP %v: %d %s", name, v, w.Code, body)
+			}
+			if !strings.Contains(body, v.Namespace()) || strings.HasPrefix(w.Header().Get("Content-Type"), wrongCT) {
+				t.Errorf("%s SOAP %v sent as %s: fault %s (%s)", name, v, wrongCT, w.Header().Get("Content-Type"), body)
+			}
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/logsafe"
 	"io"
 	"log/slog"
 	"net/http"
@@ -316,6 +317,10 @@ func (s *Server) authenticate(r *http.Request) *result {
 		}
 		var we *wsse.Error
 		if errors.As(err, &we) {
+			if we.Version != 0 {
+				// The envelope's namespace says more than Content-Type.
+				res.version = we.Version
+			}
 			return fail(http.StatusBadRequest, authn.AsFault(err))
 		}
 		return fail(http.StatusBadRequest, authn.Reject(wsse.InvalidSecurity, "reading the request body: %v", err))
@@ -409,11 +414,7 @@ func claimedPrincipal(env *wsse.Envelope) string {
 	if env.Security == nil || len(env.Security.UsernameTokens) == 0 {
 		return ""
 	}
-	n := env.Security.UsernameTokens[0].Username
-	if len(n) > 256 {
-		n = n[:256]
-	}
-	return n
+	return logsafe.Clip(env.Security.UsernameTokens[0].Username, logsafe.MaxName)
 }
 
 // claimedMethod names the credential a rejected request carried.
@@ -503,6 +504,7 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, size int6
 		if eof || len(buf) == cap(buf) || sawBody && len(buf) >= parseAt {
 			env, perr := wsse.Parse(buf, &s.o.Parse)
 			if perr == nil {
+				res.version = env.Version
 				if !eof && env.NeedsWhole() {
 					// A signature may cover the Body: verify over every byte,
 					// and forward exactly those bytes in proxy mode.
@@ -582,8 +584,9 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 		s.m.replayHits.Inc()
 	}
 	s.writeAudit(r, res, endpoint, outcome)
+	// Reasons and errors may quote what the client sent: bounded.
 	attrs := []any{"request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr, "fault", string(f.Code),
-		"reason", f.Reason}
+		"reason", logsafe.Clip(f.Reason, logsafe.MaxText)}
 	if res.claimed != "" {
 		attrs = append(attrs, "claimed_principal", res.claimed)
 	}
@@ -594,7 +597,7 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 		attrs = append(attrs, "module", f.Module)
 	}
 	if f.Err != nil {
-		attrs = append(attrs, "error", f.Err.Error())
+		attrs = append(attrs, "error", logsafe.Clip(f.Err.Error(), logsafe.MaxText))
 	}
 	s.log.Log(r.Context(), level, "authentication refused", attrs...)
 }

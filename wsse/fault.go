@@ -47,6 +47,10 @@ func (c FaultCode) Reason() string {
 type Error struct {
 	Code   FaultCode
 	Reason string
+	// Version is the SOAP version of the envelope when the parser had read
+	// its start tag before it failed, 0 if not: the fault goes back in the
+	// version the client used.
+	Version Version
 
 	truncated bool
 }

@@ -319,6 +319,9 @@ func Parse(b []byte, opts *Options) (*Envelope, error) {
 	p.stack = a.stack[:0]
 	p.state = a.state[:0]
 	if err := p.run(); err != nil {
+		if e, ok := err.(*Error); ok && e.Version == 0 {
+			e.Version = p.env.Version
+		}
 		return nil, err
 	}
 	return p.env, nil

@@ -60,6 +60,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/logsafe"
 	"log/slog"
 	"slices"
 	"strings"
@@ -142,11 +143,11 @@ const maxNameLen = 256
 // VerifyPassword implements registry.Passwords.
 func (r *Registry) VerifyPassword(ctx context.Context, name, password string) (*registry.User, bool, error) {
 	if password == "" {
-		r.log.Info("ldap: password rejected", "user", name, "reason", "empty password")
+		r.log.Info("ldap: password rejected", "user", logsafe.Clip(name, logsafe.MaxName), "reason", "empty password")
 		return nil, false, nil
 	}
 	if name == "" || len(name) > maxNameLen || strings.ContainsRune(name, 0) {
-		r.log.Info("ldap: password rejected", "user", truncate(name), "reason", "malformed user name")
+		r.log.Info("ldap: password rejected", "user", logsafe.Clip(name, logsafe.MaxName), "reason", "malformed user name")
 		return nil, false, nil
 	}
 	var key [32]byte
@@ -174,7 +175,7 @@ func (r *Registry) verify(ctx context.Context, name, password string) (*registry
 		if _, err := r.bind(ctx, r.dummyDN, password); err != nil {
 			return nil, false, err
 		}
-		r.log.Info("ldap: password rejected", "user", name, "reason", err.Error())
+		r.log.Info("ldap: password rejected", "user", logsafe.Clip(name, logsafe.MaxName), "reason", logsafe.Clip(err.Error(), logsafe.MaxText))
 		return nil, false, nil
 	case err != nil:
 		return nil, false, err
@@ -184,7 +185,7 @@ func (r *Registry) verify(ctx context.Context, name, password string) (*registry
 		return nil, false, err
 	}
 	if reason != "" {
-		r.log.Info("ldap: password rejected", "user", name, "dn", e.DN, "reason", reason)
+		r.log.Info("ldap: password rejected", "user", logsafe.Clip(name, logsafe.MaxName), "dn", e.DN, "reason", reason)
 		return nil, false, nil
 	}
 	u, err := r.userFromEntry(ctx, name, e)
@@ -246,16 +247,16 @@ func (r *Registry) findUser(ctx context.Context, name string) (*goldap.Entry, er
 		return nil, fmt.Errorf("ldap: user_search.base_dn %s does not exist: %w", us.BaseDN, errors.Join(err, authn.ErrUnavailable))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ldap: searching user %q: %w", truncate(name), wrapUnavailable(err))
+		return nil, fmt.Errorf("ldap: searching user %q: %w", logsafe.Clip(name, logsafe.MaxName), wrapUnavailable(err))
 	}
 	switch len(res.Entries) {
 	case 0:
-		return nil, fmt.Errorf("ldap: no entry matches user %q: %w", truncate(name), registry.ErrNotFound)
+		return nil, fmt.Errorf("ldap: no entry matches user %q: %w", logsafe.Clip(name, logsafe.MaxName), registry.ErrNotFound)
 	case 1:
 		return res.Entries[0], nil
 	}
-	r.log.Warn("ldap: user filter matches several entries; refusing the user", "user", truncate(name), "filter", us.Filter)
-	return nil, fmt.Errorf("ldap: several entries match user %q: %w", truncate(name), registry.ErrNotFound)
+	r.log.Warn("ldap: user filter matches several entries; refusing the user", "user", logsafe.Clip(name, logsafe.MaxName), "filter", us.Filter)
+	return nil, fmt.Errorf("ldap: several entries match user %q: %w", logsafe.Clip(name, logsafe.MaxName), registry.ErrNotFound)
 }
 
 func (r *Registry) timeLimit() int {
@@ -485,13 +486,6 @@ func wrapUnavailable(err error) error {
 		return err
 	}
 	return errors.Join(err, authn.ErrUnavailable)
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 func copyUser(u *registry.User) *registry.User {
