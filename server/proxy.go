@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"sort"
 	"strings"
 
 	"github.com/authsvc/authsvc/authn"
@@ -141,6 +142,21 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	pr.Out.Header.Set("X-Request-Id", st.res.id)
+	// HTTP trailers are headers too, and many upstreams merge them into
+	// the headers (CGI-style ones always do). None of a client's trailers
+	// is passed on, nor their announcement: the client cannot add to or
+	// override what authsvc says about it after the body either. In
+	// pr.In.Trailer only the announced names are known at this point.
+	if len(pr.In.Trailer) > 0 {
+		s.m.trailersDropped.Inc()
+		names := make([]string, 0, len(pr.In.Trailer))
+		for k := range pr.In.Trailer {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		s.log.Info("proxy: client trailers are not forwarded", "request_id", st.res.id, "trailers", names)
+	}
+	pr.Out.Trailer = nil
 	pr.Out.Body = io.NopCloser(st.body)
 	pr.Out.ContentLength = st.n
 	if st.n < 0 {
