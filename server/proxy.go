@@ -47,14 +47,18 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 		}
 		st.assertion = tok
 	}
+	var rest io.Reader // the part of the body not read yet
 	if res.eof {
 		st.body = bytes.NewReader(head)
 		st.n = int64(len(head))
 	} else {
 		// Past max_body_bytes the read fails (not a silent cut), the
 		// upstream request is abandoned and the client gets a 413.
-		rest := http.MaxBytesReader(nil, r.Body, s.o.MaxBodyBytes-int64(len(res.head)))
+		rest = http.MaxBytesReader(nil, r.Body, s.o.MaxBodyBytes-int64(len(res.head)))
 		st.body = io.MultiReader(bytes.NewReader(head), rest)
+	}
+	if s.o.Proxy.StrictEnvelope && res.env != nil {
+		st.body = s.strictBody(res, head, rest)
 	}
 	for k, v := range res.subject.ReplyHeaders {
 		w.Header().Set(k, v)
@@ -226,6 +230,17 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	id, v := "", wsse.SOAP11
 	if st != nil {
 		id, v = st.res.id, st.res.version
+	}
+	var bad *envelopeError
+	if errors.As(err, &bad) {
+		// Logged and counted where it was found; the upstream request was
+		// cut off before the end of the message.
+		status := s.o.Proxy.SOAP11FaultStatus
+		if v == wsse.SOAP12 {
+			status = http.StatusBadRequest
+		}
+		writeFault(w, v, authn.AsFault(bad.err), id, status)
+		return
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
