@@ -259,31 +259,46 @@ func (c *BodyChecker) run(data []byte, final bool) (int, error) {
 			case '?':
 				return pos, c.fail(at(), "processing instructions are not allowed in a SOAP message")
 			}
-			e := c.tagEnd(rest)
-			if e < 0 {
-				if final {
-					return pos, c.fail(at(), "unterminated tag")
-				}
-				if len(rest) > maxBodyTagBytes {
-					return pos, c.fail(at(), "a tag longer than %d bytes", maxBodyTagBytes)
-				}
-				return pos, nil
+			// Most tags are whole in the buffer: tokenize right away. Only
+			// when that fails is the end of the tag searched for, to tell
+			// a tag cut by the write from a malformed one; a pending tag
+			// is tokenized once, when its end has arrived.
+			var t token
+			var lerr *Error
+			lexed := false
+			if c.scanAt == 0 {
+				c.lex.b, c.lex.pos = rest, 0
+				t, lerr = c.lex.next()
+				lexed = lerr == nil && (t.kind == tokStart || t.kind == tokEnd)
 			}
-			tag := rest[:e+1]
-			c.scanAt, c.quote = 0, 0
+			if !lexed {
+				e := c.tagEnd(rest)
+				if e < 0 {
+					if final {
+						return pos, c.fail(at(), "unterminated tag")
+					}
+					if len(rest) > maxBodyTagBytes {
+						return pos, c.fail(at(), "a tag longer than %d bytes", maxBodyTagBytes)
+					}
+					return pos, nil
+				}
+				c.scanAt, c.quote = 0, 0
+				c.lex.b, c.lex.pos = rest[:e+1], 0
+				t, lerr = c.lex.next()
+				if lerr != nil {
+					return pos, c.fail(at(), "%s", lerr.Reason)
+				}
+				if t.end != e+1 || t.kind != tokStart && t.kind != tokEnd {
+					return pos, c.fail(at(), "malformed tag")
+				}
+			}
+			e := t.end - 1
+			tag := rest[:t.end]
 			if len(tag) > maxBodyTagBytes {
 				return pos, c.fail(at(), "a tag longer than %d bytes", maxBodyTagBytes)
 			}
 			if !validText(tag) {
 				return pos, c.fail(at(), "character not allowed in XML in a tag")
-			}
-			c.lex.b, c.lex.pos = tag, 0
-			t, lerr := c.lex.next()
-			if lerr != nil {
-				return pos, c.fail(at(), "%s", lerr.Reason)
-			}
-			if t.end != len(tag) || t.kind != tokStart && t.kind != tokEnd {
-				return pos, c.fail(at(), "malformed tag")
 			}
 			var err error
 			if t.kind == tokStart {
