@@ -133,14 +133,15 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	prefix := s.o.Proxy.HeaderPrefix
 	for k := range pr.Out.Header {
-		if spoofsIdentity(k, prefix) {
+		// Every header we set, in any spelling a CGI-style upstream takes
+		// for the same: a client's own is never passed on.
+		if spoofsIdentity(k, prefix) || sameHeader(k, "X-Request-Id") || s.id != nil && sameHeader(k, s.id.o.Header) {
 			delete(pr.Out.Header, k)
 		}
 	}
 	pr.Out.Header.Del("Authorization") // the credential stays here
 	setIdentity(pr.Out.Header, prefix, st.res.subject)
 	if s.id != nil {
-		pr.Out.Header.Del(s.id.o.Header) // a client's own is never passed on
 		if st.assertion != "" {
 			pr.Out.Header.Set(s.id.o.Header, st.assertion)
 		}
@@ -259,6 +260,12 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	w.Header().Set("X-Request-Id", id)
 	w.WriteHeader(http.StatusBadGateway)
 	w.Write(serverFault(v, code, "The upstream service is unavailable", id))
+}
+
+// sameHeader reports whether a client's header name is name for a
+// CGI-style upstream: equal without regard to case, '_' taken as '-'.
+func sameHeader(k, name string) bool {
+	return len(k) == len(name) && spoofsIdentity(k, name)
 }
 
 // spoofsIdentity reports whether a client's header could pass for one of

@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -20,11 +22,15 @@ import (
 
 // sinkTransport is an upstream that reads the whole request body and
 // answers 200; it keeps what it read.
-type sinkTransport struct{ got []byte }
+type sinkTransport struct {
+	got    []byte
+	header http.Header
+}
 
 func (s *sinkTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	var err error
 	s.got = s.got[:0]
+	s.header = r.Header.Clone()
 	if r.Body != nil {
 		var b bytes.Buffer
 		_, err = io.Copy(&b, r.Body)
@@ -174,5 +180,48 @@ func BenchmarkProxyStrictEnvelope(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestProxyOwnHeadersNotOverridable: no spelling of a header the proxy
+// sets (identity headers, X-Request-Id, the assertion header even outside
+// the identity prefix) sent by the client reaches the upstream.
+func TestProxyOwnHeadersNotOverridable(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &sinkTransport{}
+	accept := authn.ModuleFunc(func(_ context.Context, r *authn.Request, s *authn.Subject) (bool, error) {
+		s.Principal, s.Method = "alice", "UsernameToken"
+		return true, nil
+	})
+	chain, _ := authn.NewChain(authn.Entry{Name: "any", Flag: authn.Requisite, Module: accept})
+	up, _ := url.Parse("http://upstream.invalid")
+	srv, err := New(Options{Chain: chain, Proxy: &ProxyOptions{Upstream: up, Transport: tr},
+		Identity: &IdentityOptions{Issuer: "https://authsvc.test", Audience: []string{"up"}, Header: "X-Identity",
+			Keys: []SigningKey{{Key: key}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/svc", bytes.NewReader(message("<e/>")))
+	req.Header.Set("Content-Type", "text/xml")
+	for _, k := range []string{"X_Identity", "x_identity", "X-IDENTITY", "X_Request_Id", "X_Authenticated_User", "x-authenticated-groups"} {
+		req.Header[k] = []string{"forged"}
+	}
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, req)
+	if w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body.String())
+	}
+	for k, v := range tr.header {
+		for _, x := range v {
+			if x == "forged" {
+				t.Errorf("the client's %s reached the upstream", k)
+			}
+		}
+	}
+	if tr.header.Get("X-Identity") == "" || tr.header.Get("X-Authenticated-User") != "alice" || tr.header.Get("X-Request-Id") == "" {
+		t.Errorf("the proxy's own headers are missing: %v", tr.header)
 	}
 }
