@@ -43,7 +43,10 @@ type BodyChecker struct {
 	ns      []bodyNS
 	nsb     []byte // the declarations' prefixes and URIs
 	scratch []byte
+	qattrs  []attrName // the prefixed attributes of the current start tag
 }
+
+type attrName struct{ space, local []byte }
 
 type bodyElem struct {
 	n0, n1 int32 // the name in names
@@ -427,9 +430,10 @@ func (c *BodyChecker) start(t token, at int64) error {
 	if !ok {
 		return c.fail(at, "undeclared namespace prefix %q", prefix)
 	}
-	type attrName struct{ space, local []byte }
-	var seen [16]attrName
-	names := seen[:0]
+	// Two attributes can share an expanded name without sharing their
+	// qualified name (the tokenizer refuses that) only if both are
+	// prefixed: only those are compared.
+	c.qattrs = c.qattrs[:0]
 	for _, a := range c.lex.attrs {
 		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
 			continue
@@ -441,18 +445,19 @@ func (c *BodyChecker) start(t token, at int64) error {
 			}
 		}
 		ap, al := splitQName(a.name)
-		var as []byte
-		if len(ap) > 0 {
-			if as, _, ok = c.lookupNS(ap); !ok {
-				return c.fail(at, "undeclared namespace prefix %q", ap)
-			}
+		if len(ap) == 0 {
+			continue
 		}
-		for _, o := range names {
+		as, _, ok := c.lookupNS(ap)
+		if !ok {
+			return c.fail(at, "undeclared namespace prefix %q", ap)
+		}
+		for _, o := range c.qattrs {
 			if bytes.Equal(o.local, al) && bytes.Equal(o.space, as) {
 				return c.fail(at, "two attributes with the same expanded name")
 			}
 		}
-		names = append(names, attrName{as, al})
+		c.qattrs = append(c.qattrs, attrName{as, al})
 	}
 	soap := sid == nsSOAP11 || sid == nsSOAP12
 	structural := soap && (bytes.Equal(local, []byte("Envelope")) || bytes.Equal(local, []byte("Header")) ||
