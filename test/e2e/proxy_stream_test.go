@@ -358,9 +358,7 @@ func TestProxyStrictEnvelope(t *testing.T) {
 				if resp.StatusCode != 500 || faultCode(t, "11", body) != "InvalidSecurity" {
 					t.Fatalf("chunked %v: status %d: %s", chunked, resp.StatusCode, body)
 				}
-				if l := strict.LogLine(t, resp.Header.Get("X-Request-Id")); !strings.Contains(strict.Log(), "strict_envelope: after the SOAP Body start tag") {
-					t.Errorf("the log does not say why: %s", l)
-				}
+				waitLogLine(t, strict, resp.Header.Get("X-Request-Id"), `"reason":"strict_envelope: after the SOAP Body start tag`)
 				for _, r := range strictUp.all()[before:] {
 					if r.complete {
 						t.Errorf("chunked %v: the upstream received a complete request of %d bytes (message %d bytes)", chunked, len(r.body), len(msg))
@@ -398,5 +396,26 @@ func TestProxyStrictEnvelope(t *testing.T) {
 	resp.Body.Close()
 	if want := fmt.Sprintf("\nauthsvc_proxy_strict_envelope_refusals_total %d\n", 4*len(spoils)); !strings.Contains(string(m), want) {
 		t.Errorf("metrics lack %q", strings.TrimSpace(want))
+	}
+}
+
+// waitLogLine waits (up to 5 s) for a log line with the request id that
+// contains sub: the log arrives through a pipe, line by line.
+func waitLogLine(t *testing.T, svc *Service, requestID, sub string) {
+	t.Helper()
+	if requestID == "" {
+		t.Fatal("no request id")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, l := range strings.Split(svc.Log(), "\n") {
+			if strings.Contains(l, requestID) && strings.Contains(l, sub) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for request %s with %q", requestID, sub)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
