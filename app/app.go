@@ -82,7 +82,8 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 			tr.ResponseHeaderTimeout = p.Timeout
 		}
 		opts.Proxy = &server.ProxyOptions{Upstream: p.URL(), HeaderPrefix: p.HeaderPrefix,
-			ScrubPassword: p.ScrubPassword, SOAP11FaultStatus: p.SOAP11FaultStatus, Transport: tr}
+			ScrubPassword: p.ScrubPassword, StrictEnvelope: p.StrictEnvelope, SOAP11FaultStatus: p.SOAP11FaultStatus,
+			Transport: tr}
 	}
 	if err := productionOptions(cfg, rt, &opts); err != nil {
 		return err

@@ -93,6 +93,7 @@ type Proxy struct {
 	Upstream          string        `yaml:"upstream"`
 	HeaderPrefix      string        `yaml:"header_prefix"`
 	ScrubPassword     bool          `yaml:"scrub_password"`
+	StrictEnvelope    bool          `yaml:"strict_envelope"`
 	SOAP11FaultStatus int           `yaml:"soap11_fault_status"`
 	Timeout           time.Duration `yaml:"timeout"`
 	upstream          *url.URL

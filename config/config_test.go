@@ -97,6 +97,21 @@ func TestDigestNeedsSecrets(t *testing.T) {
 }
 
 // The example configurations shipped in examples/ must stay valid.
+func TestProxyStrictEnvelope(t *testing.T) {
+	c, err := Parse([]byte("proxy: {upstream: 'http://127.0.0.1:9000'}\n"+minimal), nil)
+	if err != nil || c.Proxy.StrictEnvelope {
+		t.Fatalf("default: %v %+v", err, c.Proxy)
+	}
+	c, err = Parse([]byte("proxy: {upstream: 'http://127.0.0.1:9000', strict_envelope: true}\n"+minimal), nil)
+	if err != nil || !c.Proxy.StrictEnvelope {
+		t.Fatalf("strict_envelope: true: %v %+v", err, c.Proxy)
+	}
+	_, err = Parse([]byte("proxy: {upstream: 'http://127.0.0.1:9000', strict_envelope: maybe}\n"+minimal), nil)
+	if err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("strict_envelope: maybe: %v", err)
+	}
+}
+
 func TestExampleConfigsParse(t *testing.T) {
 	files, _ := filepath.Glob("../examples/*/authsvc.yaml")
 	files = append(files, "../examples/quickstart.yaml")

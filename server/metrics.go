@@ -21,6 +21,8 @@ type metrics struct {
 	lockedRejections *prometheus.CounterVec
 	auditErrors      prometheus.Counter
 	assertionErrors  prometheus.Counter
+	trailersDropped  prometheus.Counter
+	strictRefusals   prometheus.Counter
 }
 
 var latencyBuckets = []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5}
@@ -103,9 +105,17 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "authsvc_assertion_errors_total",
 			Help: "Identity assertions that could not be signed (the request was refused).",
 		}),
+		trailersDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authsvc_proxy_trailers_dropped_total",
+			Help: "Proxied requests whose client announced HTTP trailers; they are never forwarded.",
+		}),
+		strictRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authsvc_proxy_strict_envelope_refusals_total",
+			Help: "Proxied messages refused by proxy.strict_envelope while being forwarded.",
+		}),
 	}
 	reg.MustRegister(m.requests, m.decisions, m.faults, m.modules, m.moduleDuration, m.duration, m.requestDuration, m.inflight,
 		m.inflightRequests, m.upstreamErrors, m.depErrors, m.depErrorsTotal, m.depDuration, m.replayHits,
-		m.lockouts, m.lockedRejections, m.auditErrors, m.assertionErrors)
+		m.lockouts, m.lockedRejections, m.auditErrors, m.assertionErrors, m.trailersDropped, m.strictRefusals)
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"sort"
 	"strings"
 
 	"github.com/authsvc/authsvc/authn"
@@ -46,14 +47,18 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 		}
 		st.assertion = tok
 	}
+	var rest io.Reader // the part of the body not read yet
 	if res.eof {
 		st.body = bytes.NewReader(head)
 		st.n = int64(len(head))
 	} else {
 		// Past max_body_bytes the read fails (not a silent cut), the
 		// upstream request is abandoned and the client gets a 413.
-		rest := http.MaxBytesReader(nil, r.Body, s.o.MaxBodyBytes-int64(len(res.head)))
+		rest = http.MaxBytesReader(nil, r.Body, s.o.MaxBodyBytes-int64(len(res.head)))
 		st.body = io.MultiReader(bytes.NewReader(head), rest)
+	}
+	if s.o.Proxy.StrictEnvelope && res.env != nil {
+		st.body = s.strictBody(res, head, rest)
 	}
 	for k, v := range res.subject.ReplyHeaders {
 		w.Header().Set(k, v)
@@ -128,19 +133,35 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	prefix := s.o.Proxy.HeaderPrefix
 	for k := range pr.Out.Header {
-		if spoofsIdentity(k, prefix) {
+		// Every header we set, in any spelling a CGI-style upstream takes
+		// for the same: a client's own is never passed on.
+		if spoofsIdentity(k, prefix) || sameHeader(k, "X-Request-Id") || s.id != nil && sameHeader(k, s.id.o.Header) {
 			delete(pr.Out.Header, k)
 		}
 	}
 	pr.Out.Header.Del("Authorization") // the credential stays here
 	setIdentity(pr.Out.Header, prefix, st.res.subject)
 	if s.id != nil {
-		pr.Out.Header.Del(s.id.o.Header) // a client's own is never passed on
 		if st.assertion != "" {
 			pr.Out.Header.Set(s.id.o.Header, st.assertion)
 		}
 	}
 	pr.Out.Header.Set("X-Request-Id", st.res.id)
+	// HTTP trailers are headers too, and many upstreams merge them into
+	// the headers (CGI-style ones always do). None of a client's trailers
+	// is passed on, nor their announcement: the client cannot add to or
+	// override what authsvc says about it after the body either. In
+	// pr.In.Trailer only the announced names are known at this point.
+	if len(pr.In.Trailer) > 0 {
+		s.m.trailersDropped.Inc()
+		names := make([]string, 0, len(pr.In.Trailer))
+		for k := range pr.In.Trailer {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		s.log.Info("proxy: client trailers are not forwarded", "request_id", st.res.id, "trailers", names)
+	}
+	pr.Out.Trailer = nil
 	pr.Out.Body = io.NopCloser(st.body)
 	pr.Out.ContentLength = st.n
 	if st.n < 0 {
@@ -211,6 +232,17 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	if st != nil {
 		id, v = st.res.id, st.res.version
 	}
+	var bad *envelopeError
+	if errors.As(err, &bad) {
+		// Logged and counted where it was found; the upstream request was
+		// cut off before the end of the message.
+		status := s.o.Proxy.SOAP11FaultStatus
+		if v == wsse.SOAP12 {
+			status = http.StatusBadRequest
+		}
+		writeFault(w, v, authn.AsFault(bad.err), id, status)
+		return
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		s.log.Warn("authentication refused", "request_id", id, "fault", string(wsse.InvalidSecurity),
@@ -228,6 +260,12 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	w.Header().Set("X-Request-Id", id)
 	w.WriteHeader(http.StatusBadGateway)
 	w.Write(serverFault(v, code, "The upstream service is unavailable", id))
+}
+
+// sameHeader reports whether a client's header name is name for a
+// CGI-style upstream: equal without regard to case, '_' taken as '-'.
+func sameHeader(k, name string) bool {
+	return len(k) == len(name) && spoofsIdentity(k, name)
 }
 
 // spoofsIdentity reports whether a client's header could pass for one of

@@ -90,6 +90,11 @@ type ProxyOptions struct {
 	// ScrubPassword removes the PasswordText value from the forwarded
 	// message.
 	ScrubPassword bool
+	// StrictEnvelope checks, while streaming it to the upstream, that the
+	// rest of the message after the Body start tag is well-formed and holds
+	// no second Header, Body or Envelope (wsse.BodyChecker). A message that
+	// fails is cut off before its end and the client gets a fault.
+	StrictEnvelope bool
 	// SOAP11FaultStatus is the HTTP status of a SOAP 1.1 fault (default 500,
 	// as WS-I Basic Profile R1126 requires).
 	SOAP11FaultStatus int

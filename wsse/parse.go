@@ -73,6 +73,9 @@ type Envelope struct {
 	BodyStart, HeaderEnd int
 	// BodyID is the wsu:Id of the Body element, if any.
 	BodyID string
+
+	envName   []byte   // the Envelope's qualified name, in Raw
+	bodyScope []nsBind // namespace bindings in scope at the Body start tag (the Envelope's)
 }
 
 // Security is a wsse:Security header.
@@ -502,6 +505,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		default:
 			return false, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", space)
 		}
+		p.env.envName = t.name
 		st = inEnvelope
 	case inEnvelope:
 		if sid != p.envID() {
@@ -513,6 +517,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 			st = inHeader
 		case bytes.Equal(local, []byte("Body")):
 			p.env.BodyStart = t.start
+			p.env.bodyScope = p.ns[:mark:mark]
 			for _, a := range ra {
 				if isIDAttr(a) {
 					v, err := attrString(a)
