@@ -343,6 +343,9 @@ func (s *Server) authenticate(r *http.Request) *result {
 		ID:            res.id,
 		Now:           now,
 	}
+	if env != nil && env.Security != nil && env.Security.Timestamp != nil {
+		req.MarkProcessedAt(env.Security.Timestamp.Start) // checked above
+	}
 	var keys lockKeys
 	hadFailures := false
 	if s.o.Lockout != nil {

@@ -356,9 +356,10 @@ func decideHTTP(t *testing.T, hits *atomic.Int32) http.HandlerFunc {
 		}
 		a := extensible.Answer{Version: 1, Decision: "ignore", RequestID: d.RequestID}
 		if d.Security != nil {
-			for _, tk := range d.Security.Tokens {
+			for i, tk := range d.Security.Tokens {
 				if tk.Namespace == nsTicket && tk.Local == "Ticket" {
-					a = extensible.Answer{Version: 1, Decision: "accept", Subject: &extensible.AnswerSubject{Principal: "ticket-holder"}}
+					a = extensible.Answer{Version: 1, Decision: "accept", Subject: &extensible.AnswerSubject{Principal: "ticket-holder"},
+						Processed: []int{i}}
 				}
 			}
 		}
@@ -367,15 +368,19 @@ func decideHTTP(t *testing.T, hits *atomic.Int32) http.HandlerFunc {
 			switch ut.Username {
 			case "alice":
 				locals := []string{}
-				for _, tk := range d.Security.Tokens {
+				var processed []int
+				for i, tk := range d.Security.Tokens {
 					locals = append(locals, tk.Local)
+					if tk.Local == "UsernameToken" && processed == nil {
+						processed = []int{i}
+					}
 				}
 				a = extensible.Answer{Version: 1, Decision: "accept", Subject: &extensible.AnswerSubject{
 					Principal: "alice", Realm: "EXT", Groups: []string{"ext-users"}, Attributes: map[string][]string{
 						"peer": {d.Peer.Address}, "password_sent": {map[bool]string{true: "True", false: "False"}[ut.Password != ""]},
 						"raw_has_secret": {map[bool]string{true: "True", false: "False"}[strings.Contains(d.Security.XML, "s3cret")]},
 						"locals":         locals, "header": {d.Headers["X-Tenant"]}, "ns_wsse": {d.Security.Namespaces["wsse"]},
-					}}}
+					}}, Processed: processed}
 			case "bob":
 				a = extensible.Answer{Version: 1, Decision: "reject", Reason: "bob is locked"}
 			}
