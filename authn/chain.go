@@ -30,7 +30,12 @@ import (
 // requisite entry succeeded and, if there is none, when at least one
 // sufficient or optional entry succeeded. A successful chain must have a
 // principal; a module that only enriches (groups from a directory) cannot
-// authenticate anyone on its own.
+// authenticate anyone on its own. And it must leave no child of the
+// request's Security header unprocessed: every child must have been marked
+// (Request.MarkProcessed) by a module that succeeded, or be of a type given
+// to WithPassThrough; otherwise the chain fails with InvalidSecurity (a
+// signature or encryption nobody verified) or UnsupportedSecurityToken
+// (anything else). Marks of a module that did not succeed are discarded.
 //
 // One deliberate difference from JAAS: JAAS ignores a required module whose
 // login returns false, so a chain of "username required, kerberos optional"

@@ -458,3 +458,36 @@ func TestHTTPFailures(t *testing.T) {
 		t.Errorf("%d retries, want 2:\n%s", n, logs)
 	}
 }
+
+// TestAnswerProcessed: an accepting answer's "processed" indexes mark the
+// Security children; an index that names no child is off the contract.
+func TestAnswerProcessed(t *testing.T) {
+	req := request(t, envelope("alice", "s3cret", `<x:Ticket>t</x:Ticket>`))
+	tok, _ := extensible.FindOne(req, nsTicket, "Ticket")
+	if tok.Index != 1 {
+		t.Fatalf("ticket index %d, want 1", tok.Index)
+	}
+	a, err := extensible.ParseAnswer([]byte(`{"version":1,"decision":"accept","subject":{"principal":"t"},"processed":[1]}`), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MarkProcessed(req); err != nil || !req.Processed(1) || req.Processed(0) {
+		t.Fatalf("MarkProcessed: %v; processed 0:%v 1:%v", err, req.Processed(0), req.Processed(1))
+	}
+	a, err = extensible.ParseAnswer([]byte(`{"version":1,"decision":"accept","subject":{"principal":"t"},"processed":[2]}`), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MarkProcessed(request(t, envelope("alice", "s3cret", ""))); !errors.Is(err, extensible.ErrBadAnswer) {
+		t.Fatalf("index out of range: %v", err)
+	}
+	if _, err := extensible.ParseAnswer([]byte(`{"version":1,"decision":"accept","subject":{"principal":"t"},"processed":[-1]}`), req.ID); !errors.Is(err, extensible.ErrBadAnswer) {
+		t.Fatalf("negative index: %v", err)
+	}
+	// A rejecting answer marks nothing.
+	req = request(t, envelope("alice", "s3cret", ""))
+	a, _ = extensible.ParseAnswer([]byte(`{"version":1,"decision":"reject","processed":[0]}`), req.ID)
+	if err := a.MarkProcessed(req); err != nil || req.Processed(0) {
+		t.Fatalf("reject marked: %v", err)
+	}
+}
