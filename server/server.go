@@ -542,6 +542,9 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	if isReplay(f) {
 		s.m.replayHits.Inc()
 	}
+	if errors.Is(f, authn.ErrUnprocessed) {
+		s.m.unprocessed.Inc()
+	}
 	s.writeAudit(r, res, endpoint, outcome)
 	attrs := []any{"request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr, "fault", string(f.Code),
 		"reason", f.Reason}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -96,6 +97,18 @@ func TestUnprocessedSecurityElements(t *testing.T) {
 			})
 		}
 	}
+
+	t.Run("refusals are counted", func(t *testing.T) {
+		resp, err := http.Get(svc.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("\nauthsvc_unprocessed_security_elements_total %d\n", 2*(len(cases)-1)); !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q:\n%s", want, b)
+		}
+	})
 
 	t.Run("another actor's Security header is not ours", func(t *testing.T) {
 		msg := zeepMessages(t, 1)[0]
