@@ -30,7 +30,12 @@ import (
 // requisite entry succeeded and, if there is none, when at least one
 // sufficient or optional entry succeeded. A successful chain must have a
 // principal; a module that only enriches (groups from a directory) cannot
-// authenticate anyone on its own.
+// authenticate anyone on its own. And it must leave no child of the
+// request's Security header unprocessed: every child must have been marked
+// (Request.MarkProcessed) by a module that succeeded, or be of a type given
+// to WithPassThrough; otherwise the chain fails with InvalidSecurity (a
+// signature or encryption nobody verified) or UnsupportedSecurityToken
+// (anything else). Marks of a module that did not succeed are discarded.
 //
 // One deliberate difference from JAAS: JAAS ignores a required module whose
 // login returns false, so a chain of "username required, kerberos optional"
@@ -117,6 +122,9 @@ type Chain struct {
 	// Observe, when set, is told each entry's outcome and how long its
 	// login took (for metrics).
 	observe func(entry string, o Outcome, err error, d time.Duration)
+	// passThrough are the Security header element types that may stay
+	// unprocessed (an upstream verifies them).
+	passThrough []QName
 }
 
 // NewChain checks the entries and builds a chain.
@@ -151,6 +159,21 @@ func (c *Chain) WithObserver(fn func(entry string, o Outcome, err error, d time.
 	return &c2
 }
 
+// WithPassThrough returns a copy of the chain that lets Security header
+// children of the named types through when no module processed them (an
+// upstream verifies them itself). Without it, a successful chain still
+// fails when the request's Security header holds a child that no module
+// marked processed (see MarkProcessed): InvalidSecurity for a signature or
+// encryption, UnsupportedSecurityToken for anything else.
+func (c *Chain) WithPassThrough(names ...QName) *Chain {
+	c2 := *c
+	c2.passThrough = append([]QName(nil), names...)
+	return &c2
+}
+
+// PassThrough returns the element types set by WithPassThrough.
+func (c *Chain) PassThrough() []QName { return append([]QName(nil), c.passThrough...) }
+
 // Entries returns the chain's entries in order.
 func (c *Chain) Entries() []Entry { return append([]Entry(nil), c.entries...) }
 
@@ -179,6 +202,12 @@ func (c *Chain) Authenticate(ctx context.Context, req *Request) (*Subject, error
 			if s.Principal == "" {
 				return nil, &Fault{Code: wsse.FailedAuthentication, Reason: "the modules that succeeded established no principal"}
 			}
+			// Every element of our Security header must have been
+			// processed by a module that succeeded (or be passed through):
+			// a signature or token nobody verified must not ride along.
+			if f := checkProcessed(req, c.passThrough); f != nil {
+				return nil, f
+			}
 			s.AuthTime = req.Now
 			return s, nil
 		}
@@ -205,6 +234,7 @@ func (c *Chain) Authenticate(ctx context.Context, req *Request) (*Subject, error
 			return nil, &Fault{Code: wsse.SecurityTokenUnavailable, Reason: "request abandoned", Temporary: true, Err: err}
 		}
 		saved := s.clone()
+		marks := len(req.processed)
 		var started time.Time
 		if c.observe != nil {
 			started = time.Now()
@@ -243,6 +273,8 @@ func (c *Chain) Authenticate(ctx context.Context, req *Request) (*Subject, error
 		}
 		if outcome != Succeeded {
 			*s = saved
+			// A module that did not succeed processed nothing.
+			req.processed = req.processed[:marks]
 		}
 		if c.observe != nil {
 			c.observe(e.Name, outcome, err, time.Since(started))

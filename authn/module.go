@@ -37,6 +37,11 @@ type Request struct {
 	// may leave facts here for the modules after it. It is nil until a
 	// module sets something (SetShared allocates it).
 	Shared map[string]any
+
+	// processed are the indexes into Security().Elements that modules (or
+	// the server, for the Timestamp) marked processed; see MarkProcessed.
+	processed    []int32
+	processedBuf [4]int32
 }
 
 // SetShared records a fact for the modules after this one.

@@ -83,6 +83,7 @@ func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
 	if rt.Chain, err = authn.NewChain(entries...); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	rt.Chain = rt.Chain.WithPassThrough(c.Security.passThrough...)
 	return rt, nil
 }
 

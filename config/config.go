@@ -79,7 +79,17 @@ type Security struct {
 	// Actor is the SOAP actor/role URI of this service.
 	Actor     string    `yaml:"actor"`
 	Timestamp Timestamp `yaml:"timestamp"`
+	// PassThrough names Security header element types, as
+	// {namespace}local, that may reach the upstream although no module
+	// processed them (the upstream verifies them itself). Without an entry,
+	// a request whose Security header holds an element that no module
+	// processed is refused (authn.Chain.WithPassThrough).
+	PassThrough []yaml.Node `yaml:"pass_through"`
+	passThrough []authn.QName
 }
+
+// PassThroughNames returns the parsed security.pass_through.
+func (s *Security) PassThroughNames() []authn.QName { return s.passThrough }
 
 // Timestamp is the wsu:Timestamp policy.
 type Timestamp struct {
@@ -240,6 +250,17 @@ func (c *Config) check(types *Types) error {
 	}
 	if ts.MaxAge < 0 || ts.FutureSkew < 0 {
 		return errors.New("security.timestamp: max_age and future_skew must not be negative")
+	}
+	for i := range c.Security.PassThrough {
+		n := &c.Security.PassThrough[i]
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+			return fmt.Errorf("line %d: security.pass_through[%d]: want a string {namespace}local", n.Line, i)
+		}
+		q, err := authn.ParseQName(n.Value)
+		if err != nil {
+			return fmt.Errorf("line %d: security.pass_through[%d]: %v", n.Line, i, err)
+		}
+		c.Security.passThrough = append(c.Security.passThrough, q)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":

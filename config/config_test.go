@@ -33,6 +33,28 @@ func TestParseMinimalDefaults(t *testing.T) {
 	}
 }
 
+func TestPassThroughBuildsIntoTheChain(t *testing.T) {
+	doc := "security:\n  pass_through:\n    - \"{http://www.w3.org/2000/09/xmldsig#}Signature\"\n    - '{http://www.w3.org/2001/04/xmlenc#}EncryptedKey'\n" + minimal
+	c, err := Parse([]byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("users: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.Path = filepath.Join(dir, "authsvc.yaml")
+	rt, err := c.Build(nil2())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	got := rt.Chain.PassThrough()
+	if len(got) != 2 || got[0].String() != "{http://www.w3.org/2000/09/xmldsig#}Signature" || got[1].Local != "EncryptedKey" {
+		t.Fatalf("chain passes through %v", got)
+	}
+}
+
 func TestParseErrorsNameTheKey(t *testing.T) {
 	cases := []struct{ doc, want string }{
 		{"listn: x\n" + minimal, "field listn not found"},
@@ -51,6 +73,11 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"tls: {cert_file: a.pem}\n" + minimal, "key_file are both required"},
 		{strings.Replace(minimal, "registry: users", "registry: users\n    password_text: false\n    password_digest: false", 1), "nothing would be accepted"},
 		{"registries: {}\nchain: []\n", "at least one module"},
+		{"security:\n  pass_through:\n    - '{urn:x}A'\n    - 'ds:Signature'\n" + minimal, `line 4: security.pass_through[1]: "ds:Signature" is not {namespace}local`},
+		{"security:\n  pass_through: ['{}Signature']\n" + minimal, "line 2: security.pass_through[0]: \"{}Signature\" is not {namespace}local: empty namespace"},
+		{"security:\n  pass_through:\n    - {a: b}\n" + minimal, "line 3: security.pass_through[0]: want a string"},
+		{"security:\n  pass_through: '{urn:x}A'\n" + minimal, "line 2"},
+		{"security:\n  pas_through: []\n" + minimal, "field pas_through not found"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.doc), nil)

@@ -17,6 +17,7 @@ type metrics struct {
 	depErrorsTotal   *prometheus.CounterVec
 	depDuration      *prometheus.HistogramVec
 	replayHits       prometheus.Counter
+	unprocessed      prometheus.Counter
 	lockouts         *prometheus.CounterVec
 	lockedRejections *prometheus.CounterVec
 	auditErrors      prometheus.Counter
@@ -89,6 +90,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "authsvc_replay_hits_total",
 			Help: "Requests refused because their nonce or authenticator was seen before.",
 		}),
+		unprocessed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authsvc_unprocessed_security_elements_total",
+			Help: "Requests refused after the chain succeeded because their Security header held an element no module processed (security.pass_through).",
+		}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_lockouts_total",
 			Help: "Locks set by brute-force protection, by kind (principal, address).",
@@ -115,7 +120,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}),
 	}
 	reg.MustRegister(m.requests, m.decisions, m.faults, m.modules, m.moduleDuration, m.duration, m.requestDuration, m.inflight,
-		m.inflightRequests, m.upstreamErrors, m.depErrors, m.depErrorsTotal, m.depDuration, m.replayHits,
+		m.inflightRequests, m.upstreamErrors, m.depErrors, m.depErrorsTotal, m.depDuration, m.replayHits, m.unprocessed,
 		m.lockouts, m.lockedRejections, m.auditErrors, m.assertionErrors, m.trailersDropped, m.strictRefusals)
 	return m
 }

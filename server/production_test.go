@@ -39,6 +39,7 @@ func testChain(t *testing.T) *authn.Chain {
 		}
 		s.Principal, s.Method, s.TokenType = "alice", "UsernameToken", "PasswordText"
 		s.AddGroups("soap-users")
+		req.MarkProcessedAt(ut.Start)
 		return true, nil
 	})
 	c, err := authn.NewChain(authn.Entry{Name: "users", Flag: authn.Requisite, Module: m})

@@ -24,6 +24,7 @@ func TestReadEnvelopeTrickled(t *testing.T) {
 			return false, authn.ErrUnsupported
 		}
 		s.Principal = sec.UsernameTokens[0].Username
+		r.MarkProcessedAt(sec.UsernameTokens[0].Start)
 		return true, nil
 	})
 	chain, err := authn.NewChain(authn.Entry{Name: "any", Flag: authn.Requisite, Module: accept})

@@ -353,6 +353,9 @@ func (s *Server) authenticate(r *http.Request) *result {
 		ID:            res.id,
 		Now:           now,
 	}
+	if env != nil && env.Security != nil && env.Security.Timestamp != nil {
+		req.MarkProcessedAt(env.Security.Timestamp.Start) // checked above
+	}
 	var keys lockKeys
 	hadFailures := false
 	if s.o.Lockout != nil {
@@ -587,6 +590,9 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcome).Inc()
 	if isReplay(f) {
 		s.m.replayHits.Inc()
+	}
+	if errors.Is(f, authn.ErrUnprocessed) {
+		s.m.unprocessed.Inc()
 	}
 	s.writeAudit(r, res, endpoint, outcome)
 	// Reasons and errors may quote what the client sent: bounded.

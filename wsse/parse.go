@@ -990,14 +990,100 @@ func (p *parser) closeElement(end int) error {
 	return nil
 }
 
-// ParseTime parses an xsd:dateTime as WS-Security uses it (UTC with a 'Z' or
-// an offset; fractional seconds allowed).
+// ParseTime parses an xsd:dateTime as WS-Security uses it, exactly in the
+// form YYYY-MM-DDThh:mm:ss(.s+)?(Z|(+|-)hh:mm): four-digit year 0001-9999,
+// two-digit fields, hh 00-23 or 24:00:00 (the end of the day, that is 00:00:00
+// of the next), seconds 00-59 (no leap second), a fraction of any length after
+// a '.' (digits beyond nanoseconds are dropped), and an offset of at most
+// ±14:00. A time without a zone is refused: xsd:dateTime allows it, but its
+// instant is unknown (Java's XMLGregorianCalendar leaves the zone undefined
+// and WSS4J 1.6 then reads it in the JVM's zone), and WS-Security requires UTC.
+// A ',' separator, one-digit fields and offsets such as +23:59, which Go's
+// RFC 3339 parser or WSS4J 1.6 let through, are refused. The result is in UTC.
 func ParseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, errorf(InvalidSecurity, "malformed xsd:dateTime %q", s)
+	if t, ok := parseDateTime(s); ok {
+		return t, nil
 	}
-	return t, nil
+	return time.Time{}, errorf(InvalidSecurity, "malformed xsd:dateTime %q", s)
+}
+
+// digits2 reads the two ASCII digits at s[i:i+2]; ok is false if either is not one.
+func digits2(s string, i int) (int, bool) {
+	a, b := s[i]-'0', s[i+1]-'0'
+	if a > 9 || b > 9 {
+		return 0, false
+	}
+	return int(a)*10 + int(b), true
+}
+
+func parseDateTime(s string) (time.Time, bool) {
+	// YYYY-MM-DDThh:mm:ss is 19 bytes; a zone makes at least 20.
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	y1, ok1 := digits2(s, 0)
+	y2, ok2 := digits2(s, 2)
+	mo, ok3 := digits2(s, 5)
+	d, ok4 := digits2(s, 8)
+	h, ok5 := digits2(s, 11)
+	mi, ok6 := digits2(s, 14)
+	sec, ok7 := digits2(s, 17)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
+		return time.Time{}, false
+	}
+	y := y1*100 + y2
+	i, ns := 19, 0
+	if s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i]-'0' <= 9 {
+			if i-start < 9 {
+				ns = ns*10 + int(s[i]-'0')
+			}
+			i++
+		}
+		if i == start {
+			return time.Time{}, false
+		}
+		for n := i - start; n < 9; n++ {
+			ns *= 10
+		}
+	}
+	if y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || mi > 59 || sec > 59 ||
+		h > 24 || h == 24 && (mi != 0 || sec != 0 || ns != 0) {
+		return time.Time{}, false
+	}
+	off := 0
+	switch {
+	case i == len(s)-1 && s[i] == 'Z':
+	case i == len(s)-6 && (s[i] == '+' || s[i] == '-') && s[i+3] == ':':
+		oh, okh := digits2(s, i+1)
+		om, okm := digits2(s, i+4)
+		if !okh || !okm || om > 59 || oh > 14 || oh == 14 && om != 0 {
+			return time.Time{}, false
+		}
+		off = oh*3600 + om*60
+		if s[i] == '-' {
+			off = -off
+		}
+	default:
+		return time.Time{}, false
+	}
+	// time.Date carries hour 24 over into the next day.
+	return time.Date(y, time.Month(mo), d, h, mi, sec-off, ns, time.UTC), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // checkXMLDecl accepts the XML declaration of an XML 1.0 document in UTF-8:

@@ -29,8 +29,9 @@ type goSection struct{}
 
 func (goSection) Open(*config.Env) (authn.Module, error) {
 	return authn.ModuleFunc(func(ctx context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
-		if _, err := extensible.FindOne(req, nsTicket, "Ticket"); err == nil {
+		if tok, err := extensible.FindOne(req, nsTicket, "Ticket"); err == nil {
 			s.Principal, s.Method = "ticket-holder", "Ticket"
+			extensible.MarkProcessed(req, tok)
 			return true, nil
 		}
 		uts := extensible.UsernameTokens(req)
@@ -41,6 +42,7 @@ func (goSection) Open(*config.Env) (authn.Module, error) {
 		case "alice":
 			s.Principal = "alice"
 			s.AddGroups("ext-users")
+			req.MarkProcessedAt(uts[0].Start)
 			return true, nil
 		case "bob":
 			return false, authn.Reject(wsse.FailedAuthentication, "bob is locked")

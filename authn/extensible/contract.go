@@ -211,6 +211,11 @@ type Answer struct {
 	// Code is the WS-Security fault code on reject (default
 	// FailedAuthentication).
 	Code string `json:"code,omitempty"`
+	// Processed lists, on accept, the indexes into security.tokens of the
+	// Security header children the module verified. A request is accepted
+	// only when every child was processed by a module that succeeded (or is
+	// passed through by configuration).
+	Processed []int `json:"processed,omitempty"`
 }
 
 // AnswerSubject is the identity an accepting answer establishes.
@@ -265,6 +270,11 @@ func ParseAnswer(b []byte, requestID string) (*Answer, error) {
 				return nil, fmt.Errorf("%w: bad attribute %q", ErrBadAnswer, k)
 			}
 		}
+		for _, i := range a.Processed {
+			if i < 0 {
+				return nil, fmt.Errorf("%w: negative index %d in processed", ErrBadAnswer, i)
+			}
+		}
 	case "reject":
 		if _, ok := rejectCodes[a.Code]; !ok {
 			return nil, fmt.Errorf("%w: unknown fault code %q", ErrBadAnswer, a.Code)
@@ -290,6 +300,28 @@ func clean(ss ...string) bool {
 		}
 	}
 	return true
+}
+
+// MarkProcessed marks the Security header children an accepting answer
+// lists in processed. An index that names no child of the request's header
+// is ErrBadAnswer.
+func (a *Answer) MarkProcessed(req *authn.Request) error {
+	if a.Decision != "accept" || len(a.Processed) == 0 {
+		return nil
+	}
+	n := 0
+	if sec := req.Security(); sec != nil {
+		n = len(sec.Elements)
+	}
+	for _, i := range a.Processed {
+		if i < 0 || i >= n {
+			return fmt.Errorf("%w: processed index %d, but the Security header has %d children", ErrBadAnswer, i, n)
+		}
+	}
+	for _, i := range a.Processed {
+		req.MarkProcessed(i)
+	}
+	return nil
 }
 
 // Apply turns an answer into a login result: accept fills s, reject is a

@@ -130,6 +130,9 @@ func (e *Exec) Login(ctx context.Context, req *authn.Request, s *authn.Subject) 
 	if e.c.Persistent && a.RequestID != req.ID {
 		return false, e.fail(req, fmt.Errorf("%w: a long-lived program must echo request_id", ErrBadAnswer))
 	}
+	if err := a.MarkProcessed(req); err != nil {
+		return false, e.fail(req, err)
+	}
 	return a.Apply(s, e.c.Method)
 }
 

@@ -86,6 +86,25 @@
 // RequestID); and the state shared along the chain (Get, Set).
 //
 // Raw bytes are slices of the request: a module must not change them.
+//
+// # Marking what a module verified
+//
+// A request is accepted only when every child element of its Security
+// header was processed by a module that succeeded (or is of a type the
+// configuration passes through, security.pass_through). A module that
+// accepts a credential from the header marks the elements it verified:
+//
+//	tok, err := extensible.FindOne(req, NSTicket, "Ticket")
+//	...
+//	extensible.MarkProcessed(req, tok) // or req.MarkProcessed(tok.Index)
+//	return true, nil
+//
+// Marks of a module whose login does not succeed are discarded by the
+// chain. An element that no successful module marked makes the request fail
+// with InvalidSecurity (a signature or encryption) or
+// UnsupportedSecurityToken (anything else), even when the chain succeeded.
+// exec and http modules list the indexes they verified in the answer's
+// "processed" field.
 package extensible
 
 import (
@@ -109,6 +128,9 @@ type Token struct {
 	Space, Local string
 	// ID is its wsu:Id (or Id, xml:id), if any.
 	ID string
+	// Index is its position among the Security header's children, for
+	// authn.Request.MarkProcessed.
+	Index int
 	// XML is the element exactly as sent, from its start tag's '<' to the
 	// end of its end tag. Its prefixes may be declared on ancestors: see
 	// Namespaces.
@@ -154,14 +176,14 @@ func Find(req *authn.Request, space, local string) []Token {
 	}
 	var ns map[string]string
 	var out []Token
-	for _, e := range sec.Elements {
+	for i, e := range sec.Elements {
 		if (space != "" && e.Space != space) || (local != "" && e.Local != local) {
 			continue
 		}
 		if ns == nil {
 			ns = sec.Namespaces()
 		}
-		out = append(out, Token{Space: e.Space, Local: e.Local, ID: e.ID,
+		out = append(out, Token{Space: e.Space, Local: e.Local, ID: e.ID, Index: i,
 			XML: req.Envelope.Raw[e.Start:e.End:e.End], Namespaces: ns})
 	}
 	return out
@@ -259,6 +281,10 @@ func sortedKeys(m map[string]string) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// MarkProcessed records that the module verified tok (see "Marking what a
+// module verified").
+func MarkProcessed(req *authn.Request, tok Token) { req.MarkProcessed(tok.Index) }
 
 // UsernameTokens returns the parsed UsernameTokens of the Security header.
 func UsernameTokens(req *authn.Request) []wsse.UsernameToken {

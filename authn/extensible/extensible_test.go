@@ -356,9 +356,10 @@ func decideHTTP(t *testing.T, hits *atomic.Int32) http.HandlerFunc {
 		}
 		a := extensible.Answer{Version: 1, Decision: "ignore", RequestID: d.RequestID}
 		if d.Security != nil {
-			for _, tk := range d.Security.Tokens {
+			for i, tk := range d.Security.Tokens {
 				if tk.Namespace == nsTicket && tk.Local == "Ticket" {
-					a = extensible.Answer{Version: 1, Decision: "accept", Subject: &extensible.AnswerSubject{Principal: "ticket-holder"}}
+					a = extensible.Answer{Version: 1, Decision: "accept", Subject: &extensible.AnswerSubject{Principal: "ticket-holder"},
+						Processed: []int{i}}
 				}
 			}
 		}
@@ -367,15 +368,19 @@ func decideHTTP(t *testing.T, hits *atomic.Int32) http.HandlerFunc {
 			switch ut.Username {
 			case "alice":
 				locals := []string{}
-				for _, tk := range d.Security.Tokens {
+				var processed []int
+				for i, tk := range d.Security.Tokens {
 					locals = append(locals, tk.Local)
+					if tk.Local == "UsernameToken" && processed == nil {
+						processed = []int{i}
+					}
 				}
 				a = extensible.Answer{Version: 1, Decision: "accept", Subject: &extensible.AnswerSubject{
 					Principal: "alice", Realm: "EXT", Groups: []string{"ext-users"}, Attributes: map[string][]string{
 						"peer": {d.Peer.Address}, "password_sent": {map[bool]string{true: "True", false: "False"}[ut.Password != ""]},
 						"raw_has_secret": {map[bool]string{true: "True", false: "False"}[strings.Contains(d.Security.XML, "s3cret")]},
 						"locals":         locals, "header": {d.Headers["X-Tenant"]}, "ns_wsse": {d.Security.Namespaces["wsse"]},
-					}}}
+					}}, Processed: processed}
 			case "bob":
 				a = extensible.Answer{Version: 1, Decision: "reject", Reason: "bob is locked"}
 			}
@@ -451,5 +456,38 @@ func TestHTTPFailures(t *testing.T) {
 	checkFailure(t, m, logs, "refused")
 	if n := strings.Count(logs.String(), "retrying"); n != 2 {
 		t.Errorf("%d retries, want 2:\n%s", n, logs)
+	}
+}
+
+// TestAnswerProcessed: an accepting answer's "processed" indexes mark the
+// Security children; an index that names no child is off the contract.
+func TestAnswerProcessed(t *testing.T) {
+	req := request(t, envelope("alice", "s3cret", `<x:Ticket>t</x:Ticket>`))
+	tok, _ := extensible.FindOne(req, nsTicket, "Ticket")
+	if tok.Index != 1 {
+		t.Fatalf("ticket index %d, want 1", tok.Index)
+	}
+	a, err := extensible.ParseAnswer([]byte(`{"version":1,"decision":"accept","subject":{"principal":"t"},"processed":[1]}`), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MarkProcessed(req); err != nil || !req.Processed(1) || req.Processed(0) {
+		t.Fatalf("MarkProcessed: %v; processed 0:%v 1:%v", err, req.Processed(0), req.Processed(1))
+	}
+	a, err = extensible.ParseAnswer([]byte(`{"version":1,"decision":"accept","subject":{"principal":"t"},"processed":[2]}`), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MarkProcessed(request(t, envelope("alice", "s3cret", ""))); !errors.Is(err, extensible.ErrBadAnswer) {
+		t.Fatalf("index out of range: %v", err)
+	}
+	if _, err := extensible.ParseAnswer([]byte(`{"version":1,"decision":"accept","subject":{"principal":"t"},"processed":[-1]}`), req.ID); !errors.Is(err, extensible.ErrBadAnswer) {
+		t.Fatalf("negative index: %v", err)
+	}
+	// A rejecting answer marks nothing.
+	req = request(t, envelope("alice", "s3cret", ""))
+	a, _ = extensible.ParseAnswer([]byte(`{"version":1,"decision":"reject","processed":[0]}`), req.ID)
+	if err := a.MarkProcessed(req); err != nil || req.Processed(0) {
+		t.Fatalf("reject marked: %v", err)
 	}
 }

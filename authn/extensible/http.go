@@ -106,6 +106,9 @@ func (h *HTTP) Login(ctx context.Context, req *authn.Request, s *authn.Subject) 
 	if err != nil {
 		return false, h.fail(req, err)
 	}
+	if err := a.MarkProcessed(req); err != nil {
+		return false, h.fail(req, err)
+	}
 	return a.Apply(s, h.c.Method)
 }
 

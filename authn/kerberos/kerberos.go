@@ -321,7 +321,7 @@ func (m *Module) Check(context.Context) error {
 
 // Login implements authn.Module.
 func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
-	raw, method, tokenType, err := m.credential(req)
+	raw, method, tokenType, at, err := m.credential(req)
 	if err != nil {
 		return false, err
 	}
@@ -379,12 +379,17 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		}
 	}
 	req.SetShared("kerberos_principal", full)
+	if at >= 0 {
+		req.MarkProcessedAt(at) // the BinarySecurityToken this login verified
+	}
 	return true, nil
 }
 
 // credential finds the token: a Kerberos BinarySecurityToken in the
-// Security header first, else an Authorization: Negotiate header.
-func (m *Module) credential(req *authn.Request) (raw []byte, method, tokenType string, err error) {
+// Security header first, else an Authorization: Negotiate header. at is the
+// token element's offset (its Start), -1 for the header.
+func (m *Module) credential(req *authn.Request) (raw []byte, method, tokenType string, at int, err error) {
+	at = -1
 	var bst *wsse.BinarySecurityToken
 	if sec := req.Security(); sec != nil {
 		for i := range sec.BinaryTokens {
@@ -392,7 +397,7 @@ func (m *Module) credential(req *authn.Request) (raw []byte, method, tokenType s
 				continue
 			}
 			if bst != nil {
-				return nil, "", "", authn.Reject(wsse.InvalidSecurity, "more than one Kerberos BinarySecurityToken")
+				return nil, "", "", -1, authn.Reject(wsse.InvalidSecurity, "more than one Kerberos BinarySecurityToken")
 			}
 			bst = &sec.BinaryTokens[i]
 		}
@@ -400,25 +405,25 @@ func (m *Module) credential(req *authn.Request) (raw []byte, method, tokenType s
 	if bst != nil {
 		tokenType = valueTypes[bst.ValueType]
 		if bst.EncodingType != "" && bst.EncodingType != wsse.Base64Binary {
-			return nil, "", "", authn.Reject(wsse.InvalidSecurityToken, "Kerberos token with EncodingType %q, not Base64Binary", bst.EncodingType)
+			return nil, "", "", -1, authn.Reject(wsse.InvalidSecurityToken, "Kerberos token with EncodingType %q, not Base64Binary", bst.EncodingType)
 		}
 		raw, err := m.decodeB64(strings.Map(dropSpace, bst.Value))
 		if err != nil {
-			return nil, "", "", authn.Reject(wsse.InvalidSecurityToken, "Kerberos BinarySecurityToken: %v", err)
+			return nil, "", "", -1, authn.Reject(wsse.InvalidSecurityToken, "Kerberos BinarySecurityToken: %v", err)
 		}
-		return raw, "Kerberos", tokenType, nil
+		return raw, "Kerberos", tokenType, bst.Start, nil
 	}
 	scheme, val, _ := strings.Cut(strings.TrimSpace(req.Authorization), " ")
 	if !strings.EqualFold(scheme, "Negotiate") {
-		return nil, "", "", authn.ErrUnsupported
+		return nil, "", "", -1, authn.ErrUnsupported
 	}
 	raw, err = m.decodeB64(strings.TrimSpace(val))
 	if err != nil {
 		f := authn.Reject(wsse.InvalidSecurityToken, "Authorization: Negotiate: %v", err)
 		f.Challenge = "Negotiate"
-		return nil, "", "", f
+		return nil, "", "", -1, f
 	}
-	return raw, "Negotiate", "", nil
+	return raw, "Negotiate", "", -1, nil
 }
 
 func dropSpace(r rune) rune {

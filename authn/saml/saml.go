@@ -182,6 +182,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	s.AddAttribute("saml_issuer", a.Issuer)
 	extensible.Set(req, "saml.assertion_id", a.ID)
 	extensible.Set(req, "saml.issuer", a.Issuer)
+	extensible.MarkProcessed(req, tok)
 	return true, nil
 }
 

@@ -222,6 +222,15 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 		}
 	}
 	m.fillSubject(req, s, user, TypeDerivedKey)
+	// Processed here: the token, the signature its key verified and the
+	// Timestamp checked above.
+	req.MarkProcessedAt(ut.Start)
+	if res.Signature != nil {
+		req.MarkProcessedAt(res.Signature.Start)
+	}
+	if ts != nil {
+		req.MarkProcessedAt(ts.Start)
+	}
 	return true, nil
 }
 

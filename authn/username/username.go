@@ -244,6 +244,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	}
 
 	m.fillSubject(req, s, user, typ)
+	req.MarkProcessedAt(ut.Start)
 	return true, nil
 }
 

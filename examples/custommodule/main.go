@@ -106,6 +106,9 @@ func (t *ticketModule) Login(ctx context.Context, req *authn.Request, s *authn.S
 		s.AddAttribute("ticket_peer", p.Addr().String())
 	}
 	extensible.Set(req, "ticket.user", user) // for the modules after this one
+	// The ticket is verified: say so, or the request is refused because
+	// its Security header holds an element that nothing processed.
+	extensible.MarkProcessed(req, tok)
 	return true, nil
 }
 

@@ -31,6 +31,7 @@ func TestVerifyBehindAuthsvc(t *testing.T) {
 		func(_ context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
 			if sec := req.Security(); sec != nil && len(sec.UsernameTokens) == 1 && sec.UsernameTokens[0].Password == "pw" {
 				s.Principal, s.Method, s.TokenType = sec.UsernameTokens[0].Username, "UsernameToken", "PasswordText"
+				req.MarkProcessedAt(sec.UsernameTokens[0].Start)
 				return true, nil
 			}
 			return false, authn.Reject(wsse.FailedAuthentication, "wrong")

@@ -29,8 +29,13 @@ func TestExtensibleChain(t *testing.T) {
 		}
 		json.NewDecoder(r.Body).Decode(&d)
 		ans := `{"version":1,"decision":"ignore"}`
-		if d.Security != nil && len(d.Security.UsernameTokens) > 0 && d.Security.UsernameTokens[0].Username == "carol" {
-			ans = `{"version":1,"decision":"accept","subject":{"principal":"carol","groups":["remote"]}}`
+		if d.Security != nil && len(d.Security.UsernameTokens) > 0 {
+			switch d.Security.UsernameTokens[0].Username {
+			case "carol": // the token is security.tokens[0]
+				ans = `{"version":1,"decision":"accept","subject":{"principal":"carol","groups":["remote"]},"processed":[0]}`
+			case "dave": // accepted, but the token reported as verified by nobody
+				ans = `{"version":1,"decision":"accept","subject":{"principal":"dave"}}`
+			}
 		}
 		fmt.Fprint(w, ans)
 	}))
@@ -72,6 +77,7 @@ chain:
 		{"saml replayed", a, 401, ""},
 		{"saml tampered", strings.Replace(a, ">alice<", ">root<", 1), 401, ""},
 		{"http accepts carol", ut("carol"), 200, "carol"},
+		{"http accepts dave's token without saying it verified it", ut("dave"), 401, ""},
 		{"exec accepts a ticket", `<x:Ticket xmlns:x="urn:example:ticket">t</x:Ticket>`, 200, "ticket-holder"},
 		{"exec rejects bob", ut("bob"), 401, ""},
 		{"nobody", ut("mallory"), 401, ""},

@@ -238,16 +238,6 @@ func headOf(raw []byte) []byte {
 	return raw
 }
 
-// zeepMessages makes n fresh digest messages for alice in one zeep run.
-func zeepMessages(t *testing.T, n int) [][]byte {
-	t.Helper()
-	out := bytes.Split(zeep(t, "--user", "alice", "--password", "wonderland", "--digest", "--count", fmt.Sprint(n)), []byte{0})
-	if len(out) != n {
-		t.Fatalf("zeep made %d messages, want %d", len(out), n)
-	}
-	return out
-}
-
 const (
 	zeepBodyStart = "<soap-env:Body>"
 	zeepBodyEnd   = "</soap-env:Body>"

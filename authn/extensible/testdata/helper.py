@@ -15,16 +15,19 @@ import time
 def decide(doc):
     sec = doc.get("security") or {}
     uts = sec.get("username_tokens") or []
-    ticket = [t for t in sec.get("tokens", []) if t["local"] == "Ticket"]
+    tokens = sec.get("tokens", [])
+    ticket = [i for i, t in enumerate(tokens) if t["local"] == "Ticket"]
+    # What an accepting answer verified, by index into security.tokens.
+    ut_index = [i for i, t in enumerate(tokens) if t["local"] == "UsernameToken"][:1]
     rid = doc["request_id"]
     if ticket:
-        return {"version": 1, "decision": "accept", "request_id": rid,
+        return {"version": 1, "decision": "accept", "request_id": rid, "processed": ticket,
                 "subject": {"principal": "ticket-holder", "method": "Ticket"}}
     if not uts:
         return {"version": 1, "decision": "ignore", "request_id": rid}
     ut = uts[0]
     if ut["username"] == "alice":
-        return {"version": 1, "decision": "accept", "request_id": rid,
+        return {"version": 1, "decision": "accept", "request_id": rid, "processed": ut_index,
                 "subject": {"principal": "alice", "realm": "EXT", "groups": ["ext-users"],
                             "attributes": {
                                 "peer": [doc["peer"]["address"]],
