@@ -52,6 +52,7 @@ func strictServer(t testing.TB, strict bool, tr http.RoundTripper) *Server {
 			return false, authn.ErrUnsupported
 		}
 		s.Principal, s.Method, s.TokenType = sec.UsernameTokens[0].Username, "UsernameToken", "PasswordText"
+		r.MarkProcessedAt(sec.UsernameTokens[0].Start)
 		return true, nil
 	})
 	chain, err := authn.NewChain(authn.Entry{Name: "any", Flag: authn.Requisite, Module: accept})
@@ -194,6 +195,9 @@ func TestProxyOwnHeadersNotOverridable(t *testing.T) {
 	tr := &sinkTransport{}
 	accept := authn.ModuleFunc(func(_ context.Context, r *authn.Request, s *authn.Subject) (bool, error) {
 		s.Principal, s.Method = "alice", "UsernameToken"
+		for i := range r.Security().Elements {
+			r.MarkProcessed(i)
+		}
 		return true, nil
 	})
 	chain, _ := authn.NewChain(authn.Entry{Name: "any", Flag: authn.Requisite, Module: accept})
