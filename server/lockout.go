@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +17,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/authsvc/authsvc/authn"
 )
 
 // LockPolicy limits failures of one kind of key (principal or address).
@@ -40,8 +45,10 @@ func (p LockPolicy) lockFor(n int) time.Duration {
 
 // LockoutOptions configure brute-force protection: failed authentications
 // (FailedAuthentication faults) are counted per principal, as claimed in
-// the token, and per client address; a locked key is refused with the
-// same fault as a wrong password, before any module runs.
+// the token (folded as directories match names, see lockoutName), and per
+// client address. A request whose principal or address is locked is
+// refused with the same fault as a wrong password, after the chain ran on
+// it with a decoy user name so that it costs the same (see decoyLogin).
 type LockoutOptions struct {
 	Principal LockPolicy
 	Address   LockPolicy
@@ -384,4 +391,60 @@ func lockoutName(claimed string) string {
 		claimed = norm.NFKC.String(cases.Fold().String(s))
 	}
 	return strings.ToLower(strings.Join(strings.Fields(claimed), " "))
+}
+
+// decoySecret makes decoy names unpredictable (per process).
+var decoySecret = func() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}()
+
+// decoyName is the user name a locked request's UsernameTokens are checked
+// under: one no registry holds, the same for the same claimed name (so that
+// a credential cache answers a repeated guess as it would for the real
+// name), and not guessable from outside.
+func decoyName(claimed string) string {
+	h := hmac.New(sha256.New, decoySecret)
+	h.Write([]byte(claimed))
+	return "authsvc-locked-" + hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// decoyLogin runs the chain for a request refused because its principal or
+// address is locked, and discards the outcome. Refusing at once would answer
+// a locked principal in a fraction of a millisecond against the tens of
+// milliseconds a wrong password costs (a directory bind, a password hash):
+// the lock, and so that a guess had counted, would show in the latency.
+//
+// The request's UsernameTokens are checked under a decoy name (decoyName)
+// rather than the claimed one: the registries spend what an unknown user
+// costs, which they already make cost what a wrong password does (a bind to
+// a DN that does not exist, a hash of a dummy password), while
+//   - the user's own account in the directory sees no bind, so guesses made
+//     while authsvc holds the lock do not count toward the directory's own
+//     password-policy lockout, nor reset it on a right password;
+//   - a right password cannot succeed, so nothing learns it was right: no
+//     counter is reset, no credential cache remembers it, no nonce goes
+//     into the replay cache (the username module records nonces only after
+//     a password checked out).
+//
+// Credentials without a user name (Kerberos, HTTP Negotiate, custom
+// tokens), refused because the client address is locked, are verified as
+// they are: a valid Kerberos authenticator is then recorded in the replay
+// cache, which only spends it. Custom modules see the request as usual.
+// Modules' metrics count these runs (rejected, or success for a credential
+// that was valid); the request itself is logged and counted as locked.
+func (s *Server) decoyLogin(ctx context.Context, req *authn.Request) {
+	d := *req
+	d.Shared = nil
+	if env := req.Envelope; env != nil && env.Security != nil && len(env.Security.UsernameTokens) > 0 {
+		e, sec := *env, *env.Security
+		sec.UsernameTokens = slices.Clone(sec.UsernameTokens)
+		for i := range sec.UsernameTokens {
+			sec.UsernameTokens[i].Username = decoyName(sec.UsernameTokens[i].Username)
+		}
+		e.Security = &sec
+		d.Envelope = &e
+	}
+	_, _ = s.o.Chain.Authenticate(ctx, &d)
 }

@@ -1,9 +1,18 @@
 package server
 
 import (
+	"context"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/wsse"
 )
 
 func TestLockoutNameFolding(t *testing.T) {
@@ -41,5 +50,86 @@ func TestLockKeysShared(t *testing.T) {
 		if b := s.lockKeysFor(n, netip.MustParseAddr("192.0.2.1")); b != a {
 			t.Errorf("keys of %q = %+v, of alice %+v", n, b, a)
 		}
+	}
+}
+
+// TestLockedRunsChain: a locked principal is refused after the chain ran
+// under a decoy name (so it costs what a wrong password costs), with the
+// wrong password's fault, and a right password then resets nothing.
+func TestLockedRunsChain(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	m := authn.ModuleFunc(func(_ context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
+		ut := req.Security().UsernameTokens[0]
+		mu.Lock()
+		seen = append(seen, ut.Username)
+		mu.Unlock()
+		if ut.Username != "alice" || ut.Password != "wonderland" {
+			return false, authn.Reject(wsse.FailedAuthentication, "wrong password")
+		}
+		s.Principal, s.Method = "alice", "UsernameToken"
+		return true, nil
+	})
+	chain, err := authn.NewChain(authn.Entry{Name: "users", Flag: authn.Requisite, Module: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Now()}
+	reg := prometheus.NewRegistry()
+	srv, err := New(Options{Chain: chain, Logger: quiet, Now: clk.now, Registry: reg,
+		Lockout: &LockoutOptions{
+			Principal: LockPolicy{MaxFailures: 3, Window: time.Hour, Lockout: time.Minute, MaxLockout: time.Hour},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	var wrong *httptest.ResponseRecorder
+	for i := 0; i < 3; i++ {
+		wrong = post(h, "/v1/authenticate", "192.0.2.1:1000", envelope("alice", "guess"))
+	}
+	calls := func() (n int, last string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen), seen[len(seen)-1]
+	}
+	observed := func() uint64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "authsvc_module_duration_seconds" {
+				return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+			}
+		}
+		return 0
+	}
+	before, obsBefore := len(seen), observed()
+	for _, name := range []string{"alice", "ａｌｉｃｅ"} {
+		locked := post(h, "/v1/authenticate", "192.0.2.1:1000", envelope(name, "wonderland"))
+		strip := func(b string) string { return b[:strings.Index(b, "<authsvc:RequestId")] }
+		if locked.Code != 401 || strip(locked.Body.String()) != strip(wrong.Body.String()) {
+			t.Errorf("%q locked: %d %s", name, locked.Code, locked.Body)
+		}
+	}
+	n, last := calls()
+	if n != before+2 || observed() != obsBefore+2 {
+		t.Fatalf("the chain ran %d times (module duration observed %d times) for 2 locked requests, want 2",
+			n-before, observed()-obsBefore)
+	}
+	if !strings.HasPrefix(last, "authsvc-locked-") || decoyName("alice") == decoyName("ａｌｉｃｅ") {
+		t.Errorf("the module saw user %q while alice was locked, want a decoy name", last)
+	}
+	// The right password during the lock reset nothing: the first failure
+	// after the lock ends locks again.
+	clk.add(time.Minute)
+	post(h, "/v1/authenticate", "192.0.2.1:1000", envelope("alice", "guess"))
+	if w := post(h, "/v1/authenticate", "192.0.2.1:1000", envelope("alice", "wonderland")); w.Code != 401 {
+		t.Errorf("a right password while locked reset the counter: %d %s", w.Code, w.Body)
+	}
+	clk.add(2 * time.Minute)
+	if w := post(h, "/v1/authenticate", "192.0.2.1:1000", envelope("alice", "wonderland")); w.Code != 200 {
+		t.Errorf("after the second lock: %d %s", w.Code, w.Body)
 	}
 }

@@ -359,10 +359,13 @@ func (s *Server) authenticate(r *http.Request) *result {
 				Temporary: true, Err: err})
 		}
 		if which != "" {
+			// The same fault as a wrong password, after the same work: a
+			// locked account must not be told apart from a bad guess, by
+			// the answer or by its latency. Nothing is counted or reset.
+			s.decoyLogin(r.Context(), req)
+			s.m.duration.Observe(time.Since(start).Seconds())
 			res.locked = which
 			s.m.lockedRejections.WithLabelValues(which).Inc()
-			// The same fault as a wrong password: a locked account must not
-			// be told apart from a bad guess.
 			return fail(0, authn.Reject(wsse.FailedAuthentication, "locked: too many failed authentications for this %s", which))
 		}
 		hadFailures = had

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,7 +14,8 @@ import (
 // TestLockoutLookAlikeNamesLDAP: slapd's caseIgnoreMatch folds Unicode
 // compatibility forms and case, so fullwidth and mathematical spellings of
 // alice bind as alice. They must count against alice and be locked with
-// her, in both lockout stores, through the binary.
+// her, in both lockout stores, through the binary. A locked request still
+// runs the chain, against the directory, under a decoy name.
 func TestLockoutLookAlikeNamesLDAP(t *testing.T) {
 	dir := testenv.StartLDAP(t)
 	for _, store := range []string{"memory", "redis"} {
@@ -62,6 +65,9 @@ replay:
 				}
 			}
 			// alice is locked, under every spelling, right password or not.
+			// The refusal costs what a wrong password does: the module ran
+			// and the directory was asked, under a decoy name, not alice's.
+			runs := moduleRuns(t, svc, "directory")
 			for _, u := range []string{"alice", "alicｅ", "\u00a0Alice"} {
 				resp, body := post(u, "wonderland")
 				if resp.StatusCode != http.StatusUnauthorized || faultCode(t, "11", body) != "FailedAuthentication" {
@@ -71,10 +77,39 @@ replay:
 					t.Errorf("%q: the log does not say locked: %s", u, l)
 				}
 			}
+			if n := moduleRuns(t, svc, "directory") - runs; n != 3 {
+				t.Errorf("the module ran %d times for 3 locked requests", n)
+			}
+			if n := strings.Count(svc.Log(), `"msg":"ldap: password rejected","registry":"directory","user":"authsvc-locked-`); n != 3 {
+				t.Errorf("the directory was asked %d times under a decoy name for 3 locked requests:\n%s", n, svc.Log())
+			}
 			// bob is not affected.
 			if resp, body := post("bob", "builder"); resp.StatusCode != http.StatusOK {
 				t.Errorf("bob: %d %s", resp.StatusCode, body)
 			}
 		})
 	}
+}
+
+// moduleRuns reads authsvc_module_duration_seconds_count of a chain entry
+// from /metrics.
+func moduleRuns(t *testing.T, svc *Service, entry string) int {
+	t.Helper()
+	resp, err := http.Get(svc.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	prefix := `authsvc_module_duration_seconds_count{module="` + entry + `"} `
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, prefix); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("metric line %q", l)
+			}
+			return n
+		}
+	}
+	return 0
 }
