@@ -19,6 +19,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/registry"
 )
 
 // LockPolicy limits failures of one kind of key (principal or address).
@@ -315,13 +316,30 @@ func (s *Server) checkLocked(ctx context.Context, k lockKeys, now time.Time) (wh
 	return "", hadFailures, nil
 }
 
-// recordFailure counts a failed authentication.
-func (s *Server) recordFailure(ctx context.Context, k lockKeys, now time.Time) {
+// recordFailure counts a failed authentication against the claimed
+// principal, the client address, and the principals a registry resolved the
+// claimed name to (resolved.keys). It returns "principal" when a resolved
+// principal was already locked: that one is not counted again (a failure
+// during a lock would lengthen it), and the request is refused as locked.
+func (s *Server) recordFailure(ctx context.Context, k lockKeys, resolved *resolvedNames, now time.Time) (locked string) {
 	lo := s.o.Lockout
-	for _, c := range []struct {
+	type counter struct {
 		name, key string
 		p         LockPolicy
-	}{{"principal", k.principal, lo.Principal}, {"address", k.address, lo.Address}} {
+	}
+	counters := []counter{{"principal", k.principal, lo.Principal}, {"address", k.address, lo.Address}}
+	for _, key := range resolved.keys() {
+		st, err := s.status(ctx, key, now)
+		if err != nil {
+			s.log.Error("brute-force store: reading a resolved principal's lock failed", "error", err.Error())
+		}
+		if st {
+			locked = "principal"
+			continue
+		}
+		counters = append(counters, counter{"principal", key, lo.Principal})
+	}
+	for _, c := range counters {
 		if c.key == "" {
 			continue
 		}
@@ -337,6 +355,101 @@ func (s *Server) recordFailure(ctx context.Context, k lockKeys, now time.Time) {
 			s.m.lockouts.WithLabelValues(c.name).Inc()
 		}
 	}
+	return locked
+}
+
+// status reads whether key is locked, with the store's metrics.
+func (s *Server) status(ctx context.Context, key string, now time.Time) (bool, error) {
+	start := time.Now()
+	locked, _, err := s.o.Lockout.Store.Status(ctx, key, now)
+	s.m.depDuration.WithLabelValues("lockout_store").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+	}
+	return locked, err
+}
+
+// resolvedNames collects the principal keys that registries resolved a
+// claimed name to (registry.Trace), other than the claimed name's own.
+type resolvedNames struct {
+	claimed string
+	mu      sync.Mutex
+	list    []string
+}
+
+// traceResolved returns ctx with a registry.Trace collecting the names the
+// claimed principal resolves to; nil when no principal is counted.
+func traceResolved(ctx context.Context, k lockKeys) (context.Context, *resolvedNames) {
+	if k.principal == "" {
+		return ctx, nil
+	}
+	rn := &resolvedNames{claimed: k.principal}
+	return registry.WithTrace(ctx, &registry.Trace{Resolved: rn.add}), rn
+}
+
+func (rn *resolvedNames) add(name string) {
+	key := "p:" + lockoutName(name)
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	// A chain asks a few registries at most; bound it all the same.
+	if key != rn.claimed && !slices.Contains(rn.list, key) && len(rn.list) < 4 {
+		rn.list = append(rn.list, key)
+	}
+}
+
+func (rn *resolvedNames) keys() []string {
+	if rn == nil {
+		return nil
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return slices.Clone(rn.list)
+}
+
+// settleSuccess runs after the chain accepted a request whose keys were not
+// locked. The principal the chain authenticated, and those registries
+// resolved the claimed name to, may be locked under their own names (the
+// client used another attribute, such as mail, that the directory also
+// matches): then it returns "principal" and the request is refused as
+// locked, having cost what any request costs. Otherwise it forgets the
+// principals' failures.
+func (s *Server) settleSuccess(ctx context.Context, id string, k lockKeys, hadFailures bool, subj *authn.Subject, resolved *resolvedNames, now time.Time) (locked string) {
+	if k.principal == "" {
+		return ""
+	}
+	if resolved != nil {
+		resolved.add(subj.Principal)
+	}
+	reset := []string{}
+	if hadFailures {
+		reset = append(reset, k.principal)
+	}
+	for _, key := range resolved.keys() {
+		start := time.Now()
+		isLocked, failures, err := s.o.Lockout.Store.Status(ctx, key, now)
+		s.m.depDuration.WithLabelValues("lockout_store").Observe(time.Since(start).Seconds())
+		if err != nil {
+			// The claimed name was checked before the chain; this is the
+			// second look: log and let the request through.
+			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+			s.log.Error("brute-force store: reading a resolved principal's lock failed", "request_id", id, "error", err.Error())
+			continue
+		}
+		if isLocked {
+			return "principal"
+		}
+		if failures {
+			reset = append(reset, key)
+		}
+	}
+	for _, key := range reset {
+		if err := s.o.Lockout.Store.Reset(ctx, key); err != nil {
+			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+			s.log.Warn("brute-force store: resetting a principal's failures after a success failed",
+				"request_id", id, "error", err.Error())
+		}
+	}
+	return ""
 }
 
 // lockoutName folds a claimed user name the way directories match names,

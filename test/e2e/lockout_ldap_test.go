@@ -91,6 +91,54 @@ replay:
 	}
 }
 
+// TestLockoutCountsTheDirectorysUser: with a filter that matches uid or
+// mail, alice and alice@example.test are one user with two names the fold
+// cannot join. Failures count against the user the directory resolved, and
+// a lock on her holds under either name.
+func TestLockoutCountsTheDirectorysUser(t *testing.T) {
+	dir := testenv.StartLDAP(t)
+	reg := strings.Replace(ldapRegistryYAML(dir), "(uid=%s)", "(|(uid=%s)(mail=%s))", 1)
+	svc := StartService(t, reg+`
+chain:
+  - name: directory
+    type: username
+    flag: requisite
+    registry: directory
+    password_text: true
+    password_digest: false
+    text_over_plain_http: true
+log: {level: debug}
+brute_force:
+  principal: {max_failures: 3, window: 10m, lockout: 10m}
+  address: {max_failures: 1000}
+`, nil)
+	post := func(user, password string) (*http.Response, []byte) {
+		return svc.Post(t, "/v1/authenticate", soapContentType("11"), zeep(t, "--user", user, "--password", password))
+	}
+	if resp, body := post("alice@example.test", "wonderland"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("alice by mail: %d %s", resp.StatusCode, body)
+	}
+	for _, u := range []string{"alice@example.test", "alice", "ALICE@example.test"} {
+		if resp, body := post(u, "guess"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess as %q: %d %s", u, resp.StatusCode, body)
+		}
+	}
+	// alice@example.test has two failures of its own, alice three as the
+	// directory's user: both names are refused, as locked.
+	for _, u := range []string{"alice", "alice@example.test"} {
+		resp, body := post(u, "wonderland")
+		if resp.StatusCode != http.StatusUnauthorized || faultCode(t, "11", body) != "FailedAuthentication" {
+			t.Fatalf("%q while alice is locked: %d %s", u, resp.StatusCode, body)
+		}
+		if l := svc.LogLine(t, resp.Header.Get("X-Request-Id")); !strings.Contains(l, `"locked":"principal"`) {
+			t.Errorf("%q: the log does not say locked: %s", u, l)
+		}
+	}
+	if resp, body := post("bob", "builder"); resp.StatusCode != http.StatusOK {
+		t.Errorf("bob: %d %s", resp.StatusCode, body)
+	}
+}
+
 // moduleRuns reads authsvc_module_duration_seconds_count of a chain entry
 // from /metrics.
 func moduleRuns(t *testing.T, svc *Service, entry string) int {
