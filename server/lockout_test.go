@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/wsse"
 )
 
@@ -131,5 +132,49 @@ func TestLockedRunsChain(t *testing.T) {
 	clk.add(2 * time.Minute)
 	if w := post(h, "/v1/authenticate", "192.0.2.1:1000", envelope("alice", "wonderland")); w.Code != 200 {
 		t.Errorf("after the second lock: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestLockoutResolvedPrincipal: failures count against the user a registry
+// resolved the claimed name to, and that user's lock holds under a name the
+// fold does not join (a mail address).
+func TestLockoutResolvedPrincipal(t *testing.T) {
+	m := authn.ModuleFunc(func(ctx context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
+		ut := req.Security().UsernameTokens[0]
+		if ut.Username != "alice" && ut.Username != "alice@example.test" {
+			return false, authn.Reject(wsse.FailedAuthentication, "unknown user")
+		}
+		registry.TraceResolved(ctx, "alice")
+		if ut.Password != "wonderland" {
+			return false, authn.Reject(wsse.FailedAuthentication, "wrong password")
+		}
+		s.Principal, s.Method = "alice", "UsernameToken"
+		return true, nil
+	})
+	chain, err := authn.NewChain(authn.Entry{Name: "users", Flag: authn.Requisite, Module: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Chain: chain, Logger: quiet, Lockout: &LockoutOptions{
+		Principal: LockPolicy{MaxFailures: 3, Window: time.Hour, Lockout: time.Hour, MaxLockout: time.Hour},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	for _, n := range []string{"alice@example.test", "alice", "alice@example.test"} {
+		post(h, "/v1/authenticate", "192.0.2.1:1000", envelope(n, "guess"))
+	}
+	for _, n := range []string{"alice", "alice@example.test"} {
+		if w := post(h, "/v1/authenticate", "192.0.2.1:1000", envelope(n, "wonderland")); w.Code != 401 {
+			t.Errorf("%q while alice is locked: %d %s", n, w.Code, w.Body)
+		}
+	}
+	st := srv.o.Lockout.Store
+	for _, k := range []string{"p:alice", "p:alice@example.test"} {
+		locked, _, _ := st.Status(context.Background(), k, time.Now())
+		if locked != (k == "p:alice") {
+			t.Errorf("%s locked = %v", k, locked)
+		}
 	}
 }
