@@ -2,14 +2,24 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/registry"
 )
 
 // LockPolicy limits failures of one kind of key (principal or address).
@@ -36,8 +46,10 @@ func (p LockPolicy) lockFor(n int) time.Duration {
 
 // LockoutOptions configure brute-force protection: failed authentications
 // (FailedAuthentication faults) are counted per principal, as claimed in
-// the token, and per client address; a locked key is refused with the
-// same fault as a wrong password, before any module runs.
+// the token (folded as directories match names, see lockoutName), and per
+// client address. A request whose principal or address is locked is
+// refused with the same fault as a wrong password, after the chain ran on
+// it with a decoy user name so that it costs the same (see decoyLogin).
 type LockoutOptions struct {
 	Principal LockPolicy
 	Address   LockPolicy
@@ -304,13 +316,30 @@ func (s *Server) checkLocked(ctx context.Context, k lockKeys, now time.Time) (wh
 	return "", hadFailures, nil
 }
 
-// recordFailure counts a failed authentication.
-func (s *Server) recordFailure(ctx context.Context, k lockKeys, now time.Time) {
+// recordFailure counts a failed authentication against the claimed
+// principal, the client address, and the principals a registry resolved the
+// claimed name to (resolved.keys). It returns "principal" when a resolved
+// principal was already locked: that one is not counted again (a failure
+// during a lock would lengthen it), and the request is refused as locked.
+func (s *Server) recordFailure(ctx context.Context, k lockKeys, resolved *resolvedNames, now time.Time) (locked string) {
 	lo := s.o.Lockout
-	for _, c := range []struct {
+	type counter struct {
 		name, key string
 		p         LockPolicy
-	}{{"principal", k.principal, lo.Principal}, {"address", k.address, lo.Address}} {
+	}
+	counters := []counter{{"principal", k.principal, lo.Principal}, {"address", k.address, lo.Address}}
+	for _, key := range resolved.keys() {
+		st, err := s.status(ctx, key, now)
+		if err != nil {
+			s.log.Error("brute-force store: reading a resolved principal's lock failed", "error", err.Error())
+		}
+		if st {
+			locked = "principal"
+			continue
+		}
+		counters = append(counters, counter{"principal", key, lo.Principal})
+	}
+	for _, c := range counters {
 		if c.key == "" {
 			continue
 		}
@@ -326,12 +355,209 @@ func (s *Server) recordFailure(ctx context.Context, k lockKeys, now time.Time) {
 			s.m.lockouts.WithLabelValues(c.name).Inc()
 		}
 	}
+	return locked
 }
 
-// lockoutName folds a claimed user name the way directories match names
-// (case ignored, leading and trailing spaces dropped, inner runs of space
-// collapsed), so that "Alice", " alice" and "alice " count against one
-// principal: an LDAP bind accepts them all as alice.
+// status reads whether key is locked, with the store's metrics.
+func (s *Server) status(ctx context.Context, key string, now time.Time) (bool, error) {
+	start := time.Now()
+	locked, _, err := s.o.Lockout.Store.Status(ctx, key, now)
+	s.m.depDuration.WithLabelValues("lockout_store").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+	}
+	return locked, err
+}
+
+// resolvedNames collects the principal keys that registries resolved a
+// claimed name to (registry.Trace), other than the claimed name's own.
+type resolvedNames struct {
+	claimed string
+	mu      sync.Mutex
+	list    []string
+}
+
+// traceResolved returns ctx with a registry.Trace collecting the names the
+// claimed principal resolves to; nil when no principal is counted.
+func traceResolved(ctx context.Context, k lockKeys) (context.Context, *resolvedNames) {
+	if k.principal == "" {
+		return ctx, nil
+	}
+	rn := &resolvedNames{claimed: k.principal}
+	return registry.WithTrace(ctx, &registry.Trace{Resolved: rn.add}), rn
+}
+
+func (rn *resolvedNames) add(name string) {
+	key := "p:" + lockoutName(name)
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	// A chain asks a few registries at most; bound it all the same.
+	if key != rn.claimed && !slices.Contains(rn.list, key) && len(rn.list) < 4 {
+		rn.list = append(rn.list, key)
+	}
+}
+
+func (rn *resolvedNames) keys() []string {
+	if rn == nil {
+		return nil
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return slices.Clone(rn.list)
+}
+
+// settleSuccess runs after the chain accepted a request whose keys were not
+// locked. The principal the chain authenticated, and those registries
+// resolved the claimed name to, may be locked under their own names (the
+// client used another attribute, such as mail, that the directory also
+// matches): then it returns "principal" and the request is refused as
+// locked, having cost what any request costs. Otherwise it forgets the
+// principals' failures.
+func (s *Server) settleSuccess(ctx context.Context, id string, k lockKeys, hadFailures bool, subj *authn.Subject, resolved *resolvedNames, now time.Time) (locked string) {
+	if k.principal == "" {
+		return ""
+	}
+	if resolved != nil {
+		resolved.add(subj.Principal)
+	}
+	reset := []string{}
+	if hadFailures {
+		reset = append(reset, k.principal)
+	}
+	for _, key := range resolved.keys() {
+		start := time.Now()
+		isLocked, failures, err := s.o.Lockout.Store.Status(ctx, key, now)
+		s.m.depDuration.WithLabelValues("lockout_store").Observe(time.Since(start).Seconds())
+		if err != nil {
+			// The claimed name was checked before the chain; this is the
+			// second look: log and let the request through.
+			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+			s.log.Error("brute-force store: reading a resolved principal's lock failed", "request_id", id, "error", err.Error())
+			continue
+		}
+		if isLocked {
+			return "principal"
+		}
+		if failures {
+			reset = append(reset, key)
+		}
+	}
+	for _, key := range reset {
+		if err := s.o.Lockout.Store.Reset(ctx, key); err != nil {
+			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
+			s.log.Warn("brute-force store: resetting a principal's failures after a success failed",
+				"request_id", id, "error", err.Error())
+		}
+	}
+	return ""
+}
+
+// lockoutName folds a claimed user name the way directories match names,
+// so that every spelling a directory takes for alice counts against alice:
+// OpenLDAP's caseIgnoreMatch (uid, cn) binds "ALICE", " alice", "ａｌｉｃｅ"
+// (fullwidth), "𝐚lice" (mathematical bold), "ⓐlice", "ALİCE" and
+// "alice\u00a0" all as alice. The steps:
+//
+//   - Unicode compatibility normalization (NFKC): fullwidth, mathematical,
+//     circled and superscript letters become plain ones, and the Unicode
+//     spaces (no-break, ideographic, en quad...) become U+0020;
+//   - format characters (soft hyphen, zero-width space and joiners) and
+//     variation selectors are dropped, as RFC 4518 string preparation maps
+//     them to nothing (OpenLDAP keeps them; other directories do not);
+//   - each rune's simple lower case (İ U+0130 becomes i, as slapd does;
+//     full case folding would give i + U+0307), then full case folding
+//     (ß and ss, ς and σ) and NFKC again;
+//   - leading and trailing space dropped, inner runs of space collapsed.
+//
+// Checked against the test slapd by substituting every rune below U+30000
+// for one letter of "alice" and "bob" and for a leading or trailing space:
+// each spelling slapd matched folds to the plain name here. PRECIS
+// UsernameCaseMapped (RFC 8265) was tried and rejected: it refuses
+// mathematical and circled letters and the Unicode spaces outright rather
+// than mapping them, so it would leave 12 of slapd's 16 spellings of the
+// first letter of alice with counters of their own.
+//
+// The fold may join names a directory keeps apart (ß and ss, modifier
+// letters newer than OpenLDAP's tables); that only shares a counter, and
+// each of those names could be locked under its own spelling anyway. It must
+// never keep apart names a directory joins.
 func lockoutName(claimed string) string {
+	ascii := true
+	for i := 0; i < len(claimed); i++ {
+		if claimed[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if !ascii {
+		s := norm.NFKC.String(claimed)
+		s = strings.Map(func(r rune) rune {
+			switch {
+			case unicode.Is(unicode.Cf, r), unicode.Is(unicode.Variation_Selector, r), r == '\u034f':
+				return -1
+			case unicode.IsSpace(r):
+				return ' '
+			}
+			return unicode.ToLower(r)
+		}, s)
+		// A Caser is not safe for concurrent use: one per call.
+		claimed = norm.NFKC.String(cases.Fold().String(s))
+	}
 	return strings.ToLower(strings.Join(strings.Fields(claimed), " "))
+}
+
+// decoySecret makes decoy names unpredictable (per process).
+var decoySecret = func() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}()
+
+// decoyName is the user name a locked request's UsernameTokens are checked
+// under: one no registry holds, the same for the same claimed name (so that
+// a credential cache answers a repeated guess as it would for the real
+// name), and not guessable from outside.
+func decoyName(claimed string) string {
+	h := hmac.New(sha256.New, decoySecret)
+	h.Write([]byte(claimed))
+	return "authsvc-locked-" + hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// decoyLogin runs the chain for a request refused because its principal or
+// address is locked, and discards the outcome. Refusing at once would answer
+// a locked principal in a fraction of a millisecond against the tens of
+// milliseconds a wrong password costs (a directory bind, a password hash):
+// the lock, and so that a guess had counted, would show in the latency.
+//
+// The request's UsernameTokens are checked under a decoy name (decoyName)
+// rather than the claimed one: the registries spend what an unknown user
+// costs, which they already make cost what a wrong password does (a bind to
+// a DN that does not exist, a hash of a dummy password), while
+//   - the user's own account in the directory sees no bind, so guesses made
+//     while authsvc holds the lock do not count toward the directory's own
+//     password-policy lockout, nor reset it on a right password;
+//   - a right password cannot succeed, so nothing learns it was right: no
+//     counter is reset, no credential cache remembers it, no nonce goes
+//     into the replay cache (the username module records nonces only after
+//     a password checked out).
+//
+// Credentials without a user name (Kerberos, HTTP Negotiate, custom
+// tokens), refused because the client address is locked, are verified as
+// they are: a valid Kerberos authenticator is then recorded in the replay
+// cache, which only spends it. Custom modules see the request as usual.
+// Modules' metrics count these runs (rejected, or success for a credential
+// that was valid); the request itself is logged and counted as locked.
+func (s *Server) decoyLogin(ctx context.Context, req *authn.Request) {
+	d := *req
+	d.Shared = nil
+	if env := req.Envelope; env != nil && env.Security != nil && len(env.Security.UsernameTokens) > 0 {
+		e, sec := *env, *env.Security
+		sec.UsernameTokens = slices.Clone(sec.UsernameTokens)
+		for i := range sec.UsernameTokens {
+			sec.UsernameTokens[i].Username = decoyName(sec.UsernameTokens[i].Username)
+		}
+		e.Security = &sec
+		d.Envelope = &e
+	}
+	_, _ = s.o.Chain.Authenticate(ctx, &d)
 }

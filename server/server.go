@@ -356,10 +356,13 @@ func (s *Server) authenticate(r *http.Request) *result {
 	if env != nil && env.Security != nil && env.Security.Timestamp != nil {
 		req.MarkProcessedAt(env.Security.Timestamp.Start) // checked above
 	}
+	ctx := r.Context()
 	var keys lockKeys
+	var resolved *resolvedNames
 	hadFailures := false
 	if s.o.Lockout != nil {
 		keys = s.lockKeysFor(res.claimed, res.client)
+		ctx, resolved = traceResolved(ctx, keys)
 		which, had, err := s.checkLocked(r.Context(), keys, now)
 		if err != nil {
 			// Fail closed: without the counters, guessing would be unthrottled.
@@ -367,28 +370,38 @@ func (s *Server) authenticate(r *http.Request) *result {
 				Temporary: true, Err: err})
 		}
 		if which != "" {
+			// The same fault as a wrong password, after the same work: a
+			// locked account must not be told apart from a bad guess, by
+			// the answer or by its latency. Nothing is counted or reset.
+			s.decoyLogin(r.Context(), req)
+			s.m.duration.Observe(time.Since(start).Seconds())
 			res.locked = which
 			s.m.lockedRejections.WithLabelValues(which).Inc()
-			// The same fault as a wrong password: a locked account must not
-			// be told apart from a bad guess.
 			return fail(0, authn.Reject(wsse.FailedAuthentication, "locked: too many failed authentications for this %s", which))
 		}
 		hadFailures = had
 	}
-	subj, err := s.o.Chain.Authenticate(r.Context(), req)
+	subj, err := s.o.Chain.Authenticate(ctx, req)
 	s.m.duration.Observe(time.Since(start).Seconds())
+	// The directory may match the claimed name to a user locked under its
+	// own name (mail for uid): refuse as locked, now that the work is done.
+	lockedAs := func(which string) *result {
+		res.locked = which
+		s.m.lockedRejections.WithLabelValues(which).Inc()
+		return fail(0, authn.Reject(wsse.FailedAuthentication, "locked: too many failed authentications for this %s", which))
+	}
 	if err != nil {
 		f := authn.AsFault(err)
 		if s.o.Lockout != nil && f.Code == wsse.FailedAuthentication && !f.Temporary {
-			s.recordFailure(r.Context(), keys, now)
+			if which := s.recordFailure(ctx, keys, resolved, now); which != "" {
+				return lockedAs(which)
+			}
 		}
 		return fail(0, f)
 	}
-	if hadFailures && keys.principal != "" {
-		if err := s.o.Lockout.Store.Reset(r.Context(), keys.principal); err != nil {
-			s.m.depErrorsTotal.WithLabelValues("lockout_store").Inc()
-			s.log.Warn("brute-force store: resetting a principal's failures after a success failed",
-				"request_id", res.id, "error", err.Error())
+	if s.o.Lockout != nil {
+		if which := s.settleSuccess(ctx, res.id, keys, hadFailures, subj, resolved, now); which != "" {
+			return lockedAs(which)
 		}
 	}
 	res.subject = subj

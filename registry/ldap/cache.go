@@ -31,8 +31,9 @@ type credCache struct {
 }
 
 type cacheEntry struct {
-	user *registry.User // nil for a failed check
-	exp  time.Time
+	user     *registry.User // nil for a failed check
+	resolved string         // the entry's name a failed check matched, if any
+	exp      time.Time
 }
 
 func newCredCache(c CacheConfig) *credCache {
@@ -57,8 +58,9 @@ func (cc *credCache) key(name, password string) [32]byte {
 }
 
 // get returns the remembered outcome: (user, true, true) for a success,
-// (nil, false, true) for a failure, found=false when there is none.
-func (cc *credCache) get(k [32]byte) (u *registry.User, ok, found bool) {
+// (nil, false, true) for a failure, found=false when there is none, and
+// the name of the entry the check matched.
+func (cc *credCache) get(k [32]byte) (u *registry.User, ok bool, resolved string, found bool) {
 	cc.mu.Lock()
 	e, hit := cc.m[k]
 	if hit && !cc.now().Before(e.exp) {
@@ -67,16 +69,17 @@ func (cc *credCache) get(k [32]byte) (u *registry.User, ok, found bool) {
 	}
 	cc.mu.Unlock()
 	if !hit {
-		return nil, false, false
+		return nil, false, "", false
 	}
 	if e.user == nil {
-		return nil, false, true
+		return nil, false, e.resolved, true
 	}
-	return copyUser(e.user), true, true
+	return copyUser(e.user), true, e.resolved, true
 }
 
-// put remembers an outcome; u nil records a failure.
-func (cc *credCache) put(k [32]byte, u *registry.User) {
+// put remembers an outcome; u nil records a failure. resolved is the name
+// of the entry the check matched, if any.
+func (cc *credCache) put(k [32]byte, u *registry.User, resolved string) {
 	ttl := cc.ttl
 	if u == nil {
 		ttl = cc.negTTL
@@ -99,7 +102,7 @@ func (cc *credCache) put(k [32]byte, u *registry.User) {
 			delete(cc.m, key) // an arbitrary one: the cache is only a shortcut
 		}
 	}
-	cc.m[k] = cacheEntry{user: u, exp: now.Add(ttl)}
+	cc.m[k] = cacheEntry{user: u, resolved: resolved, exp: now.Add(ttl)}
 }
 
 // forget drops every entry (after a password change known to this process).

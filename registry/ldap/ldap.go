@@ -153,46 +153,59 @@ func (r *Registry) VerifyPassword(ctx context.Context, name, password string) (*
 	var key [32]byte
 	if r.cache != nil {
 		key = r.cache.key(name, password)
-		if u, ok, found := r.cache.get(key); found {
+		if u, ok, resolved, found := r.cache.get(key); found {
+			registry.TraceResolved(ctx, resolved)
 			return u, ok, nil
 		}
 	}
-	u, ok, err := r.verify(ctx, name, password)
+	u, ok, resolved, err := r.verify(ctx, name, password)
 	if err != nil {
 		return nil, false, err
 	}
 	if r.cache != nil {
-		r.cache.put(key, u)
+		r.cache.put(key, u, resolved)
 	}
 	return u, ok, nil
 }
 
-func (r *Registry) verify(ctx context.Context, name, password string) (*registry.User, bool, error) {
+// verify checks a password against the directory. resolved is the name
+// attribute of the entry the name matched, "" when none did; it is reported
+// to the context's registry.Trace.
+func (r *Registry) verify(ctx context.Context, name, password string) (_ *registry.User, _ bool, resolved string, _ error) {
+	u, ok, resolved, err := r.verifyEntry(ctx, name, password)
+	registry.TraceResolved(ctx, resolved)
+	return u, ok, resolved, err
+}
+
+func (r *Registry) verifyEntry(ctx context.Context, name, password string) (_ *registry.User, _ bool, resolved string, _ error) {
 	e, err := r.findUser(ctx, name)
+	if err == nil {
+		resolved = e.GetEqualFoldAttributeValue(r.cfg.UserSearch.NameAttribute)
+	}
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
 		// Spend a bind like a known user would, and say no.
 		if _, err := r.bind(ctx, r.dummyDN, password); err != nil {
-			return nil, false, err
+			return nil, false, "", err
 		}
 		r.log.Info("ldap: password rejected", "user", logsafe.Clip(name, logsafe.MaxName), "reason", logsafe.Clip(err.Error(), logsafe.MaxText))
-		return nil, false, nil
+		return nil, false, "", nil
 	case err != nil:
-		return nil, false, err
+		return nil, false, "", err
 	}
 	reason, err := r.bind(ctx, e.DN, password)
 	if err != nil {
-		return nil, false, err
+		return nil, false, resolved, err
 	}
 	if reason != "" {
 		r.log.Info("ldap: password rejected", "user", logsafe.Clip(name, logsafe.MaxName), "dn", e.DN, "reason", reason)
-		return nil, false, nil
+		return nil, false, resolved, nil
 	}
 	u, err := r.userFromEntry(ctx, name, e)
 	if err != nil {
-		return nil, false, err
+		return nil, false, resolved, err
 	}
-	return u, true, nil
+	return u, true, resolved, nil
 }
 
 // LookupUser implements registry.Directory.

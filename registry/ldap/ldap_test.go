@@ -490,17 +490,17 @@ func TestCacheUnit(t *testing.T) {
 	if other := newCredCache(CacheConfig{TTL: time.Second, MaxEntries: 1}); other.key("alice", "pw") == k {
 		t.Fatal("the key does not depend on the per-process salt")
 	}
-	cc.put(k, alice)
-	cc.put(cc.key("bob", "x"), nil)
+	cc.put(k, alice, "alice")
+	cc.put(cc.key("bob", "x"), nil, "bob")
 	now = now.Add(time.Second)
-	if u, ok, found := cc.get(k); !found || !ok || u.Name != "alice" {
+	if u, ok, _, found := cc.get(k); !found || !ok || u.Name != "alice" {
 		t.Fatalf("get = %v %v %v", u, ok, found)
 	}
-	if _, ok, found := cc.get(cc.key("bob", "x")); !found || ok {
+	if _, ok, resolved, found := cc.get(cc.key("bob", "x")); !found || ok || resolved != "bob" {
 		t.Fatal("negative entry missing")
 	}
 	now = now.Add(time.Second + time.Millisecond)
-	if _, _, found := cc.get(cc.key("bob", "x")); found {
+	if _, _, _, found := cc.get(cc.key("bob", "x")); found {
 		t.Fatal("negative entry outlived negative_ttl")
 	}
 	// Hits do not extend an entry.
@@ -508,13 +508,41 @@ func TestCacheUnit(t *testing.T) {
 		now = now.Add(time.Second)
 		cc.get(k)
 	}
-	if _, _, found := cc.get(k); found {
+	if _, _, _, found := cc.get(k); found {
 		t.Fatal("positive entry outlived ttl")
 	}
 	for i := range 10 {
-		cc.put(cc.key(fmt.Sprint("u", i), "pw"), alice)
+		cc.put(cc.key(fmt.Sprint("u", i), "pw"), alice, "alice")
 	}
 	if n := cc.len(); n > 3 {
 		t.Fatalf("cache holds %d entries, max 3", n)
+	}
+}
+
+// TestTraceResolved: a password check reports the entry a claimed name
+// matched, right or wrong password, from the directory and from the
+// credential cache alike; an unknown name reports nothing.
+func TestTraceResolved(t *testing.T) {
+	l := testenv.StartLDAP(t)
+	c := testConfig(l)
+	c.UserSearch.Filter = "(&(objectClass=inetOrgPerson)(|(uid=%s)(mail=%s)))"
+	c.CredentialCache = CacheConfig{TTL: time.Minute, NegativeTTL: time.Minute}
+	r, _ := open(t, c)
+	check := func(name, password, want string) {
+		t.Helper()
+		var got []string
+		tc := registry.WithTrace(ctx(t), &registry.Trace{Resolved: func(n string) { got = append(got, n) }})
+		if _, _, err := r.VerifyPassword(tc, name, password); err != nil {
+			t.Fatal(err)
+		}
+		if want == "" && len(got) != 0 || want != "" && !slices.Equal(got, []string{want}) {
+			t.Errorf("VerifyPassword(%q, %q) resolved %q, want %q", name, password, got, want)
+		}
+	}
+	for range 2 { // the second round answers from the cache
+		check("ＡＬＩＣＥ", "guess", "alice")
+		check("alice@example.test", "guess", "alice")
+		check("alice@example.test", "wonderland", "alice")
+		check("nobody", "guess", "")
 	}
 }
