@@ -220,7 +220,13 @@ type proc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	out   *bufio.Reader
-	exit  chan struct{}
+	// outR is the read end of the program's stdout. It is ours, not
+	// os/exec's: cmd.Wait closes the pipes that StdoutPipe makes, and a
+	// program that answers and exits at once could have its answer
+	// discarded before ask read it. outR is closed when the process is
+	// dropped or replaced (persistent modules ask one request at a time).
+	outR *os.File
+	exit chan struct{}
 }
 
 // ask sends one document to the long-lived process and reads its answer.
@@ -273,6 +279,7 @@ func (e *Exec) proc() (*proc, error) {
 	if e.p != nil {
 		select {
 		case <-e.p.exit:
+			e.p.outR.Close()
 			e.p = nil
 		default:
 			return e.p, nil
@@ -283,18 +290,26 @@ func (e *Exec) proc() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
+		stdin.Close()
 		return nil, err
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		stdin.Close()
+		outR.Close()
+		outW.Close()
 		return nil, err
 	}
+	cmd.Stdout = outW
 	if err := cmd.Start(); err != nil {
+		outR.Close()
+		outW.Close()
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	p := &proc{cmd: cmd, stdin: stdin, out: bufio.NewReaderSize(stdout, e.c.MaxOutputBytes), exit: make(chan struct{})}
+	outW.Close() // the child has its copy; EOF comes when it exits
+	p := &proc{cmd: cmd, stdin: stdin, out: bufio.NewReaderSize(outR, e.c.MaxOutputBytes), outR: outR, exit: make(chan struct{})}
 	go func() {
 		// The program's stderr goes to our log, a bounded line at a time.
 		sc := bufio.NewScanner(stderr)
@@ -318,6 +333,7 @@ func (e *Exec) proc() (*proc, error) {
 func (e *Exec) drop(p *proc) {
 	killGroup(p.cmd)
 	p.stdin.Close()
+	p.outR.Close()
 	e.mu.Lock()
 	if e.p == p {
 		e.p = nil
@@ -342,6 +358,7 @@ func (e *Exec) Close() error {
 		killGroup(p.cmd)
 		<-p.exit
 	}
+	p.outR.Close()
 	return nil
 }
 

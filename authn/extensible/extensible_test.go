@@ -275,7 +275,7 @@ func TestExecFailuresFailClosed(t *testing.T) {
 			t.Parallel()
 			logs := &logBuffer{}
 			m, err := extensible.NewExec(extensible.ExecConfig{Command: helper(t, c.args...), Persistent: c.persistent,
-				Timeout: 700 * time.Millisecond, MaxOutputBytes: 4096, Logger: logs.logger()})
+				Timeout: 3 * time.Second, MaxOutputBytes: 4096, Logger: logs.logger()})
 			if err != nil {
 				t.Fatal(err)
 			}
