@@ -182,3 +182,65 @@ func benchAddFresh(b *testing.B, c replay.Cache) {
 		}
 	})
 }
+
+func TestMemoryQuotaConformance(t *testing.T) {
+	replaytest.RunQuota(t, func(t *testing.T, q replay.Quota) replay.Cache {
+		return replay.NewMemory(replay.MemoryOptions{SweepInterval: 100 * time.Millisecond, Quota: q})
+	})
+}
+
+// TestMemoryCapacityUsable: the configured size is the size. With 64
+// shards and 1000 entries, per-shard bounds refused keys once the fullest
+// shard had its 15, at about half the configured size.
+func TestMemoryCapacityUsable(t *testing.T) {
+	for _, shards := range []int{0, 1, 7, 64} {
+		clk := newFakeClock()
+		c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 1000, Shards: shards, SweepInterval: -1, Now: clk.Now})
+		exp := clk.Now().Add(time.Minute)
+		for i := 0; i < 1000; i++ {
+			if err := c.Add(context.Background(), "k"+strconv.Itoa(i), exp); err != nil {
+				t.Fatalf("shards %d: Add of key %d of 1000 = %v", shards, i+1, err)
+			}
+		}
+		add(t, c, "one-more", exp, replay.ErrFull)
+		if n, cp := c.Len(), c.Cap(); n != 1000 || cp != 1000 {
+			t.Fatalf("shards %d: Len, Cap = %d, %d; want 1000, 1000", shards, n, cp)
+		}
+		// Once entries have expired, wherever they are, new keys fit again.
+		clk.Advance(time.Minute + time.Nanosecond)
+		for i := 0; i < 1000; i++ {
+			add(t, c, "again"+strconv.Itoa(i), clk.Now().Add(time.Minute), nil)
+		}
+		add(t, c, "k1", clk.Now().Add(time.Minute), replay.ErrFull)
+		c.Close()
+	}
+}
+
+// TestMemoryQuotaFakeClock: an owner's window restarts with its first key
+// after the last window ended, and RetryAfter says when.
+func TestMemoryQuotaFakeClock(t *testing.T) {
+	clk := newFakeClock()
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 100, SweepInterval: -1, Now: clk.Now,
+		Quota: replay.Quota{Principal: 2, Window: time.Minute}})
+	defer c.Close()
+	o := replay.Owner{Principal: "alice"}
+	ctx := context.Background()
+	exp := clk.Now().Add(time.Hour)
+	for _, k := range []string{"a", "b"} {
+		if err := replay.AddFor(ctx, c, k, exp, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(20 * time.Second)
+	var qe *replay.QuotaError
+	if err := replay.AddFor(ctx, c, "c", exp, o); !errors.As(err, &qe) || qe.RetryAfter != 40*time.Second || qe.Limit != 2 {
+		t.Fatalf("AddFor = %v (%+v), want a QuotaError with RetryAfter 40s", err, qe)
+	}
+	clk.Advance(40 * time.Second)
+	if err := replay.AddFor(ctx, c, "c", exp, o); err != nil {
+		t.Fatalf("AddFor after the window = %v", err)
+	}
+	if n := c.Len(); n != 3 {
+		t.Fatalf("Len = %d, want 3 (a refused key is not recorded)", n)
+	}
+}

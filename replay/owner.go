@@ -1,0 +1,166 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Owner is who a key is recorded for: the authenticated principal and the
+// client's address. A cache with a Quota limits how many keys one owner may
+// record, so that one account (or one client) flooding fresh credentials is
+// refused itself instead of filling the cache for everyone.
+//
+// Either field may be empty. Callers record keys only for credentials that
+// checked out (a password, a ticket, a signature), so Principal is the
+// verified name, never a claimed one.
+type Owner struct {
+	// Principal is the authenticated principal, as the registry or the
+	// ticket names it (realm included where there is one).
+	Principal string
+	// Address is the client's address (a trusted proxy's X-Forwarded-For
+	// resolved); IPv6 addresses are counted per /64.
+	Address netip.Addr
+}
+
+// OwnedCache is the optional interface of a Cache that enforces per-owner
+// quotas. AddOwned is Add with the owner of the key; it returns an error
+// wrapping ErrQuota (a *QuotaError) when the owner's share is used up. A
+// replayed key is reported as ErrReplay whatever the owner's quota.
+type OwnedCache interface {
+	Cache
+	AddOwned(ctx context.Context, key string, exp time.Time, o Owner) error
+}
+
+// AddFor records key for owner o: with c.AddOwned when c enforces quotas,
+// with c.Add otherwise. Modules call it instead of c.Add.
+func AddFor(ctx context.Context, c Cache, key string, exp time.Time, o Owner) error {
+	if oc, ok := c.(OwnedCache); ok {
+		return oc.AddOwned(ctx, key, exp, o)
+	}
+	return c.Add(ctx, key, exp)
+}
+
+// ErrQuota reports an owner whose share of the cache is used up.
+var ErrQuota = errors.New("replay: owner quota exhausted")
+
+// QuotaError says which quota refused a key, and when the owner may record
+// keys again. It wraps ErrQuota.
+type QuotaError struct {
+	// Kind is "principal" or "address".
+	Kind string
+	// Owner is the principal or the address (an IPv6 /64) refused.
+	Owner string
+	// Limit is the number of keys the owner may record per window.
+	Limit int
+	// Window is the quota's window.
+	Window time.Duration
+	// RetryAfter is how long until the owner's window ends (0: unknown).
+	RetryAfter time.Duration
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("replay: %s %q recorded its %d keys for this %s window; refused for %s",
+		e.Kind, e.Owner, e.Limit, e.Window, e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrQuota) true.
+func (e *QuotaError) Is(target error) bool { return target == ErrQuota }
+
+// Quota limits what one owner may record: at most Principal keys per
+// principal and Address keys per client address in each Window (a fixed
+// window that starts with the owner's first key). A key is refused when
+// either limit is reached; the refusal records nothing and counts nothing.
+//
+// Since an entry lives for its own window (a UsernameToken's max_age), an
+// owner can hold up to twice its limit at the turn of a window: size the
+// limits below half of the cache's max_entries. Zero in a field means no
+// limit of that kind.
+type Quota struct {
+	Principal int
+	Address   int
+	Window    time.Duration
+}
+
+// DefaultQuotaWindow is the quota window when none is configured: WSS4J's
+// and our default UsernameToken max_age.
+const DefaultQuotaWindow = 5 * time.Minute
+
+// On reports whether q limits anything.
+func (q Quota) On() bool { return q.Principal > 0 || q.Address > 0 }
+
+// Validate checks q.
+func (q Quota) Validate() error {
+	var errs []error
+	if q.Principal < 0 {
+		errs = append(errs, errors.New("quota.principal must not be negative"))
+	}
+	if q.Address < 0 {
+		errs = append(errs, errors.New("quota.address must not be negative"))
+	}
+	if q.Window < 0 {
+		errs = append(errs, errors.New("quota.window must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// ownerCounter is one counter a key is charged to.
+type ownerCounter struct {
+	kind  string // "principal" or "address"
+	name  string // what the log and the QuotaError show
+	key   string // the counter's identity: kind prefix + folded name
+	limit int
+}
+
+// counters returns the counters q charges o's keys to, at most two.
+func (q Quota) counters(o Owner) (out [2]ownerCounter, n int) {
+	if q.Principal > 0 && o.Principal != "" {
+		// Principals come from the registry or the ticket, already
+		// canonical; fold case and spaces anyway, as the lockout does, so
+		// that a registry that answers for "Alice" and "alice" alike
+		// does not give one account two quotas.
+		p := strings.ToLower(strings.Join(strings.Fields(o.Principal), " "))
+		out[n] = ownerCounter{kind: "principal", name: o.Principal, key: "p:" + p, limit: q.Principal}
+		n++
+	}
+	if q.Address > 0 && o.Address.IsValid() {
+		a := o.Address.Unmap()
+		name := a.String()
+		if a.Is6() {
+			p, _ := a.Prefix(64)
+			name = p.String()
+		}
+		out[n] = ownerCounter{kind: "address", name: name, key: "a:" + name, limit: q.Address}
+		n++
+	}
+	return out, n
+}
+
+// Counters returns, for o, the counter identities a shared store keys on
+// ("p:"+folded principal, "a:"+address or /64), their kinds, names and
+// limits. It is exported for the Redis cache.
+func (q Quota) Counters(o Owner) []Counter {
+	cs, n := q.counters(o)
+	out := make([]Counter, n)
+	for i := 0; i < n; i++ {
+		out[i] = Counter{Kind: cs[i].kind, Name: cs[i].name, Key: cs[i].key, Limit: cs[i].limit}
+	}
+	return out
+}
+
+// Counter is one quota counter a key is charged to (see Quota.Counters).
+type Counter struct {
+	Kind, Name, Key string
+	Limit           int
+}
+
+// WindowOrDefault returns q.Window, or DefaultQuotaWindow when it is zero.
+func (q Quota) WindowOrDefault() time.Duration {
+	if q.Window > 0 {
+		return q.Window
+	}
+	return DefaultQuotaWindow
+}
