@@ -164,3 +164,56 @@ func (q Quota) WindowOrDefault() time.Duration {
 	}
 	return DefaultQuotaWindow
 }
+
+// QuotaConfig is the configuration form of a Quota (the quota key of the
+// replay section).
+//
+//	quota:
+//	  principal: 100000  # keys one principal may record per window (0: default; -1: no limit)
+//	  address: 100000    # keys one client address (IPv6: /64) may record per window
+//	  window: 5m
+type QuotaConfig struct {
+	Principal int           `yaml:"principal"`
+	Address   int           `yaml:"address"`
+	Window    time.Duration `yaml:"window"`
+}
+
+// Validate checks the configuration; errors name the yaml key.
+func (q QuotaConfig) Validate() error {
+	var errs []error
+	if q.Principal < -1 {
+		errs = append(errs, fmt.Errorf("quota.principal: %d is neither a limit, 0 (the default) nor -1 (no limit)", q.Principal))
+	}
+	if q.Address < -1 {
+		errs = append(errs, fmt.Errorf("quota.address: %d is neither a limit, 0 (the default) nor -1 (no limit)", q.Address))
+	}
+	if q.Window < 0 {
+		errs = append(errs, errors.New("quota.window: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Set reports whether any field is set.
+func (q QuotaConfig) Set() bool { return q != QuotaConfig{} }
+
+// Quota resolves the configuration: 0 takes def, -1 turns the kind off.
+func (q QuotaConfig) Quota(def int) Quota {
+	pick := func(v int) int {
+		switch {
+		case v == 0:
+			return def
+		case v < 0:
+			return 0
+		}
+		return v
+	}
+	return Quota{Principal: pick(q.Principal), Address: pick(q.Address), Window: q.WindowOrDefault()}
+}
+
+// WindowOrDefault returns the window, or DefaultQuotaWindow when unset.
+func (q QuotaConfig) WindowOrDefault() time.Duration {
+	if q.Window > 0 {
+		return q.Window
+	}
+	return DefaultQuotaWindow
+}
