@@ -3,24 +3,25 @@ package server
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	requests         *prometheus.CounterVec
-	decisions        *prometheus.CounterVec
-	faults           *prometheus.CounterVec
-	modules          *prometheus.CounterVec
-	moduleDuration   *prometheus.HistogramVec
-	duration         prometheus.Histogram
-	requestDuration  *prometheus.HistogramVec
-	inflight         prometheus.Gauge
-	inflightRequests *prometheus.GaugeVec
-	upstreamErrors   prometheus.Counter
-	depErrors        *prometheus.CounterVec
-	depErrorsTotal   *prometheus.CounterVec
-	depDuration      *prometheus.HistogramVec
-	replayHits       prometheus.Counter
-	lockouts         *prometheus.CounterVec
-	lockedRejections *prometheus.CounterVec
-	auditErrors      prometheus.Counter
-	assertionErrors  prometheus.Counter
+	requests            *prometheus.CounterVec
+	decisions           *prometheus.CounterVec
+	faults              *prometheus.CounterVec
+	modules             *prometheus.CounterVec
+	moduleDuration      *prometheus.HistogramVec
+	duration            prometheus.Histogram
+	requestDuration     *prometheus.HistogramVec
+	inflight            prometheus.Gauge
+	inflightRequests    *prometheus.GaugeVec
+	upstreamErrors      prometheus.Counter
+	depErrors           *prometheus.CounterVec
+	depErrorsTotal      *prometheus.CounterVec
+	depDuration         *prometheus.HistogramVec
+	replayHits          prometheus.Counter
+	replayQuotaRefusals *prometheus.CounterVec
+	lockouts            *prometheus.CounterVec
+	lockedRejections    *prometheus.CounterVec
+	auditErrors         prometheus.Counter
+	assertionErrors     prometheus.Counter
 }
 
 var latencyBuckets = []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5}
@@ -87,6 +88,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "authsvc_replay_hits_total",
 			Help: "Requests refused because their nonce or authenticator was seen before.",
 		}),
+		replayQuotaRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authsvc_replay_quota_refusals_total",
+			Help: "Credentials refused because their principal or client address had recorded its share of the replay cache, by kind.",
+		}, []string{"kind"}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_lockouts_total",
 			Help: "Locks set by brute-force protection, by kind (principal, address).",
@@ -106,6 +111,6 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	}
 	reg.MustRegister(m.requests, m.decisions, m.faults, m.modules, m.moduleDuration, m.duration, m.requestDuration, m.inflight,
 		m.inflightRequests, m.upstreamErrors, m.depErrors, m.depErrorsTotal, m.depDuration, m.replayHits,
-		m.lockouts, m.lockedRejections, m.auditErrors, m.assertionErrors)
+		m.replayQuotaRefusals, m.lockouts, m.lockedRejections, m.auditErrors, m.assertionErrors)
 	return m
 }
