@@ -111,7 +111,7 @@ type Fault struct {
 	// RetryAfter, when positive on a Temporary fault, is sent as the
 	// Retry-After header: when the client may try again.
 	RetryAfter time.Duration
-	Err       error
+	Err        error
 }
 
 func (f *Fault) Error() string {
