@@ -574,6 +574,9 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	if f.Module != "" {
 		attrs = append(attrs, "module", f.Module)
 	}
+	if qe != nil {
+		attrs = append(attrs, "outcome", outcome, "retry_after", f.RetryAfter.Round(time.Second).String())
+	}
 	if f.Err != nil {
 		attrs = append(attrs, "error", f.Err.Error())
 	}
