@@ -230,33 +230,33 @@ func (c *Memory) reclaim(now int64) bool {
 // charge counts one key against each of o's quota counters, or none of
 // them when one is used up.
 func (c *Memory) charge(o *Owner, now int64) error {
-	cs, n := c.quota.counters(*o)
+	ks, lims, _, n := c.quota.ownerHashes(o, c.seed, c.seed2)
 	for i := 0; i < n; i++ {
-		k := memKey{maphash.String(c.seed, cs[i].key), maphash.String(c.seed2, cs[i].key)}
-		os := &c.owners[k[0]%uint64(len(c.owners))]
+		os := &c.owners[ks[i][0]%uint64(len(c.owners))]
 		os.mu.Lock()
-		oc := os.m[k]
+		oc := os.m[ks[i]]
 		if oc.end <= now {
 			oc = ownerCount{end: now + c.window}
 		}
-		if int(oc.n) >= cs[i].limit {
+		if int(oc.n) >= lims[i] {
 			os.mu.Unlock()
 			if i == 1 {
-				c.uncharge(cs[0].key, now)
+				c.uncharge(ks[0], now)
 			}
-			return &QuotaError{Kind: cs[i].kind, Owner: cs[i].name, Limit: cs[i].limit,
+			cs, _ := c.quota.counters(*o) // in the order of ownerHashes
+			q := cs[i]
+			return &QuotaError{Kind: q.kind, Owner: q.name, Limit: q.limit,
 				Window: time.Duration(c.window), RetryAfter: time.Duration(oc.end - now)}
 		}
 		oc.n++
-		os.m[k] = oc
+		os.m[ks[i]] = oc
 		os.mu.Unlock()
 	}
 	return nil
 }
 
-// uncharge takes back a count charge made, unless its window has ended.
-func (c *Memory) uncharge(key string, now int64) {
-	k := memKey{maphash.String(c.seed, key), maphash.String(c.seed2, key)}
+// uncharge takes back a charge made, unless its window has ended.
+func (c *Memory) uncharge(k memKey, now int64) {
 	os := &c.owners[k[0]%uint64(len(c.owners))]
 	os.mu.Lock()
 	if oc, ok := os.m[k]; ok && oc.end > now && oc.n > 0 {

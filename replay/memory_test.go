@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -134,6 +135,35 @@ func BenchmarkMemoryAdd(b *testing.B) {
 	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 1 << 30})
 	defer c.Close()
 	benchAddFresh(b, c)
+}
+
+// BenchmarkMemoryAddOwned is BenchmarkMemoryAdd charged to owners (a
+// principal and an address each, 1024 owners, limits never reached): the
+// cost of the quota on the common path.
+func BenchmarkMemoryAddOwned(b *testing.B) {
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 1 << 30, Quota: replay.Quota{Principal: 1 << 30, Address: 1 << 30}})
+	defer c.Close()
+	owners := make([]replay.Owner, 1024)
+	for i := range owners {
+		owners[i] = replay.Owner{Principal: "user" + strconv.Itoa(i), Address: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}
+	}
+	exp := time.Now().Add(time.Hour)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		key := []byte("ut-nonce:0123456789abcdef")
+		for pb.Next() {
+			n := benchSeq.Add(1)
+			for i := 0; i < 8; i++ {
+				key[len(key)-1-i] = byte(n >> (8 * i))
+			}
+			if err := replay.AddFor(ctx, c, string(key), exp, owners[n&1023]); err != nil {
+				b.Errorf("AddFor = %v", err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkMemoryAddReplay re-adds recorded keys (a replay flood).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"strings"
 	"time"
@@ -122,21 +123,76 @@ func (q Quota) counters(o Owner) (out [2]ownerCounter, n int) {
 		// canonical; fold case and spaces anyway, as the lockout does, so
 		// that a registry that answers for "Alice" and "alice" alike
 		// does not give one account two quotas.
-		p := strings.ToLower(strings.Join(strings.Fields(o.Principal), " "))
-		out[n] = ownerCounter{kind: "principal", name: o.Principal, key: "p:" + p, limit: q.Principal}
+		out[n] = ownerCounter{kind: "principal", name: o.Principal, key: "p:" + foldName(o.Principal), limit: q.Principal}
 		n++
 	}
 	if q.Address > 0 && o.Address.IsValid() {
-		a := o.Address.Unmap()
-		name := a.String()
-		if a.Is6() {
-			p, _ := a.Prefix(64)
-			name = p.String()
-		}
+		name := addressName(o.Address)
 		out[n] = ownerCounter{kind: "address", name: name, key: "a:" + name, limit: q.Address}
 		n++
 	}
 	return out, n
+}
+
+// foldName folds a principal as the lockout folds claimed names: case
+// ignored, leading and trailing spaces dropped, inner runs of space
+// collapsed. A name that is already folded (the common case: ASCII lower
+// case, single spaces) is returned as it is, without allocating.
+func foldName(s string) string {
+	folded := len(s) > 0 && s[0] != ' ' && s[len(s)-1] != ' '
+	for i := 0; folded && i < len(s); i++ {
+		c := s[i]
+		folded = c >= 0x21 && c < 0x7f && !('A' <= c && c <= 'Z') || c == ' ' && s[i-1] != ' '
+	}
+	if folded {
+		return s
+	}
+	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+}
+
+// addressName is the address a quota counts: IPv4 as it is, IPv6 as its /64.
+func addressName(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// ownerHashes hashes the identities of o's counters, in the order of
+// counters, without building strings (the in-memory cache's hot path). It
+// returns each counter's hash under the two seeds, its limit and its kind
+// (0 principal, 1 address).
+func (q Quota) ownerHashes(o *Owner, s1, s2 maphash.Seed) (ks [2]memKey, lims [2]int, kinds [2]int, n int) {
+	var h maphash.Hash
+	sum := func(write func(*maphash.Hash)) memKey {
+		var k memKey
+		for i, s := range [2]maphash.Seed{s1, s2} {
+			h.SetSeed(s)
+			write(&h)
+			k[i] = h.Sum64()
+		}
+		return k
+	}
+	if q.Principal > 0 && o.Principal != "" {
+		p := foldName(o.Principal)
+		ks[n] = sum(func(h *maphash.Hash) { h.WriteString("p:"); h.WriteString(p) })
+		lims[n], kinds[n] = q.Principal, 0
+		n++
+	}
+	if q.Address > 0 && o.Address.IsValid() {
+		a := o.Address.Unmap()
+		if a.Is6() {
+			p, _ := a.Prefix(64)
+			a = p.Addr()
+		}
+		b := a.As16()
+		ks[n] = sum(func(h *maphash.Hash) { h.WriteString("a:"); h.Write(b[:]) })
+		lims[n], kinds[n] = q.Address, 1
+		n++
+	}
+	return
 }
 
 // Counters returns, for o, the counter identities a shared store keys on
