@@ -1,10 +1,14 @@
 package replay_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -274,3 +278,45 @@ func TestMemoryQuotaFakeClock(t *testing.T) {
 		t.Fatalf("Len = %d, want 3 (a refused key is not recorded)", n)
 	}
 }
+
+// TestMemoryFillLog: one line when the cache crosses 90 %, one when it first
+// refuses a key, one when the sweeper finds it under 80 % again; not one
+// per Add.
+func TestMemoryFillLog(t *testing.T) {
+	clk := newFakeClock()
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	logged := func() string { mu.Lock(); defer mu.Unlock(); return buf.String() }
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 20, SweepInterval: 5 * time.Millisecond, Now: clk.Now, Logger: logger})
+	defer c.Close()
+	for i := 0; i < 20; i++ {
+		add(t, c, "k"+strconv.Itoa(i), clk.Now().Add(time.Minute), nil)
+	}
+	for i := 0; i < 5; i++ {
+		add(t, c, "more"+strconv.Itoa(i), clk.Now().Add(time.Minute), replay.ErrFull)
+	}
+	l := logged()
+	if strings.Count(l, "replay cache: nearly full") != 1 || strings.Count(l, "replay cache: full") != 1 {
+		t.Fatalf("want one nearly-full and one full line:\n%s", l)
+	}
+	clk.Advance(2 * time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logged(), "below 80 %") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line once the entries expired:\n%s", logged())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c.Len() != 0 {
+		t.Fatalf("Len = %d after the sweep, want 0", c.Len())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
