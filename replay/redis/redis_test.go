@@ -89,7 +89,9 @@ func TestQuotaConformance(t *testing.T) {
 				if qc.Address == 0 {
 					qc.Address = -1
 				}
-				return open(t, redis.Config{Addrs: []string{r.Addr}, PipelineWorkers: workers, Quota: qc})
+				// A generous timeout: the suite's goroutines, redis-server and
+				// other tests share two CPUs, and a timeout here is an error.
+				return open(t, redis.Config{Addrs: []string{r.Addr}, PipelineWorkers: workers, Quota: qc, Timeout: 2 * time.Second})
 			})
 		})
 	}
