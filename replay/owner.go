@@ -93,21 +93,6 @@ const DefaultQuotaWindow = 5 * time.Minute
 // On reports whether q limits anything.
 func (q Quota) On() bool { return q.Principal > 0 || q.Address > 0 }
 
-// Validate checks q.
-func (q Quota) Validate() error {
-	var errs []error
-	if q.Principal < 0 {
-		errs = append(errs, errors.New("quota.principal must not be negative"))
-	}
-	if q.Address < 0 {
-		errs = append(errs, errors.New("quota.address must not be negative"))
-	}
-	if q.Window < 0 {
-		errs = append(errs, errors.New("quota.window must not be negative"))
-	}
-	return errors.Join(errs...)
-}
-
 // ownerCounter is one counter a key is charged to.
 type ownerCounter struct {
 	kind  string // "principal" or "address"
@@ -248,9 +233,6 @@ func (q QuotaConfig) Validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// Set reports whether any field is set.
-func (q QuotaConfig) Set() bool { return q != QuotaConfig{} }
 
 // Quota resolves the configuration: 0 takes def, -1 turns the kind off.
 func (q QuotaConfig) Quota(def int) Quota {

@@ -193,9 +193,6 @@ func (c *Cache) quotaKey(id string) string {
 	return c.prefix + "quota:" + hex.EncodeToString(sum[:])
 }
 
-// Quota returns the quota the cache enforces (zero: none).
-func (c *Cache) Quota() replay.Quota { return c.quota }
-
 // Check implements authn.Checker: it PINGs Redis within the timeout.
 func (c *Cache) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
