@@ -73,6 +73,7 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 			MaxAge: cfg.Security.Timestamp.MaxAge, FutureSkew: cfg.Security.Timestamp.FutureSkew},
 		TrustedProxies: cfg.TrustedProxyPrefixes(),
 		Checkers:       rt.Checkers,
+		Replay:         rt.Replay,
 		Logger:         logger,
 	}
 	if p := cfg.Proxy; p != nil {

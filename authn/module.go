@@ -19,6 +19,9 @@ type Request struct {
 	Envelope *wsse.Envelope
 	// Peer is the client's address as the listener saw it.
 	Peer netip.AddrPort
+	// Client is the client's address: Peer's, or the one a trusted proxy
+	// forwarded. Modules charge replay-cache entries to it (replay.Owner).
+	Client netip.Addr
 	// TLS is the connection state when the listener terminated TLS.
 	TLS *tls.ConnectionState
 	// Secure reports whether the client's connection was confidential: TLS
@@ -110,7 +113,10 @@ type Fault struct {
 	// Challenge, when set, is sent as WWW-Authenticate with an HTTP 401
 	// (HTTP Negotiate asks the client for a ticket this way).
 	Challenge string
-	Err       error
+	// RetryAfter, when positive on a Temporary fault, is sent as the
+	// Retry-After header: when the client may try again.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (f *Fault) Error() string {

@@ -85,6 +85,10 @@ func TestRedisReplayStrict(t *testing.T) {
 			[]string{"master_name", "exclude each other"}},
 		{"bad duration", "replay: {type: redis, addrs: [\"a:1\"], timeout: soon}",
 			[]string{"replay", "soon"}},
+		{"quota on a cluster", "replay: {type: redis, cluster: true, addrs: [\"a:1\"], quota: {principal: 10}}",
+			[]string{"quota", "standalone or Sentinel"}},
+		{"bad quota", "replay: {type: redis, addrs: [\"a:1\"], quota: {principal: -5}}",
+			[]string{"quota.principal: -5"}},
 		{"unknown type", "replay: {type: redis-cluster, addrs: [\"a:1\"]}",
 			[]string{`unknown type "redis-cluster"`, "memory, redis"}},
 	}

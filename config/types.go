@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -162,21 +163,54 @@ func (f *FileRegistry) Open(env *Env) (any, error) {
 //
 //	replay:
 //	  type: memory
-//	  max_entries: 1000000
+//	  max_entries: 1000000     # sustained rate of fresh nonces = max_entries / max_age
+//	  quota:                   # per-owner shares (docs/replay.md)
+//	    principal: 100000      # default: max_entries / 10; -1: no limit
+//	    address: 100000        # default: max_entries / 10; -1: no limit
+//	    window: 5m             # default 5m (the UsernameToken max_age)
 type MemoryReplay struct {
-	MaxEntries int `yaml:"max_entries"`
-	Shards     int `yaml:"shards"`
+	MaxEntries int                `yaml:"max_entries"`
+	Shards     int                `yaml:"shards"`
+	Quota      replay.QuotaConfig `yaml:"quota"`
 }
+
+// DefaultMemoryMaxEntries is max_entries when none is configured.
+const DefaultMemoryMaxEntries = 1_000_000
 
 // Validate implements Validator.
 func (m *MemoryReplay) Validate() error {
 	if m.MaxEntries < 0 || m.Shards < 0 {
 		return errors.New("max_entries and shards must not be negative")
 	}
+	if err := m.Quota.Validate(); err != nil {
+		return err
+	}
+	size := m.maxEntries()
+	for _, q := range []struct {
+		key string
+		v   int
+	}{{"quota.principal", m.Quota.Principal}, {"quota.address", m.Quota.Address}} {
+		if q.v > size {
+			return fmt.Errorf("%s: %d is more than max_entries %d; a share must be smaller than the cache", q.key, q.v, size)
+		}
+	}
 	return nil
 }
 
+func (m *MemoryReplay) maxEntries() int {
+	if m.MaxEntries > 0 {
+		return m.MaxEntries
+	}
+	return DefaultMemoryMaxEntries
+}
+
 // Open implements ReplayConfig.
-func (m *MemoryReplay) Open(*Env) (replay.Cache, error) {
-	return replay.NewMemory(replay.MemoryOptions{MaxEntries: m.MaxEntries, Shards: m.Shards}), nil
+func (m *MemoryReplay) Open(env *Env) (replay.Cache, error) {
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	size := m.maxEntries()
+	return replay.NewMemory(replay.MemoryOptions{MaxEntries: size, Shards: m.Shards,
+		Quota: m.Quota.Quota(max(1, size/10)), Logger: logger.With("replay", "memory")}), nil
 }

@@ -1,9 +1,14 @@
 package replay_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net/netip"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,6 +141,35 @@ func BenchmarkMemoryAdd(b *testing.B) {
 	benchAddFresh(b, c)
 }
 
+// BenchmarkMemoryAddOwned is BenchmarkMemoryAdd charged to owners (a
+// principal and an address each, 1024 owners, limits never reached): the
+// cost of the quota on the common path.
+func BenchmarkMemoryAddOwned(b *testing.B) {
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 1 << 30, Quota: replay.Quota{Principal: 1 << 30, Address: 1 << 30}})
+	defer c.Close()
+	owners := make([]replay.Owner, 1024)
+	for i := range owners {
+		owners[i] = replay.Owner{Principal: "user" + strconv.Itoa(i), Address: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})}
+	}
+	exp := time.Now().Add(time.Hour)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		key := []byte("ut-nonce:0123456789abcdef")
+		for pb.Next() {
+			n := benchSeq.Add(1)
+			for i := 0; i < 8; i++ {
+				key[len(key)-1-i] = byte(n >> (8 * i))
+			}
+			if err := replay.AddFor(ctx, c, string(key), exp, owners[n&1023]); err != nil {
+				b.Errorf("AddFor = %v", err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkMemoryAddReplay re-adds recorded keys (a replay flood).
 func BenchmarkMemoryAddReplay(b *testing.B) {
 	c := replay.NewMemory(replay.MemoryOptions{})
@@ -182,3 +216,107 @@ func benchAddFresh(b *testing.B, c replay.Cache) {
 		}
 	})
 }
+
+func TestMemoryQuotaConformance(t *testing.T) {
+	replaytest.RunQuota(t, func(t *testing.T, q replay.Quota) replay.Cache {
+		return replay.NewMemory(replay.MemoryOptions{SweepInterval: 100 * time.Millisecond, Quota: q})
+	})
+}
+
+// TestMemoryCapacityUsable: the configured size is the size. With 64
+// shards and 1000 entries, per-shard bounds refused keys once the fullest
+// shard had its 15, at about half the configured size.
+func TestMemoryCapacityUsable(t *testing.T) {
+	for _, shards := range []int{0, 1, 7, 64} {
+		clk := newFakeClock()
+		c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 1000, Shards: shards, SweepInterval: -1, Now: clk.Now})
+		exp := clk.Now().Add(time.Minute)
+		for i := 0; i < 1000; i++ {
+			if err := c.Add(context.Background(), "k"+strconv.Itoa(i), exp); err != nil {
+				t.Fatalf("shards %d: Add of key %d of 1000 = %v", shards, i+1, err)
+			}
+		}
+		add(t, c, "one-more", exp, replay.ErrFull)
+		if n, cp := c.Len(), c.Cap(); n != 1000 || cp != 1000 {
+			t.Fatalf("shards %d: Len, Cap = %d, %d; want 1000, 1000", shards, n, cp)
+		}
+		// Once entries have expired, wherever they are, new keys fit again.
+		clk.Advance(time.Minute + time.Nanosecond)
+		for i := 0; i < 1000; i++ {
+			add(t, c, "again"+strconv.Itoa(i), clk.Now().Add(time.Minute), nil)
+		}
+		add(t, c, "k1", clk.Now().Add(time.Minute), replay.ErrFull)
+		c.Close()
+	}
+}
+
+// TestMemoryQuotaFakeClock: an owner's window restarts with its first key
+// after the last window ended, and RetryAfter says when.
+func TestMemoryQuotaFakeClock(t *testing.T) {
+	clk := newFakeClock()
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 100, SweepInterval: -1, Now: clk.Now,
+		Quota: replay.Quota{Principal: 2, Window: time.Minute}})
+	defer c.Close()
+	o := replay.Owner{Principal: "alice"}
+	ctx := context.Background()
+	exp := clk.Now().Add(time.Hour)
+	for _, k := range []string{"a", "b"} {
+		if err := replay.AddFor(ctx, c, k, exp, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(20 * time.Second)
+	var qe *replay.QuotaError
+	if err := replay.AddFor(ctx, c, "c", exp, o); !errors.As(err, &qe) || qe.RetryAfter != 40*time.Second || qe.Limit != 2 {
+		t.Fatalf("AddFor = %v (%+v), want a QuotaError with RetryAfter 40s", err, qe)
+	}
+	clk.Advance(40 * time.Second)
+	if err := replay.AddFor(ctx, c, "c", exp, o); err != nil {
+		t.Fatalf("AddFor after the window = %v", err)
+	}
+	if n := c.Len(); n != 3 {
+		t.Fatalf("Len = %d, want 3 (a refused key is not recorded)", n)
+	}
+}
+
+// TestMemoryFillLog: one line when the cache crosses 90 %, one when it first
+// refuses a key, one when the sweeper finds it under 80 % again; not one
+// per Add.
+func TestMemoryFillLog(t *testing.T) {
+	clk := newFakeClock()
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	logged := func() string { mu.Lock(); defer mu.Unlock(); return buf.String() }
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 20, SweepInterval: 5 * time.Millisecond, Now: clk.Now, Logger: logger})
+	defer c.Close()
+	for i := 0; i < 20; i++ {
+		add(t, c, "k"+strconv.Itoa(i), clk.Now().Add(time.Minute), nil)
+	}
+	for i := 0; i < 5; i++ {
+		add(t, c, "more"+strconv.Itoa(i), clk.Now().Add(time.Minute), replay.ErrFull)
+	}
+	l := logged()
+	if strings.Count(l, "replay cache: nearly full") != 1 || strings.Count(l, "replay cache: full") != 1 {
+		t.Fatalf("want one nearly-full and one full line:\n%s", l)
+	}
+	clk.Advance(2 * time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logged(), "below 80 %") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line once the entries expired:\n%s", logged())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c.Len() != 0 {
+		t.Fatalf("Len = %d after the sweep, want 0", c.Len())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

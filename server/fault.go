@@ -5,7 +5,9 @@ import (
 	"encoding/xml"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/wsse"
@@ -75,6 +77,9 @@ func writeFault(w http.ResponseWriter, v wsse.Version, f *authn.Fault, requestID
 	if f.Challenge != "" {
 		h.Set("WWW-Authenticate", f.Challenge)
 		status = http.StatusUnauthorized
+	}
+	if f.Temporary && f.RetryAfter > 0 && status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	w.WriteHeader(status)
 	w.Write(faultBody(v, f, requestID))

@@ -3,27 +3,28 @@ package server
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	requests         *prometheus.CounterVec
-	decisions        *prometheus.CounterVec
-	faults           *prometheus.CounterVec
-	modules          *prometheus.CounterVec
-	moduleDuration   *prometheus.HistogramVec
-	duration         prometheus.Histogram
-	requestDuration  *prometheus.HistogramVec
-	inflight         prometheus.Gauge
-	inflightRequests *prometheus.GaugeVec
-	upstreamErrors   prometheus.Counter
-	depErrors        *prometheus.CounterVec
-	depErrorsTotal   *prometheus.CounterVec
-	depDuration      *prometheus.HistogramVec
-	replayHits       prometheus.Counter
-	unprocessed      prometheus.Counter
-	lockouts         *prometheus.CounterVec
-	lockedRejections *prometheus.CounterVec
-	auditErrors      prometheus.Counter
-	assertionErrors  prometheus.Counter
-	trailersDropped  prometheus.Counter
-	strictRefusals   prometheus.Counter
+	requests            *prometheus.CounterVec
+	decisions           *prometheus.CounterVec
+	faults              *prometheus.CounterVec
+	modules             *prometheus.CounterVec
+	moduleDuration      *prometheus.HistogramVec
+	duration            prometheus.Histogram
+	requestDuration     *prometheus.HistogramVec
+	inflight            prometheus.Gauge
+	inflightRequests    *prometheus.GaugeVec
+	upstreamErrors      prometheus.Counter
+	depErrors           *prometheus.CounterVec
+	depErrorsTotal      *prometheus.CounterVec
+	depDuration         *prometheus.HistogramVec
+	replayHits          prometheus.Counter
+	unprocessed         prometheus.Counter
+	replayQuotaRefusals *prometheus.CounterVec
+	lockouts            *prometheus.CounterVec
+	lockedRejections    *prometheus.CounterVec
+	auditErrors         prometheus.Counter
+	assertionErrors     prometheus.Counter
+	trailersDropped     prometheus.Counter
+	strictRefusals      prometheus.Counter
 }
 
 var latencyBuckets = []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5}
@@ -94,6 +95,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "authsvc_unprocessed_security_elements_total",
 			Help: "Requests refused after the chain succeeded because their Security header held an element no module processed (security.pass_through).",
 		}),
+		replayQuotaRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authsvc_replay_quota_refusals_total",
+			Help: "Credentials refused because their principal or client address had recorded its share of the replay cache, by kind.",
+		}, []string{"kind"}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_lockouts_total",
 			Help: "Locks set by brute-force protection, by kind (principal, address).",
@@ -121,6 +126,6 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	}
 	reg.MustRegister(m.requests, m.decisions, m.faults, m.modules, m.moduleDuration, m.duration, m.requestDuration, m.inflight,
 		m.inflightRequests, m.upstreamErrors, m.depErrors, m.depErrorsTotal, m.depDuration, m.replayHits, m.unprocessed,
-		m.lockouts, m.lockedRejections, m.auditErrors, m.assertionErrors, m.trailersDropped, m.strictRefusals)
+		m.replayQuotaRefusals, m.lockouts, m.lockedRejections, m.auditErrors, m.assertionErrors, m.trailersDropped, m.strictRefusals)
 	return m
 }

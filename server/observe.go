@@ -2,11 +2,12 @@ package server
 
 import (
 	"errors"
-	"github.com/authsvc/authsvc/internal/logsafe"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/wsse"
 )
@@ -26,6 +27,25 @@ func (s *Server) track(endpoint string) func() {
 // authenticator: the modules wrap replay.ErrReplay in the fault.
 func isReplay(f *authn.Fault) bool {
 	return errors.Is(f, replay.ErrReplay)
+}
+
+// replayRefusal gives a refusal by the replay cache for want of room its
+// own reason for the log, and a quota refusal its Retry-After. The client
+// gets a temporary fault either way (HTTP 503, Receiver/Server with
+// wsse:SecurityTokenUnavailable): its credential was good, and it may send
+// a fresh one later. Not FailedAuthentication: that would count towards
+// the lockout and tell an honest client its password is wrong.
+func replayRefusal(f *authn.Fault) *authn.Fault {
+	var qe *replay.QuotaError
+	switch {
+	case errors.As(f, &qe):
+		f.Reason = fmt.Sprintf("replay cache quota: %s %q recorded its %d entries for this %s window",
+			qe.Kind, qe.Owner, qe.Limit, qe.Window)
+		f.RetryAfter = qe.RetryAfter
+	case errors.Is(f, replay.ErrFull):
+		f.Reason = "replay cache full (replay.max_entries): a credential with a nonce cannot be recorded"
+	}
+	return f
 }
 
 // writeAudit writes the decision's audit record.

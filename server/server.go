@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/authsvc/authsvc/internal/logsafe"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,6 +30,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/logsafe"
+	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/wsse"
 )
 
@@ -52,7 +53,11 @@ type Options struct {
 	Proxy *ProxyOptions
 	// Checkers are the dependencies /readyz asks, by name.
 	Checkers map[string]authn.Checker
-	Logger   *slog.Logger
+	// Replay, if set and it reports its size (Len and Cap, as the memory
+	// cache does), is exported as authsvc_replay_entries and
+	// authsvc_replay_capacity.
+	Replay replay.Cache
+	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
 	Registry *prometheus.Registry
 	// Now is the clock (default time.Now).
@@ -136,6 +141,18 @@ func New(o Options) (*Server, error) {
 		o.Timestamp.FutureSkew = 60 * time.Second
 	}
 	s := &Server{o: o, log: o.Logger, m: newMetrics(o.Registry)}
+	if sz, ok := o.Replay.(interface {
+		Len() int
+		Cap() int
+	}); ok {
+		o.Registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "authsvc_replay_entries",
+				Help: "Entries held by the in-memory replay cache (expired ones not yet swept included)."},
+				func() float64 { return float64(sz.Len()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "authsvc_replay_capacity",
+				Help: "The in-memory replay cache's max_entries; at capacity, credentials carrying a nonce are refused."},
+				func() float64 { return float64(sz.Cap()) }))
+	}
 	if o.Identity != nil {
 		id, err := newIdentity(*o.Identity, o.Now())
 		if err != nil {
@@ -346,6 +363,7 @@ func (s *Server) authenticate(r *http.Request) *result {
 	req := &authn.Request{
 		Envelope:      env,
 		Peer:          peer,
+		Client:        res.client,
 		TLS:           r.TLS,
 		Secure:        r.TLS != nil || fromProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
 		Authorization: r.Header.Get("Authorization"),
@@ -391,7 +409,7 @@ func (s *Server) authenticate(r *http.Request) *result {
 		return fail(0, authn.Reject(wsse.FailedAuthentication, "locked: too many failed authentications for this %s", which))
 	}
 	if err != nil {
-		f := authn.AsFault(err)
+		f := replayRefusal(authn.AsFault(err))
 		if s.o.Lockout != nil && f.Code == wsse.FailedAuthentication && !f.Temporary {
 			if which := s.recordFailure(ctx, keys, resolved, now); which != "" {
 				return lockedAs(which)
@@ -587,7 +605,12 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	f := res.fault
 	outcome := "rejected"
 	level := slog.LevelWarn
-	if f.Temporary {
+	var qe *replay.QuotaError
+	if errors.As(f, &qe) {
+		// Not a dependency failure: one owner used up its share.
+		outcome = "throttled"
+		s.m.replayQuotaRefusals.WithLabelValues(qe.Kind).Inc()
+	} else if f.Temporary {
 		outcome = "error"
 		level = slog.LevelError
 		if f.Module != "" {
@@ -619,6 +642,9 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	}
 	if f.Module != "" {
 		attrs = append(attrs, "module", f.Module)
+	}
+	if qe != nil {
+		attrs = append(attrs, "outcome", outcome, "retry_after", f.RetryAfter.Round(time.Second).String())
 	}
 	if f.Err != nil {
 		attrs = append(attrs, "error", logsafe.Clip(f.Err.Error(), logsafe.MaxText))

@@ -52,6 +52,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -329,7 +330,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	if now.IsZero() {
 		now = m.now()
 	}
-	res, err := m.Accept(ctx, raw, now)
+	res, err := m.AcceptFrom(ctx, raw, now, req.Client)
 	if err != nil {
 		var f *authn.Fault
 		if method == "Negotiate" && errors.As(err, &f) {
@@ -524,6 +525,13 @@ func safely(fn func() error) (err error) {
 // *authn.Fault for a rejection and another error only for a technical
 // failure (the replay cache).
 func (m *Module) Accept(ctx context.Context, raw []byte, now time.Time) (*Result, error) {
+	return m.AcceptFrom(ctx, raw, now, netip.Addr{})
+}
+
+// AcceptFrom is Accept for a token sent from the client address from: the
+// replay-cache entry is charged to the ticket's principal and to from
+// (replay.Owner).
+func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from netip.Addr) (*Result, error) {
 	if len(raw) > m.maxToken {
 		return nil, reject(wsse.InvalidSecurityToken, "token of %d bytes, more than %d", len(raw), m.maxToken)
 	}
@@ -618,7 +626,8 @@ func (m *Module) Accept(ctx context.Context, raw []byte, now time.Time) (*Result
 	// authenticator could be accepted.
 	h := sha256.Sum256(ap.EncryptedAuthenticator.Cipher)
 	rkey := "krb5-auth:" + base64.RawStdEncoding.EncodeToString(h[:])
-	if err := m.replay.Add(ctx, rkey, ct.Add(m.skew+time.Second)); err != nil {
+	owner := replay.Owner{Principal: client + "@" + enc.CRealm, Address: from}
+	if err := replay.AddFor(ctx, m.replay, rkey, ct.Add(m.skew+time.Second), owner); err != nil {
 		if errors.Is(err, replay.ErrReplay) {
 			return nil, authn.Reject(wsse.InvalidSecurity, "client %s@%s: replayed authenticator for %s", client, enc.CRealm, spn).Wrap(err)
 		}

@@ -164,7 +164,8 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		return false, invalid("saml: assertion names no subject")
 	}
 	exp := a.NotOnOrAfter.Add(m.c.ClockSkew)
-	if err := m.c.Replay.Add(ctx, "saml2|"+a.Issuer+"|"+a.ID, exp); err != nil {
+	owner := replay.Owner{Principal: principal, Address: req.Client}
+	if err := replay.AddFor(ctx, m.c.Replay, "saml2|"+a.Issuer+"|"+a.ID, exp, owner); err != nil {
 		if errors.Is(err, replay.ErrReplay) {
 			return false, authn.Reject(wsse.FailedAuthentication, "saml: assertion %s from %s was already used", a.ID, a.Issuer)
 		}

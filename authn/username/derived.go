@@ -203,7 +203,8 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 	if !expires.IsZero() && expires.Before(until) {
 		until = expires
 	}
-	if err := m.cfg.Replay.Add(ctx, "ut-dsig:"+base64.StdEncoding.EncodeToString(res.Value), until); err != nil {
+	owner := replay.Owner{Principal: user.Name, Address: req.Client}
+	if err := replay.AddFor(ctx, m.cfg.Replay, "ut-dsig:"+base64.StdEncoding.EncodeToString(res.Value), until, owner); err != nil {
 		if errors.Is(err, replay.ErrReplay) {
 			return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed signed message", name).Wrap(err)
 		}
@@ -214,7 +215,7 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 		if ut.HasCreated && tokCreated.After(from) {
 			from = tokCreated
 		}
-		if err := m.cfg.Replay.Add(ctx, "ut-nonce:"+string(nonce), from.Add(p.MaxAge)); err != nil {
+		if err := replay.AddFor(ctx, m.cfg.Replay, "ut-nonce:"+string(nonce), from.Add(p.MaxAge), owner); err != nil {
 			if errors.Is(err, replay.ErrReplay) {
 				return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed Nonce %s", name, ut.Nonce).Wrap(err)
 			}

@@ -235,7 +235,8 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		if ut.HasCreated && created.After(from) {
 			from = created
 		}
-		if err := m.cfg.Replay.Add(ctx, "ut-nonce:"+string(nonce), from.Add(p.MaxAge)); err != nil {
+		owner := replay.Owner{Principal: user.Name, Address: req.Client}
+		if err := replay.AddFor(ctx, m.cfg.Replay, "ut-nonce:"+string(nonce), from.Add(p.MaxAge), owner); err != nil {
 			if errors.Is(err, replay.ErrReplay) {
 				return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed Nonce %s", ut.Username, ut.Nonce).Wrap(err)
 			}

@@ -18,7 +18,7 @@ import (
 type RedisOptions struct {
 	// RequirePass sets the default user's password.
 	RequirePass string
-	// User, UserPassword and UserKeyPrefix add an ACL user allowed only SET
+	// User, UserPassword and UserKeyPrefix add an ACL user allowed only SET, EVAL
 	// and PING (and the connection handshake) on keys starting with
 	// UserKeyPrefix. With a User and no RequirePass the default user is off.
 	User, UserPassword, UserKeyPrefix string

@@ -60,7 +60,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/authsvc/authsvc/internal/logsafe"
 	"log/slog"
 	"slices"
 	"strings"
@@ -70,6 +69,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/registry"
 )
 

@@ -5,8 +5,6 @@ import (
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/authsvc/authsvc/replay"
 )
 
 // batcher sends concurrent Adds to Redis together: each worker takes every
@@ -24,9 +22,8 @@ type batcher struct {
 }
 
 type addReq struct {
-	key  string
-	ms   int64
-	done chan error
+	cmd  goredis.Cmder
+	done chan struct{}
 }
 
 const maxBatch = 128
@@ -66,48 +63,38 @@ func (b *batcher) run() {
 func (b *batcher) send(batch []*addReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.c.timeout)
 	defer cancel()
-	cmds := make([]*goredis.BoolCmd, len(batch))
 	// Pipelined sets every command's error when the round trip fails, so
-	// each answer below is read from its own command.
+	// each caller reads its answer from its own command.
 	b.c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, r := range batch {
-			cmds[i] = goredis.NewBoolCmd(ctx, "set", r.key, "1", "px", r.ms, "nx")
-			p.Process(ctx, cmds[i])
+		for _, r := range batch {
+			p.Process(ctx, r.cmd)
 		}
 		return nil
 	})
-	for i, r := range batch {
-		set, err := cmds[i].Result()
-		switch {
-		case err != nil:
-			r.done <- b.c.fail("SET NX", err)
-		case !set:
-			b.c.ok()
-			r.done <- replay.ErrReplay
-		default:
-			b.c.ok()
-			r.done <- nil
-		}
+	for _, r := range batch {
+		close(r.done)
 	}
 }
 
-// add queues one SET NX and waits for its answer or ctx.
-func (b *batcher) add(ctx context.Context, key string, ms int64) error {
-	r := &addReq{key: key, ms: ms, done: make(chan error, 1)}
+// do queues cmd and waits until its answer is in, or for ctx. It returns
+// an error only when the command was not answered; the answer, an error
+// from Redis included, is read from cmd.
+func (b *batcher) do(ctx context.Context, cmd goredis.Cmder) error {
+	r := &addReq{cmd: cmd, done: make(chan struct{})}
 	select {
 	case b.queue <- r:
 	case <-b.stop:
-		return b.c.fail("SET NX", goredis.ErrClosed)
+		return goredis.ErrClosed
 	case <-ctx.Done():
-		return b.c.fail("SET NX", ctx.Err())
+		return ctx.Err()
 	}
 	select {
-	case err := <-r.done:
-		return err
+	case <-r.done:
+		return nil
 	case <-ctx.Done():
 		// The command may still reach Redis and record the key; the
 		// credential is refused now and would be a replay later: closed.
-		return b.c.fail("SET NX", ctx.Err())
+		return ctx.Err()
 	}
 }
 
@@ -118,7 +105,8 @@ func (b *batcher) close() {
 	for {
 		select {
 		case r := <-b.queue:
-			r.done <- b.c.fail("SET NX", goredis.ErrClosed)
+			r.cmd.SetErr(goredis.ErrClosed)
+			close(r.done)
 		default:
 			return
 		}

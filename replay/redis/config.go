@@ -14,6 +14,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/authsvc/authsvc/replay"
 )
 
 // Defaults for the zero values of Config.
@@ -21,6 +23,10 @@ const (
 	DefaultKeyPrefix   = "authsvc:replay:"
 	DefaultDialTimeout = time.Second
 	DefaultTimeout     = 500 * time.Millisecond
+	// DefaultQuota is the keys one principal, and one client address, may
+	// record per quota window (5 minutes) unless configured: about 330
+	// fresh nonces a second, sustained.
+	DefaultQuota = 100_000
 )
 
 // Config configures the Redis replay cache; Open builds it.
@@ -46,10 +52,14 @@ const (
 //
 // The ACL the cache needs (Redis 7), for the default key_prefix:
 //
-//	user authsvc on >PASSWORD resetkeys ~authsvc:replay:* resetchannels -@all +set +ping +hello +auth
+//	user authsvc on >PASSWORD resetkeys ~authsvc:replay:* resetchannels -@all +set +eval +exists +get +incr +pexpire +pttl +ping +hello +auth +config|get
+//
+// (+eval with +exists +get +incr +pexpire +pttl run the quota script;
+// +config|get is optional and lets Open check the eviction policy.)
 //
 // Run Redis with maxmemory-policy noeviction: an evicted key is a replay let
 // through, while a full Redis with noeviction refuses the SET (fail closed).
+// Open warns when the policy would evict replay keys.
 type Config struct {
 	// Addrs are host:port pairs: one server, the sentinels, or cluster seeds.
 	Addrs []string `yaml:"addrs"`
@@ -93,6 +103,13 @@ type Config struct {
 	// one pipelined round trip per batch (default 2; -1: every Add makes
 	// its own round trip).
 	PipelineWorkers int `yaml:"pipeline_workers"`
+
+	// Quota limits the keys one principal and one client address may
+	// record per window, across every replica (default DefaultQuota each,
+	// window 5 minutes; -1 turns a kind off). It needs EVAL in the ACL. A
+	// Redis Cluster cannot run the quota script (its keys are in different
+	// slots): quotas are off there, and setting one is an error.
+	Quota replay.QuotaConfig `yaml:"quota"`
 }
 
 // TLSConfig configures TLS to Redis.
@@ -175,6 +192,12 @@ func (c *Config) Validate() error {
 	if c.PoolSize > 0 && c.MinIdleConns > c.PoolSize {
 		bad("min_idle_conns", "%d exceeds pool_size %d", c.MinIdleConns, c.PoolSize)
 	}
+	if err := c.Quota.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("replay/redis: %w", err))
+	}
+	if c.Cluster && (c.Quota.Principal > 0 || c.Quota.Address > 0) {
+		bad("quota", "per-owner quotas need a standalone or Sentinel Redis: the quota script's keys would be in different cluster slots (set quota.principal and quota.address to -1, or leave them out)")
+	}
 	if len(c.KeyPrefix) > 256 {
 		bad("key_prefix", "longer than 256 bytes")
 	}
@@ -247,6 +270,13 @@ func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
 		},
 	})
 	cache := &Cache{client: client, prefix: prefix, timeout: timeout, now: time.Now, logger: logger}
+	if !c.Cluster {
+		cache.quota = c.Quota.Quota(DefaultQuota)
+		cache.window = cache.quota.Window
+	} else {
+		logger.Warn("replay cache: per-owner quotas are off with Redis Cluster; one account flooding fresh credentials can fill Redis up to its maxmemory",
+			"see", "docs/replay.md")
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), dial+timeout)
 	defer cancel()
@@ -259,6 +289,12 @@ func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
 		cache.down.Store(true)
 		logger.Warn("replay cache: Redis not reachable at start; credentials that need a replay check are refused until it is",
 			"addrs", c.Addrs, "err", err)
+	} else {
+		if err := cache.probe(ctx); err != nil {
+			client.Close()
+			return nil, err
+		}
+		cache.checkEviction(ctx)
 	}
 	switch workers := c.PipelineWorkers; {
 	case workers == 0:
@@ -267,6 +303,44 @@ func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
 		cache.batch = newBatcher(cache, workers)
 	}
 	return cache, nil
+}
+
+// probe runs a trivial script on a key of the prefix when quotas are on, so
+// that an ACL without EVAL fails at start rather than at every login.
+func (c *Cache) probe(ctx context.Context) error {
+	if !c.quota.On() {
+		return nil
+	}
+	err := c.client.Eval(ctx, "return 1", []string{c.prefix + "probe"}).Err()
+	var rerr goredis.Error
+	if err != nil && errors.As(err, &rerr) {
+		return fmt.Errorf("replay/redis: the per-owner quota needs EVAL on keys %s* (add +eval to the ACL, or set quota.principal and quota.address to -1): %w", c.prefix, err)
+	}
+	return nil // not answering is the outage path: logged, and Check reports it
+}
+
+// checkEviction warns when Redis could evict replay keys: with a maxmemory
+// and a policy other than noeviction, a full Redis drops recorded nonces
+// (every key has a TTL, so volatile-* policies evict them too) and lets
+// their replays through. An ACL that denies CONFIG GET is tolerated.
+func (c *Cache) checkEviction(ctx context.Context) {
+	m, err := c.client.ConfigGet(ctx, "maxmemory*").Result()
+	if err != nil {
+		c.logger.Info("replay cache: could not read Redis's maxmemory-policy (CONFIG GET denied?); make sure it is noeviction",
+			"err", err)
+		return
+	}
+	policy, max := m["maxmemory-policy"], m["maxmemory"]
+	switch {
+	case policy == "":
+		c.logger.Info("replay cache: Redis did not report its maxmemory-policy; make sure it is noeviction")
+	case policy != "noeviction" && max != "0":
+		c.logger.Warn("replay cache: Redis may evict replay keys when it reaches maxmemory, letting replays through; set maxmemory-policy noeviction",
+			"maxmemory_policy", policy, "maxmemory", max)
+	case max == "0":
+		c.logger.Info("replay cache: Redis has no maxmemory; size it (and keep maxmemory-policy noeviction) so that a flood fills Redis, not the host",
+			"maxmemory_policy", policy)
+	}
 }
 
 func (t *TLSConfig) config() (*tls.Config, error) {

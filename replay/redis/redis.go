@@ -50,6 +50,9 @@ type Cache struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
+	quota  replay.Quota
+	window time.Duration
+
 	batch     *batcher    // nil: one round trip per Add
 	down      atomic.Bool // the last command failed; logged on each transition
 	closeOnce sync.Once
@@ -57,24 +60,22 @@ type Cache struct {
 }
 
 var (
-	_ replay.Cache  = (*Cache)(nil)
-	_ authn.Checker = (*Cache)(nil)
+	_ replay.OwnedCache = (*Cache)(nil)
+	_ authn.Checker     = (*Cache)(nil)
 )
 
 // Add implements replay.Cache with SET key 1 PX ttl NX.
 func (c *Cache) Add(ctx context.Context, key string, exp time.Time) error {
-	ttl := exp.Sub(c.now())
-	if ttl <= 0 {
+	ms, ok := c.ttl(exp)
+	if !ok {
 		return nil // already outside its window: nothing to remember
 	}
-	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if c.batch != nil {
-		return c.batch.add(ctx, c.Key(key), ms)
-	}
 	cmd := goredis.NewBoolCmd(ctx, "set", c.Key(key), "1", "px", ms, "nx")
-	_ = c.client.Process(ctx, cmd)
+	if err := c.run(ctx, cmd); err != nil {
+		return c.fail("SET NX", err)
+	}
 	set, err := cmd.Result()
 	if err != nil {
 		return c.fail("SET NX", err)
@@ -84,6 +85,112 @@ func (c *Cache) Add(ctx context.Context, key string, exp time.Time) error {
 		return replay.ErrReplay
 	}
 	return nil
+}
+
+// AddOwned implements replay.OwnedCache. With a quota, one script checks
+// the key, checks and counts the owner's counters, and records the key,
+// atomically and in one round trip (see quotaScript); without one, or for
+// an owner with no counter, it is Add.
+func (c *Cache) AddOwned(ctx context.Context, key string, exp time.Time, o replay.Owner) error {
+	counters := c.quota.Counters(o)
+	if len(counters) == 0 {
+		return c.Add(ctx, key, exp)
+	}
+	ms, ok := c.ttl(exp)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	args := make([]any, 0, 5+2*len(counters)+2)
+	args = append(args, "eval", quotaScript, 1+len(counters), c.Key(key))
+	for _, q := range counters {
+		args = append(args, c.quotaKey(q.Key))
+	}
+	args = append(args, ms, c.window.Milliseconds())
+	for _, q := range counters {
+		args = append(args, q.Limit)
+	}
+	cmd := goredis.NewSliceCmd(ctx, args...)
+	if err := c.run(ctx, cmd); err != nil {
+		return c.fail("EVAL", err)
+	}
+	res, err := cmd.Result()
+	if err != nil {
+		return c.fail("EVAL", err)
+	}
+	c.ok()
+	var status, pttl int64
+	if len(res) == 2 {
+		status, _ = res[0].(int64)
+		pttl, _ = res[1].(int64)
+	}
+	switch {
+	case status == 1:
+		return nil
+	case status == 0:
+		return replay.ErrReplay
+	case status >= 2 && int(status) <= 1+len(counters):
+		q := counters[status-2]
+		return &replay.QuotaError{Kind: q.Kind, Owner: q.Name, Limit: q.Limit, Window: c.window,
+			RetryAfter: time.Duration(pttl) * time.Millisecond}
+	}
+	return c.fail("EVAL", fmt.Errorf("unexpected answer %v", res))
+}
+
+// quotaScript records KEYS[1] for ARGV[1] ms unless it is recorded already
+// (answer {0, 0}: a replay) or one of the owner's counters KEYS[2..] has
+// reached its limit ARGV[3..] (answer {i, pttl of KEYS[i]}: nothing is
+// recorded or counted). Otherwise it counts the key in each counter, a
+// counter's first count starting its window of ARGV[2] ms, and answers
+// {1, 0}. A replay counts nothing: whoever replays a captured message
+// cannot use up its owner's quota.
+const quotaScript = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0} end
+for i = 2, #KEYS do
+  local n = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if n >= tonumber(ARGV[i + 1]) then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('PEXPIRE', KEYS[i], ARGV[2])
+      ttl = tonumber(ARGV[2])
+    end
+    return {i, ttl}
+  end
+end
+for i = 2, #KEYS do
+  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return {1, 0}
+`
+
+// ttl is exp - now in milliseconds, rounded up; false when exp has passed.
+func (c *Cache) ttl(exp time.Time) (int64, bool) {
+	ttl := exp.Sub(c.now())
+	if ttl <= 0 {
+		return 0, false
+	}
+	return int64((ttl + time.Millisecond - 1) / time.Millisecond), true
+}
+
+// run sends cmd, through the batcher when there is one; an error means no
+// answer arrived (the answer itself, an error from Redis included, is in
+// cmd).
+func (c *Cache) run(ctx context.Context, cmd goredis.Cmder) error {
+	if c.batch != nil {
+		return c.batch.do(ctx, cmd)
+	}
+	_ = c.client.Process(ctx, cmd)
+	return nil
+}
+
+// quotaKey is the Redis key of a quota counter: the prefix, "quota:" and
+// the hex SHA-256 of the counter's identity (no principal name or address
+// reaches Redis).
+func (c *Cache) quotaKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return c.prefix + "quota:" + hex.EncodeToString(sum[:])
 }
 
 // Check implements authn.Checker: it PINGs Redis within the timeout.

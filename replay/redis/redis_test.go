@@ -1,11 +1,15 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -69,6 +73,107 @@ func TestConformanceUnbatched(t *testing.T) {
 	replaytest.Run(t, func(t *testing.T) replay.Cache {
 		return open(t, redis.Config{Addrs: []string{r.Addr}, PipelineWorkers: -1})
 	})
+}
+
+// TestQuotaConformance runs the quota suite, batched and unbatched: the
+// counters live in Redis, shared by every replica.
+func TestQuotaConformance(t *testing.T) {
+	r := testenv.StartRedis(t)
+	for _, workers := range []int{0, -1} {
+		t.Run(fmt.Sprintf("pipeline_workers=%d", workers), func(t *testing.T) {
+			replaytest.RunQuota(t, func(t *testing.T, q replay.Quota) replay.Cache {
+				qc := replay.QuotaConfig{Principal: q.Principal, Address: q.Address, Window: q.Window}
+				if qc.Principal == 0 {
+					qc.Principal = -1
+				}
+				if qc.Address == 0 {
+					qc.Address = -1
+				}
+				// A generous timeout: the suite's goroutines, redis-server and
+				// other tests share two CPUs, and a timeout here is an error.
+				return open(t, redis.Config{Addrs: []string{r.Addr}, PipelineWorkers: workers, Quota: qc, Timeout: 2 * time.Second})
+			})
+		})
+	}
+}
+
+// TestQuotaAcrossReplicas: two Caches on one Redis share an owner's quota.
+func TestQuotaAcrossReplicas(t *testing.T) {
+	r := testenv.StartRedis(t)
+	prefix := "test:" + randHex(6) + ":"
+	cfg := redis.Config{Addrs: []string{r.Addr}, KeyPrefix: prefix, Quota: replay.QuotaConfig{Principal: 4, Address: -1}}
+	a, b := open(t, cfg), open(t, cfg)
+	ctx, exp := context.Background(), time.Now().Add(time.Minute)
+	o := replay.Owner{Principal: "alice"}
+	for i, c := range []*redis.Cache{a, b, a, b} {
+		if err := replay.AddFor(ctx, c, fmt.Sprintf("k%d", i), exp, o); err != nil {
+			t.Fatalf("key %d: %v", i, err)
+		}
+	}
+	for _, c := range []*redis.Cache{a, b} {
+		if err := replay.AddFor(ctx, c, "k-more", exp, o); !errors.Is(err, replay.ErrQuota) {
+			t.Fatalf("fifth key = %v, want ErrQuota", err)
+		}
+	}
+	// No principal name reaches Redis: the counter is a hash under the prefix.
+	keys, err := admin(t, r).Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, "alice") {
+			t.Fatalf("Redis key %q names the principal", k)
+		}
+	}
+	if len(keys) != 5 {
+		t.Fatalf("%d keys under the prefix, want 4 entries and 1 counter: %v", len(keys), keys)
+	}
+}
+
+// TestEvictionPolicyWarning: Open warns when Redis could evict replay keys
+// and says nothing of the kind with noeviction.
+func TestEvictionPolicyWarning(t *testing.T) {
+	r := testenv.StartRedis(t)
+	ctx := context.Background()
+	adm := admin(t, r)
+	openLogged := func() string {
+		var buf bytes.Buffer
+		var mu sync.Mutex
+		c, err := (&redis.Config{Addrs: []string{r.Addr}, Timeout: testTimeout}).Open(slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	}
+	if err := adm.ConfigSet(ctx, "maxmemory", "64mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := adm.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if log := openLogged(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, "maxmemory_policy=volatile-lru") {
+		t.Fatalf("no warning for volatile-lru; log:\n%s", log)
+	}
+	if err := adm.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if log := openLogged(); strings.Contains(log, "evict") {
+		t.Fatalf("eviction warning with noeviction; log:\n%s", log)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // TestKeysHashedAndPrefixed inspects Redis: the only key is the prefix and
@@ -148,9 +253,10 @@ func TestTwoReplicas(t *testing.T) {
 	}
 }
 
-// TestACLUser: a least-privilege ACL user (SET and PING on the prefix only)
-// is enough; a wrong password fails at Open; a prefix outside the ACL fails
-// every Add (an error, never a false "new" or "replay").
+// TestACLUser: a least-privilege ACL user (SET, EVAL and PING on the prefix
+// only, no CONFIG) is enough; a wrong password fails at Open; a prefix
+// outside the ACL fails at Open with quotas on, and every Add without (an
+// error, never a false "new" or "replay").
 func TestACLUser(t *testing.T) {
 	const prefix = "authsvc:replay:"
 	pw := randHex(12)
@@ -172,6 +278,14 @@ func TestACLUser(t *testing.T) {
 	if err := c.Add(ctx, key, exp); !errors.Is(err, replay.ErrReplay) {
 		t.Fatalf("second Add = %v, want ErrReplay", err)
 	}
+	// The quota script runs as this user too.
+	o := replay.Owner{Principal: "alice"}
+	if err := replay.AddFor(ctx, c, key+"-owned", exp, o); err != nil {
+		t.Fatalf("AddFor as ACL user: %v", err)
+	}
+	if err := replay.AddFor(ctx, c, key+"-owned", exp, o); !errors.Is(err, replay.ErrReplay) {
+		t.Fatalf("second AddFor = %v, want ErrReplay", err)
+	}
 
 	for _, cfg := range []redis.Config{
 		{Addrs: []string{r.Addr}, Username: "authsvc", Password: pw + "x"},
@@ -191,7 +305,16 @@ func TestACLUser(t *testing.T) {
 		}
 	}
 
-	other := open(t, redis.Config{Addrs: []string{r.Addr}, Username: "authsvc", Password: pw, KeyPrefix: "elsewhere:"})
+	// With quotas on, Open finds that the ACL does not cover the prefix.
+	cfg := redis.Config{Addrs: []string{r.Addr}, Username: "authsvc", Password: pw, KeyPrefix: "elsewhere:", Timeout: testTimeout}
+	if c, err := cfg.Open(nil); err == nil || !strings.Contains(err.Error(), "elsewhere:*") {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("Open with a prefix outside the ACL = %v, want an error naming the prefix", err)
+	}
+	cfg.Quota = replay.QuotaConfig{Principal: -1, Address: -1}
+	other := open(t, cfg)
 	err := other.Add(ctx, key, exp)
 	if err == nil || errors.Is(err, replay.ErrReplay) || !errors.Is(err, authn.ErrUnavailable) {
 		t.Fatalf("Add outside the ACL's keys = %v, want an ErrUnavailable error", err)

@@ -28,6 +28,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,6 +205,180 @@ func Run(t *testing.T, newCache func(t *testing.T) replay.Cache) {
 		t.Logf("Add after Close = %v", err)
 		c.Close() // a second Close, here and in Cleanup, must not panic
 	})
+}
+
+// RunQuota runs the per-owner quota part of the suite. newCache returns an
+// empty cache enforcing q (see Run for the rules on sharing a server); the
+// cache must implement replay.OwnedCache.
+//
+// The contract: a fresh key of an owner whose principal or address has
+// recorded its limit of keys in the current window is refused with an
+// error wrapping replay.ErrQuota (a *replay.QuotaError naming the kind and
+// a RetryAfter within the window) and recorded nowhere; replays are
+// reported as ErrReplay and count nothing; other owners, and keys added
+// without an owner, are not affected; once the window has passed the owner
+// may record keys again.
+func RunQuota(t *testing.T, newCache func(t *testing.T, q replay.Quota) replay.Cache) {
+	open := func(t *testing.T, q replay.Quota) replay.Cache {
+		t.Helper()
+		c := newCache(t, q)
+		if c == nil {
+			t.Fatal("replaytest: newCache returned nil")
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, ok := c.(replay.OwnedCache); !ok {
+			t.Fatalf("replaytest: %T does not implement replay.OwnedCache", c)
+		}
+		return c
+	}
+	alice := replay.Owner{Principal: randKey("alice-"), Address: netip.MustParseAddr("192.0.2.1")}
+	bob := replay.Owner{Principal: randKey("bob-"), Address: netip.MustParseAddr("192.0.2.1")}
+	carol := replay.Owner{Principal: randKey("carol-"), Address: netip.MustParseAddr("192.0.2.2")}
+
+	t.Run("PrincipalQuota", func(t *testing.T) {
+		t.Parallel()
+		c := open(t, replay.Quota{Principal: 5, Window: time.Minute})
+		exp := time.Now().Add(time.Minute)
+		p := randKey("pq:")
+		for i := 0; i < 5; i++ {
+			mustAddFor(t, c, p+strconv.Itoa(i), exp, alice, nil)
+		}
+		err := replay.AddFor(context.Background(), c, p+"flood", exp, alice)
+		checkQuota(t, err, "principal", time.Minute)
+		// Refusals count nothing and the flood goes on being refused.
+		mustAddFor(t, c, p+"flood2", exp, alice, replay.ErrQuota)
+		// A recorded key is still a replay, not a quota refusal.
+		mustAddFor(t, c, p+"0", exp, alice, replay.ErrReplay)
+		// Another principal from the same address is not affected (no
+		// address quota here), nor is a key added without an owner.
+		for i := 0; i < 5; i++ {
+			mustAddFor(t, c, p+"bob"+strconv.Itoa(i), exp, bob, nil)
+		}
+		mustAdd(t, c, p+"ownerless", exp, nil)
+		// The principal is folded the way the lockout folds it.
+		shout := replay.Owner{Principal: " " + strings.ToUpper(alice.Principal), Address: carol.Address}
+		mustAddFor(t, c, p+"shout", exp, shout, replay.ErrQuota)
+	})
+
+	t.Run("AddressQuota", func(t *testing.T) {
+		t.Parallel()
+		c := open(t, replay.Quota{Address: 3, Window: time.Minute})
+		exp := time.Now().Add(time.Minute)
+		p := randKey("aq:")
+		mustAddFor(t, c, p+"a1", exp, alice, nil)
+		mustAddFor(t, c, p+"b1", exp, bob, nil)
+		mustAddFor(t, c, p+"a2", exp, alice, nil)
+		err := replay.AddFor(context.Background(), c, p+"b2", exp, bob)
+		checkQuota(t, err, "address", time.Minute)
+		mustAddFor(t, c, p+"c1", exp, carol, nil)
+		// IPv6 clients are counted per /64.
+		v6 := func(a string) replay.Owner { return replay.Owner{Principal: "x", Address: netip.MustParseAddr(a)} }
+		for i := 0; i < 3; i++ {
+			mustAddFor(t, c, p+"v6-"+strconv.Itoa(i), exp, v6("2001:db8:1:2::"+strconv.Itoa(i+1)), nil)
+		}
+		mustAddFor(t, c, p+"v6-same64", exp, v6("2001:db8:1:2:ffff::1"), replay.ErrQuota)
+		mustAddFor(t, c, p+"v6-other64", exp, v6("2001:db8:1:3::1"), nil)
+	})
+
+	t.Run("ReplaysCountNothing", func(t *testing.T) {
+		t.Parallel()
+		c := open(t, replay.Quota{Principal: 4, Address: 4, Window: time.Minute})
+		exp := time.Now().Add(time.Minute)
+		p := randKey("rq:")
+		mustAddFor(t, c, p+"0", exp, alice, nil)
+		for i := 0; i < 20; i++ {
+			// Someone replaying alice's captured message, from anywhere.
+			mustAddFor(t, c, p+"0", exp, replay.Owner{Principal: alice.Principal, Address: carol.Address}, replay.ErrReplay)
+		}
+		for i := 1; i < 4; i++ {
+			mustAddFor(t, c, p+strconv.Itoa(i), exp, alice, nil)
+		}
+		mustAddFor(t, c, p+"4", exp, alice, replay.ErrQuota)
+	})
+
+	t.Run("ConcurrentOneOwner", func(t *testing.T) {
+		t.Parallel()
+		c := open(t, replay.Quota{Principal: 10, Window: time.Minute})
+		exp := time.Now().Add(time.Minute)
+		p := randKey("cq:")
+		const n = 64
+		var ok, quota atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				switch err := replay.AddFor(context.Background(), c, p+strconv.Itoa(i), exp, alice); {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, replay.ErrQuota):
+					quota.Add(1)
+				default:
+					t.Errorf("concurrent AddFor: %v", err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if ok.Load() != 10 || quota.Load() != n-10 {
+			t.Fatalf("%d concurrent fresh keys of one owner with a quota of 10: %d accepted, %d refused for quota", n, ok.Load(), quota.Load())
+		}
+	})
+
+	t.Run("WindowEnds", func(t *testing.T) {
+		t.Parallel()
+		const window = 1500 * time.Millisecond
+		c := open(t, replay.Quota{Principal: 2, Window: window})
+		p := randKey("wq:")
+		exp := time.Now().Add(time.Minute)
+		mustAddFor(t, c, p+"0", exp, alice, nil)
+		mustAddFor(t, c, p+"1", exp, alice, nil)
+		err := replay.AddFor(context.Background(), c, p+"2", exp, alice)
+		var qe *replay.QuotaError
+		if !errors.As(err, &qe) {
+			t.Fatalf("third key = %v, want a *replay.QuotaError", err)
+		}
+		// Wait out the window (polling, never timing it), then the refused
+		// key, which was recorded nowhere, is accepted.
+		time.Sleep(qe.RetryAfter)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := replay.AddFor(context.Background(), c, p+"2", exp, alice)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, replay.ErrQuota) {
+				t.Fatalf("AddFor after the window = %v", err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("still refused 5 s after the window ended: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		mustAddFor(t, c, p+"2", exp, alice, replay.ErrReplay)
+		mustAddFor(t, c, p+"0", exp, alice, replay.ErrReplay)
+	})
+}
+
+func checkQuota(t *testing.T, err error, kind string, window time.Duration) {
+	t.Helper()
+	var qe *replay.QuotaError
+	if !errors.As(err, &qe) || !errors.Is(err, replay.ErrQuota) {
+		t.Fatalf("AddFor beyond the %s quota = %v, want a *replay.QuotaError wrapping ErrQuota", kind, err)
+	}
+	if qe.Kind != kind || qe.RetryAfter <= 0 || qe.RetryAfter > window {
+		t.Fatalf("QuotaError = %+v, want kind %s and 0 < RetryAfter <= %s", qe, kind, window)
+	}
+}
+
+func mustAddFor(t *testing.T, c replay.Cache, key string, exp time.Time, o replay.Owner, want error) {
+	t.Helper()
+	err := replay.AddFor(context.Background(), c, key, exp, o)
+	if want == nil && err != nil || want != nil && !errors.Is(err, want) {
+		t.Fatalf("AddFor(%s, %s) = %v, want %v", show(key), o.Principal, err, want)
+	}
 }
 
 func mustAdd(t *testing.T, c replay.Cache, key string, exp time.Time, want error) {

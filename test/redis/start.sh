@@ -11,7 +11,8 @@
 # same port (an outage and a recovery).
 #
 # --requirepass sets the default user's password (AUTH PASSWORD).
-# --user adds an ACL user with only what the replay cache needs: SET and PING
+# --user adds an ACL user with only what the replay cache needs: SET, EVAL and the
+# commands of its quota script (EXISTS GET INCR PEXPIRE PTTL), and PING
 # (plus the connection handshake) on keys starting with PREFIX. With --user
 # the default user is switched off unless --requirepass is also given.
 #
@@ -75,7 +76,7 @@ conf=$dir/redis.conf
 		else
 			echo "user default off"
 		fi
-		echo "user $user on >$userpass resetkeys ~${userprefix}* resetchannels -@all +set +ping +hello +auth"
+		echo "user $user on >$userpass resetkeys ~${userprefix}* resetchannels -@all +set +eval +exists +get +incr +pexpire +pttl +ping +hello +auth"
 	elif [[ -n $requirepass ]]; then
 		echo "requirepass $requirepass"
 	fi
