@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -214,5 +215,87 @@ func TestRecorded(t *testing.T) {
 		if !res.BodySigned || res.TimestampSigned != (m.TTL >= 0) {
 			t.Errorf("%s: body %v timestamp %v", name, res.BodySigned, res.TimestampSigned)
 		}
+	}
+}
+
+// TestWorkBounds: exclusive C14N copies the namespace context at every
+// element it canonicalizes, so a Body declaring thousands of prefixes over
+// thousands of elements cost seconds of CPU (elements times declarations)
+// before the digest comparison failed, and thousands of attributes on one
+// element cost quadratic time in the DOM. Both are refused while the DOM is
+// built, before any key is resolved; the recorded WSS4J envelope is the
+// signed message an attacker could replay with such a Body.
+func TestWorkBounds(t *testing.T) {
+	raw, err := os.ReadFile("testdata/wss4j-soap11-hmac-sha1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const open = `<m:echo xmlns:m="urn:example:echo">`
+	inBody := func(s string) []byte { return replace1(open, open+s)(raw) }
+	var nsBomb, attrBomb strings.Builder
+	for i := range 20 {
+		nsBomb.WriteString("<m:a")
+		for j := range 50 {
+			fmt.Fprintf(&nsBomb, ` xmlns:p%d="urn:p"`, 50*i+j)
+		}
+		nsBomb.WriteString(">")
+	}
+	nsBomb.WriteString(strings.Repeat("<m:b/>", 1000) + strings.Repeat("</m:a>", 20))
+	attrBomb.WriteString("<m:a")
+	for i := range 1000 {
+		fmt.Fprintf(&attrBomb, ` a%d="%d"`, i, i)
+	}
+	attrBomb.WriteString("/>")
+	// Declarations spread over nested elements count too.
+	var nested strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&nested, `<m:n xmlns:q%d="urn:q" xmlns:r%d="urn:r">`, i, i)
+	}
+	nested.WriteString(strings.Repeat("</m:n>", 40))
+
+	for _, c := range []struct {
+		name, reason string
+		raw          []byte
+	}{
+		{"1000 prefixes on 20 nested elements over 1000 elements", "namespace declarations in scope", inBody(nsBomb.String())},
+		{"1000 attributes on one element", "attributes, more than 64", inBody(attrBomb.String())},
+		{"80 prefixes over 40 nested elements", "namespace declarations in scope", inBody(nested.String())},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := parse(t, c.raw)
+			resolved := false
+			_, err := dsig.Verify(context.Background(), env, dsig.KeyResolverFunc(func(ctx context.Context, ki *dsig.KeyInfo) ([]byte, error) {
+				resolved = true
+				return utKeys(env, "security").ResolveKey(ctx, ki)
+			}), nil)
+			var de *dsig.Error
+			if !errors.As(err, &de) || de.Code != wsse.InvalidSecurity || !strings.Contains(de.Error(), c.reason) {
+				t.Fatalf("Verify = %v, want InvalidSecurity %q", err, c.reason)
+			}
+			if resolved {
+				t.Error("the key was resolved for an envelope refused by the DOM limits")
+			}
+		})
+	}
+
+	// The limits are on what is in scope, not on what C14N outputs: unused
+	// declarations on the Envelope keep the signature valid up to the limit.
+	var decls strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&decls, ` xmlns:u%d="urn:u"`, i)
+	}
+	padded := replace1(`<soap:Envelope `, `<soap:Envelope`+decls.String()+` `)(raw)
+	env := parse(t, padded)
+	if _, err := dsig.Verify(context.Background(), env, utKeys(env, "security"), nil); err != nil {
+		t.Fatalf("20 unused declarations: %v", err)
+	}
+	_, err = dsig.Verify(context.Background(), env, utKeys(env, "security"), &dsig.Limits{MaxNamespaces: 16})
+	var de *dsig.Error
+	if !errors.As(err, &de) || de.Code != wsse.InvalidSecurity || !strings.Contains(de.Error(), "namespace declarations in scope") {
+		t.Fatalf("MaxNamespaces 16: %v", err)
+	}
+	_, err = dsig.Verify(context.Background(), env, utKeys(env, "security"), &dsig.Limits{MaxAttributes: 8})
+	if !errors.As(err, &de) || de.Code != wsse.InvalidSecurity || !strings.Contains(de.Error(), "attributes, more than 8") {
+		t.Fatalf("MaxAttributes 8: %v", err)
 	}
 }

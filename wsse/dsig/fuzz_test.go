@@ -14,9 +14,18 @@ import (
 	"github.com/authsvc/authsvc/wsse/dsig"
 )
 
+const (
+	maxMemoKeys       = 256
+	maxFuzzIterations = 1000
+)
+
 // memoKeys derives UsernameToken keys for the password "security",
 // remembering them by salt and iteration so the fuzzer spends its time in
-// the parsing and reference code rather than in SHA-1.
+// the parsing and reference code rather than in SHA-1. The memo is bounded:
+// mutated and minimized inputs bring new salts all the time, and a map that
+// keeps them all grows for as long as the fuzzer runs. Iterations are
+// capped at the 1000 the recorded envelopes use, so a memo miss costs at
+// most 1000 SHA-1 blocks.
 type memoKeys struct {
 	env  *wsse.Envelope
 	memo map[string][]byte
@@ -32,7 +41,7 @@ func (m *memoKeys) ResolveKey(_ context.Context, ki *dsig.KeyInfo) ([]byte, erro
 			return nil, err
 		}
 		n, err := strconv.Atoi(ut.Iteration)
-		if err != nil || n < 1 || n > 10000 {
+		if err != nil || n < 1 || n > maxFuzzIterations {
 			return nil, errors.New("bad iteration")
 		}
 		k := ut.Salt + "/" + ut.Iteration
@@ -42,6 +51,9 @@ func (m *memoKeys) ResolveKey(_ context.Context, ki *dsig.KeyInfo) ([]byte, erro
 		d := sha1.Sum(append([]byte("security"), salt...))
 		for i := 1; i < n; i++ {
 			d = sha1.Sum(d[:])
+		}
+		if len(m.memo) >= maxMemoKeys {
+			clear(m.memo)
 		}
 		m.memo[k] = d[:]
 		return d[:], nil
