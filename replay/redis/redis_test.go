@@ -82,7 +82,7 @@ func TestQuotaConformance(t *testing.T) {
 	for _, workers := range []int{0, -1} {
 		t.Run(fmt.Sprintf("pipeline_workers=%d", workers), func(t *testing.T) {
 			replaytest.RunQuota(t, func(t *testing.T, q replay.Quota) replay.Cache {
-				qc := replay.QuotaConfig{Principal: q.Principal, Address: q.Address, Window: q.Window}
+				qc := replay.QuotaConfig(q)
 				if qc.Principal == 0 {
 					qc.Principal = -1
 				}
