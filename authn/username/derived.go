@@ -102,14 +102,13 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 	} else if p.RequireNonce {
 		return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: %s without a Nonce", name, TypeDerivedKey)
 	}
-	var tokCreated, created time.Time // created: the earlier of the token's and the Timestamp's
+	var tokCreated time.Time
 	if ut.HasCreated {
 		tokCreated, err = wsse.ParseTime(ut.Created)
-		created = tokCreated
 		if err != nil {
 			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: malformed Created %q", name, ut.Created)
 		}
-		if age := req.Now.Sub(created); age > p.MaxAge {
+		if age := req.Now.Sub(tokCreated); age > p.MaxAge {
 			return false, authn.Reject(wsse.MessageExpired, "user %q: Created %s is %s old, more than %s", name, ut.Created, age.Round(time.Second), p.MaxAge)
 		} else if -age > p.FutureSkew {
 			return false, authn.Reject(wsse.MessageExpired, "user %q: Created %s is %s in the future, more than %s", name, ut.Created, (-age).Round(time.Second), p.FutureSkew)
@@ -118,18 +117,10 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 		return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: %s without Created", name, TypeDerivedKey)
 	}
 	ts := sec.Timestamp
-	expires := time.Time{}
 	switch {
 	case ts != nil:
 		if err := wsse.CheckTimestamp(ts, req.Now, p.MaxAge, p.FutureSkew); err != nil {
 			return false, timestampFault(name, err)
-		}
-		tc, _ := wsse.ParseTime(ts.Created) // checked above
-		if created.IsZero() || tc.Before(created) {
-			created = tc
-		}
-		if ts.Expires != "" {
-			expires, _ = wsse.ParseTime(ts.Expires)
 		}
 	case !ut.HasNonce || !ut.HasCreated:
 		return false, authn.Reject(wsse.InvalidSecurity, "user %q: derived-key token needs a signed Timestamp, or a signed token with Nonce and Created", name)
@@ -146,7 +137,7 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 			utElem = &sec.Elements[i]
 		}
 	}
-	keys := dsig.KeyResolverFunc(func(ctx context.Context, ki *dsig.KeyInfo) ([]byte, error) {
+	resolve := func(ctx context.Context, ki *dsig.KeyInfo) ([]byte, error) {
 		if ki.Token == nil || ki.Token.Start != ut.Start {
 			return nil, authn.Reject(wsse.InvalidSecurity, "user %q: the signature's key is not this UsernameToken's", name)
 		}
@@ -164,8 +155,30 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 		}
 		k := DeriveKey(secret, salt, iter)
 		return k[:], nil
-	})
-	res, err := dsig.Verify(ctx, req.Envelope, keys, nil)
+	}
+	// Replay: the signature value is recorded as soon as its MAC matches,
+	// before the references are digested (dsig.MACVerifiedHook), so that a
+	// genuine SignedInfo is spent on its first use even if its digests then
+	// fail: a captured message sent again with another Body costs one DOM
+	// and one MAC, not a canonicalization of the new Body each time. The
+	// record lasts as long as any message accepted now could stay
+	// acceptable (max_age plus the allowed clock skew), whatever the
+	// message's own, possibly unsigned, Timestamp says.
+	spend := func(ctx context.Context, value []byte) error {
+		if user == nil { // the dummy key of an unknown user matched: never
+			return authn.Reject(wsse.FailedAuthentication, "user %q: %s: unknown user, wrong password or altered SignedInfo", name, TypeDerivedKey)
+		}
+		owner := replay.Owner{Principal: user.Name, Address: req.Client}
+		until := req.Now.Add(p.MaxAge + p.FutureSkew)
+		if err := replay.AddFor(ctx, m.cfg.Replay, "ut-dsig:"+base64.StdEncoding.EncodeToString(value), until, owner); err != nil {
+			if errors.Is(err, replay.ErrReplay) {
+				return authn.Reject(wsse.InvalidSecurity, "user %q: replayed signed message", name).Wrap(err)
+			}
+			return fmt.Errorf("username: replay cache: %w", err)
+		}
+		return nil
+	}
+	res, err := dsig.Verify(ctx, req.Envelope, spendingResolver{resolve, spend}, nil)
 	if err != nil {
 		var de *dsig.Error
 		switch {
@@ -198,18 +211,7 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 		return false, authn.Reject(wsse.InvalidSecurity, "user %q: neither a signed Timestamp nor a signed token with Nonce and Created makes the message fresh", name)
 	}
 
-	// Replay: the signature value for as long as the message is acceptable.
-	until := created.Add(p.MaxAge)
-	if !expires.IsZero() && expires.Before(until) {
-		until = expires
-	}
 	owner := replay.Owner{Principal: user.Name, Address: req.Client}
-	if err := replay.AddFor(ctx, m.cfg.Replay, "ut-dsig:"+base64.StdEncoding.EncodeToString(res.Value), until, owner); err != nil {
-		if errors.Is(err, replay.ErrReplay) {
-			return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed signed message", name).Wrap(err)
-		}
-		return false, fmt.Errorf("username: replay cache: %w", err)
-	}
 	if nonce != nil {
 		from := req.Now
 		if ut.HasCreated && tokCreated.After(from) {
@@ -242,3 +244,18 @@ func timestampFault(name string, err error) error {
 	}
 	return authn.Reject(wsse.InvalidSecurity, "user %q: Timestamp: %v", name, err)
 }
+
+// spendingResolver resolves the derived key and spends the signature value
+// in the replay cache once its MAC matched (dsig.MACVerifiedHook).
+type spendingResolver struct {
+	resolve func(context.Context, *dsig.KeyInfo) ([]byte, error)
+	spend   func(context.Context, []byte) error
+}
+
+func (r spendingResolver) ResolveKey(ctx context.Context, ki *dsig.KeyInfo) ([]byte, error) {
+	return r.resolve(ctx, ki)
+}
+
+func (r spendingResolver) MACVerified(ctx context.Context, value []byte) error { return r.spend(ctx, value) }
+
+var _ dsig.MACVerifiedHook = spendingResolver{}

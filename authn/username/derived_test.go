@@ -121,7 +121,14 @@ func TestDerivedKeyWSS4J(t *testing.T) {
 			t.Run("tampered body", func(t *testing.T) {
 				raw := wss4jEnvelope(t, wss4j.Message{SOAP12: soap12})
 				bad := bytes.Replace(raw, []byte("more text 1<"), []byte("more text 7<"), 1)
-				dkWantFault(t, newDerivedModule(t, nil), bad, now, wsse.FailedCheck, "digest of #id-")
+				m := newDerivedModule(t, nil)
+				dkWantFault(t, m, bad, now, wsse.FailedCheck, "digest of #id-")
+				// Its SignedInfo is genuine, so the first use spent it: sent
+				// again with another Body it is a replay, refused before any
+				// Body is canonicalized, and so is the original.
+				worse := bytes.Replace(raw, []byte("more text 1<"), []byte("more text 8<"), 1)
+				dkWantFault(t, m, worse, now, wsse.InvalidSecurity, "replayed signed message")
+				dkWantFault(t, m, raw, now, wsse.InvalidSecurity, "replayed signed message")
 			})
 			t.Run("tampered timestamp", func(t *testing.T) {
 				raw := wss4jEnvelope(t, wss4j.Message{SOAP12: soap12})

@@ -299,3 +299,50 @@ func TestWorkBounds(t *testing.T) {
 		t.Fatalf("MaxAttributes 8: %v", err)
 	}
 }
+
+// hookKeys is a resolver with the MACVerified hook, which counts its calls
+// and returns err.
+type hookKeys struct {
+	dsig.KeyResolver
+	calls int
+	err   error
+}
+
+func (h *hookKeys) MACVerified(_ context.Context, value []byte) error {
+	h.calls++
+	return h.err
+}
+
+// TestMACVerifiedHook: the hook runs once the SignatureValue matched
+// SignedInfo and before any Reference is digested (its error comes back
+// instead of the digest mismatch of a tampered Body); it never runs for a
+// wrong key.
+func TestMACVerifiedHook(t *testing.T) {
+	raw := mustEnvelope(t, wss4j.Message{})
+	tampered := bytes.Replace(raw, []byte("more text 1<"), []byte("more text 7<"), 1)
+	if bytes.Equal(raw, tampered) {
+		t.Fatal("payload text not found")
+	}
+	spent := errors.New("spent")
+
+	env := parse(t, raw)
+	h := &hookKeys{KeyResolver: utKeys(env, "security")}
+	if _, err := dsig.Verify(context.Background(), env, h, nil); err != nil || h.calls != 1 {
+		t.Fatalf("good message: %v, hook called %d times", err, h.calls)
+	}
+
+	env = parse(t, tampered)
+	h = &hookKeys{KeyResolver: utKeys(env, "security"), err: spent}
+	if _, err := dsig.Verify(context.Background(), env, h, nil); err != spent || h.calls != 1 {
+		t.Fatalf("tampered Body: %v, hook called %d times; want the hook's error before the digest", err, h.calls)
+	}
+	h = &hookKeys{KeyResolver: utKeys(env, "security")}
+	if _, err := dsig.Verify(context.Background(), env, h, nil); !errors.Is(err, dsig.ErrDigestMismatch) || h.calls != 1 {
+		t.Fatalf("tampered Body, hook passes: %v, hook called %d times", err, h.calls)
+	}
+
+	h = &hookKeys{KeyResolver: utKeys(env, "not-the-password")}
+	if _, err := dsig.Verify(context.Background(), env, h, nil); !errors.Is(err, dsig.ErrSignatureMismatch) || h.calls != 0 {
+		t.Fatalf("wrong key: %v, hook called %d times", err, h.calls)
+	}
+}

@@ -66,6 +66,18 @@ type KeyResolver interface {
 	ResolveKey(ctx context.Context, ki *KeyInfo) ([]byte, error)
 }
 
+// MACVerifiedHook is an optional interface of a KeyResolver: Verify calls
+// MACVerified with the SignatureValue as soon as it matched SignedInfo under
+// the resolved key, before any Reference is canonicalized and digested, and
+// returns its error as it is. Digesting the references costs time that
+// grows with the message; a caller that records the signature value in a
+// replay cache here spends a genuine signature on its first use, so that a
+// captured SignedInfo sent again with a different Body is refused before
+// that work, not after it.
+type MACVerifiedHook interface {
+	MACVerified(ctx context.Context, signatureValue []byte) error
+}
+
 // KeyResolverFunc adapts a function to KeyResolver.
 type KeyResolverFunc func(ctx context.Context, ki *KeyInfo) ([]byte, error)
 
@@ -232,6 +244,12 @@ func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error
 	mac.Write(c14n)
 	if !hmac.Equal(mac.Sum(nil), sigValue) {
 		return nil, &Error{Code: wsse.FailedCheck, Reason: "SignatureValue does not match SignedInfo under the referenced key", Err: ErrSignatureMismatch}
+	}
+
+	if h, ok := keys.(MACVerifiedHook); ok {
+		if err := h.MACVerified(ctx, sigValue); err != nil {
+			return nil, err
+		}
 	}
 
 	res := &Result{Method: method, Value: sigValue, KeyInfo: *ki, Signature: sigElem}
