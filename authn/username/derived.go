@@ -256,6 +256,8 @@ func (r spendingResolver) ResolveKey(ctx context.Context, ki *dsig.KeyInfo) ([]b
 	return r.resolve(ctx, ki)
 }
 
-func (r spendingResolver) MACVerified(ctx context.Context, value []byte) error { return r.spend(ctx, value) }
+func (r spendingResolver) MACVerified(ctx context.Context, value []byte) error {
+	return r.spend(ctx, value)
+}
 
 var _ dsig.MACVerifiedHook = spendingResolver{}
