@@ -97,32 +97,45 @@ func TestWSS4JSignedAnySize(t *testing.T) {
 }
 
 // TestWSS4JSignedTamperedLarge: a change deep inside a 1 MiB signed Body,
-// far past anything a header-only reader sees, is caught.
+// far past anything a header-only reader sees, is caught through the API and
+// the proxy; the genuine signature it carried is then spent, so the same
+// SignedInfo with yet another Body is refused as a replay.
 func TestWSS4JSignedTamperedLarge(t *testing.T) {
 	gen := wss4j.Shared(t)
 	up := newUpstream(t)
 	svc := signedService(t, up)
-	msg, err := gen.Envelope(wss4j.Message{User: "alice", Password: "wonderland", PayloadBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
+	tamper := func(msg []byte, with string) []byte {
+		i := bytes.LastIndex(msg, []byte("value &amp; more text"))
+		if i < len(msg)/2 {
+			t.Fatalf("payload text not found late in the message (at %d of %d)", i, len(msg))
+		}
+		out := bytes.Clone(msg)
+		copy(out[i:], with)
+		return out
 	}
-	i := bytes.LastIndex(msg, []byte("value &amp; more text"))
-	if i < len(msg)/2 {
-		t.Fatalf("payload text not found late in the message (at %d of %d)", i, len(msg))
-	}
-	tampered := bytes.Clone(msg)
-	copy(tampered[i:], "VALUE")
 	for _, path := range []string{"/v1/authenticate", "/svc"} {
-		resp, body := svc.Post(t, path, soapContentType("11"), tampered)
+		msg, err := gen.Envelope(wss4j.Message{User: "alice", Password: "wonderland", PayloadBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := svc.Post(t, path, soapContentType("11"), tamper(msg, "VALUE"))
 		if resp.StatusCode == 200 || faultCode(t, "11", body) != "FailedCheck" {
 			t.Errorf("%s, tampered 1 MiB body: %d %s", path, resp.StatusCode, body)
+		}
+		resp, body = svc.Post(t, path, soapContentType("11"), tamper(msg, "Value"))
+		if resp.StatusCode == 200 || faultCode(t, "11", body) != "InvalidSecurity" {
+			t.Errorf("%s, the same SignedInfo with another body: %d %s", path, resp.StatusCode, body)
 		}
 	}
 	if up.count() != 0 {
 		t.Errorf("upstream saw %d requests, want 0", up.count())
 	}
-	// The same message untampered still passes: the refusals above were
-	// about the change, not the size.
+	// An untampered message of the same size passes: the refusals above
+	// were about the changes, not the size.
+	msg, err := gen.Envelope(wss4j.Message{User: "alice", Password: "wonderland", PayloadBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, body := svc.Post(t, "/v1/authenticate", soapContentType("11"), msg)
 	if resp.StatusCode != 200 {
 		t.Errorf("untampered: %d %s", resp.StatusCode, body)
