@@ -511,21 +511,12 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, size int6
 	// the size of the head.
 	scanned, sawBody, parseAt := 0, false, 0
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		*bp = buf
-		res.head = buf
-		if int64(len(buf)) > s.o.MaxBodyBytes {
-			return nil, &tooLargeError{s.o.MaxBodyBytes}
-		}
-		eof := errors.Is(err, io.EOF)
-		if err != nil && !eof {
+		var n int
+		var eof bool
+		var err error
+		if buf, n, eof, err = s.readMore(body, bp, res); err != nil {
 			return nil, err
 		}
-		res.eof = eof
 		if eof && len(buf) == 0 {
 			return nil, nil
 		}
@@ -571,25 +562,35 @@ func (s *Server) readRest(body io.Reader, bp *[]byte, res *result, size int64) (
 		// One extra byte, so that the read that finds EOF needs no growth.
 		buf = append(make([]byte, 0, size+1), buf...)
 	}
+	*bp = buf
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		*bp = buf
-		res.head = buf
-		if int64(len(buf)) > s.o.MaxBodyBytes {
-			return nil, &tooLargeError{s.o.MaxBodyBytes}
-		}
-		if errors.Is(err, io.EOF) {
-			res.eof = true
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
+		buf, _, eof, err := s.readMore(body, bp, res)
+		if err != nil || eof {
+			return buf, err
 		}
 	}
+}
+
+// readMore does one read into *bp after what it holds, growing it when full,
+// and keeps res.head and res.eof up to date. Past max_body_bytes it fails.
+func (s *Server) readMore(body io.Reader, bp *[]byte, res *result) (buf []byte, n int, eof bool, err error) {
+	buf = *bp
+	if len(buf) == cap(buf) {
+		buf = append(buf, 0)[:len(buf)]
+	}
+	n, err = body.Read(buf[len(buf):cap(buf)])
+	buf = buf[:len(buf)+n]
+	*bp = buf
+	res.head = buf
+	if int64(len(buf)) > s.o.MaxBodyBytes {
+		return buf, n, false, &tooLargeError{s.o.MaxBodyBytes}
+	}
+	eof = errors.Is(err, io.EOF)
+	if err != nil && !eof {
+		return buf, n, false, err
+	}
+	res.eof = eof
+	return buf, n, eof, nil
 }
 
 func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {

@@ -21,6 +21,12 @@ func BenchmarkVerifyWSS4J(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchVerify(b, raw)
+}
+
+// benchVerify parses and verifies raw (a bob/security derived-key message),
+// the key memoized after the first derivation.
+func benchVerify(b *testing.B, raw []byte) {
 	env := parse(b, raw)
 	keys := &memoKeys{env: env, memo: map[string][]byte{}}
 	if _, err := dsig.Verify(context.Background(), env, keys, nil); err != nil {
@@ -62,24 +68,6 @@ func BenchmarkNewDocumentWSS4J(b *testing.B) {
 func BenchmarkVerifySize(b *testing.B) {
 	for _, size := range []int{4 << 10, 100 << 10, 1 << 20} {
 		raw := mustEnvelope(b, wss4j.Message{PayloadBytes: size})
-		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
-			env := parse(b, raw)
-			keys := &memoKeys{env: env, memo: map[string][]byte{}}
-			if _, err := dsig.Verify(context.Background(), env, keys, nil); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(raw)))
-			b.ReportAllocs()
-			for b.Loop() {
-				env, err := wsse.Parse(raw, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				keys.env = env
-				if _, err := dsig.Verify(context.Background(), env, keys, nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) { benchVerify(b, raw) })
 	}
 }
