@@ -346,3 +346,47 @@ func TestMACVerifiedHook(t *testing.T) {
 		t.Fatalf("wrong key: %v, hook called %d times", err, h.calls)
 	}
 }
+
+// countKeys counts the resolver's calls.
+type countKeys struct {
+	dsig.KeyResolver
+	calls int
+}
+
+func (c *countKeys) ResolveKey(ctx context.Context, ki *dsig.KeyInfo) ([]byte, error) {
+	c.calls++
+	return c.KeyResolver.ResolveKey(ctx, ki)
+}
+
+// TestHeaderPassFirst: with a large Body the MAC is checked on the header
+// alone first. A wrong key is refused as a signature mismatch even when the
+// Body is not well-formed deep inside (its DOM was never built), while the
+// right key goes on to the whole envelope and finds the damage; a good
+// message verifies with the key resolved once for both passes.
+func TestHeaderPassFirst(t *testing.T) {
+	raw := mustEnvelope(t, wss4j.Message{PayloadBytes: 64 << 10})
+	i := bytes.LastIndex(raw, []byte("</m:item>"))
+	if i < len(raw)/2 {
+		t.Fatal("no payload element late in the message")
+	}
+	broken := bytes.Clone(raw)
+	copy(broken[i:], "</m:itex>") // an end tag that matches no start tag
+
+	env := parse(t, raw)
+	keys := &countKeys{KeyResolver: utKeys(env, "security")}
+	res, err := dsig.Verify(context.Background(), env, keys, nil)
+	if err != nil || !res.BodySigned || keys.calls != 1 {
+		t.Fatalf("good message: %v, body signed %v, key resolved %d times", err, res != nil && res.BodySigned, keys.calls)
+	}
+
+	env = parse(t, broken)
+	_, err = dsig.Verify(context.Background(), env, utKeys(env, "not-the-password"), nil)
+	if !errors.Is(err, dsig.ErrSignatureMismatch) {
+		t.Errorf("wrong key, broken Body: %v, want the signature mismatch found on the header", err)
+	}
+	_, err = dsig.Verify(context.Background(), env, utKeys(env, "security"), nil)
+	var de *dsig.Error
+	if !errors.As(err, &de) || de.Code != wsse.InvalidSecurity || !strings.Contains(de.Reason, "does not match its start tag") {
+		t.Errorf("right key, broken Body: %v, want InvalidSecurity for the Body", err)
+	}
+}

@@ -82,6 +82,8 @@ type Document struct {
 	ids      map[string]*etree.Element
 	body     *etree.Element
 	security *etree.Element
+	// macOnly stops Verify once the MAC has matched (the header pass).
+	macOnly bool
 }
 
 var errTooDeep = errors.New("nested too deep")

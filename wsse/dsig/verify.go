@@ -123,7 +123,21 @@ func (r *Result) Covers(e *wsse.Element) bool {
 
 // Verify builds the DOM of env and verifies the Signature in its Security
 // header. See Document.Verify.
+//
+// When the Body is large, the SignatureValue is first checked against
+// SignedInfo on a DOM of the header alone: a message whose MAC does not match
+// (a wrong password, an unknown user, a forged or altered SignedInfo) is
+// refused without building the DOM of its Body, so that sending a large
+// Body with any signature costs the sender more than it costs us. The key
+// is resolved once for both passes.
 func Verify(ctx context.Context, env *wsse.Envelope, keys KeyResolver, lim *Limits) (*Result, error) {
+	if env != nil && env.Security != nil && len(env.Raw)-env.BodyStart >= prefilterMinBody {
+		once := &keyOnce{inner: keys}
+		if err := headerPass(ctx, env, once, lim); err != nil {
+			return nil, err
+		}
+		keys = once
+	}
 	d, err := NewDocument(env, lim)
 	if err != nil {
 		return nil, err
@@ -244,6 +258,9 @@ func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error
 	mac.Write(c14n)
 	if !hmac.Equal(mac.Sum(nil), sigValue) {
 		return nil, &Error{Code: wsse.FailedCheck, Reason: "SignatureValue does not match SignedInfo under the referenced key", Err: ErrSignatureMismatch}
+	}
+	if d.macOnly {
+		return nil, errMACMatched
 	}
 
 	if h, ok := keys.(MACVerifiedHook); ok {
