@@ -1,6 +1,7 @@
 package dsig_test
 
 import (
+	"errors"
 	"fmt"
 
 	"context"
@@ -69,5 +70,21 @@ func BenchmarkVerifySize(b *testing.B) {
 	for _, size := range []int{4 << 10, 100 << 10, 1 << 20} {
 		raw := mustEnvelope(b, wss4j.Message{PayloadBytes: size})
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) { benchVerify(b, raw) })
+	}
+}
+
+// BenchmarkVerifyWrongKey is what a signed 1 MiB message costs when its MAC
+// does not match (a wrong password, an unknown user): the header pass
+// refuses it without building the DOM of the Body.
+func BenchmarkVerifyWrongKey(b *testing.B) {
+	raw := mustEnvelope(b, wss4j.Message{PayloadBytes: 1 << 20})
+	env := parse(b, raw)
+	keys := utKeys(env, "not-the-password")
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dsig.Verify(context.Background(), env, keys, nil); !errors.Is(err, dsig.ErrSignatureMismatch) {
+			b.Fatal(err)
+		}
 	}
 }
