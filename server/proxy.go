@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/wsse"
 )
 
@@ -159,7 +160,8 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		s.log.Info("proxy: client trailers are not forwarded", "request_id", st.res.id, "trailers", names)
+		s.log.Info("proxy: client trailers are not forwarded", "request_id", st.res.id,
+			"trailers", logsafe.Clip(strings.Join(names, ","), logsafe.MaxText))
 	}
 	pr.Out.Trailer = nil
 	pr.Out.Body = io.NopCloser(st.body)

@@ -244,7 +244,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				id := newRequestID()
-				s.log.Error("panic serving request", "request_id", id, "path", r.URL.Path, "panic", fmt.Sprint(v),
+				s.log.Error("panic serving request", "request_id", id, "path", logsafe.Clip(r.URL.Path, logsafe.MaxText), "panic", fmt.Sprint(v),
 					"stack", string(debug.Stack()))
 				v := versionFromContentType(r.Header.Get("Content-Type"))
 				code := "soap:Server"
