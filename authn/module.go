@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/authsvc/authsvc/health"
 	"github.com/authsvc/authsvc/wsse"
 )
 
@@ -89,17 +90,17 @@ func (f ModuleFunc) Login(ctx context.Context, req *Request, s *Subject) (bool, 
 }
 
 // Checker is an optional interface for modules with a dependency (directory,
-// cache, upstream service) whose health decides readiness.
-type Checker interface {
-	Check(ctx context.Context) error
-}
+// cache, upstream service) whose health decides readiness. It is
+// health.Checker, which dependencies implement without importing authn.
+type Checker = health.Checker
 
 // ErrUnsupported says a request carries no credential of the module's kind.
 var ErrUnsupported = errors.New("authn: no credential for this module")
 
 // ErrUnavailable marks a technical failure of a dependency. Modules may wrap
-// it; the chain treats any non-fault error the same way.
-var ErrUnavailable = errors.New("authn: dependency unavailable")
+// it; the chain treats any non-fault error the same way. It is
+// health.ErrUnavailable.
+var ErrUnavailable = health.ErrUnavailable
 
 // Fault is a rejection: Code goes to the client, Reason and Err to the log.
 type Fault struct {

@@ -185,7 +185,7 @@ func (f *File) LookupUser(_ context.Context, name string) (*User, error) {
 	return e.user.copy(), nil
 }
 
-// Check implements authn.Checker: a loaded file is always ready.
+// Check implements health.Checker: a loaded file is always ready.
 func (f *File) Check(context.Context) error { return nil }
 
 func (u *User) copy() *User {

@@ -337,7 +337,7 @@ func (c *Memory) Close() error {
 	return nil
 }
 
-// Check implements authn.Checker: an in-memory cache is always ready, full
+// Check implements health.Checker: an in-memory cache is always ready, full
 // or not (see docs/replay.md: a full cache refuses only credentials that
 // carry a nonce, and taking the replica out of rotation would move the
 // load onto the others until every replica is out).

@@ -499,7 +499,7 @@ func (e *tooLargeError) Error() string {
 // the same whatever follows its Body start tag. size is the request's
 // Content-Length, -1 if unknown.
 func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, size int64) (*wsse.Envelope, error) {
-	buf := *bp
+	var buf []byte
 	maxHead := s.o.Parse.Limits.MaxHeaderBytes
 	if maxHead <= 0 {
 		maxHead = wsse.DefaultLimits.MaxHeaderBytes

@@ -29,7 +29,7 @@
 // Errors: a wrong password, an unknown user, a locked account are
 // rejections ((nil, false, nil) or ErrNotFound); a directory that cannot be
 // reached or does not answer in time is an error that wraps
-// authn.ErrUnavailable, which the chain turns into a retryable fault.
+// health.ErrUnavailable, which the chain turns into a retryable fault.
 //
 // A users-in-LDAP configuration:
 //
@@ -68,7 +68,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/health"
 	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/registry"
 )
@@ -92,7 +92,7 @@ type Registry struct {
 var (
 	_ registry.Passwords = (*Registry)(nil)
 	_ registry.Directory = (*Registry)(nil)
-	_ authn.Checker      = (*Registry)(nil)
+	_ health.Checker     = (*Registry)(nil)
 )
 
 func newRegistry(cfg *Config, servers []*server, logger *slog.Logger) (*Registry, error) {
@@ -125,7 +125,7 @@ func (r *Registry) FlushCache() {
 	}
 }
 
-// Check implements authn.Checker: it reads the root DSE over a service
+// Check implements health.Checker: it reads the root DSE over a service
 // connection, so it fails while no server answers or the service account
 // cannot bind.
 func (r *Registry) Check(ctx context.Context) error {
@@ -257,7 +257,7 @@ func (r *Registry) findUser(ctx context.Context, name string) (*goldap.Entry, er
 		return err
 	})
 	if goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
-		return nil, fmt.Errorf("ldap: user_search.base_dn %s does not exist: %w", us.BaseDN, errors.Join(err, authn.ErrUnavailable))
+		return nil, fmt.Errorf("ldap: user_search.base_dn %s does not exist: %w", us.BaseDN, errors.Join(err, health.ErrUnavailable))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ldap: searching user %q: %w", logsafe.Clip(name, logsafe.MaxName), wrapUnavailable(err))
@@ -495,10 +495,10 @@ func appendNew(list []string, v string) []string {
 
 // wrapUnavailable marks technical failures for the chain.
 func wrapUnavailable(err error) error {
-	if errors.Is(err, authn.ErrUnavailable) {
+	if errors.Is(err, health.ErrUnavailable) {
 		return err
 	}
-	return errors.Join(err, authn.ErrUnavailable)
+	return errors.Join(err, health.ErrUnavailable)
 }
 
 func copyUser(u *registry.User) *registry.User {

@@ -14,7 +14,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/health"
 	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/registry"
 )
@@ -110,8 +110,8 @@ func mustFail(t *testing.T, r *Registry, name, password string) {
 	if err == nil || ok || u != nil {
 		t.Fatalf("VerifyPassword(%q) = %v, %v, %v; want a technical error", name, u, ok, err)
 	}
-	if !errors.Is(err, authn.ErrUnavailable) {
-		t.Fatalf("VerifyPassword(%q) error %v does not wrap authn.ErrUnavailable", name, err)
+	if !errors.Is(err, health.ErrUnavailable) {
+		t.Fatalf("VerifyPassword(%q) error %v does not wrap health.ErrUnavailable", name, err)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/health"
 )
 
 // conn is a pooled connection.
@@ -145,7 +145,7 @@ func (r *Registry) with(ctx context.Context, p *pool, fn func(*conn) error) erro
 		r.log.Debug("ldap: operation failed on a broken connection; retrying", "server", c.server.url, "err", err)
 	}
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("ldap: %w", errors.Join(ctx.Err(), authn.ErrUnavailable))
+		return fmt.Errorf("ldap: %w", errors.Join(ctx.Err(), health.ErrUnavailable))
 	}
 	return err
 }
@@ -213,7 +213,7 @@ func (r *Registry) dial(ctx context.Context, service bool) (*conn, error) {
 			break
 		}
 	}
-	return nil, fmt.Errorf("ldap: no directory server answered: %w", errors.Join(append([]error{authn.ErrUnavailable}, errs...)...))
+	return nil, fmt.Errorf("ldap: no directory server answered: %w", errors.Join(append([]error{health.ErrUnavailable}, errs...)...))
 }
 
 func (r *Registry) dialServer(ctx context.Context, s *server, service bool) (*conn, error) {

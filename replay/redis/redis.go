@@ -14,7 +14,7 @@
 // exp that has already passed records nothing.
 //
 // Failure: when Redis does not answer within the configured timeout (or
-// refuses the command), Add returns an error that wraps authn.ErrUnavailable
+// refuses the command), Add returns an error that wraps health.ErrUnavailable
 // and the client's error; callers refuse the credential (fail closed). The
 // client reconnects by itself, so a Cache recovers without a restart once
 // Redis is back. Check (PING) reports the dependency for /readyz.
@@ -38,7 +38,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/health"
 	"github.com/authsvc/authsvc/replay"
 )
 
@@ -61,7 +61,7 @@ type Cache struct {
 
 var (
 	_ replay.OwnedCache = (*Cache)(nil)
-	_ authn.Checker     = (*Cache)(nil)
+	_ health.Checker    = (*Cache)(nil)
 )
 
 // Add implements replay.Cache with SET key 1 PX ttl NX.
@@ -193,7 +193,7 @@ func (c *Cache) quotaKey(id string) string {
 	return c.prefix + "quota:" + hex.EncodeToString(sum[:])
 }
 
-// Check implements authn.Checker: it PINGs Redis within the timeout.
+// Check implements health.Checker: it PINGs Redis within the timeout.
 func (c *Cache) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -231,13 +231,13 @@ func (c *Cache) Client() goredis.UniversalClient { return c.client }
 
 func (c *Cache) fail(op string, err error) error {
 	if errors.Is(err, goredis.ErrClosed) {
-		return fmt.Errorf("replay/redis: %s: cache is closed: %w: %w", op, authn.ErrUnavailable, err)
+		return fmt.Errorf("replay/redis: %s: cache is closed: %w: %w", op, health.ErrUnavailable, err)
 	}
 	if c.down.CompareAndSwap(false, true) {
 		c.logger.Error("replay cache: Redis unavailable; refusing credentials that need a replay check until it answers",
 			"op", op, "err", err)
 	}
-	return fmt.Errorf("replay/redis: %s: %w: %w", op, authn.ErrUnavailable, err)
+	return fmt.Errorf("replay/redis: %s: %w: %w", op, health.ErrUnavailable, err)
 }
 
 func (c *Cache) ok() {

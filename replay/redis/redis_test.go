@@ -20,7 +20,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/health"
 	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/replay/redis"
@@ -316,7 +316,7 @@ func TestACLUser(t *testing.T) {
 	cfg.Quota = replay.QuotaConfig{Principal: -1, Address: -1}
 	other := open(t, cfg)
 	err := other.Add(ctx, key, exp)
-	if err == nil || errors.Is(err, replay.ErrReplay) || !errors.Is(err, authn.ErrUnavailable) {
+	if err == nil || errors.Is(err, replay.ErrReplay) || !errors.Is(err, health.ErrUnavailable) {
 		t.Fatalf("Add outside the ACL's keys = %v, want an ErrUnavailable error", err)
 	}
 }
@@ -354,7 +354,7 @@ func TestOutageAndRecovery(t *testing.T) {
 		start := time.Now()
 		err := c.Add(ctx, "down:"+randHex(8), exp)
 		took := time.Since(start)
-		if err == nil || errors.Is(err, replay.ErrReplay) || !errors.Is(err, authn.ErrUnavailable) {
+		if err == nil || errors.Is(err, replay.ErrReplay) || !errors.Is(err, health.ErrUnavailable) {
 			t.Fatalf("Add while Redis is down = %v, want an ErrUnavailable error", err)
 		}
 		// Bounded by the timeout; the slack covers a loaded machine.
@@ -365,7 +365,7 @@ func TestOutageAndRecovery(t *testing.T) {
 			t.Logf("Add while down: %v (%v)", err, took)
 		}
 	}
-	if err := c.Check(ctx); err == nil || !errors.Is(err, authn.ErrUnavailable) {
+	if err := c.Check(ctx); err == nil || !errors.Is(err, health.ErrUnavailable) {
 		t.Fatalf("Check while Redis is down = %v", err)
 	}
 
@@ -430,7 +430,7 @@ func TestUnresponsiveServer(t *testing.T) {
 		start := time.Now()
 		err := c.Add(context.Background(), "hung:"+randHex(8), time.Now().Add(time.Minute))
 		took := time.Since(start)
-		if err == nil || errors.Is(err, replay.ErrReplay) || !errors.Is(err, authn.ErrUnavailable) {
+		if err == nil || errors.Is(err, replay.ErrReplay) || !errors.Is(err, health.ErrUnavailable) {
 			t.Fatalf("Add against a hung server = %v", err)
 		}
 		if took > testTimeout+2*time.Second {

@@ -1,0 +1,57 @@
+package layering
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/authsvc/authsvc"
+
+// TestImportRules checks, from `go list`, the direction of dependencies:
+// registries and caches know no chain (registry/ and replay/ import nothing
+// under authn/; they speak health's contract), the server only speaks HTTP
+// (server/ imports no login module), and health imports nothing of
+// authsvc. Test files are not counted: a test may wire whatever it needs.
+func TestImportRules(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	modules := []string{mod + "/authn/username", mod + "/authn/kerberos", mod + "/authn/saml",
+		mod + "/authn/extensible", mod + "/authn/enrich"}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg, imports := f[0], f[1:]
+		rel := strings.TrimPrefix(pkg, mod+"/")
+		for _, imp := range imports {
+			switch {
+			case (under(rel, "registry") || under(rel, "replay")) && (imp == mod+"/authn" || strings.HasPrefix(imp, mod+"/authn/")):
+				t.Errorf("%s imports %s: registries and caches must not know the chain (use %s/health)", pkg, imp, mod)
+			case under(rel, "server"):
+				for _, m := range modules {
+					if imp == m || strings.HasPrefix(imp, m+"/") {
+						t.Errorf("%s imports the login module %s: the server only speaks HTTP", pkg, imp)
+					}
+				}
+			case rel == "health" && strings.HasPrefix(imp, mod+"/"):
+				t.Errorf("health imports %s: it must depend on nothing of authsvc", imp)
+			}
+		}
+		if under(rel, "registry") || under(rel, "replay") || under(rel, "server") || rel == "health" {
+			checked++
+		}
+	}
+	if checked < 8 {
+		t.Fatalf("checked only %d packages; go list output:\n%s", checked, out)
+	}
+}
+
+func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, dir+"/") }
