@@ -121,6 +121,14 @@ func (c *BodyChecker) Close() error {
 	if err == nil && n < len(c.buf) {
 		err = c.fail(c.off+int64(n), "the message ends inside markup")
 	}
+	// A comment or CDATA section opened by the last bytes leaves nothing
+	// in the buffer for run to look at: its state says it is unfinished.
+	if err == nil && c.state == bodyComment {
+		err = c.fail(c.off+int64(n), "unterminated comment")
+	}
+	if err == nil && c.state == bodyCDATA {
+		err = c.fail(c.off+int64(n), "unterminated CDATA section")
+	}
 	if err == nil && !c.done {
 		err = c.fail(c.off+int64(n), "the message ends before the SOAP Envelope is closed (an unclosed Body?)")
 	}

@@ -58,6 +58,8 @@ var badBodies = map[string]string{
 	"bad char ref":                 `<soap:Body><e:x>&#0;</e:x></soap:Body></soap:Envelope>`,
 	"unclosed Body":                `<soap:Body><e:x/>`,
 	"unclosed Envelope":            `<soap:Body/>`,
+	"comment opened at the end":    `<soap:Body/></soap:Envelope><!--`,
+	"CDATA opened at the end":      `<soap:Body><e:x><![CDATA[`,
 	"unclosed element":             `<soap:Body><e:x></soap:Body></soap:Envelope>`,
 	"trailing garbage":             `<soap:Body/></soap:Envelope>garbage`,
 	"trailing element":             `<soap:Body/></soap:Envelope><x/>`,
