@@ -196,3 +196,36 @@ func TestFaultVersionFromEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRestGrowsWithData: a signed message whose Content-Length announces
+// 10 MiB but which sends a few KiB and stops costs a buffer the size of what
+// arrived, not of what was announced.
+func TestReadRestGrowsWithData(t *testing.T) {
+	srv, err := New(Options{Chain: mustChain(t), MaxBodyBytes: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := string(wsseclient.Envelope(wsse.SOAP11, wsseclient.UsernameToken{Username: "alice", Password: "pw", NoNonce: true}, "<e/>"))
+	msg = strings.Replace(msg, "</wsse:Security>",
+		`<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/></wsse:Security>`, 1)
+	req := httptest.NewRequest(http.MethodPost, "/v1/authenticate", strings.NewReader(msg))
+	req.ContentLength = 10 << 20
+	bp := new([]byte)
+	res := &result{}
+	if _, err := srv.readEnvelope(req.Body, bp, res); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(*bp); c > 64<<10 {
+		t.Errorf("a %d-byte message announced as 10 MiB left a buffer of %d bytes", len(msg), c)
+	}
+}
+
+func mustChain(t *testing.T) *authn.Chain {
+	t.Helper()
+	c, err := authn.NewChain(authn.Entry{Name: "none", Flag: authn.Requisite,
+		Module: authn.ModuleFunc(func(context.Context, *authn.Request, *authn.Subject) (bool, error) { return false, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -331,7 +331,7 @@ func (s *Server) authenticate(r *http.Request) *result {
 			s.bufs.Put(bp)
 		}
 	}
-	env, err := s.readEnvelope(r.Body, bp, res, r.ContentLength)
+	env, err := s.readEnvelope(r.Body, bp, res)
 	if err != nil {
 		var tooBig *tooLargeError
 		if errors.As(err, &tooBig) {
@@ -496,9 +496,8 @@ func (e *tooLargeError) Error() string {
 // envelope (HTTP Negotiate without SOAP). When the Security header is signed
 // it reads the rest of the body too, up to max_body_bytes, so that the
 // signature is verified over the whole message; an unsigned message costs
-// the same whatever follows its Body start tag. size is the request's
-// Content-Length, -1 if unknown.
-func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, size int64) (*wsse.Envelope, error) {
+// the same whatever follows its Body start tag.
+func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.Envelope, error) {
 	var buf []byte
 	maxHead := s.o.Parse.Limits.MaxHeaderBytes
 	if maxHead <= 0 {
@@ -538,7 +537,7 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, size int6
 				if !eof && env.NeedsWhole() {
 					// A signature may cover the Body: verify over every byte,
 					// and forward exactly those bytes in proxy mode.
-					if buf, err = s.readRest(body, bp, res, size); err != nil {
+					if buf, err = s.readRest(body, bp, res); err != nil {
 						return nil, err
 					}
 					env.Raw = buf
@@ -554,15 +553,10 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, size int6
 }
 
 // readRest reads what is left of the body into *bp after the head already
-// there, up to max_body_bytes, and returns the whole body. With a known
-// Content-Length the buffer grows once.
-func (s *Server) readRest(body io.Reader, bp *[]byte, res *result, size int64) ([]byte, error) {
-	buf := *bp
-	if size > int64(cap(buf)) && size <= s.o.MaxBodyBytes {
-		// One extra byte, so that the read that finds EOF needs no growth.
-		buf = append(make([]byte, 0, size+1), buf...)
-	}
-	*bp = buf
+// there, up to max_body_bytes, and returns the whole body. The buffer grows
+// with what arrives, never with what Content-Length announces: a client that
+// announces 10 MiB and sends nothing must not make us hold 10 MiB.
+func (s *Server) readRest(body io.Reader, bp *[]byte, res *result) ([]byte, error) {
 	for {
 		buf, _, eof, err := s.readMore(body, bp, res)
 		if err != nil || eof {
