@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // LDAP is a private OpenLDAP server started by test/ldap/slapd.sh on
@@ -102,9 +103,17 @@ func (l *LDAP) Stop() {
 // answers.
 func (l *LDAP) Start() {
 	l.t.Helper()
-	if out, err := l.run("start"); err != nil {
-		l.t.Fatalf("testenv: starting slapd: %v: %s", err, out)
+	// Right after a Stop the old slapd may still hold its ports for a
+	// moment: try a few times before failing.
+	var out []byte
+	var err error
+	for try := 0; try < 5; try++ {
+		if out, err = l.run("start"); err == nil {
+			return
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 	}
+	l.t.Fatalf("testenv: starting slapd: %v: %s", err, out)
 }
 
 // Restart stops and starts the server; every open connection breaks.
