@@ -215,26 +215,29 @@ func scanEnvelope(raw []byte, lim Limits, header func(*node) error, body func(st
 					return nil
 				}
 				found := false
+				var cstart, cend int
+				var ns map[string]string
 				if err := b.children(t, func(c xml.StartElement, coff int) error {
 					if found {
 						return errors.New("the Body holds more than one element")
 					}
 					found = true
-					ns := make(map[string]string, len(b.scope))
+					ns = make(map[string]string, len(b.scope))
 					for _, s := range b.scope {
 						ns[s.prefix] = s.uri
 					}
 					if _, err := b.element(c, coff, 1, false); err != nil {
 						return err
 					}
-					return body(coff, base+int(b.dec.InputOffset()), ns)
+					cstart, cend = coff, base+int(b.dec.InputOffset())
+					return nil
 				}); err != nil {
 					return err
 				}
 				if !found {
 					return errors.New("the Body is empty")
 				}
-				return nil
+				return body(cstart, cend, ns)
 			default:
 				return fmt.Errorf("unexpected element %s in the Envelope", n.name())
 			}
