@@ -238,11 +238,11 @@ func (r *RST) entropy(k *node) error {
 		return err
 	}
 	if len(k.kids) != 1 {
-		return fmt.Errorf("Entropy holds %d elements, not one BinarySecret", len(k.kids))
+		return fmt.Errorf("the Entropy holds %d elements, not one BinarySecret", len(k.kids))
 	}
 	bs := k.kids[0]
 	if !bs.is(v.Trust, "BinarySecret") {
-		return fmt.Errorf("Entropy holds %s, not a BinarySecret (encrypted entropy is not supported)", bs.name())
+		return fmt.Errorf("the Entropy holds %s, not a BinarySecret (encrypted entropy is not supported)", bs.name())
 	}
 	r.EntropyType, _ = bs.attr("", "Type")
 	if r.EntropyType != "" && r.EntropyType != v.Nonce() && r.EntropyType != v.SymmetricKey() {
@@ -275,7 +275,7 @@ func (r *RST) lifetime(k *node) error {
 		}
 		t, err := wsse.ParseTime(s)
 		if err != nil {
-			return fmt.Errorf("Lifetime %s: malformed xsd:dateTime %q", c.local, s)
+			return fmt.Errorf("the Lifetime %s: malformed xsd:dateTime %q", c.local, s)
 		}
 		if c.local == "Created" {
 			if haveC {
@@ -290,7 +290,7 @@ func (r *RST) lifetime(k *node) error {
 		}
 	}
 	if haveC && haveE && !r.Expires.After(r.Created) {
-		return errors.New("Lifetime Expires is not after Created")
+		return errors.New("the Lifetime Expires is not after Created")
 	}
 	return nil
 }

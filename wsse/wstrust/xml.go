@@ -140,8 +140,6 @@ func (b *builder) lookup(prefix string) (string, bool) {
 	return "", false
 }
 
-var errNotUTF8 = errors.New("not UTF-8")
-
 // token reads the next token that matters: it skips comments, refuses
 // directives (DTDs) and processing instructions, and reports the offset of
 // the token's first byte.
