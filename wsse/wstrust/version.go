@@ -53,6 +53,11 @@ func (v *Version) ActionIssue() string     { return v.Trust + "/RST/Issue" }
 func (v *Version) ActionRenew() string     { return v.Trust + "/RST/Renew" }
 func (v *Version) ActionCancel() string    { return v.Trust + "/RST/Cancel" }
 
+// actionCancelSCTDash is the cancel action as Microsoft's WIF constants for
+// WS-Trust 1.3 spell it ("/RST/SCT-Cancel"); it is accepted as
+// ActionCancelSCT and answered with "/RSTR/SCT-Cancel".
+const actionCancelSCTDash = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/SCT-Cancel"
+
 // Kind is what an action asks for.
 type Kind int
 
@@ -84,6 +89,9 @@ func (k Kind) String() string {
 // and WS-Trust bindings other than issue, renew, cancel and amend
 // (Validate, KET), which authsvc does not serve.
 func Classify(action string) (*Version, Kind) {
+	if action == actionCancelSCTDash {
+		return V13, Cancel
+	}
 	for _, v := range Versions {
 		switch action {
 		case v.ActionIssueSCT(), v.ActionIssue():
@@ -101,9 +109,10 @@ func Classify(action string) (*Version, Kind) {
 
 // ReplyAction is the wsa:Action of the response to a request with action
 // requestAction ("" for an action Classify does not know). The WS-SC
-// actions get their /RSTR/SCT... counterparts; the generic 1.3 issue action
-// gets /RSTRC/IssueFinal (its response is a collection), the Feb 2005 one
-// /RSTR/Issue, and renew and cancel their /RSTR/... counterparts.
+// actions get their /RSTR/SCT... counterparts. The generic actions of
+// WS-Trust 1.3 get its final-response actions (/RSTRC/IssueFinal, whose
+// body is a collection, /RSTR/RenewFinal, /RSTR/CancelFinal), those of Feb
+// 2005 /RSTR/Issue, /RSTR/Renew and /RSTR/Cancel.
 func ReplyAction(requestAction string) string {
 	v, k := Classify(requestAction)
 	if v == nil {
@@ -118,6 +127,8 @@ func ReplyAction(requestAction string) string {
 		return v.Trust + "/RSTR/SCT/Cancel"
 	case v.ActionAmendSCT():
 		return v.Trust + "/RSTR/SCT/Amend"
+	case actionCancelSCTDash:
+		return v.Trust + "/RSTR/SCT-Cancel"
 	}
 	switch k {
 	case Issue:
@@ -126,8 +137,14 @@ func ReplyAction(requestAction string) string {
 		}
 		return v.Trust + "/RSTR/Issue"
 	case Renew:
+		if v == V13 {
+			return v.Trust + "/RSTR/RenewFinal"
+		}
 		return v.Trust + "/RSTR/Renew"
 	case Cancel:
+		if v == V13 {
+			return v.Trust + "/RSTR/CancelFinal"
+		}
 		return v.Trust + "/RSTR/Cancel"
 	}
 	return ""
