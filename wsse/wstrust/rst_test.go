@@ -335,3 +335,19 @@ func TestFault(t *testing.T) {
 		t.Fatal("Unwrap")
 	}
 }
+
+// A Body nested deeper than any RST is refused without reading it all
+// recursively, and so is a Body with more elements than the bound.
+func TestParseRSTEnvelopeBounds(t *testing.T) {
+	for why, body := range map[string]string{
+		"nested deeper than 256": strings.Repeat("<a>", 100000) + strings.Repeat("</a>", 100000),
+		"more than 100000":       "<a>" + strings.Repeat("<b/>", 100001) + "</a>",
+	} {
+		raw := []byte(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>` + body + `</soap:Body></soap:Envelope>`)
+		_, err := ParseRSTEnvelope(parseEnv(t, raw), nil, nil)
+		var f *Fault
+		if !errors.As(err, &f) || f.Local != InvalidRequest || !strings.Contains(f.Reason, why) {
+			t.Errorf("%s: %v", why, err)
+		}
+	}
+}

@@ -52,6 +52,10 @@ func (l *Limits) withDefaults() Limits {
 // addressing headers or its Body child (those not kept count too).
 const maxEnvelopeElements = 100_000
 
+// maxEnvelopeDepth bounds the nesting of the elements not kept, so that a
+// deeply nested Body cannot make the recursive reader use much stack.
+const maxEnvelopeDepth = 256
+
 // node is an element of a parsed fragment, with namespaces resolved.
 type node struct {
 	space, local string
@@ -215,6 +219,9 @@ func (b *builder) element(start xml.StartElement, off, depth int, keep bool) (*n
 	b.seen++
 	if b.seen > maxEnvelopeElements {
 		return nil, fmt.Errorf("more than %d elements", maxEnvelopeElements)
+	}
+	if depth > maxEnvelopeDepth {
+		return nil, fmt.Errorf("elements nested deeper than %d", maxEnvelopeDepth)
 	}
 	if keep {
 		b.elems++
