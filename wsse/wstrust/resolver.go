@@ -1,0 +1,169 @@
+package wstrust
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/authsvc/authsvc/sct"
+	"github.com/authsvc/authsvc/wsse"
+	"github.com/authsvc/authsvc/wsse/dsig"
+)
+
+// Lookup returns the live context with the given Identifier, with the
+// errors of sct.Store.Get (sct.ErrNotFound, sct.ErrCancelled, or a
+// technical error). The caller binds it to its issuer.
+type Lookup func(ctx context.Context, identifier string) (*sct.Context, error)
+
+// Resolver is a dsig.KeyResolver for signatures made with a security
+// context's key: profile M, the signature's KeyInfo names a
+// DerivedKeyToken in the Security header whose reference names the context
+// (by the #wsu:Id of an SCT in the header or by Identifier); profile T, the
+// KeyInfo names the SCT in the header itself and its secret is the key
+// (only when Direct is set: WCF's TransportWithMessageCredential, on a
+// secure channel).
+//
+// After a successful ResolveKey, Context, SCT and DKT say which context and
+// tokens the key came from; the caller takes the Subject from Context once
+// dsig.Verify succeeded. A Resolver serves one message.
+type Resolver struct {
+	// Env is the envelope whose signature is verified.
+	Env *wsse.Envelope
+	// Lookup finds contexts.
+	Lookup Lookup
+	// Now is the time against which the context's expiry is checked.
+	Now time.Time
+	// Direct allows profile T: the SCT's secret itself as the MAC key.
+	Direct bool
+	// Spend, when set, is called by MACVerified (dsig.MACVerifiedHook) with
+	// the signature value once the MAC matched: record it in a replay cache
+	// there.
+	Spend func(ctx context.Context, signatureValue []byte) error
+	// Limits bound the parsing of the tokens (nil: DefaultLimits).
+	Limits *Limits
+
+	Context *sct.Context
+	SCT     *SCT
+	DKT     *DerivedKeyToken
+}
+
+var (
+	_ dsig.KeyResolver     = (*Resolver)(nil)
+	_ dsig.MACVerifiedHook = (*Resolver)(nil)
+)
+
+// ResolveKey implements dsig.KeyResolver. Errors are *Fault, except the
+// Lookup's technical errors, which are returned wrapped as they are.
+func (r *Resolver) ResolveKey(ctx context.Context, ki *dsig.KeyInfo) ([]byte, error) {
+	sec := r.Env.Security
+	tok := ki.Token
+	if sec == nil || tok == nil {
+		return nil, scFault(nil, UnknownDerivationSource, "the signature's key names no token")
+	}
+	ns := sec.Namespaces()
+	raw := r.Env.Raw[tok.Start:tok.End]
+	switch {
+	case tok.Local == "DerivedKeyToken" && versionOfSC(tok.Space) != nil:
+		v := versionOfSC(tok.Space)
+		if ki.ValueType != "" && ki.ValueType != v.TokenTypeDK() {
+			return nil, scFault(v, UnknownDerivationSource, "reference to DerivedKeyToken %q with ValueType %q", ki.URI, ki.ValueType)
+		}
+		dkt, err := ParseDerivedKeyToken(raw, ns, r.Limits)
+		if err != nil {
+			return nil, err
+		}
+		r.DKT = dkt
+		identifier := dkt.Ref.Identifier
+		if dkt.Ref.Local() {
+			el := findByID(sec, dkt.Ref.ID)
+			if el == nil || el.Local != "SecurityContextToken" || el.Space != v.SC {
+				return nil, scFault(v, UnknownDerivationSource, "DerivedKeyToken %q: reference %q names no SecurityContextToken of version %s in the Security header", dkt.ID, dkt.Ref.URI, v)
+			}
+			t, err := ParseSCT(r.Env.Raw[el.Start:el.End], ns, r.Limits)
+			if err != nil {
+				return nil, err
+			}
+			r.SCT, identifier = t, t.Identifier
+		}
+		c, err := r.context(ctx, v, identifier)
+		if err != nil {
+			return nil, err
+		}
+		return dkt.Derive(c.Key), nil
+	case tok.Local == "SecurityContextToken" && versionOfSC(tok.Space) != nil:
+		v := versionOfSC(tok.Space)
+		if !r.Direct {
+			return nil, scFault(v, BadContextToken, "a signature made with the SecurityContextToken's key itself is accepted on a secure channel only")
+		}
+		if ki.ValueType != "" && ki.ValueType != v.TokenTypeSCT() {
+			return nil, scFault(v, BadContextToken, "reference to SecurityContextToken %q with ValueType %q", ki.URI, ki.ValueType)
+		}
+		t, err := ParseSCT(raw, ns, r.Limits)
+		if err != nil {
+			return nil, err
+		}
+		r.SCT = t
+		c, err := r.context(ctx, v, t.Identifier)
+		if err != nil {
+			return nil, err
+		}
+		return c.Key, nil
+	}
+	return nil, scFault(nil, UnknownDerivationSource, "the signature's key is a {%s}%s, not a DerivedKeyToken or SecurityContextToken", tok.Space, tok.Local)
+}
+
+// context looks the context up and checks that it is live, of the SCT's
+// instance when the message carries the SCT.
+func (r *Resolver) context(ctx context.Context, v *Version, identifier string) (*sct.Context, error) {
+	c, err := r.Lookup(ctx, identifier)
+	switch {
+	case errors.Is(err, sct.ErrNotFound):
+		return nil, &Fault{Version: v, Namespace: v.SC, Local: BadContextToken, Reason: "context " + identifier + " unknown or expired", Err: err}
+	case errors.Is(err, sct.ErrCancelled):
+		return nil, &Fault{Version: v, Namespace: v.SC, Local: BadContextToken, Reason: "context " + identifier + " was cancelled", Err: err}
+	case err != nil:
+		return nil, err
+	case c == nil || len(c.Key) == 0:
+		return nil, scFault(v, BadContextToken, "context %s has no key", identifier)
+	}
+	if !r.Now.Before(c.Expires) {
+		return nil, scFault(v, RenewNeeded, "context %s expired at %s", identifier, c.Expires.UTC().Format(time.RFC3339))
+	}
+	if r.SCT != nil && r.SCT.Instance != "" && r.SCT.Instance != c.Instance {
+		return nil, scFault(v, BadContextToken, "context %s: instance %q was replaced by a renewal", identifier, r.SCT.Instance)
+	}
+	r.Context = c
+	return c, nil
+}
+
+// MACVerified implements dsig.MACVerifiedHook with Spend.
+func (r *Resolver) MACVerified(ctx context.Context, signatureValue []byte) error {
+	if r.Spend == nil {
+		return nil
+	}
+	return r.Spend(ctx, signatureValue)
+}
+
+// findByID returns the Security header child with wsu:Id id.
+func findByID(sec *wsse.Security, id string) *wsse.Element {
+	for i := range sec.Elements {
+		if sec.Elements[i].ID == id {
+			return &sec.Elements[i]
+		}
+	}
+	return nil
+}
+
+// FindSCT returns the SecurityContextToken with wsu:Id id among the Security
+// header's children of env, for a CancelTarget or RenewTarget that names it
+// by "#id". Errors are *Fault (BadContextToken).
+func FindSCT(env *wsse.Envelope, id string, lim *Limits) (*SCT, error) {
+	if env == nil || env.Security == nil {
+		return nil, scFault(nil, BadContextToken, "no Security header holds SecurityContextToken %q", id)
+	}
+	el := findByID(env.Security, id)
+	if el == nil || el.Local != "SecurityContextToken" || versionOfSC(el.Space) == nil {
+		return nil, scFault(nil, BadContextToken, "no SecurityContextToken with wsu:Id %q in the Security header", id)
+	}
+	return ParseSCT(env.Raw[el.Start:el.End], env.Security.Namespaces(), lim)
+}
