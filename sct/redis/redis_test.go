@@ -227,6 +227,18 @@ func TestHostileRecords(t *testing.T) {
 	if c, err := s.Get(ctx, other, a.Identifier); c != nil || !errors.Is(err, redis.ErrCorrupt) {
 		t.Fatalf("Get of a record moved to another issuer = %v, %v", c, err)
 	}
+	// A record copied from another deployment's prefix (same keys, same
+	// issuer and Identifier): the Redis key is authenticated, prefix
+	// included.
+	cfg2 := cfg
+	cfg2.KeyPrefix = "test:sct:other:" + randHex(4) + ":"
+	s2 := open(t, cfg2)
+	if err := adm.Set(ctx, s2.Key(iss, a.Identifier), good, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s2.Get(ctx, iss, a.Identifier); c != nil || !errors.Is(err, redis.ErrCorrupt) {
+		t.Fatalf("Get of a record copied from another prefix = %v, %v", c, err)
+	}
 	// Renew and Cancel of junk are errors too, and leave it alone.
 	adm.Set(ctx, ka, "junk", time.Hour)
 	if err := s.Renew(ctx, a.Instance, scttest.Renewal(a, time.Hour)); !errors.Is(err, redis.ErrCorrupt) {
