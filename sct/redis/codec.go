@@ -6,7 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -20,7 +20,9 @@ import (
 //
 //	'R' 0x01 | SHA-256(Instance) [32] | len(key id) [1] | key id | nonce [12] | AES-GCM(plaintext) with its tag [16]
 //
-// The plaintext is the JSON of a record (every field of the sct.Context).
+// The plaintext is every field of the sct.Context, length-prefixed (see
+// marshal): strings are bytes, kept exactly (JSON would replace invalid
+// UTF-8, and a Kerberos name need not be UTF-8).
 // The GCM additional data is recordAAD, the Redis key and the header (every
 // byte before the nonce): a record moved under another Redis key, or with
 // another instance hash or key id, does not decrypt. The instance hash is
@@ -81,17 +83,6 @@ func newKeyring(keys map[string][]byte, write string) (*keyring, error) {
 	return r, nil
 }
 
-// plain is the encrypted part of a record.
-type plain struct {
-	Identifier string      `json:"id"`
-	Instance   string      `json:"in"`
-	Issuer     string      `json:"is"`
-	Key        []byte      `json:"k"`
-	Created    time.Time   `json:"c"`
-	Expires    time.Time   `json:"e"`
-	Subject    sct.Subject `json:"s"`
-}
-
 func instanceHash(instance string) []byte {
 	h := sha256.Sum256([]byte(instance))
 	return h[:]
@@ -99,11 +90,11 @@ func instanceHash(instance string) []byte {
 
 // seal returns the record envelope of c under the Redis key rkey.
 func (r *keyring) seal(rkey string, c *sct.Context) ([]byte, error) {
-	pt, err := json.Marshal(plain{c.Identifier, c.Instance, c.Issuer, c.Key, c.Created, c.Expires, c.Subject})
-	if err != nil {
-		return nil, fmt.Errorf("sct/redis: encoding the record: %w", err)
-	}
+	pt := marshal(c)
 	defer clear(pt)
+	if len(pt) > maxValueLen-(headerMin+MaxKeyIDLen+nonceLen+tagLen) {
+		return nil, fmt.Errorf("%w: a record of %d bytes", sct.ErrInvalid, len(pt))
+	}
 	g := r.aeads[r.write]
 	id := r.write
 	out := make([]byte, 0, headerMin+len(id)+nonceLen+len(pt)+tagLen)
@@ -162,12 +153,10 @@ func (r *keyring) open(rkey string, v []byte, issuer, identifier string) (*sct.C
 		return nil, corrupt("does not authenticate under key id %q (tampered with, or moved from another key)", id)
 	}
 	defer clear(pt)
-	var p plain
-	if err := json.Unmarshal(pt, &p); err != nil {
+	c, err := unmarshal(pt)
+	if err != nil {
 		return nil, corrupt("authenticated but not a record: %v", err)
 	}
-	c := &sct.Context{Identifier: p.Identifier, Instance: p.Instance, Issuer: p.Issuer, Key: p.Key,
-		Created: p.Created, Expires: p.Expires, Subject: p.Subject}
 	switch {
 	case c.Issuer != issuer || c.Identifier != identifier:
 		clear(c.Key)
@@ -175,6 +164,160 @@ func (r *keyring) open(rkey string, v []byte, issuer, identifier string) (*sct.C
 	case subtle.ConstantTimeCompare(instanceHash(c.Instance), v[2:2+hashLen]) != 1:
 		clear(c.Key)
 		return nil, corrupt("instance does not match its hash")
+	}
+	return c, nil
+}
+
+// marshal encodes c: Identifier, Instance, Issuer, Key as uvarint length
+// and bytes; Created and Expires as varint Unix seconds and uvarint
+// nanoseconds; the Subject's Principal, Realm, Method; the number of
+// groups and each group; the number of attributes and, for each, its name,
+// the number of values and each value.
+func marshal(c *sct.Context) []byte {
+	s := &c.Subject
+	n := 64 + len(c.Identifier) + len(c.Instance) + len(c.Issuer) + len(c.Key) + len(s.Principal) + len(s.Realm) + len(s.Method)
+	for _, g := range s.Groups {
+		n += binary.MaxVarintLen32 + len(g)
+	}
+	for k, vs := range s.Attributes {
+		n += 2*binary.MaxVarintLen32 + len(k)
+		for _, v := range vs {
+			n += binary.MaxVarintLen32 + len(v)
+		}
+	}
+	b := make([]byte, 0, n)
+	str := func(v string) {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	tm := func(t time.Time) {
+		b = binary.AppendVarint(b, t.Unix())
+		b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+	}
+	str(c.Identifier)
+	str(c.Instance)
+	str(c.Issuer)
+	b = binary.AppendUvarint(b, uint64(len(c.Key)))
+	b = append(b, c.Key...)
+	tm(c.Created)
+	tm(c.Expires)
+	str(s.Principal)
+	str(s.Realm)
+	str(s.Method)
+	b = binary.AppendUvarint(b, uint64(len(s.Groups)))
+	for _, g := range s.Groups {
+		str(g)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Attributes)))
+	for k, vs := range s.Attributes {
+		str(k)
+		b = binary.AppendUvarint(b, uint64(len(vs)))
+		for _, v := range vs {
+			str(v)
+		}
+	}
+	return b
+}
+
+// unmarshal decodes what marshal encoded. Every length and count is checked
+// against the bytes that remain, so no input makes it allocate more than
+// its length or panic.
+func unmarshal(b []byte) (*sct.Context, error) {
+	errShort := errors.New("truncated")
+	var err error
+	uv := func() uint64 {
+		if err != nil {
+			return 0
+		}
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			err = errShort
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	raw := func() []byte {
+		l := uv()
+		if err != nil {
+			return nil
+		}
+		if l > uint64(len(b)) {
+			err = errShort
+			return nil
+		}
+		v := b[:l:l]
+		b = b[l:]
+		return v
+	}
+	str := func() string { return string(raw()) }
+	count := func() int {
+		l := uv()
+		if l > uint64(len(b)) { // every element takes at least one byte
+			err = errShort
+			return 0
+		}
+		return int(l)
+	}
+	tm := func() time.Time {
+		if err != nil {
+			return time.Time{}
+		}
+		sec, n := binary.Varint(b)
+		if n <= 0 {
+			err = errShort
+			return time.Time{}
+		}
+		b = b[n:]
+		ns := uv()
+		if ns >= 1e9 {
+			err = errors.New("bad nanoseconds")
+		}
+		if err != nil {
+			return time.Time{}
+		}
+		return time.Unix(sec, int64(ns)).UTC()
+	}
+	c := &sct.Context{}
+	c.Identifier = str()
+	c.Instance = str()
+	c.Issuer = str()
+	c.Key = append([]byte(nil), raw()...)
+	c.Created = tm()
+	c.Expires = tm()
+	s := &c.Subject
+	s.Principal = str()
+	s.Realm = str()
+	s.Method = str()
+	if n := count(); n > 0 {
+		s.Groups = make([]string, n)
+		for i := range s.Groups {
+			s.Groups[i] = str()
+		}
+	}
+	if n := count(); n > 0 {
+		s.Attributes = make(map[string][]string, n)
+		for i := 0; i < n && err == nil; i++ {
+			k := str()
+			var vs []string
+			if m := count(); m > 0 {
+				vs = make([]string, m)
+				for j := range vs {
+					vs[j] = str()
+				}
+			}
+			if _, dup := s.Attributes[k]; dup {
+				err = errors.New("attribute twice")
+			}
+			s.Attributes[k] = vs
+		}
+	}
+	if err == nil && len(b) != 0 {
+		err = errors.New("trailing bytes")
+	}
+	if err != nil {
+		clear(c.Key)
+		return nil, err
 	}
 	return c, nil
 }

@@ -88,6 +88,16 @@ func Run(t *testing.T, newStore func(t *testing.T) sct.Store) {
 		m.Created = time.Time{}
 		MustIssue(t, s, m, nil)
 		Equal(t, MustGet(t, s, m.Issuer, m.Identifier), m)
+
+		// Strings are bytes: nothing may be normalised or replaced (a
+		// Kerberos name need not be UTF-8).
+		b := New(c.Issuer+"\xff", time.Hour)
+		b.Identifier += "\xff\x00\u2028<&>"
+		b.Instance += "\xc3("
+		b.Subject = sct.Subject{Principal: "\xe9ric\x00@R\xc9ALM", Realm: "R\xc9ALM", Method: "k\xff",
+			Groups: []string{"\xff", "\"quoted\""}, Attributes: map[string][]string{"\xfe": {"\xfd", "\ufffd"}}}
+		MustIssue(t, s, b.Clone(), nil)
+		Equal(t, MustGet(t, s, b.Issuer, b.Identifier), b)
 	})
 
 	t.Run("StoreCopies", func(t *testing.T) {
@@ -123,7 +133,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sct.Store) {
 		iss := RandIssuer()
 		base := New(iss, time.Hour)
 		var all []*sct.Context
-		for _, suffix := range []string{"", "a", "b", "A", " ", "\x00", "ñ"} {
+		for _, suffix := range []string{"", "a", "b", "A", " ", "\x00", "ñ", "\xff", "\xfe", "\xc3"} {
 			c := New(iss, time.Hour)
 			c.Identifier = base.Identifier + suffix
 			all = append(all, c)
