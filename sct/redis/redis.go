@@ -36,8 +36,12 @@
 // are never retried by the client: a retried SET NX whose first attempt
 // reached Redis would report ErrExists for an honest Issue.
 //
-// An evicted record (a Redis whose maxmemory-policy evicts) ends a context
-// early: clients must issue a new one; it never lets a cancelled one back.
+// A Redis at maxmemory with maxmemory-policy noeviction refuses new records:
+// Issue then returns sct.ErrFull (and logs), while renewals and
+// cancellations, which replace a record in place, may still fail with
+// health.ErrUnavailable. With an evicting policy, an evicted record ends a
+// context early (clients must issue a new one); it never brings a
+// cancelled one back.
 //
 // # Wiring
 //
@@ -141,6 +145,12 @@ func (s *Store) Issue(ctx context.Context, c *sct.Context) error {
 	case errors.Is(err, goredis.Nil):
 		s.ok()
 		return sct.ErrExists
+	case goredis.IsOOMError(err):
+		// Redis at maxmemory with noeviction: the store is at its bound.
+		s.ok()
+		s.logger.Warn("sct store: Redis is at maxmemory; refusing to issue security contexts until records expire",
+			"err", err)
+		return fmt.Errorf("%w: %w", sct.ErrFull, err)
 	case err != nil:
 		return s.fail("SET NX", err)
 	}

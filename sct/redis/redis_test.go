@@ -397,3 +397,30 @@ func TestACLUser(t *testing.T) {
 		t.Fatalf("Issue outside the ACL's keys = %v", err)
 	}
 }
+
+// TestRedisFull: a Redis at maxmemory with noeviction refuses new contexts
+// with sct.ErrFull (the store's bound), not an outage, and keeps the ones
+// it holds.
+func TestRedisFull(t *testing.T) {
+	r := testenv.StartRedis(t)
+	ctx := context.Background()
+	s := open(t, config(r))
+	c := scttest.New(scttest.RandIssuer(), time.Hour)
+	scttest.MustIssue(t, s, c.Clone(), nil)
+	adm := admin(t, r)
+	if err := adm.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := adm.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Issue(ctx, scttest.New(c.Issuer, time.Hour))
+	if !errors.Is(err, sct.ErrFull) || errors.Is(err, health.ErrUnavailable) {
+		t.Fatalf("Issue into a full Redis = %v, want ErrFull", err)
+	}
+	scttest.Equal(t, scttest.MustGet(t, s, c.Issuer, c.Identifier), c)
+	if err := adm.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	scttest.MustIssue(t, s, scttest.New(c.Issuer, time.Hour), nil)
+}
