@@ -54,9 +54,13 @@ type Subject struct {
 //
 // Stores copy: Issue and Renew keep no reference to the caller's Context
 // (its Key, Groups and Attributes included), and Get returns a Context the
-// caller owns. A context (or its tombstone) is gone once its Expires has
-// passed; a store may expire it a little late (Redis rounds to the
-// millisecond), never early.
+// caller owns. Get never returns a context whose Expires has passed (by the
+// replica's clock); the record itself, or its tombstone, may outlive
+// Expires by a little (Redis rounds its TTL up to the millisecond), never
+// end before it.
+//
+// Implementations: NewMemory (one replica) and package sct/redis (shared by
+// replicas); package sct/scttest is the conformance suite both pass.
 type Store interface {
 	// Issue records c. It returns ErrExists when a context with c's
 	// Issuer and Identifier is already recorded (live or cancelled), and
