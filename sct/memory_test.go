@@ -68,7 +68,7 @@ func TestMemoryFullUntilExpiry(t *testing.T) {
 	iss := scttest.RandIssuer()
 	var short []*sct.Context
 	for i := 0; i < max; i++ {
-		c := scttest.New(iss, 800*time.Millisecond)
+		c := scttest.New(iss, 2*time.Second)
 		scttest.MustIssue(t, s, c.Clone(), nil)
 		short = append(short, c)
 	}
