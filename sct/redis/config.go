@@ -270,6 +270,11 @@ func (c *Config) keyring() (*keyring, error) {
 		}
 		keys[k.ID] = key
 	}
+	defer func() {
+		for _, k := range keys {
+			clear(k) // the ciphers keep their own expanded keys
+		}
+	}()
 	return newKeyring(keys, c.WriteKey)
 }
 
