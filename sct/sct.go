@@ -11,6 +11,7 @@ package sct
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -47,12 +48,25 @@ type Subject struct {
 // Store keeps contexts until they expire or are cancelled.
 //
 // Every method returns health.ErrUnavailable (wrapped) when the store's backend
-// cannot be reached; callers fail closed on it.
+// cannot be reached, or holds a record it cannot read (corrupt, or encrypted
+// under a key it does not have); callers fail closed on it. An error that is
+// none of the sentinels below is such a technical failure, never a success.
+//
+// Stores copy: Issue and Renew keep no reference to the caller's Context
+// (its Key, Groups and Attributes included), and Get returns a Context the
+// caller owns. Get never returns a context whose Expires has passed (by the
+// replica's clock); the record itself, or its tombstone, may outlive
+// Expires by a little (Redis rounds its TTL up to the millisecond), never
+// end before it.
+//
+// Implementations: NewMemory (one replica) and package sct/redis (shared by
+// replicas); package sct/scttest is the conformance suite both pass.
 type Store interface {
 	// Issue records c. It returns ErrExists when a context with c's
 	// Issuer and Identifier is already recorded (live or cancelled), and
 	// ErrFull when the store is at its bound: a store never evicts a
-	// live context to make room.
+	// live context to make room. A context that fails c.Validate is
+	// refused with an error wrapping ErrInvalid and recorded nowhere.
 	Issue(ctx context.Context, c *Context) error
 	// Get returns the live context issuer/identifier. It returns
 	// ErrNotFound for one never issued or already expired, and
@@ -62,7 +76,11 @@ type Store interface {
 	// only if its current Instance is oldInstance (compare and swap): of
 	// two concurrent renewals of one instance exactly one succeeds, the
 	// other gets ErrConflict. A renewal of an unknown, expired or
-	// cancelled context gets ErrNotFound or ErrCancelled.
+	// cancelled context gets ErrNotFound or ErrCancelled. next must pass
+	// Validate and carry a new Instance (next.Instance == oldInstance is
+	// ErrInvalid: it would let a second renewal of the same instance
+	// succeed); its Expires, not the old one, then bounds the context's
+	// life and that of its tombstone.
 	Renew(ctx context.Context, oldInstance string, next *Context) error
 	// Cancel ends the context issuer/identifier before its expiry. The
 	// store remembers the cancellation until the context would have
@@ -85,4 +103,93 @@ var (
 	ErrConflict = errors.New("sct: security context renewed concurrently")
 	// ErrFull reports a store at its bound.
 	ErrFull = errors.New("sct: store full")
+	// ErrInvalid reports a Context that Validate refuses (a caller's bug,
+	// not a client's mistake).
+	ErrInvalid = errors.New("sct: invalid security context")
 )
+
+// Bounds that Validate enforces, so that every store keeps records of a
+// bounded size.
+const (
+	MinKeyLen        = 16
+	MaxKeyLen        = 64
+	MaxIssuerLen     = 256
+	MaxIdentifierLen = 1024 // Identifier and Instance
+	// MaxSubjectBytes bounds the Subject: the sum of the lengths of its
+	// strings (principal, realm, method, groups, attribute names and
+	// values), plus 16 bytes for each group and attribute value.
+	MaxSubjectBytes = 32 << 10
+)
+
+// Validate checks that c can be recorded at now: Issuer, Identifier,
+// Instance and Subject.Principal set and within their bounds, a Key of
+// MinKeyLen..MaxKeyLen bytes, Expires after now and not before Created
+// (which may be zero). Errors wrap ErrInvalid.
+func (c *Context) Validate(now time.Time) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c == nil:
+		return bad("nil context")
+	case c.Issuer == "" || len(c.Issuer) > MaxIssuerLen:
+		return bad("issuer of %d bytes, want 1..%d", len(c.Issuer), MaxIssuerLen)
+	case c.Identifier == "" || len(c.Identifier) > MaxIdentifierLen:
+		return bad("identifier of %d bytes, want 1..%d", len(c.Identifier), MaxIdentifierLen)
+	case c.Instance == "" || len(c.Instance) > MaxIdentifierLen:
+		return bad("instance of %d bytes, want 1..%d", len(c.Instance), MaxIdentifierLen)
+	case len(c.Key) < MinKeyLen || len(c.Key) > MaxKeyLen:
+		return bad("key of %d bytes, want %d..%d", len(c.Key), MinKeyLen, MaxKeyLen)
+	case !c.Expires.After(now):
+		return bad("expires %s, not after now (%s)", c.Expires.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	case !c.Created.IsZero() && c.Created.After(c.Expires):
+		return bad("created after it expires")
+	case c.Subject.Principal == "":
+		return bad("no subject principal")
+	}
+	if n := c.Subject.size(); n > MaxSubjectBytes {
+		return bad("subject of about %d bytes, more than %d", n, MaxSubjectBytes)
+	}
+	return nil
+}
+
+func (s *Subject) size() int {
+	n := len(s.Principal) + len(s.Realm) + len(s.Method)
+	for _, g := range s.Groups {
+		n += 16 + len(g)
+	}
+	for k, vs := range s.Attributes {
+		n += 16 + len(k)
+		for _, v := range vs {
+			n += 16 + len(v)
+		}
+	}
+	return n
+}
+
+// Clone returns a deep copy of c: its Key, Groups and Attributes share
+// nothing with c's.
+func (c *Context) Clone() *Context {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	d.Key = append([]byte(nil), c.Key...)
+	d.Subject = c.Subject.Clone()
+	return &d
+}
+
+// Clone returns a deep copy of s.
+func (s Subject) Clone() Subject {
+	d := s
+	if s.Groups != nil {
+		d.Groups = append([]string(nil), s.Groups...)
+	}
+	if s.Attributes != nil {
+		d.Attributes = make(map[string][]string, len(s.Attributes))
+		for k, vs := range s.Attributes {
+			d.Attributes[k] = append([]string(nil), vs...)
+		}
+	}
+	return d
+}

@@ -1,0 +1,317 @@
+// Package redis is an sct.Store shared by every replica through Redis
+// (standalone, Sentinel or Cluster), so that a security context issued on
+// one replica is used on a second and cancelled on a third, after which
+// none accepts it.
+//
+// # Records
+//
+// One context is one Redis string under
+//
+//	prefix + issuer + ":" + hex(SHA-256(Identifier))
+//
+// holding the whole context (key, Subject, instance, times) as one AES-GCM
+// ciphertext under a key of the configured keyring, named by its key id
+// (see codec.go for the layout). The additional data binds the ciphertext
+// to its Redis key, its key id and the SHA-256 of its Instance, which is
+// kept in clear beside it for the renewal's compare-and-swap. Nothing
+// secret or identifying is readable in Redis: no key, principal, group or
+// Identifier in clear. The TTL is the context's Expires (PX, rounded up to
+// the millisecond); Get also checks Expires on the replica's clock.
+//
+// Issue is SET NX PX: of concurrent Issues of one Identifier, from any
+// number of replicas, exactly one succeeds. Renew is one Lua script that
+// compares the stored instance hash with the SHA-256 of the old instance
+// and, only if they are equal, writes the new record with the new TTL.
+// Cancel is one Lua script that replaces the record with a tombstone (two
+// bytes, no secret, no Subject), keeping the remaining TTL (KEEPTTL).
+// Every operation touches one key, so Redis Cluster is fine.
+//
+// # Failure
+//
+// When Redis does not answer within the timeout (or refuses the command),
+// every method returns an error wrapping health.ErrUnavailable: callers fail
+// closed (503). A record that cannot be decrypted (tampered with, moved,
+// encrypted under a key id that is not configured) is an error wrapping
+// ErrCorrupt and health.ErrUnavailable, logged, never a context. Commands
+// are never retried by the client: a retried SET NX whose first attempt
+// reached Redis would report ErrExists for an honest Issue.
+//
+// A Redis at maxmemory with maxmemory-policy noeviction refuses new records:
+// Issue then returns sct.ErrFull (and logs), while renewals and
+// cancellations, which replace a record in place, may still fail with
+// health.ErrUnavailable. With an evicting policy, an evicted record ends a
+// context early (clients must issue a new one); it never brings a
+// cancelled one back.
+//
+// # Wiring
+//
+// Not wired into config/ or app/ yet. To wire it: add a Config under the
+// secure-conversation section of the configuration (strict YAML, the
+// fields and yaml tags below), call Config.Validate from the configuration's
+// validation, and in the app build the store with
+//
+//	store, err := cfg.Open(logger.With("component", "sct-store"))
+//
+// close it on shutdown (store.Close), register it as a readiness check
+// (it is a health.Checker), and hand it to the WS-Trust handler as its
+// sct.Store. Single-replica deployments can use sct.NewMemory instead.
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authsvc/authsvc/health"
+	"github.com/authsvc/authsvc/sct"
+)
+
+// Store is an sct.Store in Redis. It is safe for concurrent use.
+type Store struct {
+	client  goredis.UniversalClient
+	prefix  string
+	ring    *keyring
+	timeout time.Duration
+	now     func() time.Time
+	logger  *slog.Logger
+
+	down      atomic.Bool // the last command failed; logged on each transition
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ sct.Store      = (*Store)(nil)
+	_ health.Checker = (*Store)(nil)
+)
+
+// Answers of the scripts.
+const (
+	ansNotFound  = 0
+	ansConflict  = 1
+	ansCancelled = 2
+	ansCorrupt   = 3
+	ansOK        = 4
+)
+
+// renewScript: KEYS[1] the record; ARGV[1] SHA-256 of the old instance,
+// ARGV[2] the new record, ARGV[3] its TTL in ms. The hash sits at bytes
+// 3..34 of a record (see codec.go).
+var renewScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local kind = string.sub(v, 1, 1)
+if kind == 'X' then return 2 end
+if kind ~= 'R' or string.len(v) < 34 then return 3 end
+if string.sub(v, 3, 34) ~= ARGV[1] then return 1 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 4
+`)
+
+// cancelScript: KEYS[1] the record; ARGV[1] the tombstone.
+var cancelScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local kind = string.sub(v, 1, 1)
+if kind == 'X' then return 2 end
+if kind ~= 'R' then return 3 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+return 4
+`)
+
+// Issue implements sct.Store with SET NX PX.
+func (s *Store) Issue(ctx context.Context, c *sct.Context) error {
+	now := s.now()
+	if err := c.Validate(now); err != nil {
+		return err
+	}
+	rkey := s.Key(c.Issuer, c.Identifier)
+	v, err := s.ring.seal(rkey, c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	err = s.client.Do(ctx, "set", rkey, v, "px", ttl(c.Expires, now), "nx").Err()
+	switch {
+	case errors.Is(err, goredis.Nil):
+		s.ok()
+		return sct.ErrExists
+	case goredis.IsOOMError(err):
+		// Redis at maxmemory with noeviction: the store is at its bound.
+		s.ok()
+		s.logger.Warn("sct store: Redis is at maxmemory; refusing to issue security contexts until records expire",
+			"err", err)
+		return fmt.Errorf("%w: %w", sct.ErrFull, err)
+	case err != nil:
+		return s.fail("SET NX", err)
+	}
+	s.ok()
+	return nil
+}
+
+// Get implements sct.Store.
+func (s *Store) Get(ctx context.Context, issuer, identifier string) (*sct.Context, error) {
+	rkey := s.Key(issuer, identifier)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	v, err := s.client.Get(ctx, rkey).Bytes()
+	switch {
+	case errors.Is(err, goredis.Nil):
+		s.ok()
+		return nil, sct.ErrNotFound
+	case err != nil:
+		return nil, s.fail("GET", err)
+	}
+	s.ok()
+	c, err := s.ring.open(rkey, v, issuer, identifier)
+	switch {
+	case errors.Is(err, sct.ErrCancelled):
+		return nil, err
+	case err != nil:
+		return nil, s.corrupt("GET", rkey, err)
+	case !c.Expires.After(s.now()):
+		// Redis keeps it until the millisecond after; the context has
+		// ended by our clock.
+		clear(c.Key)
+		return nil, sct.ErrNotFound
+	}
+	return c, nil
+}
+
+// Renew implements sct.Store: the compare-and-swap is one script, on the
+// SHA-256 of the instances (the instance itself never reaches Redis in
+// clear).
+func (s *Store) Renew(ctx context.Context, oldInstance string, next *sct.Context) error {
+	now := s.now()
+	if err := next.Validate(now); err != nil {
+		return err
+	}
+	if next.Instance == oldInstance {
+		return fmt.Errorf("%w: a renewal must carry a new instance", sct.ErrInvalid)
+	}
+	rkey := s.Key(next.Issuer, next.Identifier)
+	v, err := s.ring.seal(rkey, next)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ans, err := renewScript.Run(ctx, s.client, []string{rkey}, instanceHash(oldInstance), v, ttl(next.Expires, now)).Int64()
+	if err != nil {
+		return s.fail("renew script", err)
+	}
+	s.ok()
+	switch ans {
+	case ansOK:
+		return nil
+	case ansNotFound:
+		return sct.ErrNotFound
+	case ansConflict:
+		return sct.ErrConflict
+	case ansCancelled:
+		return sct.ErrCancelled
+	case ansCorrupt:
+		return s.corrupt("renew script", rkey, fmt.Errorf("%w: not a record", ErrCorrupt))
+	}
+	return s.fail("renew script", fmt.Errorf("unexpected answer %d", ans))
+}
+
+// Cancel implements sct.Store: the record becomes a tombstone with the
+// remaining TTL.
+func (s *Store) Cancel(ctx context.Context, issuer, identifier string) error {
+	rkey := s.Key(issuer, identifier)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ans, err := cancelScript.Run(ctx, s.client, []string{rkey}, tombstone).Int64()
+	if err != nil {
+		return s.fail("cancel script", err)
+	}
+	s.ok()
+	switch ans {
+	case ansOK:
+		return nil
+	case ansNotFound:
+		return sct.ErrNotFound
+	case ansCancelled:
+		return sct.ErrCancelled
+	case ansCorrupt:
+		return s.corrupt("cancel script", rkey, fmt.Errorf("%w: not a record", ErrCorrupt))
+	}
+	return s.fail("cancel script", fmt.Errorf("unexpected answer %d", ans))
+}
+
+// ttl is exp - now in milliseconds, rounded up, at least 1 (Validate has
+// checked that exp is after now).
+func ttl(exp, now time.Time) int64 {
+	d := exp.Sub(now)
+	ms := int64((d + time.Millisecond - 1) / time.Millisecond)
+	return max(ms, 1)
+}
+
+// Key returns the Redis key of the context issuer/identifier: the prefix,
+// the issuer, ":" and the hex SHA-256 of the identifier. Tests and
+// operators use it to find a record.
+func (s *Store) Key(issuer, identifier string) string {
+	sum := sha256.Sum256([]byte(identifier))
+	b := make([]byte, 0, len(s.prefix)+len(issuer)+1+hex.EncodedLen(len(sum)))
+	b = append(b, s.prefix...)
+	b = append(b, issuer...)
+	b = append(b, ':')
+	b = hex.AppendEncode(b, sum[:])
+	return string(b)
+}
+
+// Check implements health.Checker: it PINGs Redis within the timeout.
+func (s *Store) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return s.fail("PING", err)
+	}
+	s.ok()
+	return nil
+}
+
+// Close closes the connection pool; the methods fail afterwards. A second
+// Close returns what the first did.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.client.Close() })
+	return s.closeErr
+}
+
+// Client returns the underlying client (for tests and diagnostics).
+func (s *Store) Client() goredis.UniversalClient { return s.client }
+
+func (s *Store) fail(op string, err error) error {
+	if errors.Is(err, goredis.ErrClosed) {
+		return fmt.Errorf("sct/redis: %s: store is closed: %w: %w", op, health.ErrUnavailable, err)
+	}
+	if s.down.CompareAndSwap(false, true) {
+		s.logger.Error("sct store: Redis unavailable; security contexts cannot be issued, used, renewed or cancelled until it answers",
+			"op", op, "err", err)
+	}
+	return fmt.Errorf("sct/redis: %s: %w: %w", op, health.ErrUnavailable, err)
+}
+
+func (s *Store) ok() {
+	if s.down.Load() && s.down.CompareAndSwap(true, false) {
+		s.logger.Info("sct store: Redis answers again")
+	}
+}
+
+// corrupt logs an unreadable record (by its Redis key, which names nothing
+// secret) and returns err wrapped with health.ErrUnavailable.
+func (s *Store) corrupt(op, rkey string, err error) error {
+	s.logger.Error("sct store: unreadable security-context record in Redis; the context is refused (a key id missing from keys, or a record tampered with)",
+		"op", op, "redis_key", rkey, "err", err)
+	return fmt.Errorf("sct/redis: %s: %w: %w", op, health.ErrUnavailable, err)
+}
