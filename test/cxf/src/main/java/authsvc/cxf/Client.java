@@ -126,7 +126,7 @@ public final class Client {
             System.exit(0);
         } catch (Throwable e) {
             e.printStackTrace(err);
-            err.println("cxf-client: error: " + describe(e));
+            err.println("cxf-client: error: " + connectFailure(e, url) + describe(e));
             System.exit(1);
         }
     }
@@ -136,6 +136,17 @@ public final class Client {
         System.err.println("usage: Client -url URL -policy T|M|T2005|M2005 -out DIR [-ca PEM]"
             + " [-user U] [-password P] [-text TEXT] [-cancel]");
         System.exit(2);
+    }
+
+    /** connectFailure says so when CXF could not reach the URL at all. */
+    static String connectFailure(Throwable e, String url) {
+        for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+            if (t instanceof java.net.ConnectException || t instanceof java.net.UnknownHostException
+                || t instanceof java.net.http.HttpConnectTimeoutException) {
+                return "cannot connect to " + url + ": ";
+            }
+        }
+        return "";
     }
 
     /** describe gives the chain of causes on one line. */
