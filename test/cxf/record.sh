@@ -4,7 +4,8 @@
 # STS and the service on loopback HTTPS (a throwaway CA made here), answers
 # the RST with an RSTR in the computed-key mode, the call with an
 # EchoResponse, the cancel with RequestedTokenCancelled, and writes each
-# request as it arrived. keys.txt there gives the key material. Run
+# request as it arrived. keys.txt there gives the key material, and
+# verify.py checks the signed call and cancel with it. Run
 # test/cxf/build.sh first. Usage: test/cxf/record.sh [POLICY...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,4 +50,8 @@ for p in "${policies[@]}"; do
     grep '^cxf-client: error:' "cli-$p.err" || true
   } > "$dest/$p/client.txt"
   echo "$p: exit $rc, $(ls "$dest/$p" | grep -c request) requests"
+  # The recorded key material verifies the signed call and cancel.
+  for n in 02 03; do
+    [ -f "$dest/$p/$n-request.http" ] && /usr/bin/python3 "$here/verify.py" "$dest/$p" "$n"
+  done
 done
