@@ -18,7 +18,8 @@ Each answer carries wsa:Action, wsa:RelatesTo and a wsse:Security header with
 a wsu:Timestamp. DIR/keys.txt records per RST: the client entropy CXF sent,
 the server entropy, the key size and the resulting key (hex).
 
-  capture.py --dir DIR --cert cert.pem --key key.pem [--port 0] [--ready FILE]
+  capture.py --dir DIR --cert cert.pem --key key.pem [--port 0] [--max N]
+             [--omit addressing] [--omit timestamp]
 
 It prints "listening PORT" and serves until killed (or --max requests).
 """
@@ -64,15 +65,22 @@ def now_and(minutes):
     return f(t), f(t + timedelta(minutes=minutes))
 
 
+# Set by --omit: answers without WS-Addressing headers or without the
+# Security header, to see what CXF insists on.
+OMIT = set()
+
+
 def envelope(action, relates_to, body):
     created, expires = now_and(5)
-    return f"""<soap:Envelope xmlns:soap="{SOAP11}" xmlns:wsa="{WSA}" xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}">
-<soap:Header>
+    wsa = "" if "addressing" in OMIT else f"""
 <wsa:Action>{action}</wsa:Action>
 <wsa:MessageID>urn:uuid:{uuid.uuid4()}</wsa:MessageID>
 <wsa:To>http://www.w3.org/2005/08/addressing/anonymous</wsa:To>
-<wsa:RelatesTo>{relates_to}</wsa:RelatesTo>
-<wsse:Security soap:mustUnderstand="1"><wsu:Timestamp wsu:Id="TS-server"><wsu:Created>{created}</wsu:Created><wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp></wsse:Security>
+<wsa:RelatesTo>{relates_to}</wsa:RelatesTo>"""
+    sec = "" if "timestamp" in OMIT else f"""
+<wsse:Security soap:mustUnderstand="1"><wsu:Timestamp wsu:Id="TS-server"><wsu:Created>{created}</wsu:Created><wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp></wsse:Security>"""
+    return f"""<soap:Envelope xmlns:soap="{SOAP11}" xmlns:wsa="{WSA}" xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}">
+<soap:Header>{wsa}{sec}
 </soap:Header>
 <soap:Body>{body}</soap:Body>
 </soap:Envelope>""".encode()
@@ -183,7 +191,10 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--max", type=int, default=0, help="stop after this many requests")
+    ap.add_argument("--omit", action="append", default=[], choices=["addressing", "timestamp"],
+                    help="leave WS-Addressing headers or the Security header out of every answer")
     a = ap.parse_args()
+    OMIT.update(a.omit)
     os.makedirs(a.dir, exist_ok=True)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.dir, srv.seq, srv.lock, srv.max = a.dir, 0, threading.Lock(), a.max
