@@ -12,14 +12,15 @@ answered by hand-written messages:
                    keys the context with P_SHA1(client entropy, server entropy)
                    (WS-Trust 1.3: inside an RSTR collection; Feb 2005: bare)
   an RST (Cancel)  an RSTR with RequestedTokenCancelled
-  anything else    an EchoResponse (the application message)
+  anything else    an EchoResponse (the application message), or with
+                   --json a JSON Subject as authsvc's API mode answers
 
 Each answer carries wsa:Action, wsa:RelatesTo and a wsse:Security header with
 a wsu:Timestamp. DIR/keys.txt records per RST: the client entropy CXF sent,
 the server entropy, the key size and the resulting key (hex).
 
   capture.py --dir DIR --cert cert.pem --key key.pem [--port 0] [--max N]
-             [--omit addressing] [--omit timestamp]
+             [--omit addressing] [--omit timestamp] [--json]
 
 It prints "listening PORT" and serves until killed (or --max requests).
 """
@@ -132,14 +133,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 # CXF 4.2.3's STS client expects a collection here too.
                 rstr = f'<wst:RequestSecurityTokenResponseCollection xmlns:wst="{wst}">{rstr}</wst:RequestSecurityTokenResponseCollection>'
             answer = envelope(wst + "/RSTR/SCT/Cancel", msgid, rstr)
+        elif "json" in OMIT:
+            answer = b'{"principal": "alice", "method": "SecureConversation"}'
         else:
             echoed = first(r"<(?:\w+:)?text[^>]*>([^<]*)<", text) or ""
             answer = envelope("urn:example:echo#EchoResponse", msgid,
                               f'<e:EchoResponse xmlns:e="urn:example:echo"><e:text>{echoed}</e:text></e:EchoResponse>')
+        ctype = "application/json" if answer.startswith(b"{") else "text/xml; charset=UTF-8"
         with open(os.path.join(srv.dir, f"{n:02d}-response.http"), "wb") as f:
-            f.write(b"HTTP/1.1 200 OK\nContent-Type: text/xml; charset=UTF-8\n\n" + answer)
+            f.write(f"HTTP/1.1 200 OK\nContent-Type: {ctype}\n\n".encode() + answer)
         self.send_response(200)
-        self.send_header("Content-Type", "text/xml; charset=UTF-8")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
@@ -193,8 +197,12 @@ def main():
     ap.add_argument("--max", type=int, default=0, help="stop after this many requests")
     ap.add_argument("--omit", action="append", default=[], choices=["addressing", "timestamp"],
                     help="leave WS-Addressing headers or the Security header out of every answer")
+    ap.add_argument("--json", action="store_true",
+                    help="answer application messages with a JSON Subject, as authsvc's API mode does")
     a = ap.parse_args()
     OMIT.update(a.omit)
+    if a.json:
+        OMIT.add("json")
     os.makedirs(a.dir, exist_ok=True)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.dir, srv.seq, srv.lock, srv.max = a.dir, 0, threading.Lock(), a.max

@@ -50,6 +50,10 @@ type Options struct {
 	// Cancel cancels the context after the call, with a request secured by
 	// the same policy and context.
 	Cancel bool
+	// API is for authsvc's API mode (/v1/authenticate), which answers an
+	// accepted call with the Subject as JSON: a 2xx application/json answer
+	// is then the Reply, and CXF is handed an empty SOAP envelope instead.
+	API bool
 }
 
 // Message is one HTTP message CXF sent or received, as CXF saw it.
@@ -65,8 +69,8 @@ type Message struct {
 // Result is what one Run saw.
 type Result struct {
 	Messages []Message
-	// Reply is the client's standard output on success: the echoed text and,
-	// after a cancel, "cancelled <token id>".
+	// Reply is the client's standard output on success: the echoed text (with
+	// API, the JSON answer) and, after a cancel, a line "cancelled <token id>".
 	Reply string
 	// Stderr is the JVM's standard error (CXF's log and any stack trace).
 	Stderr string
@@ -153,6 +157,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Cancel {
 		args = append(args, "-cancel")
+	}
+	if o.API {
+		args = append(args, "-api")
 	}
 	cmd := exec.CommandContext(ctx, "java", args...)
 	var stdout, stderr bytes.Buffer

@@ -75,25 +75,7 @@ func TestRunBadPolicy(t *testing.T) {
 // stand-in STS that recorded wsse/wstrust/testdata/cxf: CXF issues with computed-key
 // entropy, then signs the call with a DerivedKeyToken and nothing encrypted.
 func TestRunProfileM(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := selfSigned(t, dir)
-	srv := exec.Command("/usr/bin/python3", filepath.Join(Dir(), "capture.py"),
-		"--dir", filepath.Join(dir, "capture"), "--cert", certFile, "--key", keyFile)
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("capture.py did not start: %v", err)
-	}
-	port := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
-
+	port, certFile := startCapture(t)
 	res, err := Run(context.Background(), Options{
 		URL: "https://127.0.0.1:" + port + "/echo", Policy: PolicyM, CAFile: certFile, Text: "from cxf",
 	})
@@ -124,6 +106,62 @@ func TestRunProfileM(t *testing.T) {
 	if strings.Contains(string(call.Body), "EncryptedData") {
 		t.Errorf("call encrypted: %s", call.Body)
 	}
+}
+
+// TestRunAPIModeCancel: profile T against capture.py answering the call
+// with JSON as authsvc's API mode does; the JSON is the reply, and the
+// context is then cancelled with a request signed with its key.
+func TestRunAPIModeCancel(t *testing.T) {
+	port, certFile := startCapture(t, "--json")
+	res, err := Run(context.Background(), Options{
+		URL: "https://127.0.0.1:" + port + "/v1/authenticate", Policy: PolicyT, CAFile: certFile, API: true, Cancel: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, cancelled, _ := strings.Cut(res.Reply, "\n")
+	if !strings.Contains(reply, `"principal": "alice"`) || !strings.HasPrefix(cancelled, "cancelled ") {
+		t.Fatalf("reply %q", res.Reply)
+	}
+	if len(res.Messages) != 6 {
+		t.Fatalf("%d messages, want RST, RSTR, call, JSON, cancel, RSTR", len(res.Messages))
+	}
+	if got := res.Messages[3].Get("Content-Type"); !strings.HasPrefix(got, "application/json") {
+		t.Errorf("the call's answer as recorded: Content-Type %q", got)
+	}
+	cancel := res.Messages[4]
+	if a := cancel.Get("SOAPAction"); a != `"http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/SCT/Cancel"` {
+		t.Errorf("cancel SOAPAction %q", a)
+	}
+	for _, want := range []string{"<wst:CancelTarget>", "<ds:SignatureValue>", "/ws-secureconversation/200512/sct\""} {
+		if !strings.Contains(string(cancel.Body), want) {
+			t.Errorf("cancel lacks %s: %s", want, cancel.Body)
+		}
+	}
+}
+
+// startCapture starts capture.py with a fresh certificate for 127.0.0.1 and
+// returns its port and the certificate to trust.
+func startCapture(t *testing.T, args ...string) (port, certFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile := selfSigned(t, dir)
+	srv := exec.Command("/usr/bin/python3", append([]string{filepath.Join(Dir(), "capture.py"),
+		"--dir", filepath.Join(dir, "capture"), "--cert", certFile, "--key", keyFile}, args...)...)
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("capture.py did not start: %v", err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening ")), certFile
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and its key into dir.

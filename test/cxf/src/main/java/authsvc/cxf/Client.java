@@ -74,8 +74,13 @@ import org.apache.wss4j.common.ext.WSPasswordCallback;
  * <pre>
  * java -cp target/cxf-client.jar:target/lib/* authsvc.cxf.Client \
  *   -url https://127.0.0.1:8443/echo -policy T -ca ca.pem -out DIR \
- *   [-user alice] [-password wonderland] [-text hello] [-cancel]
+ *   [-user alice] [-password wonderland] [-text hello] [-cancel] [-api]
  * </pre>
+ *
+ * -api is for authsvc's API mode (/v1/authenticate), which answers an
+ * accepted call with the Subject as JSON: a 2xx application/json answer is
+ * then the reply (printed), and CXF is handed an empty SOAP envelope in its
+ * place. The recorded NN-in.http holds the JSON as it came.
  *
  * Exit status 0: the call (and the cancel) succeeded and the reply is on
  * standard output. 1: CXF failed; the reason is the last line of standard
@@ -93,10 +98,13 @@ public final class Client {
     public static void main(String[] args) {
         Map<String, String> opt = new TreeMap<>();
         boolean cancel = false;
+        boolean api = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("-cancel")) {
                 cancel = true;
+            } else if (a.equals("-api")) {
+                api = true;
             } else if (a.startsWith("-") && i + 1 < args.length) {
                 opt.put(a.substring(1), args[++i]);
             } else {
@@ -124,7 +132,7 @@ public final class Client {
         }
         PrintStream err = System.err;
         try {
-            String reply = run(url, policy, ca, Path.of(out), user, password, text, cancel);
+            String reply = run(url, policy, ca, Path.of(out), user, password, text, cancel, api);
             System.out.println(reply);
             System.exit(0);
         } catch (Throwable e) {
@@ -137,7 +145,7 @@ public final class Client {
     private static void usage(String why) {
         System.err.println("cxf-client: " + why);
         System.err.println("usage: Client -url URL -policy T|M|T2005|M2005 -out DIR [-ca PEM]"
-            + " [-user U] [-password P] [-text TEXT] [-cancel]");
+            + " [-user U] [-password P] [-text TEXT] [-cancel] [-api]");
         System.exit(2);
     }
 
@@ -174,11 +182,11 @@ public final class Client {
     }
 
     static String run(String url, String policy, String ca, Path out, String user, String password,
-                      String text, boolean cancel) throws Exception {
+                      String text, boolean cancel, boolean api) throws Exception {
         Files.createDirectories(out);
         Bus bus = BusFactory.getDefaultBus();
         AtomicInteger seq = new AtomicInteger();
-        Recorder rec = new Recorder(out, seq);
+        Recorder rec = new Recorder(out, seq, api);
         bus.getOutInterceptors().add(rec.out);
         bus.getInInterceptors().add(rec.in);
         bus.getInFaultInterceptors().add(rec.in);
@@ -206,7 +214,7 @@ public final class Client {
         req.saveChanges();
 
         SOAPMessage resp = d.invoke(req);
-        String reply = resp.getSOAPBody().getTextContent();
+        String reply = rec.json != null ? rec.json : resp.getSOAPBody().getTextContent();
 
         if (cancel) {
             Endpoint ep = ((DispatchImpl<?>) d).getClient().getEndpoint();
@@ -310,10 +318,14 @@ public final class Client {
         final AtomicInteger seq;
         final AbstractPhaseInterceptor<Message> out;
         final AbstractPhaseInterceptor<Message> in;
+        final boolean api;
+        /** The last JSON answer taken in api mode. */
+        volatile String json;
 
-        Recorder(Path dir, AtomicInteger seq) {
+        Recorder(Path dir, AtomicInteger seq, boolean api) {
             this.dir = dir;
             this.seq = seq;
+            this.api = api;
             this.out = new AbstractPhaseInterceptor<Message>(Phase.PRE_STREAM) {
                 @Override
                 public void handleMessage(Message m) throws Fault {
@@ -355,12 +367,27 @@ public final class Client {
                             m.setContent(InputStream.class, new ByteArrayInputStream(b));
                         }
                         write("in", "HTTP " + m.get(Message.RESPONSE_CODE), headers(m), b);
+                        Object code = m.get(Message.RESPONSE_CODE);
+                        Object ct = m.get(Message.CONTENT_TYPE);
+                        if (api && code instanceof Integer c && c / 100 == 2
+                            && ct != null && ct.toString().toLowerCase().startsWith("application/json")) {
+                            // authsvc's API mode answers an accepted call with
+                            // the Subject as JSON: that is the reply, and CXF
+                            // gets an empty SOAP envelope in its place.
+                            json = new String(b, StandardCharsets.UTF_8);
+                            m.put(Message.CONTENT_TYPE, "text/xml; charset=UTF-8");
+                            m.setContent(InputStream.class, new ByteArrayInputStream(EMPTY_SOAP11));
+                        }
                     } catch (IOException e) {
                         throw new Fault(e);
                     }
                 }
             };
         }
+
+        static final byte[] EMPTY_SOAP11 =
+            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body/></soap:Envelope>"
+                .getBytes(StandardCharsets.UTF_8);
 
         static List<String> headers(Message m) {
             List<String> h = new ArrayList<>();
