@@ -54,6 +54,9 @@ type Options struct {
 	// accepted call with the Subject as JSON: a 2xx application/json answer
 	// is then the Reply, and CXF is handed an empty SOAP envelope instead.
 	API bool
+	// Digest bootstraps with a PasswordDigest UsernameToken (sp:HashPassword)
+	// instead of PasswordText.
+	Digest bool
 }
 
 // Message is one HTTP message CXF sent or received, as CXF saw it.
@@ -160,6 +163,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.API {
 		args = append(args, "-api")
+	}
+	if o.Digest {
+		args = append(args, "-digest")
 	}
 	cmd := exec.CommandContext(ctx, "java", args...)
 	var stdout, stderr bytes.Buffer

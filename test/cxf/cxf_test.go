@@ -73,11 +73,12 @@ func TestRunBadPolicy(t *testing.T) {
 
 // TestRunProfileM runs the whole client against capture.py, the loopback
 // stand-in STS that recorded wsse/wstrust/testdata/cxf: CXF issues with computed-key
-// entropy, then signs the call with a DerivedKeyToken and nothing encrypted.
+// entropy, bootstrapped with a PasswordDigest UsernameToken, then signs the
+// call with a DerivedKeyToken and nothing encrypted.
 func TestRunProfileM(t *testing.T) {
 	port, certFile := startCapture(t)
 	res, err := Run(context.Background(), Options{
-		URL: "https://127.0.0.1:" + port + "/echo", Policy: PolicyM, CAFile: certFile, Text: "from cxf",
+		URL: "https://127.0.0.1:" + port + "/echo", Policy: PolicyM, CAFile: certFile, Text: "from cxf", Digest: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +93,10 @@ func TestRunProfileM(t *testing.T) {
 	if !rst.Sent || !strings.Contains(string(rst.Body), "<wst:ComputedKeyAlgorithm>http://docs.oasis-open.org/ws-sx/ws-trust/200512/CK/PSHA1<") {
 		t.Errorf("RST: %s", rst.Body)
 	}
-	if !strings.Contains(string(rst.Body), "<wsse:Username>alice</wsse:Username>") {
-		t.Errorf("RST without alice's UsernameToken: %s", rst.Body)
+	for _, want := range []string{"<wsse:Username>alice</wsse:Username>", "#PasswordDigest\">", "<wsse:Nonce "} {
+		if !strings.Contains(string(rst.Body), want) {
+			t.Errorf("RST's UsernameToken lacks %s: %s", want, rst.Body)
+		}
 	}
 	if res.Messages[1].Sent || res.Messages[1].Line != "HTTP 200" {
 		t.Errorf("second message %q", res.Messages[1].Line)

@@ -6,13 +6,14 @@
 # EchoResponse, the cancel with RequestedTokenCancelled, and writes each
 # request as it arrived. keys.txt there gives the key material, and
 # verify.py checks the signed call and cancel with it. Run
-# test/cxf/build.sh first. Usage: test/cxf/record.sh [POLICY...]
+# test/cxf/build.sh first. Usage: test/cxf/record.sh [POLICY...], where
+# POLICY-digest bootstraps with a PasswordDigest UsernameToken (-digest).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dest=$root/wsse/wstrust/testdata/cxf
 policies=("$@")
-[ ${#policies[@]} -gt 0 ] || policies=(T M T2005 M2005)
+[ ${#policies[@]} -gt 0 ] || policies=(T M T2005 M2005 T-digest)
 cp="$here/target/cxf-client.jar:$here/target/lib/*"
 [ -f "$here/target/cxf-client.jar" ] || { echo "record.sh: run test/cxf/build.sh first" >&2; exit 1; }
 
@@ -37,14 +38,15 @@ for p in "${policies[@]}"; do
   for _ in $(seq 1 600); do [ -s "srv-$p.out" ] && break; sleep 0.1; done
   port=$(awk '{print $2}' "srv-$p.out")
   [ -n "$port" ] || { echo "record.sh: capture.py did not start" >&2; cat "srv-$p.err" >&2; exit 1; }
+  flags=(-policy "${p%-digest}" -ca ca.pem -out "cli-$p" -cancel)
+  [ "$p" = "${p%-digest}" ] || flags+=(-digest)
   set +e
-  java -cp "$cp" authsvc.cxf.Client -url "https://127.0.0.1:$port/echo" -policy "$p" -ca ca.pem \
-    -out "cli-$p" -cancel > "cli-$p.out" 2> "cli-$p.err"
+  java -cp "$cp" authsvc.cxf.Client -url "https://127.0.0.1:$port/echo" "${flags[@]}" > "cli-$p.out" 2> "cli-$p.err"
   rc=$?
   set -e
   kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
   {
-    echo "java -cp test/cxf/target/cxf-client.jar:test/cxf/target/lib/* authsvc.cxf.Client -url https://127.0.0.1:$port/echo -policy $p -ca ca.pem -out DIR -cancel"
+    echo "java -cp test/cxf/target/cxf-client.jar:test/cxf/target/lib/* authsvc.cxf.Client -url https://127.0.0.1:$port/echo ${flags[*]/#cli-$p/DIR}"
     echo "exit status $rc"
     cat "cli-$p.out"
     grep '^cxf-client: error:' "cli-$p.err" || true

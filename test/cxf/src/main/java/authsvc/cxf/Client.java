@@ -74,8 +74,11 @@ import org.apache.wss4j.common.ext.WSPasswordCallback;
  * <pre>
  * java -cp target/cxf-client.jar:target/lib/* authsvc.cxf.Client \
  *   -url https://127.0.0.1:8443/echo -policy T -ca ca.pem -out DIR \
- *   [-user alice] [-password wonderland] [-text hello] [-cancel] [-api]
+ *   [-user alice] [-password wonderland] [-text hello] [-cancel] [-api] [-digest]
  * </pre>
+ *
+ * -digest sends the bootstrap UsernameToken with PasswordDigest (the policy's
+ * UsernameToken gets sp:HashPassword) instead of PasswordText.
  *
  * -api is for authsvc's API mode (/v1/authenticate), which answers an
  * accepted call with the Subject as JSON: a 2xx application/json answer is
@@ -99,12 +102,15 @@ public final class Client {
         Map<String, String> opt = new TreeMap<>();
         boolean cancel = false;
         boolean api = false;
+        boolean digest = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("-cancel")) {
                 cancel = true;
             } else if (a.equals("-api")) {
                 api = true;
+            } else if (a.equals("-digest")) {
+                digest = true;
             } else if (a.startsWith("-") && i + 1 < args.length) {
                 opt.put(a.substring(1), args[++i]);
             } else {
@@ -132,7 +138,7 @@ public final class Client {
         }
         PrintStream err = System.err;
         try {
-            String reply = run(url, policy, ca, Path.of(out), user, password, text, cancel, api);
+            String reply = run(url, policy, ca, Path.of(out), user, password, text, cancel, api, digest);
             System.out.println(reply);
             System.exit(0);
         } catch (Throwable e) {
@@ -145,7 +151,7 @@ public final class Client {
     private static void usage(String why) {
         System.err.println("cxf-client: " + why);
         System.err.println("usage: Client -url URL -policy T|M|T2005|M2005 -out DIR [-ca PEM]"
-            + " [-user U] [-password P] [-text TEXT] [-cancel] [-api]");
+            + " [-user U] [-password P] [-text TEXT] [-cancel] [-api] [-digest]");
         System.exit(2);
     }
 
@@ -182,7 +188,7 @@ public final class Client {
     }
 
     static String run(String url, String policy, String ca, Path out, String user, String password,
-                      String text, boolean cancel, boolean api) throws Exception {
+                      String text, boolean cancel, boolean api, boolean digest) throws Exception {
         Files.createDirectories(out);
         Bus bus = BusFactory.getDefaultBus();
         AtomicInteger seq = new AtomicInteger();
@@ -198,6 +204,17 @@ public final class Client {
         }
 
         URL wsdl = Client.class.getResource("/echo-sc.wsdl");
+        if (digest) {
+            // The bootstrap UsernameToken with PasswordDigest: sp:HashPassword.
+            String w;
+            try (InputStream in = wsdl.openStream()) {
+                w = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            Path f = Files.createTempFile("echo-sc-digest", ".wsdl");
+            f.toFile().deleteOnExit();
+            Files.writeString(f, w.replace("<sp:WssUsernameToken10/>", "<sp:WssUsernameToken10/><sp:HashPassword/>"));
+            wsdl = f.toUri().toURL();
+        }
         Service svc = Service.create(wsdl, new QName(NS, "EchoService"));
         Dispatch<SOAPMessage> d = svc.createDispatch(new QName(NS, "Echo" + policy + "Port"),
             SOAPMessage.class, Service.Mode.MESSAGE);
