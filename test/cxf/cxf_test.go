@@ -197,3 +197,45 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+// TestRecordedMessagesVerify: every signed call and cancel recorded in
+// wsse/wstrust/testdata/cxf verifies with the key material recorded beside
+// it (verify.py), and a copy with one character of the Body changed does not.
+func TestRecordedMessagesVerify(t *testing.T) {
+	root := filepath.Join(Dir(), "..", "..", "wsse", "wstrust", "testdata", "cxf")
+	dirs, err := filepath.Glob(filepath.Join(root, "*", "keys.txt"))
+	if err != nil || len(dirs) < 5 {
+		t.Fatalf("recorded folders: %v %v", dirs, err)
+	}
+	verify := func(dir, n string) ([]byte, error) {
+		return exec.Command("/usr/bin/python3", filepath.Join(Dir(), "verify.py"), dir, n).CombinedOutput()
+	}
+	for _, k := range dirs {
+		dir := filepath.Dir(k)
+		for _, n := range []string{"02", "03"} {
+			if out, err := verify(dir, n); err != nil {
+				t.Errorf("%s %s: %v\n%s", filepath.Base(dir), n, err, out)
+			}
+		}
+	}
+	// Tampered: the Echo text of M's call, which its signature covers.
+	tmp := t.TempDir()
+	for _, f := range []string{"keys.txt", "02-request.http"} {
+		b, err := os.ReadFile(filepath.Join(root, "M", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "02-request.http" {
+			if !strings.Contains(string(b), "<e:text>hello</e:text>") {
+				t.Fatal("M/02-request.http has no Echo text")
+			}
+			b = []byte(strings.Replace(string(b), "<e:text>hello</e:text>", "<e:text>hellO</e:text>", 1))
+		}
+		if err := os.WriteFile(filepath.Join(tmp, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := verify(tmp, "02"); err == nil || !strings.Contains(string(out), "digest MISMATCH") {
+		t.Fatalf("a changed Body verified: %v\n%s", err, out)
+	}
+}
