@@ -2,8 +2,9 @@
 # Installs what authsvc's test suite needs on a Debian (bookworm) machine:
 # the real services the integration tests start (MIT KDC, OpenLDAP, Redis,
 # nginx), the real clients they drive (python3-zeep, python3-gssapi, MIT
-# kinit, curl, Apache WSS4J on Java 17, xmlsec1), and Go 1.26 when no Go that
-# new is installed. Run as root. Safe to run again.
+# kinit, curl, Apache WSS4J on Java 17, xmlsec1, and Apache CXF 4.2.3 built
+# with Maven from Maven Central by test/cxf/build.sh), and Go 1.26 when no Go
+# that new is installed. Run as root. Safe to run again.
 set -euo pipefail
 
 GO_VERSION=1.26.8
@@ -21,7 +22,7 @@ packages=(
   redis-server
   nginx
   python3 python3-zeep python3-gssapi python3-lxml
-  openjdk-17-jdk-headless libwss4j-java libxml-security-java libcommons-logging-java libslf4j-java
+  openjdk-17-jdk-headless maven libwss4j-java libxml-security-java libcommons-logging-java libslf4j-java
   xmlsec1
 )
 
@@ -68,3 +69,9 @@ if [ -z "$GO" ]; then
   GO=/usr/local/bin/go
 fi
 echo "test/setup.sh: $("$GO" version)"
+
+# Apache CXF for the WS-SecureConversation interop tests: Maven fetches CXF
+# and its dependencies from Maven Central into ~/.m2 and leaves the client and
+# its classpath in test/cxf/target (skipped when that is up to date).
+bash "$(dirname "$0")/cxf/build.sh"
+echo "test/setup.sh: Apache CXF client built in test/cxf/target"
