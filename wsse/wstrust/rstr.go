@@ -48,9 +48,12 @@ type Response struct {
 
 // BuildResponse writes the response envelope: SOAP Header with wsa:Action,
 // wsa:MessageID, wsa:RelatesTo and a wsse:Security header with a
-// wsu:Timestamp; SOAP Body with the RSTR. An Issue of WS-Trust 1.3 puts the
-// RSTR in a RequestSecurityTokenResponseCollection; everything else is a
-// bare RSTR. A Cancel's RSTR holds RequestedTokenCancelled only.
+// wsu:Timestamp; SOAP Body with the RSTR. WS-Trust 1.3 puts the RSTR in a
+// RequestSecurityTokenResponseCollection, for Renew and Cancel as for Issue:
+// Apache CXF 4.2.3 refuses a bare 1.3 RSTR to its cancel ("Expected
+// RequestSecurityTokenResponseCollection"; see testdata/cxf/README.md). Feb
+// 2005 answers with a bare RSTR, as WCF sends it. A Cancel's RSTR holds
+// RequestedTokenCancelled only.
 func BuildResponse(r *Response) ([]byte, error) {
 	v := r.Version
 	if v == nil {
@@ -97,7 +100,7 @@ func BuildResponse(r *Response) ([]byte, error) {
 	w.leaf("u:Expires", "", now.Add(ttl).Format(TimeFormat))
 	w.raw(`</u:Timestamp></o:Security></s:Header><s:Body>`)
 
-	collection := r.Kind == Issue && v == V13
+	collection := v == V13
 	if collection {
 		w.raw(`<t:RequestSecurityTokenResponseCollection xmlns:t="` + v.Trust + `">`)
 		w.raw(`<t:RequestSecurityTokenResponse`)

@@ -114,7 +114,7 @@ func TestBuildResponse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Version != c.resp.Version || r.Context != c.resp.Context || r.Collection != (c.resp.Kind == Issue && c.resp.Version == V13) {
+			if r.Version != c.resp.Version || r.Context != c.resp.Context || r.Collection != (c.resp.Version == V13) {
 				t.Fatalf("rstr %+v", r)
 			}
 			if c.resp.Kind == Cancel {
