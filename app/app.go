@@ -23,6 +23,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/config"
+	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/server"
 	"github.com/authsvc/authsvc/wsse"
 )
@@ -46,10 +47,8 @@ func NewLogger(c config.Log) *slog.Logger {
 }
 
 // Reloader is implemented by registries that can re-read their source
-// (the file registry); SIGHUP reloads them.
-type Reloader interface {
-	Reload() error
-}
+// (the file registry); SIGHUP reloads them (registry.Set.Reloader).
+type Reloader = registry.Reloader
 
 // Serve runs the service described by cfg until ctx is done or SIGINT or
 // SIGTERM arrives, then shuts down gracefully. listen, when not empty,
@@ -137,8 +136,8 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				for name, r := range rt.Registries {
-					if rl, ok := r.(Reloader); ok {
-						if err := rl.Reload(); err != nil {
+					if r.Reloader != nil {
+						if err := r.Reloader.Reload(); err != nil {
 							logger.Error("reload failed; keeping the old content", "registry", name, "error", err.Error())
 						} else {
 							logger.Info("registry reloaded", "registry", name)

@@ -11,17 +11,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/config/modenv"
+	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
 )
 
@@ -127,33 +127,10 @@ type ModuleEntry struct {
 }
 
 // Env is what a type's Open gets: a logger, the shared replay cache, the
-// named registries, and paths relative to the configuration file.
-type Env struct {
-	// Name is the chain entry's (or registry's) name, for logs and for
-	// modules that report it.
-	Name       string
-	Logger     *slog.Logger
-	Replay     replay.Cache
-	BaseDir    string
-	registries map[string]any
-}
-
-// Registry returns the registry configured under name.
-func (e *Env) Registry(name string) (any, error) {
-	r, ok := e.registries[name]
-	if !ok {
-		return nil, fmt.Errorf("no registry named %q under registries", name)
-	}
-	return r, nil
-}
-
-// Path resolves a path from the configuration against its directory.
-func (e *Env) Path(p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(e.BaseDir, p)
-}
+// named registries, and paths relative to the configuration file. It lives
+// in the leaf package modenv so that module packages, which own their
+// configuration, can take it without importing config.
+type Env = modenv.Env
 
 // ModuleConfig is a module type's configuration section: it builds the
 // module. A type may also implement Validator to be checked at load time.
@@ -161,10 +138,9 @@ type ModuleConfig interface {
 	Open(env *Env) (authn.Module, error)
 }
 
-// RegistryConfig builds a registry: a value implementing some of
-// registry.Passwords, registry.Secrets and registry.Directory.
+// RegistryConfig builds a registry: the typed set of what it can answer.
 type RegistryConfig interface {
-	Open(env *Env) (any, error)
+	Open(env *Env) (registry.Set, error)
 }
 
 // ReplayConfig builds a replay cache.
@@ -174,9 +150,11 @@ type ReplayConfig interface {
 
 // Validator is implemented by sections that can be checked without opening
 // anything (for check-config and for errors before any side effect).
-type Validator interface {
-	Validate() error
-}
+type Validator = modenv.Validator
+
+// RegistryUser is implemented by sections that name a registry; Load checks
+// that it is configured.
+type RegistryUser = modenv.RegistryUser
 
 // Types maps type names to fresh configuration values.
 type Types struct {
@@ -367,7 +345,7 @@ func (c *Config) check(types *Types) error {
 		if err := decodeSection(rest, e.Config, where+" ("+e.Name+")"); err != nil {
 			return err
 		}
-		if rn, ok := e.Config.(interface{ RegistryName() string }); ok && rn.RegistryName() != "" {
+		if rn, ok := e.Config.(RegistryUser); ok && rn.RegistryName() != "" {
 			if _, ok := c.regs[rn.RegistryName()]; !ok {
 				return fmt.Errorf("line %d: %s (%s).registry: no registry named %q under registries", n.Line, where, e.Name, rn.RegistryName())
 			}

@@ -119,7 +119,7 @@ func TestBuildOpensEverything(t *testing.T) {
 func TestDigestNeedsSecrets(t *testing.T) {
 	// A registry that can verify passwords but holds no secrets (as LDAP)
 	// cannot serve PasswordDigest: Open says so.
-	env := &Env{registries: map[string]any{"dir": passwordsOnly{}}}
+	env := &Env{Registries: map[string]registry.Set{"dir": {Passwords: passwordsOnly{}}}}
 	u := newUsernameSection()
 	u.Registry = "dir"
 	if _, err := u.Open(env); err == nil || !strings.Contains(err.Error(), "password_digest") {

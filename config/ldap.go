@@ -35,11 +35,15 @@ type LDAPRegistry struct {
 }
 
 // Open implements RegistryConfig.
-func (l *LDAPRegistry) Open(env *Env) (any, error) {
+func (l *LDAPRegistry) Open(env *Env) (registry.Set, error) {
 	c := l.Config
 	c.CAFile = env.Path(c.CAFile)
 	c.BindPasswordFile = env.Path(c.BindPasswordFile)
-	return c.Open(env.Logger)
+	r, err := c.Open(env.Logger)
+	if err != nil {
+		return registry.Set{}, err
+	}
+	return r.Set(), nil
 }
 
 // EnrichSection is the group-enrichment module (type: enrich): it adds the
@@ -80,8 +84,8 @@ func (e *EnrichSection) Open(env *Env) (authn.Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, ok := r.(registry.Directory)
-	if !ok {
+	dir := r.Directory
+	if dir == nil {
 		return nil, fmt.Errorf("registry: %q cannot look users up", e.Registry)
 	}
 	opts := []enrich.Option{enrich.WithLogger(env.Logger)}

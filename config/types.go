@@ -121,9 +121,7 @@ func (u *UsernameSection) Open(env *Env) (authn.Module, error) {
 		Replay: env.Replay,
 		Realm:  u.Realm,
 	}
-	cfg.Passwords, _ = reg.(registry.Passwords)
-	cfg.Secrets, _ = reg.(registry.Secrets)
-	cfg.Directory, _ = reg.(registry.Directory)
+	cfg.Passwords, cfg.Secrets, cfg.Directory = reg.Passwords, reg.Secrets, reg.Directory
 	if u.PasswordText && cfg.Passwords == nil {
 		return nil, fmt.Errorf("password_text: registry %q cannot verify passwords", u.Registry)
 	}
@@ -155,8 +153,12 @@ func (f *FileRegistry) Validate() error {
 }
 
 // Open implements RegistryConfig.
-func (f *FileRegistry) Open(env *Env) (any, error) {
-	return registry.OpenFile(env.Path(f.Path))
+func (f *FileRegistry) Open(env *Env) (registry.Set, error) {
+	r, err := registry.OpenFile(env.Path(f.Path))
+	if err != nil {
+		return registry.Set{}, err
+	}
+	return r.Set(), nil
 }
 
 // MemoryReplay is the in-process replay cache (type: memory, the default).
