@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authsvc/authsvc/authn/username"
 	"github.com/authsvc/authsvc/registry"
 )
 
@@ -27,7 +28,7 @@ func TestParseMinimalDefaults(t *testing.T) {
 	if c.Listen != "127.0.0.1:8080" || c.Security.Timestamp.MaxAge.Minutes() != 5 || len(c.Modules) != 1 {
 		t.Errorf("defaults: %+v", c)
 	}
-	u := c.Modules[0].Config.(*UsernameSection)
+	u := c.Modules[0].Config.(*username.Config)
 	if !u.PasswordText || !u.PasswordDigest || u.MaxAge.Minutes() != 5 || u.FutureSkew.Seconds() != 60 {
 		t.Errorf("username defaults: %+v", u)
 	}
@@ -113,17 +114,6 @@ func TestBuildOpensEverything(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "users.yaml"), []byte("users:\n  - name: a\n    pasword_hash: x\n"), 0o600)
 	if _, err := c.Build(nil2()); err == nil || !strings.Contains(err.Error(), "users.yaml") {
 		t.Errorf("bad users file: %v", err)
-	}
-}
-
-func TestDigestNeedsSecrets(t *testing.T) {
-	// A registry that can verify passwords but holds no secrets (as LDAP)
-	// cannot serve PasswordDigest: Open says so.
-	env := &Env{Registries: map[string]registry.Set{"dir": {Passwords: passwordsOnly{}}}}
-	u := newUsernameSection()
-	u.Registry = "dir"
-	if _, err := u.Open(env); err == nil || !strings.Contains(err.Error(), "password_digest") {
-		t.Fatalf("err = %v", err)
 	}
 }
 
