@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/config"
+	"github.com/authsvc/authsvc/internal/tlsconf"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/server"
 	"github.com/authsvc/authsvc/wsse"
@@ -179,13 +179,9 @@ func tlsConfig(t *config.TLS, path func(string) string) (*tls.Config, error) {
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if t.ClientCAFile != "" {
-		pem, err := os.ReadFile(path(t.ClientCAFile))
+		pool, err := tlsconf.CertPool(path(t.ClientCAFile))
 		if err != nil {
 			return nil, fmt.Errorf("tls.client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errors.New("tls.client_ca_file: no PEM certificates found")
 		}
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.VerifyClientCertIfGiven

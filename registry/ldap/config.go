@@ -13,6 +13,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/authsvc/authsvc/internal/tlsconf"
 )
 
 // Config is the yaml configuration of an LDAP registry, and its factory
@@ -152,13 +154,9 @@ func (c *Config) validate() ([]*server, error) {
 	}
 	var roots *x509.CertPool
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
+		var err error
+		if roots, err = tlsconf.CertPool(c.CAFile); err != nil {
 			return nil, fmt.Errorf("ldap: ca_file: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ldap: ca_file: %s holds no PEM certificate", c.CAFile)
 		}
 	}
 	var servers []*server
