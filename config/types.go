@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 
+	"github.com/authsvc/authsvc/authn/saml"
 	"github.com/authsvc/authsvc/authn/username"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
@@ -20,7 +21,7 @@ func Builtin() *Types {
 			"kerberos": NewKerberosSection,
 			"exec":     func() ModuleConfig { return new(ExecSection) },
 			"http":     func() ModuleConfig { return new(HTTPSection) },
-			"saml":     func() ModuleConfig { return new(SAMLSection) },
+			"saml":     func() ModuleConfig { return new(saml.Config) },
 			"enrich":   func() ModuleConfig { return new(EnrichSection) },
 		},
 		Registries: map[string]func() RegistryConfig{
