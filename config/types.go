@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 
+	"github.com/authsvc/authsvc/authn/extensible"
 	"github.com/authsvc/authsvc/authn/saml"
 	"github.com/authsvc/authsvc/authn/username"
 	"github.com/authsvc/authsvc/registry"
@@ -19,8 +20,8 @@ func Builtin() *Types {
 		Modules: map[string]func() ModuleConfig{
 			"username": func() ModuleConfig { return username.NewConfig() },
 			"kerberos": NewKerberosSection,
-			"exec":     func() ModuleConfig { return new(ExecSection) },
-			"http":     func() ModuleConfig { return new(HTTPSection) },
+			"exec":     func() ModuleConfig { return new(extensible.ExecConfig) },
+			"http":     func() ModuleConfig { return new(extensible.HTTPConfig) },
 			"saml":     func() ModuleConfig { return new(saml.Config) },
 			"enrich":   func() ModuleConfig { return new(EnrichSection) },
 		},
