@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 
+	"github.com/authsvc/authsvc/authn/enrich"
 	"github.com/authsvc/authsvc/authn/extensible"
 	"github.com/authsvc/authsvc/authn/saml"
 	"github.com/authsvc/authsvc/authn/username"
@@ -23,7 +24,7 @@ func Builtin() *Types {
 			"exec":     func() ModuleConfig { return new(extensible.ExecConfig) },
 			"http":     func() ModuleConfig { return new(extensible.HTTPConfig) },
 			"saml":     func() ModuleConfig { return new(saml.Config) },
-			"enrich":   func() ModuleConfig { return new(EnrichSection) },
+			"enrich":   func() ModuleConfig { return new(enrich.Config) },
 		},
 		Registries: map[string]func() RegistryConfig{
 			"file": func() RegistryConfig { return new(FileRegistry) },
