@@ -8,6 +8,7 @@ import (
 
 	"github.com/authsvc/authsvc/authn/enrich"
 	"github.com/authsvc/authsvc/authn/extensible"
+	"github.com/authsvc/authsvc/authn/kerberos"
 	"github.com/authsvc/authsvc/authn/saml"
 	"github.com/authsvc/authsvc/authn/username"
 	"github.com/authsvc/authsvc/registry"
@@ -20,7 +21,7 @@ func Builtin() *Types {
 	return &Types{
 		Modules: map[string]func() ModuleConfig{
 			"username": func() ModuleConfig { return username.NewConfig() },
-			"kerberos": NewKerberosSection,
+			"kerberos": func() ModuleConfig { return new(kerberos.Config) },
 			"exec":     func() ModuleConfig { return new(extensible.ExecConfig) },
 			"http":     func() ModuleConfig { return new(extensible.HTTPConfig) },
 			"saml":     func() ModuleConfig { return new(saml.Config) },
