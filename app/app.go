@@ -60,7 +60,39 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 		return err
 	}
 	defer rt.Close()
+	opts, err := serverOptions(cfg, rt, logger)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	hs, err := httpServer(cfg, srv.Handler(), logger)
+	if err != nil {
+		return err
+	}
+	if listen == "" {
+		listen = cfg.Listen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if hs.TLSConfig != nil {
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	logger.Info("authsvc listening", "addr", ln.Addr().String(), "tls", hs.TLSConfig != nil,
+		"modules", len(cfg.Modules), "proxy", cfg.Proxy != nil)
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return run(ctx, hs, ln, cfg.ShutdownTimeout, rt, logger)
+}
 
+// serverOptions translates the configuration and what it built into the
+// server's options.
+func serverOptions(cfg *config.Config, rt *config.Runtime, logger *slog.Logger) (server.Options, error) {
 	opts := server.Options{
 		Chain: rt.Chain,
 		Parse: wsse.Options{Actor: cfg.Security.Actor, Limits: wsse.Limits{
@@ -86,18 +118,15 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 			Transport: tr}
 	}
 	if err := productionOptions(cfg, rt, &opts); err != nil {
-		return err
+		return opts, err
 	}
-	srv, err := server.New(opts)
-	if err != nil {
-		return err
-	}
+	return opts, nil
+}
 
-	if listen == "" {
-		listen = cfg.Listen
-	}
+// httpServer is the HTTP server around h, with the listener's TLS.
+func httpServer(cfg *config.Config, h http.Handler, logger *slog.Logger) (*http.Server, error) {
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -107,23 +136,16 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 	if t := cfg.TLS; t != nil {
 		tc, err := tlsConfig(t, func(p string) string { return resolve(cfg.Path, p) })
 		if err != nil {
-			return err
+			return nil, err
 		}
 		hs.TLSConfig = tc
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	if hs.TLSConfig != nil {
-		ln = tls.NewListener(ln, hs.TLSConfig)
-	}
-	logger.Info("authsvc listening", "addr", ln.Addr().String(), "tls", hs.TLSConfig != nil,
-		"modules", len(cfg.Modules), "proxy", cfg.Proxy != nil)
-	if ready != nil {
-		ready(ln.Addr())
-	}
+	return hs, nil
+}
 
+// run serves on ln until ctx is done or SIGINT or SIGTERM arrives, then
+// shuts down within timeout. SIGHUP reloads the registries that can.
+func run(ctx context.Context, hs *http.Server, ln net.Listener, timeout time.Duration, rt *config.Runtime, logger *slog.Logger) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -135,22 +157,14 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 			return err
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				for name, r := range rt.Registries {
-					if r.Reloader != nil {
-						if err := r.Reloader.Reload(); err != nil {
-							logger.Error("reload failed; keeping the old content", "registry", name, "error", err.Error())
-						} else {
-							logger.Info("registry reloaded", "registry", name)
-						}
-					}
-				}
+				reload(rt, logger)
 				continue
 			}
-			logger.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout.String())
+			logger.Info("shutting down", "signal", sig.String(), "timeout", timeout.String())
 		case <-ctx.Done():
 			logger.Info("shutting down", "reason", ctx.Err().Error())
 		}
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := hs.Shutdown(sctx)
 		cancel()
 		if err != nil {
@@ -161,6 +175,21 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 		}
 		logger.Info("stopped")
 		return nil
+	}
+}
+
+// reload re-reads the registries that can; one that fails keeps its old
+// content.
+func reload(rt *config.Runtime, logger *slog.Logger) {
+	for name, r := range rt.Registries {
+		if r.Reloader == nil {
+			continue
+		}
+		if err := r.Reloader.Reload(); err != nil {
+			logger.Error("reload failed; keeping the old content", "registry", name, "error", err.Error())
+		} else {
+			logger.Info("registry reloaded", "registry", name)
+		}
 	}
 }
 
