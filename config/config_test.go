@@ -164,3 +164,11 @@ func TestREADMEExampleParses(t *testing.T) {
 		t.Fatalf("README example: %v", err)
 	}
 }
+
+// A file registry without a path is refused at load time, naming it.
+func TestFileRegistryNeedsAPath(t *testing.T) {
+	_, err := Parse([]byte(strings.Replace(minimal, "{type: file, path: users.yaml}", "{type: file}", 1)), nil)
+	if err == nil || !strings.Contains(err.Error(), "registries.users: path is required") {
+		t.Errorf("error %v", err)
+	}
+}

@@ -40,22 +40,10 @@ func Builtin() *Types {
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-// FileRegistry is a users file (type: file).
-//
-//	registries:
-//	  users:
-//	    type: file
-//	    path: users.yaml
+// FileRegistry is a users file (type: file); its keys are those of
+// registry.FileConfig.
 type FileRegistry struct {
-	Path string `yaml:"path"`
-}
-
-// Validate implements Validator.
-func (f *FileRegistry) Validate() error {
-	if f.Path == "" {
-		return errors.New("path is required")
-	}
-	return nil
+	registry.FileConfig `yaml:",inline"`
 }
 
 // Open implements RegistryConfig.

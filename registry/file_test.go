@@ -106,3 +106,12 @@ func TestFileSet(t *testing.T) {
 		t.Errorf("file registry set: %+v", s)
 	}
 }
+
+func TestFileConfigValidate(t *testing.T) {
+	if err := (&FileConfig{}).Validate(); err == nil || err.Error() != "path is required" {
+		t.Errorf("empty path: %v", err)
+	}
+	if err := (&FileConfig{Path: "users.yaml"}).Validate(); err != nil {
+		t.Errorf("a path: %v", err)
+	}
+}
