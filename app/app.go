@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/config"
+	"github.com/authsvc/authsvc/internal/tlsconf"
+	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/server"
 	"github.com/authsvc/authsvc/wsse"
 )
@@ -46,10 +47,8 @@ func NewLogger(c config.Log) *slog.Logger {
 }
 
 // Reloader is implemented by registries that can re-read their source
-// (the file registry); SIGHUP reloads them.
-type Reloader interface {
-	Reload() error
-}
+// (the file registry); SIGHUP reloads them (registry.Set.Reloader).
+type Reloader = registry.Reloader
 
 // Serve runs the service described by cfg until ctx is done or SIGINT or
 // SIGTERM arrives, then shuts down gracefully. listen, when not empty,
@@ -61,7 +60,39 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 		return err
 	}
 	defer rt.Close()
+	opts, err := serverOptions(cfg, rt, logger)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	hs, err := httpServer(cfg, srv.Handler(), logger)
+	if err != nil {
+		return err
+	}
+	if listen == "" {
+		listen = cfg.Listen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if hs.TLSConfig != nil {
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	logger.Info("authsvc listening", "addr", ln.Addr().String(), "tls", hs.TLSConfig != nil,
+		"modules", len(cfg.Modules), "proxy", cfg.Proxy != nil)
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return run(ctx, hs, ln, cfg.ShutdownTimeout, rt, logger)
+}
 
+// serverOptions translates the configuration and what it built into the
+// server's options.
+func serverOptions(cfg *config.Config, rt *config.Runtime, logger *slog.Logger) (server.Options, error) {
 	opts := server.Options{
 		Chain: rt.Chain,
 		Parse: wsse.Options{Actor: cfg.Security.Actor, Limits: wsse.Limits{
@@ -87,18 +118,15 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 			Transport: tr}
 	}
 	if err := productionOptions(cfg, rt, &opts); err != nil {
-		return err
+		return opts, err
 	}
-	srv, err := server.New(opts)
-	if err != nil {
-		return err
-	}
+	return opts, nil
+}
 
-	if listen == "" {
-		listen = cfg.Listen
-	}
+// httpServer is the HTTP server around h, with the listener's TLS.
+func httpServer(cfg *config.Config, h http.Handler, logger *slog.Logger) (*http.Server, error) {
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -108,23 +136,16 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 	if t := cfg.TLS; t != nil {
 		tc, err := tlsConfig(t, func(p string) string { return resolve(cfg.Path, p) })
 		if err != nil {
-			return err
+			return nil, err
 		}
 		hs.TLSConfig = tc
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	if hs.TLSConfig != nil {
-		ln = tls.NewListener(ln, hs.TLSConfig)
-	}
-	logger.Info("authsvc listening", "addr", ln.Addr().String(), "tls", hs.TLSConfig != nil,
-		"modules", len(cfg.Modules), "proxy", cfg.Proxy != nil)
-	if ready != nil {
-		ready(ln.Addr())
-	}
+	return hs, nil
+}
 
+// run serves on ln until ctx is done or SIGINT or SIGTERM arrives, then
+// shuts down within timeout. SIGHUP reloads the registries that can.
+func run(ctx context.Context, hs *http.Server, ln net.Listener, timeout time.Duration, rt *config.Runtime, logger *slog.Logger) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -136,22 +157,14 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 			return err
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				for name, r := range rt.Registries {
-					if rl, ok := r.(Reloader); ok {
-						if err := rl.Reload(); err != nil {
-							logger.Error("reload failed; keeping the old content", "registry", name, "error", err.Error())
-						} else {
-							logger.Info("registry reloaded", "registry", name)
-						}
-					}
-				}
+				reload(rt, logger)
 				continue
 			}
-			logger.Info("shutting down", "signal", sig.String(), "timeout", cfg.ShutdownTimeout.String())
+			logger.Info("shutting down", "signal", sig.String(), "timeout", timeout.String())
 		case <-ctx.Done():
 			logger.Info("shutting down", "reason", ctx.Err().Error())
 		}
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := hs.Shutdown(sctx)
 		cancel()
 		if err != nil {
@@ -162,6 +175,21 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 		}
 		logger.Info("stopped")
 		return nil
+	}
+}
+
+// reload re-reads the registries that can; one that fails keeps its old
+// content.
+func reload(rt *config.Runtime, logger *slog.Logger) {
+	for name, r := range rt.Registries {
+		if r.Reloader == nil {
+			continue
+		}
+		if err := r.Reloader.Reload(); err != nil {
+			logger.Error("reload failed; keeping the old content", "registry", name, "error", err.Error())
+		} else {
+			logger.Info("registry reloaded", "registry", name)
+		}
 	}
 }
 
@@ -180,13 +208,9 @@ func tlsConfig(t *config.TLS, path func(string) string) (*tls.Config, error) {
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if t.ClientCAFile != "" {
-		pem, err := os.ReadFile(path(t.ClientCAFile))
+		pool, err := tlsconf.CertPool(path(t.ClientCAFile))
 		if err != nil {
 			return nil, fmt.Errorf("tls.client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errors.New("tls.client_ca_file: no PEM certificates found")
 		}
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.VerifyClientCertIfGiven

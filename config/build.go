@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
 )
 
@@ -16,7 +17,7 @@ import (
 type Runtime struct {
 	Chain      *authn.Chain
 	Replay     replay.Cache
-	Registries map[string]any
+	Registries map[string]registry.Set
 	// Checkers are the dependencies whose health decides readiness.
 	Checkers map[string]authn.Checker
 	closers  []io.Closer
@@ -33,13 +34,13 @@ func (r *Runtime) Close() error {
 
 // Build opens the replay cache, the registries and the modules.
 func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
-	rt := &Runtime{Registries: map[string]any{}, Checkers: map[string]authn.Checker{}}
+	rt := &Runtime{Registries: map[string]registry.Set{}, Checkers: map[string]authn.Checker{}}
 	defer func() {
 		if err != nil {
 			rt.Close() // what was opened before the failure
 		}
 	}()
-	env := &Env{Logger: logger, BaseDir: filepath.Dir(c.Path), registries: rt.Registries}
+	env := &Env{Logger: logger, BaseDir: filepath.Dir(c.Path), Registries: rt.Registries}
 	if rt.Replay, err = c.replay.Open(env); err != nil {
 		return nil, fmt.Errorf("config: replay: %w", err)
 	}
@@ -54,21 +55,21 @@ func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		r, err := c.regs[n].Open(env.with(n, logger.With("registry", n)))
+		r, err := c.regs[n].Open(env.With(n, logger.With("registry", n)))
 		if err != nil {
 			return nil, fmt.Errorf("config: registries.%s: %w", n, err)
 		}
 		rt.Registries[n] = r
-		if cl, ok := r.(io.Closer); ok {
-			rt.closers = append(rt.closers, cl)
+		if r.Closer != nil {
+			rt.closers = append(rt.closers, r.Closer)
 		}
-		if ch, ok := r.(authn.Checker); ok {
-			rt.Checkers["registry/"+n] = ch
+		if r.Health != nil {
+			rt.Checkers["registry/"+n] = r.Health
 		}
 	}
 	entries := make([]authn.Entry, 0, len(c.Modules))
 	for i, e := range c.Modules {
-		m, err := e.Config.Open(env.with(e.Name, logger.With("module", e.Name)))
+		m, err := e.Config.Open(env.With(e.Name, logger.With("module", e.Name)))
 		if err != nil {
 			return nil, fmt.Errorf("config: chain[%d] (%s): %w", i, e.Name, err)
 		}
@@ -85,10 +86,4 @@ func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
 	}
 	rt.Chain = rt.Chain.WithPassThrough(c.Security.passThrough...)
 	return rt, nil
-}
-
-func (e *Env) with(name string, l *slog.Logger) *Env {
-	c := *e
-	c.Name, c.Logger = name, l
-	return &c
 }

@@ -11,17 +11,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/config/modenv"
+	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
 )
 
@@ -127,33 +127,10 @@ type ModuleEntry struct {
 }
 
 // Env is what a type's Open gets: a logger, the shared replay cache, the
-// named registries, and paths relative to the configuration file.
-type Env struct {
-	// Name is the chain entry's (or registry's) name, for logs and for
-	// modules that report it.
-	Name       string
-	Logger     *slog.Logger
-	Replay     replay.Cache
-	BaseDir    string
-	registries map[string]any
-}
-
-// Registry returns the registry configured under name.
-func (e *Env) Registry(name string) (any, error) {
-	r, ok := e.registries[name]
-	if !ok {
-		return nil, fmt.Errorf("no registry named %q under registries", name)
-	}
-	return r, nil
-}
-
-// Path resolves a path from the configuration against its directory.
-func (e *Env) Path(p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(e.BaseDir, p)
-}
+// named registries, and paths relative to the configuration file. It lives
+// in the leaf package modenv so that module packages, which own their
+// configuration, can take it without importing config.
+type Env = modenv.Env
 
 // ModuleConfig is a module type's configuration section: it builds the
 // module. A type may also implement Validator to be checked at load time.
@@ -161,10 +138,9 @@ type ModuleConfig interface {
 	Open(env *Env) (authn.Module, error)
 }
 
-// RegistryConfig builds a registry: a value implementing some of
-// registry.Passwords, registry.Secrets and registry.Directory.
+// RegistryConfig builds a registry: the typed set of what it can answer.
 type RegistryConfig interface {
-	Open(env *Env) (any, error)
+	Open(env *Env) (registry.Set, error)
 }
 
 // ReplayConfig builds a replay cache.
@@ -174,9 +150,11 @@ type ReplayConfig interface {
 
 // Validator is implemented by sections that can be checked without opening
 // anything (for check-config and for errors before any side effect).
-type Validator interface {
-	Validate() error
-}
+type Validator = modenv.Validator
+
+// RegistryUser is implemented by sections that name a registry; Load checks
+// that it is configured.
+type RegistryUser = modenv.RegistryUser
 
 // Types maps type names to fresh configuration values.
 type Types struct {
@@ -216,7 +194,28 @@ func Parse(raw []byte, types *Types) (*Config, error) {
 	return &c, nil
 }
 
+// check validates c and fills in defaults, one part of the file after the
+// other; the sections with a type are decoded through types.
 func (c *Config) check(types *Types) error {
+	for _, step := range []func() error{c.checkListener, c.checkLimits, c.checkSecurity, c.checkLog, c.checkProxy} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	if err := c.checkReplay(types); err != nil {
+		return err
+	}
+	if err := c.checkRegistries(types); err != nil {
+		return err
+	}
+	if err := c.checkChain(types); err != nil {
+		return err
+	}
+	return c.checkProduction()
+}
+
+// checkListener checks listen, shutdown_timeout, tls and trusted_proxies.
+func (c *Config) checkListener() error {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
@@ -237,10 +236,19 @@ func (c *Config) check(types *Types) error {
 		}
 		c.proxies = append(c.proxies, pf.Masked())
 	}
+	return nil
+}
+
+func (c *Config) checkLimits() error {
 	l := &c.Limits
 	if l.MaxBodyBytes < 0 || l.MaxHeaderBytes < 0 || l.MaxDepth < 0 || l.MaxElements < 0 || l.MaxAttributes < 0 {
 		return errors.New("limits: values must not be negative")
 	}
+	return nil
+}
+
+// checkSecurity checks security.timestamp and parses security.pass_through.
+func (c *Config) checkSecurity() error {
 	ts := &c.Security.Timestamp
 	if ts.MaxAge == 0 {
 		ts.MaxAge = 5 * time.Minute
@@ -262,6 +270,10 @@ func (c *Config) check(types *Types) error {
 		}
 		c.Security.passThrough = append(c.Security.passThrough, q)
 	}
+	return nil
+}
+
+func (c *Config) checkLog() error {
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "error":
 	default:
@@ -272,18 +284,27 @@ func (c *Config) check(types *Types) error {
 	default:
 		return fmt.Errorf("log.format: %q is not json or text", c.Log.Format)
 	}
-	if p := c.Proxy; p != nil {
-		u, err := url.Parse(p.Upstream)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("proxy.upstream: %q is not an http(s) URL", p.Upstream)
-		}
-		p.upstream = u
-		if p.SOAP11FaultStatus != 0 && (p.SOAP11FaultStatus < 400 || p.SOAP11FaultStatus > 599) {
-			return fmt.Errorf("proxy.soap11_fault_status: %d is not a 4xx or 5xx status", p.SOAP11FaultStatus)
-		}
-	}
+	return nil
+}
 
-	// Replay cache.
+func (c *Config) checkProxy() error {
+	p := c.Proxy
+	if p == nil {
+		return nil
+	}
+	u, err := url.Parse(p.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("proxy.upstream: %q is not an http(s) URL", p.Upstream)
+	}
+	p.upstream = u
+	if p.SOAP11FaultStatus != 0 && (p.SOAP11FaultStatus < 400 || p.SOAP11FaultStatus > 599) {
+		return fmt.Errorf("proxy.soap11_fault_status: %d is not a 4xx or 5xx status", p.SOAP11FaultStatus)
+	}
+	return nil
+}
+
+// checkReplay decodes the replay section (default type memory).
+func (c *Config) checkReplay(types *Types) error {
 	rtype, rnode, err := splitType(&c.Replay, "replay", "memory")
 	if err != nil {
 		return err
@@ -293,11 +314,11 @@ func (c *Config) check(types *Types) error {
 		return fmt.Errorf("replay.type: unknown type %q (known: %s)", rtype, keys(types.Replay))
 	}
 	c.replay = newReplay()
-	if err := decodeSection(rnode, c.replay, "replay"); err != nil {
-		return err
-	}
+	return decodeSection(rnode, c.replay, "replay")
+}
 
-	// Registries.
+// checkRegistries decodes each registry by its type.
+func (c *Config) checkRegistries(types *Types) error {
 	c.regs = make(map[string]RegistryConfig, len(c.Registries))
 	for name, n := range c.Registries {
 		where := "registries." + name
@@ -315,66 +336,80 @@ func (c *Config) check(types *Types) error {
 		}
 		c.regs[name] = rc
 	}
+	return nil
+}
 
-	// Chain.
+// checkChain decodes the chain entries in order.
+func (c *Config) checkChain(types *Types) error {
 	if len(c.Chain) == 0 {
 		return errors.New("chain: at least one module is required")
 	}
 	seen := map[string]bool{}
 	for i := range c.Chain {
-		n := &c.Chain[i]
-		where := fmt.Sprintf("chain[%d]", i)
-		if n.Kind != yaml.MappingNode {
-			return fmt.Errorf("line %d: %s: want a mapping with name, type and flag", n.Line, where)
-		}
-		var e ModuleEntry
-		rest := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
-		var flag string
-		for j := 0; j+1 < len(n.Content); j += 2 {
-			k, v := n.Content[j], n.Content[j+1]
-			switch k.Value {
-			case "name":
-				e.Name = v.Value
-			case "type":
-				e.Type = v.Value
-			case "flag":
-				flag = v.Value
-			default:
-				rest.Content = append(rest.Content, k, v)
-			}
-		}
-		if e.Name == "" {
-			e.Name = e.Type
-		}
-		if e.Type == "" {
-			return fmt.Errorf("line %d: %s.type is required (known: %s)", n.Line, where, keys(types.Modules))
-		}
-		if seen[e.Name] {
-			return fmt.Errorf("line %d: %s: two chain entries are named %q", n.Line, where, e.Name)
-		}
-		seen[e.Name] = true
-		if flag == "" {
-			return fmt.Errorf("line %d: %s (%s).flag is required: required, requisite, sufficient or optional", n.Line, where, e.Name)
-		}
-		if e.Flag, err = authn.ParseFlag(flag); err != nil {
-			return fmt.Errorf("line %d: %s (%s).flag: %v", n.Line, where, e.Name, err)
-		}
-		newMod, ok := types.Modules[e.Type]
-		if !ok {
-			return fmt.Errorf("line %d: %s.type: unknown module type %q (known: %s)", n.Line, where, e.Type, keys(types.Modules))
-		}
-		e.Config = newMod()
-		if err := decodeSection(rest, e.Config, where+" ("+e.Name+")"); err != nil {
+		e, err := c.checkEntry(i, types, seen)
+		if err != nil {
 			return err
-		}
-		if rn, ok := e.Config.(interface{ RegistryName() string }); ok && rn.RegistryName() != "" {
-			if _, ok := c.regs[rn.RegistryName()]; !ok {
-				return fmt.Errorf("line %d: %s (%s).registry: no registry named %q under registries", n.Line, where, e.Name, rn.RegistryName())
-			}
 		}
 		c.Modules = append(c.Modules, e)
 	}
-	return c.checkProduction()
+	return nil
+}
+
+// checkEntry decodes chain[i]: name, type and flag are the chain's; the
+// other keys are the module type's section.
+func (c *Config) checkEntry(i int, types *Types, seen map[string]bool) (ModuleEntry, error) {
+	n := &c.Chain[i]
+	where := fmt.Sprintf("chain[%d]", i)
+	var e ModuleEntry
+	if n.Kind != yaml.MappingNode {
+		return e, fmt.Errorf("line %d: %s: want a mapping with name, type and flag", n.Line, where)
+	}
+	rest := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+	var flag string
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		k, v := n.Content[j], n.Content[j+1]
+		switch k.Value {
+		case "name":
+			e.Name = v.Value
+		case "type":
+			e.Type = v.Value
+		case "flag":
+			flag = v.Value
+		default:
+			rest.Content = append(rest.Content, k, v)
+		}
+	}
+	if e.Name == "" {
+		e.Name = e.Type
+	}
+	if e.Type == "" {
+		return e, fmt.Errorf("line %d: %s.type is required (known: %s)", n.Line, where, keys(types.Modules))
+	}
+	if seen[e.Name] {
+		return e, fmt.Errorf("line %d: %s: two chain entries are named %q", n.Line, where, e.Name)
+	}
+	seen[e.Name] = true
+	if flag == "" {
+		return e, fmt.Errorf("line %d: %s (%s).flag is required: required, requisite, sufficient or optional", n.Line, where, e.Name)
+	}
+	var err error
+	if e.Flag, err = authn.ParseFlag(flag); err != nil {
+		return e, fmt.Errorf("line %d: %s (%s).flag: %v", n.Line, where, e.Name, err)
+	}
+	newMod, ok := types.Modules[e.Type]
+	if !ok {
+		return e, fmt.Errorf("line %d: %s.type: unknown module type %q (known: %s)", n.Line, where, e.Type, keys(types.Modules))
+	}
+	e.Config = newMod()
+	if err := decodeSection(rest, e.Config, where+" ("+e.Name+")"); err != nil {
+		return e, err
+	}
+	if ru, ok := e.Config.(RegistryUser); ok && ru.RegistryName() != "" {
+		if _, ok := c.regs[ru.RegistryName()]; !ok {
+			return e, fmt.Errorf("line %d: %s (%s).registry: no registry named %q under registries", n.Line, where, e.Name, ru.RegistryName())
+		}
+	}
+	return e, nil
 }
 
 // splitType takes the "type" key out of a section.

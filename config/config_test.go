@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authsvc/authsvc/authn/username"
 	"github.com/authsvc/authsvc/registry"
 )
 
@@ -27,7 +28,7 @@ func TestParseMinimalDefaults(t *testing.T) {
 	if c.Listen != "127.0.0.1:8080" || c.Security.Timestamp.MaxAge.Minutes() != 5 || len(c.Modules) != 1 {
 		t.Errorf("defaults: %+v", c)
 	}
-	u := c.Modules[0].Config.(*UsernameSection)
+	u := c.Modules[0].Config.(*username.Config)
 	if !u.PasswordText || !u.PasswordDigest || u.MaxAge.Minutes() != 5 || u.FutureSkew.Seconds() != 60 {
 		t.Errorf("username defaults: %+v", u)
 	}
@@ -116,17 +117,6 @@ func TestBuildOpensEverything(t *testing.T) {
 	}
 }
 
-func TestDigestNeedsSecrets(t *testing.T) {
-	// A registry that can verify passwords but holds no secrets (as LDAP)
-	// cannot serve PasswordDigest: Open says so.
-	env := &Env{registries: map[string]any{"dir": passwordsOnly{}}}
-	u := newUsernameSection()
-	u.Registry = "dir"
-	if _, err := u.Open(env); err == nil || !strings.Contains(err.Error(), "password_digest") {
-		t.Fatalf("err = %v", err)
-	}
-}
-
 // The example configurations shipped in examples/ must stay valid.
 func TestProxyStrictEnvelope(t *testing.T) {
 	c, err := Parse([]byte("proxy: {upstream: 'http://127.0.0.1:9000'}\n"+minimal), nil)
@@ -172,5 +162,13 @@ func TestREADMEExampleParses(t *testing.T) {
 	end := strings.Index(s[start:], "```")
 	if _, err := Parse([]byte(s[start:start+end]), Builtin()); err != nil {
 		t.Fatalf("README example: %v", err)
+	}
+}
+
+// A file registry without a path is refused at load time, naming it.
+func TestFileRegistryNeedsAPath(t *testing.T) {
+	_, err := Parse([]byte(strings.Replace(minimal, "{type: file, path: users.yaml}", "{type: file}", 1)), nil)
+	if err == nil || !strings.Contains(err.Error(), "registries.users: path is required") {
+		t.Errorf("error %v", err)
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"time"
 
-	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/authn/enrich"
+	"github.com/authsvc/authsvc/authn/extensible"
+	"github.com/authsvc/authsvc/authn/kerberos"
+	"github.com/authsvc/authsvc/authn/saml"
 	"github.com/authsvc/authsvc/authn/username"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
@@ -18,12 +20,12 @@ import (
 func Builtin() *Types {
 	return &Types{
 		Modules: map[string]func() ModuleConfig{
-			"username": func() ModuleConfig { return newUsernameSection() },
-			"kerberos": NewKerberosSection,
-			"exec":     func() ModuleConfig { return new(ExecSection) },
-			"http":     func() ModuleConfig { return new(HTTPSection) },
-			"saml":     func() ModuleConfig { return new(SAMLSection) },
-			"enrich":   func() ModuleConfig { return new(EnrichSection) },
+			"username": func() ModuleConfig { return username.NewConfig() },
+			"kerberos": func() ModuleConfig { return new(kerberos.Config) },
+			"exec":     func() ModuleConfig { return new(extensible.ExecConfig) },
+			"http":     func() ModuleConfig { return new(extensible.HTTPConfig) },
+			"saml":     func() ModuleConfig { return new(saml.Config) },
+			"enrich":   func() ModuleConfig { return new(enrich.Config) },
 		},
 		Registries: map[string]func() RegistryConfig{
 			"file": func() RegistryConfig { return new(FileRegistry) },
@@ -38,125 +40,19 @@ func Builtin() *Types {
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-// UsernameSection configures the UsernameToken module (type: username).
-//
-//   - name: users
-//     type: username
-//     flag: sufficient
-//     registry: users            # a registry under registries
-//     password_text: true
-//     password_digest: true
-//     no_password: false
-//     require_nonce: false
-//     require_created: false
-//     max_age: 5m
-//     future_skew: 60s
-//     text_over_plain_http: false
-//     realm: ""
-type UsernameSection struct {
-	Registry          string        `yaml:"registry"`
-	PasswordText      bool          `yaml:"password_text"`
-	PasswordDigest    bool          `yaml:"password_digest"`
-	NoPassword        bool          `yaml:"no_password"`
-	RequireNonce      bool          `yaml:"require_nonce"`
-	RequireCreated    bool          `yaml:"require_created"`
-	MaxAge            time.Duration `yaml:"max_age"`
-	FutureSkew        time.Duration `yaml:"future_skew"`
-	TextOverPlainHTTP bool          `yaml:"text_over_plain_http"`
-	MaxNonceBytes     int           `yaml:"max_nonce_bytes"`
-	Realm             string        `yaml:"realm"`
-	DerivedKey        bool          `yaml:"derived_key"`
-	MinIterations     int           `yaml:"min_iterations"`
-	MaxIterations     int           `yaml:"max_iterations"`
-	SignedParts       []string      `yaml:"signed_parts"`
-}
-
-func newUsernameSection() *UsernameSection {
-	p := username.DefaultPolicy
-	return &UsernameSection{PasswordText: p.PasswordText, PasswordDigest: p.PasswordDigest,
-		MaxAge: p.MaxAge, FutureSkew: p.FutureSkew, MaxNonceBytes: p.MaxNonceBytes}
-}
-
-// RegistryName implements the check that the named registry exists.
-func (u *UsernameSection) RegistryName() string { return u.Registry }
-
-// Validate implements Validator.
-func (u *UsernameSection) Validate() error {
-	if u.Registry == "" {
-		return errors.New("registry is required")
-	}
-	if !u.PasswordText && !u.PasswordDigest && !u.NoPassword && !u.DerivedKey {
-		return errors.New("password_text, password_digest, no_password and derived_key are all false: nothing would be accepted")
-	}
-	if u.MinIterations < 0 || u.MaxIterations < 0 || u.MaxIterations > 0 && u.MinIterations > u.MaxIterations {
-		return errors.New("min_iterations and max_iterations must be positive, min not above max")
-	}
-	if u.SignedParts != nil && !u.DerivedKey {
-		return errors.New("signed_parts: only meaningful with derived_key: true")
-	}
-	if u.MaxAge <= 0 {
-		return errors.New("max_age must be positive")
-	}
-	if u.FutureSkew < 0 {
-		return errors.New("future_skew must not be negative")
-	}
-	return nil
-}
-
-// Open implements ModuleConfig.
-func (u *UsernameSection) Open(env *Env) (authn.Module, error) {
-	reg, err := env.Registry(u.Registry)
-	if err != nil {
-		return nil, err
-	}
-	cfg := username.Config{
-		Policy: username.Policy{
-			PasswordText: u.PasswordText, PasswordDigest: u.PasswordDigest, NoPassword: u.NoPassword,
-			RequireNonce: u.RequireNonce, RequireCreated: u.RequireCreated,
-			MaxAge: u.MaxAge, FutureSkew: u.FutureSkew, TextOverPlainHTTP: u.TextOverPlainHTTP,
-			MaxNonceBytes: u.MaxNonceBytes,
-			DerivedKey:    u.DerivedKey, MinIterations: u.MinIterations, MaxIterations: u.MaxIterations,
-			SignedParts: u.SignedParts,
-		},
-		Replay: env.Replay,
-		Realm:  u.Realm,
-	}
-	cfg.Passwords, _ = reg.(registry.Passwords)
-	cfg.Secrets, _ = reg.(registry.Secrets)
-	cfg.Directory, _ = reg.(registry.Directory)
-	if u.PasswordText && cfg.Passwords == nil {
-		return nil, fmt.Errorf("password_text: registry %q cannot verify passwords", u.Registry)
-	}
-	if u.DerivedKey && cfg.Secrets == nil {
-		return nil, fmt.Errorf("derived_key: registry %q holds no password-equivalent secrets to derive keys from", u.Registry)
-	}
-	if u.PasswordDigest && cfg.Secrets == nil {
-		return nil, fmt.Errorf("password_digest: registry %q holds no password-equivalent secrets (an LDAP bind cannot check a digest); set password_digest: false", u.Registry)
-	}
-	return username.New(cfg)
-}
-
-// FileRegistry is a users file (type: file).
-//
-//	registries:
-//	  users:
-//	    type: file
-//	    path: users.yaml
+// FileRegistry is a users file (type: file); its keys are those of
+// registry.FileConfig.
 type FileRegistry struct {
-	Path string `yaml:"path"`
-}
-
-// Validate implements Validator.
-func (f *FileRegistry) Validate() error {
-	if f.Path == "" {
-		return errors.New("path is required")
-	}
-	return nil
+	registry.FileConfig `yaml:",inline"`
 }
 
 // Open implements RegistryConfig.
-func (f *FileRegistry) Open(env *Env) (any, error) {
-	return registry.OpenFile(env.Path(f.Path))
+func (f *FileRegistry) Open(env *Env) (registry.Set, error) {
+	r, err := registry.OpenFile(env.Path(f.Path))
+	if err != nil {
+		return registry.Set{}, err
+	}
+	return r.Set(), nil
 }
 
 // MemoryReplay is the in-process replay cache (type: memory, the default).

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -64,6 +65,27 @@ var (
 	_ Secrets   = (*File)(nil)
 	_ Directory = (*File)(nil)
 )
+
+// FileConfig is the configuration section of a users file (registry type
+// file):
+//
+//	registries:
+//	  users:
+//	    type: file
+//	    path: users.yaml
+type FileConfig struct {
+	// Path is the users file; a relative path is taken from the
+	// configuration file's directory.
+	Path string `yaml:"path"`
+}
+
+// Validate checks the section.
+func (c *FileConfig) Validate() error {
+	if c.Path == "" {
+		return errors.New("path is required")
+	}
+	return nil
+}
 
 // OpenFile reads a users file.
 func OpenFile(path string) (*File, error) {

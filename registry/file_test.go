@@ -93,3 +93,25 @@ func TestParseUsersRejects(t *testing.T) {
 		}
 	}
 }
+
+// A file registry answers all three questions and reloads; it has nothing
+// to close.
+func TestFileSet(t *testing.T) {
+	r, err := OpenFile(writeUsers(t, "users: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Set()
+	if s.Passwords == nil || s.Secrets == nil || s.Directory == nil || s.Health == nil || s.Reloader == nil || s.Closer != nil {
+		t.Errorf("file registry set: %+v", s)
+	}
+}
+
+func TestFileConfigValidate(t *testing.T) {
+	if err := (&FileConfig{}).Validate(); err == nil || err.Error() != "path is required" {
+		t.Errorf("empty path: %v", err)
+	}
+	if err := (&FileConfig{Path: "users.yaml"}).Validate(); err != nil {
+		t.Errorf("a path: %v", err)
+	}
+}

@@ -11,6 +11,9 @@ package registry
 import (
 	"context"
 	"errors"
+	"io"
+
+	"github.com/authsvc/authsvc/health"
 )
 
 // User is what a registry knows of a user.
@@ -46,3 +49,30 @@ type Directory interface {
 
 // ErrNotFound reports an unknown user (or one without the asked-for secret).
 var ErrNotFound = errors.New("registry: user not found")
+
+// Set is what an opened registry offers, typed: each question it can answer
+// and its lifecycle. A nil field is something the registry cannot do (an
+// LDAP directory has no Secrets). Modules take the capabilities they need
+// from a Set instead of asserting interfaces on an untyped value.
+type Set struct {
+	Passwords Passwords
+	Secrets   Secrets
+	Directory Directory
+	// Health, if set, decides readiness.
+	Health health.Checker
+	// Reloader, if set, re-reads the registry's source (SIGHUP).
+	Reloader Reloader
+	// Closer, if set, releases the registry at shutdown.
+	Closer io.Closer
+}
+
+// Reloader is implemented by registries that can re-read their source.
+type Reloader interface {
+	Reload() error
+}
+
+// Set returns the file registry's capabilities: all three questions, and
+// reloading.
+func (f *File) Set() Set {
+	return Set{Passwords: f, Secrets: f, Directory: f, Health: f, Reloader: f}
+}

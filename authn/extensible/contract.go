@@ -102,12 +102,12 @@ type TimestampDoc struct {
 
 // DocumentOptions choose what goes into a Document.
 type DocumentOptions struct {
-	// Module is the chain entry's name.
-	Module string
+	// Module is the chain entry's name (Open takes it from the entry).
+	Module string `yaml:"-"`
 	// Headers are the request headers to send (others are not sent).
-	Headers []string
+	Headers []string `yaml:"headers"`
 	// SendPasswords sends UsernameToken passwords, parsed and raw.
-	SendPasswords bool
+	SendPasswords bool `yaml:"send_passwords"`
 }
 
 // NewDocument builds the document for a request.

@@ -19,36 +19,52 @@ import (
 	"github.com/authsvc/authsvc/authn"
 )
 
-// ExecConfig configures an exec module.
+// ExecConfig configures an exec module; it is also the configuration
+// section of type exec, whose YAML keys are on its fields. The JSON contract
+// is in docs/extensible.md.
+//
+//   - name: tickets
+//     type: exec
+//     flag: sufficient
+//     command: [/usr/local/bin/check-ticket, --realm, EXAMPLE]   # argv; no shell
+//     persistent: false        # true: one long-lived process, one JSON line each way
+//     timeout: 5s
+//     max_concurrency: 4
+//     max_output_bytes: 65536
+//     env: [TICKET_DB=/var/lib/tickets]   # PATH is inherited, nothing else
+//     dir: /var/lib/tickets
+//     headers: [X-Api-Key]     # request headers to send
+//     send_passwords: false    # UsernameToken passwords are blanked out unless true
+//     method: Ticket           # Subject method when the answer names none
 type ExecConfig struct {
 	// Command is the program and its arguments. It runs directly, never
 	// through a shell, and no part of a request is ever put into it: the
 	// request travels on stdin only.
-	Command []string
+	Command []string `yaml:"command"`
 	// Persistent runs one long-lived process that reads one document per
 	// line on stdin and writes one answer per line on stdout, in order, each
 	// with the document's request_id. Requests then go to it one at a time.
 	// Otherwise a process runs per authentication: it reads one document on
 	// stdin and writes one answer on stdout before it exits with status 0.
-	Persistent bool
+	Persistent bool `yaml:"persistent"`
 	// Timeout bounds one authentication, waiting for a free slot included
 	// (default 5 s).
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"timeout"`
 	// MaxConcurrency bounds the processes running at once (default 4).
-	MaxConcurrency int
+	MaxConcurrency int `yaml:"max_concurrency"`
 	// MaxOutputBytes bounds an answer (default 64 KiB).
-	MaxOutputBytes int
+	MaxOutputBytes int `yaml:"max_output_bytes"`
 	// Env is the program's environment ("KEY=value"); PATH is inherited
 	// unless set here, nothing else is.
-	Env []string
+	Env []string `yaml:"env"`
 	// Dir is the working directory (default the service's).
-	Dir string
+	Dir string `yaml:"dir"`
 	// Document chooses what the program is sent.
-	Document DocumentOptions
+	Document DocumentOptions `yaml:",inline"`
 	// Method is the Subject's Method when the answer names none
 	// (default "Exec").
-	Method string
-	Logger *slog.Logger
+	Method string       `yaml:"method"`
+	Logger *slog.Logger `yaml:"-"`
 }
 
 // Exec is a login module that asks a program.
@@ -64,19 +80,19 @@ type Exec struct {
 // NewExec checks the configuration and returns the module. The program of
 // a persistent module starts at the first authentication.
 func NewExec(c ExecConfig) (*Exec, error) {
-	if len(c.Command) == 0 || c.Command[0] == "" {
-		return nil, errors.New("extensible: exec: command is required")
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("extensible: exec: %w", err)
 	}
-	if c.Timeout <= 0 {
+	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
 	}
-	if c.MaxConcurrency <= 0 {
+	if c.MaxConcurrency == 0 {
 		c.MaxConcurrency = 4
 	}
 	if c.Persistent {
 		c.MaxConcurrency = 1
 	}
-	if c.MaxOutputBytes <= 0 {
+	if c.MaxOutputBytes == 0 {
 		c.MaxOutputBytes = 64 << 10
 	}
 	if c.Method == "" {
@@ -84,9 +100,6 @@ func NewExec(c ExecConfig) (*Exec, error) {
 	}
 	hasPath := false
 	for _, kv := range c.Env {
-		if !strings.Contains(kv, "=") {
-			return nil, fmt.Errorf("extensible: exec: env entry %q is not KEY=value", kv)
-		}
 		hasPath = hasPath || strings.HasPrefix(kv, "PATH=")
 	}
 	env := append([]string{}, c.Env...)

@@ -15,7 +15,9 @@
 // # A custom binary
 //
 // A module type is a configuration section (decoded strictly from the chain
-// entry's YAML keys) with an Open method that builds the module:
+// entry's YAML keys) with an Open method that builds the module, as the
+// built-in modules own theirs (ExecConfig, HTTPConfig here; username.Config,
+// saml.Config, ...). config.Env is config/modenv's Env:
 //
 //	package main
 //

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,30 +16,53 @@ import (
 	"github.com/authsvc/authsvc/authn"
 )
 
-// HTTPConfig configures an http module.
+// HTTPConfig configures an http module; it is also the configuration
+// section of type http, whose YAML keys are on its fields.
+//
+//   - name: remote
+//     type: http
+//     flag: sufficient
+//     url: https://auth.internal.example/authsvc
+//     timeout: 5s
+//     retries: 1               # only after connection errors before the request was sent
+//     ca_file: internal-ca.pem # default: the system roots
+//     cert_file: client.pem    # client certificate for the service (optional)
+//     key_file: client-key.pem
+//     request_headers: {Authorization: "Bearer ..."}
+//     max_response_bytes: 65536
+//     headers: [X-Api-Key]
+//     send_passwords: false
+//     method: Remote
 type HTTPConfig struct {
 	// URL receives the document as a POST (application/json).
-	URL string
+	URL string `yaml:"url"`
 	// Client sends the requests; its Transport carries the TLS settings.
 	// Nil means a client with its own default transport. Redirects are
 	// never followed.
-	Client *http.Client
+	Client *http.Client `yaml:"-"`
 	// Timeout bounds one authentication, retries included (default 5 s).
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"timeout"`
 	// Retries is how many times a request is sent again after a connection
 	// error that happened before the request was written (default 0). A
 	// request that may have reached the service is never sent twice.
-	Retries int
+	Retries int `yaml:"retries"`
 	// MaxResponseBytes bounds an answer (default 64 KiB).
-	MaxResponseBytes int64
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
 	// RequestHeaders are sent with every request (an Authorization header
 	// for the service, say).
-	RequestHeaders map[string]string
-	Document       DocumentOptions
+	RequestHeaders map[string]string `yaml:"request_headers"`
+	Document       DocumentOptions   `yaml:",inline"`
 	// Method is the Subject's Method when the answer names none
 	// (default "HTTP").
-	Method string
-	Logger *slog.Logger
+	Method string       `yaml:"method"`
+	Logger *slog.Logger `yaml:"-"`
+
+	// CAFile, CertFile and KeyFile are the PEM files Open builds Client's
+	// TLS settings from: the CAs that sign the service's certificate
+	// (default: the system roots) and a client certificate (optional).
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // HTTP is a login module that asks an HTTP service.
@@ -52,17 +74,14 @@ type HTTP struct {
 
 // NewHTTP checks the configuration and returns the module.
 func NewHTTP(c HTTPConfig) (*HTTP, error) {
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("extensible: http: url %q is not an http(s) URL", c.URL)
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("extensible: http: %w", err)
 	}
-	if c.Timeout <= 0 {
+	u, _ := url.Parse(c.URL) // Validate parsed it
+	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
 	}
-	if c.Retries < 0 || c.Retries > 10 {
-		return nil, errors.New("extensible: http: retries must be between 0 and 10")
-	}
-	if c.MaxResponseBytes <= 0 {
+	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = 64 << 10
 	}
 	if c.Method == "" {

@@ -54,7 +54,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -192,111 +191,6 @@ var (
 	_ authn.Challenger = (*Module)(nil)
 	_ authn.Checker    = (*Module)(nil)
 )
-
-// Open checks the configuration, loads the keytabs and returns the module.
-// Errors name the yaml key at fault.
-func (c *Config) Open(deps Deps, logger *slog.Logger) (*Module, error) {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	if deps.Replay == nil {
-		return nil, errors.New("kerberos: a replay cache is required")
-	}
-	m := &Module{replay: deps.Replay, now: deps.Now, log: logger, spns: make(map[string]bool),
-		realms: make(map[string]bool), skew: c.ClockSkew, stripRealm: true, decodePAC: true}
-	if m.now == nil {
-		m.now = time.Now
-	}
-	if c.StripRealm != nil {
-		m.stripRealm = *c.StripRealm
-	}
-	if c.DecodePAC != nil {
-		m.decodePAC = *c.DecodePAC
-	}
-	switch {
-	case m.skew == 0:
-		m.skew = DefaultClockSkew
-	case m.skew < 0 || m.skew > time.Hour:
-		return nil, fmt.Errorf("kerberos: clock_skew: %s is not between 0 and 1h", c.ClockSkew)
-	}
-	m.maxToken = c.MaxTokenBytes
-	switch {
-	case m.maxToken == 0:
-		m.maxToken = DefaultMaxTokenBytes
-	case m.maxToken < 0 || m.maxToken > 1<<20:
-		return nil, fmt.Errorf("kerberos: max_token_bytes: %d is not between 1 and 1048576", c.MaxTokenBytes)
-	}
-	switch n := c.TicketCacheSize; {
-	case n == 0:
-		m.tickets = newTicketCache(DefaultTicketCacheSize)
-	case n > 0:
-		m.tickets = newTicketCache(n)
-	}
-	if len(c.ServicePrincipals) == 0 {
-		return nil, errors.New("kerberos: service_principals: at least one service principal (HTTP/host@REALM) is required")
-	}
-	for _, spn := range c.ServicePrincipals {
-		name, realm, ok := strings.Cut(spn, "@")
-		if !ok || name == "" || realm == "" || strings.Contains(realm, "@") || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") {
-			return nil, fmt.Errorf("kerberos: service_principals: %q is not of the form service/host@REALM", spn)
-		}
-		m.spns[spn] = true
-		m.realms[realm] = true
-	}
-	sorted := slices.Sorted(func(yield func(string) bool) {
-		for k := range m.spns {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	m.spnList = strings.Join(sorted, ", ")
-	if len(c.Realms) > 0 {
-		m.realms = make(map[string]bool)
-		for _, r := range c.Realms {
-			if r == "" || strings.ContainsAny(r, "@/ ") {
-				return nil, fmt.Errorf("kerberos: realms: %q is not a realm name", r)
-			}
-			m.realms[r] = true
-		}
-	}
-	for i, r := range c.PrincipalMap {
-		re, err := regexp.Compile("^(?:" + r.Match + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("kerberos: principal_map[%d].match: %w", i, err)
-		}
-		if r.Principal == "" {
-			return nil, fmt.Errorf("kerberos: principal_map[%d].principal: empty", i)
-		}
-		m.rules = append(m.rules, mapRule{re: re, out: r.Principal})
-	}
-	if deps.Keytabs != nil {
-		m.keys = deps.Keytabs
-	} else {
-		files := slices.Clone(c.Keytabs)
-		if c.Keytab != "" {
-			files = append([]string{c.Keytab}, files...)
-		}
-		if len(files) == 0 {
-			return nil, errors.New("kerberos: keytab: a keytab file is required")
-		}
-		if c.KeytabReload > 0 && c.KeytabReload < 100*time.Millisecond {
-			return nil, fmt.Errorf("kerberos: keytab_reload: %s is too short (at least 100ms; negative: never)", c.KeytabReload)
-		}
-		ks, err := keytabs.Open(files, keytabs.Options{ReloadInterval: c.KeytabReload, Logger: logger})
-		if err != nil {
-			return nil, fmt.Errorf("kerberos: keytab: %w", err)
-		}
-		m.keys, m.ownKeys = ks, true
-	}
-	for _, spn := range sorted {
-		if !m.keys.Has(spn) {
-			m.Close()
-			return nil, fmt.Errorf("kerberos: service_principals: %s has no key in the keytab (it has %s)", spn, strings.Join(m.keys.Principals(), ", "))
-		}
-	}
-	return m, nil
-}
 
 // Close stops the keytab reloader the module started.
 func (m *Module) Close() error {

@@ -64,7 +64,7 @@ func newModule(t testing.TB, keytab string, mod func(*Config), spns ...string) *
 	if mod != nil {
 		mod(c)
 	}
-	m, err := c.Open(Deps{Replay: rc}, nil)
+	m, err := c.Build(Deps{Replay: rc}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,11 +21,11 @@ const seedAssertion = `<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0
 func FuzzParseAssertion(f *testing.F) {
 	f.Add([]byte(seedAssertion))
 	f.Add([]byte(`<a:Assertion xmlns:a="urn:oasis:names:tc:SAML:2.0:assertion" ID="x"><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:Reference URI="#x"/></ds:SignedInfo></ds:Signature></a:Assertion>`))
-	m, err := New(Config{Certificates: nil, Issuers: []string{"https://idp"}})
+	m, err := New(Options{Certificates: nil, Policy: Policy{Issuers: []string{"https://idp"}}})
 	if err == nil || m != nil {
 		f.Fatal("New accepted no certificates")
 	}
-	m = &Module{c: Config{Issuers: []string{"https://idp"}, Audiences: []string{"urn:a"}, ClockSkew: time.Minute, MaxLifetime: 1 << 62}}
+	m = &Module{c: Options{Policy: Policy{Issuers: []string{"https://idp"}, Audiences: []string{"urn:a"}, ClockSkew: time.Minute, MaxLifetime: 1 << 62}}}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		doc := etree.NewDocument()

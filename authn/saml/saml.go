@@ -45,68 +45,71 @@ const (
 	Bearer      = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 )
 
-// Config configures the module.
-type Config struct {
-	// Certificates are the identity providers' signing certificates. An
-	// assertion must be signed by the key of one of them.
-	Certificates []*x509.Certificate
+// Policy is what an assertion must satisfy; its YAML keys are those of the
+// saml section (Config).
+type Policy struct {
 	// Issuers are the accepted Issuer values (at least one).
-	Issuers []string
+	Issuers []string `yaml:"issuers"`
 	// Audiences are this service's names. When set, an assertion must carry
 	// an AudienceRestriction, and each of its AudienceRestrictions must name
 	// one of them.
-	Audiences []string
+	Audiences []string `yaml:"audiences"`
 	// ClockSkew is allowed on NotBefore and NotOnOrAfter (default 2 min).
-	ClockSkew time.Duration
+	ClockSkew time.Duration `yaml:"clock_skew"`
 	// MaxLifetime bounds NotOnOrAfter - now, which is also how long the
 	// assertion's ID stays in the replay cache (default 24 h).
-	MaxLifetime time.Duration
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
 	// PrincipalAttribute takes the principal from an attribute instead of
 	// the Subject's NameID.
-	PrincipalAttribute string
+	PrincipalAttribute string `yaml:"principal_attribute"`
 	// GroupsAttribute names the attribute whose values become groups.
-	GroupsAttribute string
+	GroupsAttribute string `yaml:"groups_attribute"`
 	// Realm is put into the Subject.
-	Realm string
+	Realm string `yaml:"realm"`
 	// MaxAssertionBytes bounds the assertion (default 64 KiB).
-	MaxAssertionBytes int
-	Replay            replay.Cache
-	Logger            *slog.Logger
+	MaxAssertionBytes int `yaml:"max_assertion_bytes"`
+}
+
+// Options builds a Module: the policy, the identity providers' signing
+// certificates (an assertion must be signed by the key of one of them), the
+// replay cache and a logger. Config.Open fills them from the configuration.
+type Options struct {
+	Policy
+	Certificates []*x509.Certificate
+	Replay       replay.Cache
+	Logger       *slog.Logger
 }
 
 // Module verifies SAML 2.0 bearer assertions.
 type Module struct {
-	c     Config
+	c     Options
 	store *goxmldsig.MemoryX509CertificateStore
 }
 
-// New checks the configuration and returns the module.
-func New(c Config) (*Module, error) {
-	if len(c.Certificates) == 0 {
+// New checks the options and returns the module.
+func New(o Options) (*Module, error) {
+	if len(o.Certificates) == 0 {
 		return nil, errors.New("saml: at least one identity provider certificate is required")
 	}
-	if len(c.Issuers) == 0 {
-		return nil, errors.New("saml: at least one issuer is required")
+	if err := o.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("saml: %w", err)
 	}
-	if c.Replay == nil {
+	if o.Replay == nil {
 		return nil, errors.New("saml: a replay cache is required")
 	}
-	if c.ClockSkew == 0 {
-		c.ClockSkew = 2 * time.Minute
+	if o.ClockSkew == 0 {
+		o.ClockSkew = 2 * time.Minute
 	}
-	if c.ClockSkew < 0 {
-		return nil, errors.New("saml: clock skew must not be negative")
+	if o.MaxLifetime == 0 {
+		o.MaxLifetime = 24 * time.Hour
 	}
-	if c.MaxLifetime <= 0 {
-		c.MaxLifetime = 24 * time.Hour
+	if o.MaxAssertionBytes == 0 {
+		o.MaxAssertionBytes = 64 << 10
 	}
-	if c.MaxAssertionBytes <= 0 {
-		c.MaxAssertionBytes = 64 << 10
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Module{c: c, store: &goxmldsig.MemoryX509CertificateStore{Roots: slices.Clone(c.Certificates)}}, nil
+	return &Module{c: o, store: &goxmldsig.MemoryX509CertificateStore{Roots: slices.Clone(o.Certificates)}}, nil
 }
 
 // Assertion is what the module read from a verified assertion.

@@ -46,8 +46,8 @@ func cert(t *testing.T, p *samltest.IdP) *x509.Certificate {
 
 func module(t *testing.T) *saml.Module {
 	good, _ := idps(t)
-	m, err := saml.New(saml.Config{Certificates: []*x509.Certificate{cert(t, good)}, Issuers: []string{issuer},
-		Audiences: []string{audience}, GroupsAttribute: "groups", Replay: replay.NewMemory(replay.MemoryOptions{})})
+	m, err := saml.New(saml.Options{Certificates: []*x509.Certificate{cert(t, good)}, Policy: saml.Policy{Issuers: []string{issuer},
+		Audiences: []string{audience}, GroupsAttribute: "groups"}, Replay: replay.NewMemory(replay.MemoryOptions{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,19 +41,19 @@ func (p *Policy) checkDerived() error {
 		p.MaxIterations = DefaultMaxIterations
 	}
 	if p.MinIterations < 1 || p.MaxIterations < p.MinIterations {
-		return fmt.Errorf("username: iterations must satisfy 1 <= min_iterations (%d) <= max_iterations (%d)", p.MinIterations, p.MaxIterations)
+		return fmt.Errorf("iterations must satisfy 1 <= min_iterations (%d) <= max_iterations (%d)", p.MinIterations, p.MaxIterations)
 	}
 	if p.SignedParts == nil {
 		p.SignedParts = slices.Clone(DefaultSignedParts)
 	}
 	if len(p.SignedParts) == 0 {
-		return errors.New("username: signed_parts is empty: a signature that covers nothing proves nothing about the message")
+		return errors.New("signed_parts is empty: a signature that covers nothing proves nothing about the message")
 	}
 	for _, s := range p.SignedParts {
 		switch s {
 		case PartBody, PartTimestamp, PartUsernameToken:
 		default:
-			return fmt.Errorf("username: signed_parts: unknown part %q (want %s, %s or %s)", s, PartBody, PartTimestamp, PartUsernameToken)
+			return fmt.Errorf("signed_parts: unknown part %q (want %s, %s or %s)", s, PartBody, PartTimestamp, PartUsernameToken)
 		}
 	}
 	return nil

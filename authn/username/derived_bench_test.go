@@ -57,7 +57,7 @@ func benchDerivedModule(b *testing.B) *Module {
 	}
 	p := DefaultPolicy
 	p.DerivedKey = true
-	m, err := New(Config{Policy: p, Passwords: reg, Secrets: reg, Replay: acceptAll{}})
+	m, err := New(Options{Policy: p, Passwords: reg, Secrets: reg, Replay: acceptAll{}})
 	if err != nil {
 		b.Fatal(err)
 	}

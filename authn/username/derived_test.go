@@ -42,7 +42,7 @@ func newDerivedModule(t testing.TB, mod func(*Policy)) *Module {
 	if mod != nil {
 		mod(&p)
 	}
-	m, err := New(Config{Policy: p, Passwords: reg, Secrets: reg, Directory: reg, Replay: rc})
+	m, err := New(Options{Policy: p, Passwords: reg, Secrets: reg, Directory: reg, Replay: rc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestDerivedKeyPolicyErrors(t *testing.T) {
 		p.DerivedKey = true
 		mod(&p)
 		rc := replay.NewMemory(replay.MemoryOptions{SweepInterval: -1})
-		if _, err := New(Config{Policy: p, Secrets: dkNoSecrets{}, Passwords: dkNoPasswords{}, Replay: rc}); err == nil {
+		if _, err := New(Options{Policy: p, Secrets: dkNoSecrets{}, Passwords: dkNoPasswords{}, Replay: rc}); err == nil {
 			t.Errorf("New accepted %+v", p)
 		}
 		rc.Close()
@@ -277,7 +277,7 @@ func TestDerivedKeyPolicyErrors(t *testing.T) {
 	p.PasswordText, p.PasswordDigest = false, false
 	rc := replay.NewMemory(replay.MemoryOptions{SweepInterval: -1})
 	defer rc.Close()
-	if _, err := New(Config{Policy: p, Replay: rc}); err == nil {
+	if _, err := New(Options{Policy: p, Replay: rc}); err == nil {
 		t.Error("New accepted derived keys without a Secrets registry")
 	}
 }

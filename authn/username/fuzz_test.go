@@ -28,7 +28,7 @@ func FuzzLogin(f *testing.F) {
 	f.Cleanup(func() { cache.Close() })
 	pol := DefaultPolicy
 	pol.DerivedKey = true
-	m, err := New(Config{Policy: pol, Passwords: reg, Secrets: reg, Replay: cache})
+	m, err := New(Options{Policy: pol, Passwords: reg, Secrets: reg, Replay: cache})
 	if err != nil {
 		f.Fatal(err)
 	}

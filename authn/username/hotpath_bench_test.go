@@ -51,7 +51,7 @@ func benchDigestAuth(b *testing.B, bodySize int) {
 	reg := testRegistry(b)
 	cache := replay.NewMemory(replay.MemoryOptions{MaxEntries: 1 << 24})
 	defer cache.Close()
-	m, err := New(Config{Policy: DefaultPolicy, Passwords: reg, Secrets: reg, Replay: cache})
+	m, err := New(Options{Policy: DefaultPolicy, Passwords: reg, Secrets: reg, Replay: cache})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,43 +20,44 @@ import (
 	"github.com/authsvc/authsvc/wsse"
 )
 
-// Policy is what the module accepts. The zero value accepts nothing: start
-// from DefaultPolicy.
+// Policy is what the module accepts; its YAML keys are those of the
+// username section (Config). The zero value accepts nothing: start from
+// DefaultPolicy.
 type Policy struct {
 	// PasswordText, PasswordDigest and NoPassword switch the password
 	// types on and off. A token without a password proves nothing by itself;
 	// enable it only where something else (a signature, mutual TLS) does.
-	PasswordText   bool
-	PasswordDigest bool
-	NoPassword     bool
+	PasswordText   bool `yaml:"password_text"`
+	PasswordDigest bool `yaml:"password_digest"`
+	NoPassword     bool `yaml:"no_password"`
 	// RequireNonce and RequireCreated demand those elements in every token.
 	// PasswordDigest always needs both: without them a digest can be
 	// replayed forever.
-	RequireNonce   bool
-	RequireCreated bool
+	RequireNonce   bool `yaml:"require_nonce"`
+	RequireCreated bool `yaml:"require_created"`
 	// MaxAge is how old Created may be; FutureSkew how far ahead of our
 	// clock it may be.
-	MaxAge     time.Duration
-	FutureSkew time.Duration
+	MaxAge     time.Duration `yaml:"max_age"`
+	FutureSkew time.Duration `yaml:"future_skew"`
 	// TextOverPlainHTTP lets PasswordText through on a connection that is
 	// not confidential. Leave it off outside demos.
-	TextOverPlainHTTP bool
+	TextOverPlainHTTP bool `yaml:"text_over_plain_http"`
 	// MaxNonceBytes bounds the decoded nonce (default 256).
-	MaxNonceBytes int
+	MaxNonceBytes int `yaml:"max_nonce_bytes"`
 
 	// DerivedKey accepts UsernameTokens that carry a Salt and Iteration
 	// instead of a Password (UsernameToken Profile 1.1 key derivation),
 	// when the message is signed with the derived key. Needs Secrets.
-	DerivedKey bool
+	DerivedKey bool `yaml:"derived_key"`
 	// MinIterations and MaxIterations bound a derived-key token's Iteration
 	// (defaults 1000 and 10000, WSS4J's): fewer make the key cheap to guess
 	// from a captured message, more cost us CPU for nothing.
-	MinIterations int
-	MaxIterations int
+	MinIterations int `yaml:"min_iterations"`
+	MaxIterations int `yaml:"max_iterations"`
 	// SignedParts lists what a derived-key signature must cover: PartBody,
 	// PartTimestamp (when the header has a Timestamp), PartUsernameToken.
 	// nil means DefaultSignedParts (Body and Timestamp).
-	SignedParts []string
+	SignedParts []string `yaml:"signed_parts"`
 }
 
 // DefaultPolicy is WSS4J's default freshness (5 minutes, 60 s into the
@@ -69,8 +70,9 @@ var DefaultPolicy = Policy{
 	MaxNonceBytes:  256,
 }
 
-// Config builds a Module.
-type Config struct {
+// Options builds a Module: the policy, and the registry capabilities and
+// replay cache it works with (Config.Open fills them from the configuration).
+type Options struct {
 	Policy Policy
 	// Passwords verifies PasswordText; Secrets serves PasswordDigest;
 	// Directory, if set, must know the user of a token without a password.
@@ -85,43 +87,24 @@ type Config struct {
 
 // Module is the UsernameToken login module.
 type Module struct {
-	cfg   Config
+	cfg   Options
 	dummy []byte
 }
 
 var _ authn.Module = (*Module)(nil)
 
-// New checks the configuration and returns the module.
-func New(cfg Config) (*Module, error) {
-	p := &cfg.Policy
-	if !p.PasswordText && !p.PasswordDigest && !p.NoPassword && !p.DerivedKey {
-		return nil, errors.New("username: every password type is switched off")
+// New checks the options and returns the module.
+func New(o Options) (*Module, error) {
+	if err := o.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("username: %w", err)
 	}
-	if p.PasswordText && cfg.Passwords == nil {
-		return nil, errors.New("username: PasswordText needs a registry that verifies passwords")
+	if err := o.checkDeps(); err != nil {
+		return nil, fmt.Errorf("username: %w", err)
 	}
-	if p.PasswordDigest && cfg.Secrets == nil {
-		return nil, errors.New("username: PasswordDigest needs a registry that holds password-equivalent secrets (an LDAP bind cannot check a digest)")
+	if o.Policy.MaxNonceBytes <= 0 {
+		o.Policy.MaxNonceBytes = 256
 	}
-	if p.DerivedKey && cfg.Secrets == nil {
-		return nil, errors.New("username: derived-key tokens need a registry that holds password-equivalent secrets")
-	}
-	if err := p.checkDerived(); err != nil {
-		return nil, err
-	}
-	if cfg.Replay == nil {
-		return nil, errors.New("username: a replay cache is required")
-	}
-	if p.MaxAge <= 0 {
-		return nil, errors.New("username: max_age must be positive")
-	}
-	if p.FutureSkew < 0 {
-		return nil, errors.New("username: future_skew must not be negative")
-	}
-	if p.MaxNonceBytes <= 0 {
-		p.MaxNonceBytes = 256
-	}
-	m := &Module{cfg: cfg, dummy: make([]byte, 24)}
+	m := &Module{cfg: o, dummy: make([]byte, 24)}
 	if _, err := rand.Read(m.dummy); err != nil {
 		return nil, err
 	}

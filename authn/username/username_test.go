@@ -43,12 +43,12 @@ type fixture struct {
 	cache *replay.Memory
 }
 
-func newFixture(t testing.TB, mod func(*Config)) *fixture {
+func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	t.Helper()
 	reg := testRegistry(t)
 	cache := replay.NewMemory(replay.MemoryOptions{Now: func() time.Time { return now }, SweepInterval: -1})
 	t.Cleanup(func() { cache.Close() })
-	cfg := Config{Policy: DefaultPolicy, Passwords: reg, Secrets: reg, Directory: reg, Replay: cache}
+	cfg := Options{Policy: DefaultPolicy, Passwords: reg, Secrets: reg, Directory: reg, Replay: cache}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -169,16 +169,16 @@ func cut(s, from, to string) string {
 }
 
 func TestPolicySwitches(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.Policy.PasswordDigest = false })
+	f := newFixture(t, func(c *Options) { c.Policy.PasswordDigest = false })
 	_, err := f.login(t, digestMsg("alice", "wonderland", now, nil), true)
 	wantUTFault(t, err, wsse.UnsupportedSecurityToken, "PasswordDigest is not accepted")
 
-	f = newFixture(t, func(c *Config) { c.Policy.RequireNonce, c.Policy.RequireCreated = true, true })
+	f = newFixture(t, func(c *Options) { c.Policy.RequireNonce, c.Policy.RequireCreated = true, true })
 	text := wsseclient.Envelope(wsse.SOAP11, wsseclient.UsernameToken{Username: "alice", Password: "wonderland", NoNonce: true}, "")
 	_, err = f.login(t, text, true)
 	wantUTFault(t, err, wsse.InvalidSecurityToken, "without a Nonce")
 
-	f = newFixture(t, func(c *Config) { c.Policy.NoPassword = true })
+	f = newFixture(t, func(c *Options) { c.Policy.NoPassword = true })
 	np := []byte(cut(string(digestMsg("alice", "", now, nil)), "<wsse:Password", "</wsse:Password>"))
 	s, err := f.login(t, np, true)
 	if err != nil || s.Principal != "alice" || s.TokenType != TypeNoPassword {
@@ -188,10 +188,10 @@ func TestPolicySwitches(t *testing.T) {
 	_, err = f.login(t, np, true)
 	wantUTFault(t, err, wsse.FailedAuthentication, "unknown user")
 
-	if _, err := New(Config{Policy: Policy{}, Replay: f.cache}); err == nil {
+	if _, err := New(Options{Policy: Policy{}, Replay: f.cache}); err == nil {
 		t.Error("a policy accepting nothing was accepted")
 	}
-	if _, err := New(Config{Policy: DefaultPolicy, Passwords: testRegistry(t), Replay: f.cache}); err == nil {
+	if _, err := New(Options{Policy: DefaultPolicy, Passwords: testRegistry(t), Replay: f.cache}); err == nil {
 		t.Error("PasswordDigest without a secrets registry was accepted")
 	}
 }
@@ -206,7 +206,7 @@ func (c failingCache) Close() error                                 { return nil
 
 func TestReplayCacheFailureFailsClosed(t *testing.T) {
 	for _, cerr := range []error{replay.ErrFull, errors.New("connection refused")} {
-		f := newFixture(t, func(c *Config) { c.Replay = failingCache{cerr} })
+		f := newFixture(t, func(c *Options) { c.Replay = failingCache{cerr} })
 		_, err := f.login(t, digestMsg("alice", "wonderland", now, nil), false)
 		var fault *authn.Fault
 		if err == nil || errors.As(err, &fault) || !errors.Is(err, cerr) {

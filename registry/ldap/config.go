@@ -13,6 +13,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/authsvc/authsvc/internal/tlsconf"
 )
 
 // Config is the yaml configuration of an LDAP registry, and its factory
@@ -147,126 +149,161 @@ type server struct {
 
 // validate checks c, fills in defaults, and returns the servers.
 func (c *Config) validate() ([]*server, error) {
+	servers, err := c.servers()
+	if err != nil {
+		return nil, err
+	}
+	for _, check := range []func() error{c.checkBind, c.UserSearch.check, c.checkGroupSearch, c.checkTimeouts, c.CredentialCache.check} {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	return servers, nil
+}
+
+// servers parses urls, with the TLS settings of each.
+func (c *Config) servers() ([]*server, error) {
 	if len(c.URLs) == 0 {
 		return nil, errors.New("ldap: urls: at least one server URL is required")
 	}
 	var roots *x509.CertPool
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
+		var err error
+		if roots, err = tlsconf.CertPool(c.CAFile); err != nil {
 			return nil, fmt.Errorf("ldap: ca_file: %w", err)
 		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ldap: ca_file: %s holds no PEM certificate", c.CAFile)
-		}
 	}
-	var servers []*server
+	servers := make([]*server, 0, len(c.URLs))
 	for i, raw := range c.URLs {
-		u, err := url.Parse(raw)
+		s, err := c.server(i, raw, roots)
 		if err != nil {
-			return nil, fmt.Errorf("ldap: urls[%d]: %w", i, err)
-		}
-		if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-			return nil, fmt.Errorf("ldap: urls[%d]: %q: want ldap://host[:port] or ldaps://host[:port]", i, raw)
-		}
-		s := &server{url: raw, scheme: u.Scheme}
-		host, port := u.Hostname(), u.Port()
-		switch u.Scheme {
-		case "ldap":
-			if port == "" {
-				port = goldap.DefaultLdapPort
-			}
-			if !c.StartTLS && !c.AllowInsecure {
-				return nil, fmt.Errorf("ldap: urls[%d]: %s sends passwords in clear text: set start_tls (or allow_insecure for tests)", i, raw)
-			}
-		case "ldaps":
-			if port == "" {
-				port = goldap.DefaultLdapsPort
-			}
-		default:
-			return nil, fmt.Errorf("ldap: urls[%d]: scheme %q: want ldap or ldaps", i, u.Scheme)
-		}
-		s.hostport = net.JoinHostPort(host, port)
-		if u.Scheme == "ldaps" || c.StartTLS {
-			name := c.ServerName
-			if name == "" {
-				name = host
-			}
-			s.tls = &tls.Config{ServerName: name, RootCAs: roots, MinVersion: tls.VersionTLS12}
+			return nil, err
 		}
 		servers = append(servers, s)
 	}
+	return servers, nil
+}
+
+// server parses urls[i].
+func (c *Config) server(i int, raw string, roots *x509.CertPool) (*server, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("ldap: urls[%d]: %w", i, err)
+	}
+	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return nil, fmt.Errorf("ldap: urls[%d]: %q: want ldap://host[:port] or ldaps://host[:port]", i, raw)
+	}
+	s := &server{url: raw, scheme: u.Scheme}
+	host, port := u.Hostname(), u.Port()
+	switch u.Scheme {
+	case "ldap":
+		if port == "" {
+			port = goldap.DefaultLdapPort
+		}
+		if !c.StartTLS && !c.AllowInsecure {
+			return nil, fmt.Errorf("ldap: urls[%d]: %s sends passwords in clear text: set start_tls (or allow_insecure for tests)", i, raw)
+		}
+	case "ldaps":
+		if port == "" {
+			port = goldap.DefaultLdapsPort
+		}
+	default:
+		return nil, fmt.Errorf("ldap: urls[%d]: scheme %q: want ldap or ldaps", i, u.Scheme)
+	}
+	s.hostport = net.JoinHostPort(host, port)
+	if u.Scheme == "ldaps" || c.StartTLS {
+		name := c.ServerName
+		if name == "" {
+			name = host
+		}
+		s.tls = &tls.Config{ServerName: name, RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	return s, nil
+}
+
+// checkBind checks the service account and reads bind_password_file.
+func (c *Config) checkBind() error {
 	if c.BindPassword != "" && c.BindPasswordFile != "" {
-		return nil, errors.New("ldap: bind_password and bind_password_file: set one, not both")
+		return errors.New("ldap: bind_password and bind_password_file: set one, not both")
 	}
 	if c.BindDN == "" && (c.BindPassword != "" || c.BindPasswordFile != "") {
-		return nil, errors.New("ldap: bind_dn: required with a bind password")
+		return errors.New("ldap: bind_dn: required with a bind password")
 	}
 	if c.BindPasswordFile != "" {
 		raw, err := os.ReadFile(c.BindPasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("ldap: bind_password_file: %w", err)
+			return fmt.Errorf("ldap: bind_password_file: %w", err)
 		}
 		c.BindPassword = strings.TrimRight(string(raw), "\r\n")
 	}
 	if c.BindDN != "" && c.BindPassword == "" {
-		return nil, errors.New("ldap: bind_password: required with bind_dn (an empty password would be an unauthenticated bind)")
+		return errors.New("ldap: bind_password: required with bind_dn (an empty password would be an unauthenticated bind)")
 	}
+	return nil
+}
 
-	us := &c.UserSearch
+func (us *UserSearch) check() error {
 	if us.BaseDN == "" {
-		return nil, errors.New("ldap: user_search.base_dn: required")
+		return errors.New("ldap: user_search.base_dn: required")
 	}
 	if _, err := goldap.ParseDN(us.BaseDN); err != nil {
-		return nil, fmt.Errorf("ldap: user_search.base_dn: %w", err)
+		return fmt.Errorf("ldap: user_search.base_dn: %w", err)
 	}
 	if _, err := parseScope(us.Scope); err != nil {
-		return nil, fmt.Errorf("ldap: user_search.scope: %w", err)
+		return fmt.Errorf("ldap: user_search.scope: %w", err)
 	}
 	if us.Filter == "" {
 		us.Filter = defaultFilter
 	}
 	if !strings.Contains(us.Filter, "%s") {
-		return nil, fmt.Errorf("ldap: user_search.filter: %q has no %%s for the user name", us.Filter)
+		return fmt.Errorf("ldap: user_search.filter: %q has no %%s for the user name", us.Filter)
 	}
 	if _, err := goldap.CompileFilter(strings.ReplaceAll(us.Filter, "%s", "x")); err != nil {
-		return nil, fmt.Errorf("ldap: user_search.filter: %w", err)
+		return fmt.Errorf("ldap: user_search.filter: %w", err)
 	}
 	if us.NameAttribute == "" {
 		us.NameAttribute = "uid"
 	}
+	return nil
+}
 
-	if gs := c.GroupSearch; gs != nil {
-		if gs.BaseDN == "" {
-			return nil, errors.New("ldap: group_search.base_dn: required")
-		}
-		if _, err := goldap.ParseDN(gs.BaseDN); err != nil {
-			return nil, fmt.Errorf("ldap: group_search.base_dn: %w", err)
-		}
-		if _, err := parseScope(gs.Scope); err != nil {
-			return nil, fmt.Errorf("ldap: group_search.scope: %w", err)
-		}
-		if gs.Filter != "" {
-			if _, err := goldap.CompileFilter(gs.Filter); err != nil {
-				return nil, fmt.Errorf("ldap: group_search.filter: %w", err)
-			}
-		}
-		if len(gs.UserMatchers) == 0 {
-			gs.UserMatchers = []UserMatcher{{UserAttribute: "dn", GroupAttribute: "member"}}
-		}
-		for i, m := range gs.UserMatchers {
-			if m.UserAttribute == "" || m.GroupAttribute == "" {
-				return nil, fmt.Errorf("ldap: group_search.user_matchers[%d]: user_attribute and group_attribute are required", i)
-			}
-		}
-		if gs.NameAttribute == "" {
-			gs.NameAttribute = "cn"
+func (c *Config) checkGroupSearch() error {
+	gs := c.GroupSearch
+	if gs == nil {
+		return nil
+	}
+	if gs.BaseDN == "" {
+		return errors.New("ldap: group_search.base_dn: required")
+	}
+	if _, err := goldap.ParseDN(gs.BaseDN); err != nil {
+		return fmt.Errorf("ldap: group_search.base_dn: %w", err)
+	}
+	if _, err := parseScope(gs.Scope); err != nil {
+		return fmt.Errorf("ldap: group_search.scope: %w", err)
+	}
+	if gs.Filter != "" {
+		if _, err := goldap.CompileFilter(gs.Filter); err != nil {
+			return fmt.Errorf("ldap: group_search.filter: %w", err)
 		}
 	}
+	if len(gs.UserMatchers) == 0 {
+		gs.UserMatchers = []UserMatcher{{UserAttribute: "dn", GroupAttribute: "member"}}
+	}
+	for i, m := range gs.UserMatchers {
+		if m.UserAttribute == "" || m.GroupAttribute == "" {
+			return fmt.Errorf("ldap: group_search.user_matchers[%d]: user_attribute and group_attribute are required", i)
+		}
+	}
+	if gs.NameAttribute == "" {
+		gs.NameAttribute = "cn"
+	}
+	return nil
+}
 
+// checkTimeouts checks and defaults the timeouts and the pool size.
+func (c *Config) checkTimeouts() error {
 	if c.DialTimeout < 0 || c.RequestTimeout < 0 || c.HealthCheckInterval < 0 || c.FailoverBackoff < 0 {
-		return nil, errors.New("ldap: dial_timeout, request_timeout, health_check_interval, failover_backoff: must not be negative")
+		return errors.New("ldap: dial_timeout, request_timeout, health_check_interval, failover_backoff: must not be negative")
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = defaultTimeout
@@ -282,19 +319,21 @@ func (c *Config) validate() ([]*server, error) {
 	}
 	switch {
 	case c.MaxConnections < 0:
-		return nil, errors.New("ldap: max_connections: must not be negative")
+		return errors.New("ldap: max_connections: must not be negative")
 	case c.MaxConnections == 0:
 		c.MaxConnections = defaultMaxConns
 	}
+	return nil
+}
 
-	cc := &c.CredentialCache
+func (cc *CacheConfig) check() error {
 	switch {
 	case cc.TTL < 0 || cc.NegativeTTL < 0 || cc.MaxEntries < 0:
-		return nil, errors.New("ldap: credential_cache: ttl, negative_ttl and max_entries must not be negative")
+		return errors.New("ldap: credential_cache: ttl, negative_ttl and max_entries must not be negative")
 	case cc.TTL > MaxCacheTTL:
-		return nil, fmt.Errorf("ldap: credential_cache.ttl: %v is longer than the %v a changed or locked password may keep working", cc.TTL, MaxCacheTTL)
+		return fmt.Errorf("ldap: credential_cache.ttl: %v is longer than the %v a changed or locked password may keep working", cc.TTL, MaxCacheTTL)
 	case cc.NegativeTTL > cc.TTL:
-		return nil, errors.New("ldap: credential_cache.negative_ttl: must not exceed ttl")
+		return errors.New("ldap: credential_cache.negative_ttl: must not exceed ttl")
 	}
 	if cc.TTL > 0 {
 		if cc.NegativeTTL == 0 {
@@ -304,7 +343,7 @@ func (c *Config) validate() ([]*server, error) {
 			cc.MaxEntries = defaultCacheEntries
 		}
 	}
-	return servers, nil
+	return nil
 }
 
 func parseScope(s string) (int, error) {

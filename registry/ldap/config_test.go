@@ -67,6 +67,10 @@ func TestConfigYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	// A directory binds and looks up, but holds no password-equivalent.
+	if s := r.Set(); s.Passwords == nil || s.Directory == nil || s.Secrets != nil || s.Health == nil || s.Closer == nil {
+		t.Errorf("ldap registry set: %+v", s)
+	}
 	if r.cfg.BindPassword != "servicesecret" {
 		t.Errorf("bind_password_file: read %q", r.cfg.BindPassword)
 	}

@@ -111,6 +111,12 @@ func newRegistry(cfg *Config, servers []*server, logger *slog.Logger) (*Registry
 	return r, nil
 }
 
+// Set returns the directory's capabilities: it verifies passwords (by
+// binding) and looks users up, but holds no password-equivalent secrets.
+func (r *Registry) Set() registry.Set {
+	return registry.Set{Passwords: r, Directory: r, Health: r, Closer: r}
+}
+
 // Close closes the pooled connections. Operations under way finish.
 func (r *Registry) Close() error {
 	r.search.close()

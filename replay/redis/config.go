@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/authsvc/authsvc/internal/tlsconf"
 	"github.com/authsvc/authsvc/replay"
 )
 
@@ -344,24 +344,10 @@ func (c *Cache) checkEviction(ctx context.Context) {
 }
 
 func (t *TLSConfig) config() (*tls.Config, error) {
-	conf := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("replay/redis: tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("replay/redis: tls.ca_file: no PEM certificate in %s", t.CAFile)
-		}
-		conf.RootCAs = pool
+	conf, err := tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile}.Client()
+	if err != nil {
+		return nil, fmt.Errorf("replay/redis: tls.%w", err) // tls.ca_file: or tls.cert_file:
 	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("replay/redis: tls.cert_file/tls.key_file: %w", err)
-		}
-		conf.Certificates = []tls.Certificate{cert}
-	}
+	conf.ServerName = t.ServerName
 	return conf, nil
 }

@@ -79,7 +79,7 @@ func benchRegistry(b *testing.B) *registry.File {
 type benchToken struct{ nonce, digest [28]byte }
 
 func benchAuth(b *testing.B, reg *registry.File, cache replay.Cache, parallel bool) {
-	m, err := username.New(username.Config{Policy: username.DefaultPolicy, Secrets: reg, Passwords: reg, Replay: cache})
+	m, err := username.New(username.Options{Policy: username.DefaultPolicy, Secrets: reg, Passwords: reg, Replay: cache})
 	if err != nil {
 		b.Fatal(err)
 	}

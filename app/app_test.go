@@ -1,0 +1,55 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/authsvc/authsvc/config"
+	"github.com/authsvc/authsvc/registry"
+)
+
+// SIGHUP's reload re-reads a file registry through its capability set,
+// and a file that no longer parses keeps the old content and says why.
+func TestReloadRegistries(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.yaml")
+	if err := os.WriteFile(users, []byte("users: [{name: alice, digest_secret: a}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := registry.OpenFile(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	rt := &config.Runtime{Registries: map[string]registry.Set{"users": r.Set(), "dir": {}}}
+	lookup := func(name string) bool {
+		_, err := r.LookupUser(context.Background(), name)
+		return err == nil
+	}
+
+	os.WriteFile(users, []byte("users: [{name: bob, digest_secret: b}]\n"), 0o600)
+	reload(rt, logger)
+	if !lookup("bob") || lookup("alice") || !strings.Contains(logs.String(), "registry reloaded") {
+		t.Fatalf("after a reload: bob %v, alice %v; log %s", lookup("bob"), lookup("alice"), logs.String())
+	}
+
+	os.WriteFile(users, []byte("users: [{name: carol, pasword: x}]\n"), 0o600)
+	reload(rt, logger)
+	if !lookup("bob") || !strings.Contains(logs.String(), "reload failed; keeping the old content") {
+		t.Fatalf("after a failed reload: bob %v; log %s", lookup("bob"), logs.String())
+	}
+}
+
+func TestTLSConfigErrorsNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	path := func(p string) string { return filepath.Join(dir, p) }
+	if _, err := tlsConfig(&config.TLS{CertFile: "c.pem", KeyFile: "k.pem"}, path); err == nil || !strings.HasPrefix(err.Error(), "tls: ") {
+		t.Errorf("missing key pair: %v", err)
+	}
+}

@@ -1,0 +1,66 @@
+package enrich
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/config/modenv"
+)
+
+// Config is the module's configuration section (type: enrich), and its
+// factory (Open): it adds the groups and attributes a registry knows to a
+// principal that an earlier module authenticated.
+//
+//   - name: groups
+//     type: enrich
+//     flag: optional          # required: directory groups are mandatory
+//     registry: directory
+//     strip_realm: true       # alice@EXAMPLE.TEST is looked up as alice
+//     realms: [EXAMPLE.TEST]  # only these realms are stripped; others rejected
+//     groups_only: false
+type Config struct {
+	Registry   string   `yaml:"registry"`
+	StripRealm bool     `yaml:"strip_realm"`
+	Realms     []string `yaml:"realms"`
+	GroupsOnly bool     `yaml:"groups_only"`
+}
+
+var (
+	_ modenv.Validator    = (*Config)(nil)
+	_ modenv.RegistryUser = (*Config)(nil)
+)
+
+// RegistryName implements modenv.RegistryUser.
+func (c *Config) RegistryName() string { return c.Registry }
+
+// Validate implements modenv.Validator.
+func (c *Config) Validate() error {
+	if c.Registry == "" {
+		return errors.New("registry is required")
+	}
+	if len(c.Realms) > 0 && !c.StripRealm {
+		return errors.New("realms: only meaningful with strip_realm: true")
+	}
+	return nil
+}
+
+// Open builds the module over the named registry, which must be able to
+// look users up.
+func (c *Config) Open(env *modenv.Env) (authn.Module, error) {
+	r, err := env.Registry(c.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if r.Directory == nil {
+		return nil, fmt.Errorf("registry: %q cannot look users up", c.Registry)
+	}
+	opts := []Option{WithLogger(env.Logger)}
+	if c.StripRealm {
+		opts = append(opts, StripRealm(c.Realms...))
+	}
+	if c.GroupsOnly {
+		opts = append(opts, GroupsOnly())
+	}
+	return New(r.Directory, opts...), nil
+}

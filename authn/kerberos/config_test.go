@@ -1,0 +1,63 @@
+package kerberos
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/authsvc/authsvc/config/modenv"
+	"github.com/authsvc/authsvc/replay"
+)
+
+const spn = "HTTP/soap.example.test@EXAMPLE.TEST"
+
+func TestConfigValidate(t *testing.T) {
+	var c Config
+	doc := "keytab: http.keytab\nservice_principals: [" + spn + "]\nclock_skew: 2m\nstrip_realm: false\nprincipal_map: [{match: '(.*)@CHILD', principal: 'c-$1'}]\n"
+	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || c.ClockSkew != 2*time.Minute || *c.StripRealm || len(c.PrincipalMap) != 1 {
+		t.Fatalf("%+v: %v", c, err)
+	}
+	for _, tc := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Keytab = "" }, "keytab: a keytab file is required"},
+		{func(c *Config) { c.ServicePrincipals = nil }, "service_principals: at least one"},
+		{func(c *Config) { c.ServicePrincipals = []string{"HTTP/host"} }, `"HTTP/host" is not of the form service/host@REALM`},
+		{func(c *Config) { c.ClockSkew = 2 * time.Hour }, "clock_skew: 2h0m0s is not between 0 and 1h"},
+		{func(c *Config) { c.MaxTokenBytes = 2 << 20 }, "max_token_bytes: 2097152 is not between"},
+		{func(c *Config) { c.KeytabReload = time.Millisecond }, "keytab_reload: 1ms is too short"},
+		{func(c *Config) { c.Realms = []string{"A B"} }, `realms: "A B" is not a realm name`},
+		{func(c *Config) { c.PrincipalMap = []MapRule{{Match: "(", Principal: "x"}} }, "principal_map[0].match"},
+		{func(c *Config) { c.PrincipalMap = []MapRule{{Match: "x"}} }, "principal_map[0].principal: empty"},
+	} {
+		c2 := c
+		tc.mod(&c2)
+		if err := c2.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want it to contain %q", err, tc.want)
+		}
+	}
+}
+
+// Open takes relative keytab paths from the configuration file's
+// directory, and needs the replay cache.
+func TestConfigOpenResolvesKeytabs(t *testing.T) {
+	dir := t.TempDir()
+	env := &modenv.Env{BaseDir: dir, Replay: replay.NewMemory(replay.MemoryOptions{MaxEntries: 10})}
+	c := Config{Keytabs: []string{"missing.keytab"}, ServicePrincipals: []string{spn}, KeytabReload: -1}
+	if _, err := c.Open(env); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "missing.keytab")) {
+		t.Errorf("error %v, want it to name the resolved path", err)
+	}
+	if c.Keytabs[0] != "missing.keytab" {
+		t.Errorf("Open changed the section: %v", c.Keytabs)
+	}
+	if _, err := c.Open(&modenv.Env{BaseDir: dir}); err == nil || !strings.Contains(err.Error(), "replay cache is required") {
+		t.Errorf("without a replay cache: %v", err)
+	}
+}
