@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authsvc/authsvc/internal/tlsconf"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -363,24 +363,10 @@ func (c *Config) Open(logger *slog.Logger) (*Store, error) {
 }
 
 func (t *TLSConfig) config() (*tls.Config, error) {
-	conf := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("sct/redis: tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("sct/redis: tls.ca_file: no PEM certificate in %s", t.CAFile)
-		}
-		conf.RootCAs = pool
+	conf, err := tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile}.Client()
+	if err != nil {
+		return nil, fmt.Errorf("sct/redis: tls.%w", err) // tls.ca_file: or tls.cert_file:
 	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("sct/redis: tls.cert_file/tls.key_file: %w", err)
-		}
-		conf.Certificates = []tls.Certificate{cert}
-	}
+	conf.ServerName = t.ServerName
 	return conf, nil
 }
