@@ -420,6 +420,15 @@ type resolvedAttr struct {
 	escape              bool
 }
 
+// elemName is the resolved name of a start tag's element.
+type elemName struct {
+	space, local []byte
+	sid          nsID
+}
+
+// onStart takes a start tag: its namespace declarations and attributes,
+// then what the element is in its parent's state (childState), then the
+// element is pushed. done is true at the Body start tag.
 func (p *parser) onStart(t token) (done bool, err error) {
 	p.elems++
 	if p.elems > p.lim.MaxElements {
@@ -429,40 +438,62 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		return false, errorf(InvalidSecurity, "elements nested deeper than %d", p.lim.MaxDepth)
 	}
 	mark := len(p.ns)
-	for _, a := range p.lex.attrs {
-		switch {
-		case bytes.Equal(a.name, bXMLNS):
-			if a.escape {
-				return false, &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
-			}
-			p.ns = append(p.ns, nsBind{prefix: nil, uri: a.value, id: classifyNS(a.value)})
-		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
-			if a.escape || len(a.value) == 0 {
-				return false, &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
-			}
-			pf := a.name[6:]
-			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
-				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
-			}
-			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value, id: classifyNS(a.value)})
-		}
+	if err := p.declareNS(); err != nil {
+		return false, err
 	}
 	prefix, local := splitQName(t.name)
 	space, sid, ok := p.lookupNS(prefix)
 	if !ok {
 		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
 	}
+	var attrs [8]resolvedAttr
+	ra, err := p.resolveAttrs(attrs[:0])
+	if err != nil {
+		return false, err
+	}
+	st, done, err := p.childState(t, elemName{space: space, local: local, sid: sid}, ra, mark)
+	if err != nil || done {
+		return done, err
+	}
+	return false, p.push(t, mark, st)
+}
+
+// declareNS pushes the namespace declarations of the current start tag.
+func (p *parser) declareNS() error {
+	for _, a := range p.lex.attrs {
+		switch {
+		case bytes.Equal(a.name, bXMLNS):
+			if a.escape {
+				return &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
+			}
+			p.ns = append(p.ns, nsBind{prefix: nil, uri: a.value, id: classifyNS(a.value)})
+		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
+			if a.escape || len(a.value) == 0 {
+				return &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
+			}
+			pf := a.name[6:]
+			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
+				return &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
+			}
+			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value, id: classifyNS(a.value)})
+		}
+	}
+	return nil
+}
+
+// resolveAttrs checks the references in the current start tag's attribute
+// values and appends its attributes, namespace declarations left out, to
+// ra with their namespaces resolved; two attributes may not share an
+// expanded name.
+func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
 	for _, a := range p.lex.attrs {
 		if a.escape {
 			var ok bool
 			if p.scratch, ok = appendDecoded(p.scratch[:0], a.value, true); !ok {
-				return false, &Error{Code: InvalidSecurity, Reason: "undefined entity reference in an attribute value"}
+				return nil, &Error{Code: InvalidSecurity, Reason: "undefined entity reference in an attribute value"}
 			}
 		}
 	}
-	// Resolve attributes; two attributes may not share an expanded name.
-	var attrs [8]resolvedAttr
-	ra := attrs[:0]
 	for _, a := range p.lex.attrs {
 		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
 			continue
@@ -471,124 +502,148 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		var as []byte
 		aid := nsNone
 		if len(ap) > 0 {
+			var ok bool
 			if as, aid, ok = p.lookupNS(ap); !ok {
-				return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", ap)
+				return nil, errorf(InvalidSecurity, "undeclared namespace prefix %q", ap)
 			}
 		}
 		for _, o := range ra {
 			if bytes.Equal(o.local, al) && bytes.Equal(o.space, as) {
-				return false, &Error{Code: InvalidSecurity, Reason: "two attributes with the same expanded name"}
+				return nil, &Error{Code: InvalidSecurity, Reason: "two attributes with the same expanded name"}
 			}
 		}
 		ra = append(ra, resolvedAttr{space: as, sid: aid, local: al, value: a.value, escape: a.escape})
 	}
+	return ra, nil
+}
 
+// childState dispatches a start tag to the handler of its parent's state
+// and returns the element's own state. done is true at the Body start tag.
+func (p *parser) childState(t token, n elemName, ra []resolvedAttr, mark int) (st uint8, done bool, err error) {
 	parent := uint8(inProlog)
-	if n := len(p.state); n > 0 {
-		parent = p.state[n-1]
+	if k := len(p.state); k > 0 {
+		parent = p.state[k-1]
 	}
-	depth := len(p.stack)
-	var st uint8
 	switch parent {
 	case inProlog:
-		if depth > 0 {
-			return false, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
-		}
-		if !bytes.Equal(local, []byte("Envelope")) {
-			return false, errorf(InvalidSecurity, "the root element is %q, not a SOAP Envelope", local)
-		}
-		switch {
-		case sid == nsSOAP11:
-			p.env.Version = SOAP11
-		case sid == nsSOAP12:
-			p.env.Version = SOAP12
-		default:
-			return false, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", space)
-		}
-		p.env.envName = t.name
-		st = inEnvelope
+		st, err = p.startRoot(t, n)
 	case inEnvelope:
-		if sid != p.envID() {
-			return false, errorf(InvalidSecurity, "unexpected element {%s}%s in the Envelope", space, local)
-		}
-		switch {
-		case bytes.Equal(local, []byte("Header")) && !p.env.HasHeader:
-			p.env.HasHeader = true
-			st = inHeader
-		case bytes.Equal(local, []byte("Body")):
-			p.env.BodyStart = t.start
-			p.env.bodyScope = p.ns[:mark:mark]
-			for _, a := range ra {
-				if isIDAttr(a) {
-					v, err := attrString(a)
-					if err != nil {
-						return false, err
-					}
-					p.env.BodyID = v
-				}
-			}
-			return true, nil
-		default:
-			return false, errorf(InvalidSecurity, "unexpected element %s in the Envelope before the Body", local)
-		}
+		return p.startEnvelopeChild(t, n, ra, mark)
 	case inHeader:
-		st = inOtherHeaderBlock
-		if sid == nsWSSE && bytes.Equal(local, []byte("Security")) {
-			ours, err := p.securityStart(t, ra)
-			if err != nil {
-				return false, err
-			}
-			if ours {
-				st = inSecurity
-			}
-		}
+		st, err = p.startHeaderBlock(t, n, ra)
 	case inOtherHeaderBlock:
 		st = inOtherHeaderBlock
 	case inSecurity:
-		st, err = p.securityChild(t, space, sid, local, ra)
-		if err != nil {
-			return false, err
-		}
+		st, err = p.securityChild(t, n.space, n.sid, n.local, ra)
 	case inUT:
-		st = inUTChild
-		if p.utField != nil || p.ut == nil {
-			return false, &Error{Code: InvalidSecurityToken, Reason: "unexpected element in UsernameToken"}
-		}
-		known, err := p.utChild(sid, local, ra)
-		if err != nil {
-			return false, err
-		}
-		if !known {
-			st = inOtherHeaderBlock // extension elements are allowed and ignored
-		}
+		st, err = p.startUTChild(n, ra)
 	case inTS:
-		st = inTSChild
-		if err := p.tsChild(sid, local); err != nil {
-			return false, err
-		}
+		st, err = inTSChild, p.tsChild(n.sid, n.local)
 	case inSecurityChild:
 		st = inSecurityChild
 	case inUTChild, inTSChild, inBST:
-		return false, errorf(InvalidSecurityToken, "element %s inside a token field", local)
+		err = errorf(InvalidSecurityToken, "element %s inside a token field", n.local)
 	default:
-		return false, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
+		err = &Error{Code: InvalidSecurity, Reason: "internal parser state"}
 	}
+	return st, false, err
+}
 
+// startRoot takes the root element, which must be a SOAP 1.1 or 1.2 Envelope.
+func (p *parser) startRoot(t token, n elemName) (uint8, error) {
+	if len(p.stack) > 0 {
+		return 0, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
+	}
+	if !bytes.Equal(n.local, []byte("Envelope")) {
+		return 0, errorf(InvalidSecurity, "the root element is %q, not a SOAP Envelope", n.local)
+	}
+	switch n.sid {
+	case nsSOAP11:
+		p.env.Version = SOAP11
+	case nsSOAP12:
+		p.env.Version = SOAP12
+	default:
+		return 0, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", n.space)
+	}
+	p.env.envName = t.name
+	return inEnvelope, nil
+}
+
+// startEnvelopeChild takes a child of the Envelope: the Header, or the Body,
+// where parsing stops (done).
+func (p *parser) startEnvelopeChild(t token, n elemName, ra []resolvedAttr, mark int) (st uint8, done bool, err error) {
+	if n.sid != p.envID() {
+		return 0, false, errorf(InvalidSecurity, "unexpected element {%s}%s in the Envelope", n.space, n.local)
+	}
+	switch {
+	case bytes.Equal(n.local, []byte("Header")) && !p.env.HasHeader:
+		p.env.HasHeader = true
+		return inHeader, false, nil
+	case bytes.Equal(n.local, []byte("Body")):
+		p.env.BodyStart = t.start
+		p.env.bodyScope = p.ns[:mark:mark]
+		for _, a := range ra {
+			if isIDAttr(a) {
+				v, err := attrString(a)
+				if err != nil {
+					return 0, false, err
+				}
+				p.env.BodyID = v
+			}
+		}
+		return 0, true, nil
+	}
+	return 0, false, errorf(InvalidSecurity, "unexpected element %s in the Envelope before the Body", n.local)
+}
+
+// startHeaderBlock takes a header block: the Security header addressed to
+// us, or one that is ignored.
+func (p *parser) startHeaderBlock(t token, n elemName, ra []resolvedAttr) (uint8, error) {
+	if n.sid != nsWSSE || !bytes.Equal(n.local, []byte("Security")) {
+		return inOtherHeaderBlock, nil
+	}
+	ours, err := p.securityStart(t, ra)
+	if err != nil {
+		return 0, err
+	}
+	if ours {
+		return inSecurity, nil
+	}
+	return inOtherHeaderBlock, nil
+}
+
+// startUTChild takes a child of a UsernameToken.
+func (p *parser) startUTChild(n elemName, ra []resolvedAttr) (uint8, error) {
+	if p.utField != nil || p.ut == nil {
+		return 0, &Error{Code: InvalidSecurityToken, Reason: "unexpected element in UsernameToken"}
+	}
+	known, err := p.utChild(n.sid, n.local, ra)
+	if err != nil {
+		return 0, err
+	}
+	if !known {
+		return inOtherHeaderBlock, nil // extension elements are allowed and ignored
+	}
+	return inUTChild, nil
+}
+
+// push opens the element of start tag t in state st, and closes it at once
+// if the tag is self-closing.
+func (p *parser) push(t token, mark int, st uint8) error {
 	if st == inUTChild && p.utField == &p.ut.Password {
 		p.ut.PasswordValueStart, p.ut.PasswordValueEnd = t.end, t.end
 	}
 	if t.selfClose {
 		p.ns = p.ns[:mark]
-		p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
-		p.state = append(p.state, st)
-		p.resetText()
-		p.lastContentEnd = t.end
-		return false, p.closeElement(t.end)
 	}
 	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
 	p.state = append(p.state, st)
 	p.resetText()
-	return false, nil
+	if t.selfClose {
+		p.lastContentEnd = t.end
+		return p.closeElement(t.end)
+	}
+	return nil
 }
 
 func (p *parser) resetText() {
