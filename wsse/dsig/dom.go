@@ -132,7 +132,22 @@ type builder struct {
 	ended  bool   // the root element has ended
 	envNS  string // the SOAP envelope namespace of the parsed envelope
 	bodyAt int    // offset of the Body start tag, -1 before it
+
+	// The usual envelope's stacks fit here: the builder is allocated once
+	// with them, instead of each stack growing from nil.
+	stackBuf [builderDepth]*etree.Element
+	nameBuf  [builderDepth]xml.Name
+	markBuf  [builderDepth]int
+	scopeBuf [builderScope]scopeBind
 }
+
+// The depth and the namespace declarations in scope of the usual SOAP
+// envelope (WSS4J's, zeep's, CXF's): the builder's stacks start with
+// room for these.
+const (
+	builderDepth = 16
+	builderScope = 16
+)
 
 func (d *Document) build() error {
 	raw := d.env.Raw
@@ -149,8 +164,9 @@ func (d *Document) build() error {
 	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
 		return nil, fmt.Errorf("encoding %q is not UTF-8", charset)
 	}
-	b := builder{d: d, dec: dec, raw: raw, base: base, doc: etree.NewDocument(),
+	b := &builder{d: d, dec: dec, raw: raw, base: base, doc: etree.NewDocument(),
 		envNS: d.env.Version.Namespace(), bodyAt: -1}
+	b.stack, b.names, b.marks, b.scope = b.stackBuf[:0], b.nameBuf[:0], b.markBuf[:0], b.scopeBuf[:0]
 	for first := true; ; first = false {
 		off := int(dec.InputOffset()) + base
 		tok, err := dec.RawToken()
