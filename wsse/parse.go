@@ -427,7 +427,7 @@ type elemName struct {
 }
 
 // onStart takes a start tag: its namespace declarations and attributes,
-// then what the element is in its parent's state (childState), then the
+// then what the element is, by the handler of its parent's state; then the
 // element is pushed. done is true at the Body start tag.
 func (p *parser) onStart(t token) (done bool, err error) {
 	p.elems++
@@ -438,47 +438,103 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		return false, errorf(InvalidSecurity, "elements nested deeper than %d", p.lim.MaxDepth)
 	}
 	mark := len(p.ns)
-	if err := p.declareNS(); err != nil {
-		return false, err
+	// Most elements of a header have no attributes, or only namespace
+	// declarations: then there is nothing to resolve.
+	others := false
+	if len(p.lex.attrs) > 0 {
+		if others, err = p.declareNS(); err != nil {
+			return false, err
+		}
 	}
 	prefix, local := splitQName(t.name)
 	space, sid, ok := p.lookupNS(prefix)
 	if !ok {
 		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
 	}
-	var attrs [8]resolvedAttr
-	ra, err := p.resolveAttrs(attrs[:0])
-	if err != nil {
-		return false, err
+	var ra []resolvedAttr
+	if others {
+		var attrs [8]resolvedAttr // zeroed only for the elements that use it
+		if ra, err = p.resolveAttrs(attrs[:0]); err != nil {
+			return false, err
+		}
 	}
-	st, done, err := p.childState(t, elemName{space: space, local: local, sid: sid}, ra, mark)
+	// What the element is depends on its parent's state: one handler per
+	// state.
+	parent := uint8(inProlog)
+	if k := len(p.state); k > 0 {
+		parent = p.state[k-1]
+	}
+	name := elemName{space: space, local: local, sid: sid}
+	var st uint8
+	switch parent {
+	case inProlog:
+		st, err = p.startRoot(&t, &name)
+	case inEnvelope:
+		st, done, err = p.startEnvelopeChild(&t, &name, ra, mark)
+	case inHeader:
+		st = inOtherHeaderBlock
+		if sid == nsWSSE && bytes.Equal(local, []byte("Security")) {
+			st, err = p.securityStart(t, ra)
+		}
+	case inSecurity:
+		st, err = p.securityChild(t, space, sid, local, ra)
+	case inUT:
+		st, err = p.utChild(sid, local, ra)
+	case inTS:
+		st, err = inTSChild, p.tsChild(sid, local)
+	case inOtherHeaderBlock, inSecurityChild:
+		st = parent // their descendants are not looked at
+	case inUTChild, inTSChild, inBST:
+		err = errorf(InvalidSecurityToken, "element %s inside a token field", local)
+	default:
+		err = &Error{Code: InvalidSecurity, Reason: "internal parser state"}
+	}
 	if err != nil || done {
 		return done, err
 	}
-	return false, p.push(t, mark, st)
+
+	// Push the element; close it at once if the tag is self-closing.
+	if st == inUTChild && p.utField == &p.ut.Password {
+		p.ut.PasswordValueStart, p.ut.PasswordValueEnd = t.end, t.end
+	}
+	if t.selfClose {
+		p.ns = p.ns[:mark]
+	}
+	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
+	p.state = append(p.state, st)
+	p.resetText()
+	if t.selfClose {
+		p.lastContentEnd = t.end
+		return false, p.closeElement(t.end)
+	}
+	return false, nil
 }
 
 // declareNS pushes the namespace declarations of the current start tag.
-func (p *parser) declareNS() error {
+// others reports whether the tag has attributes that are not namespace
+// declarations (for resolveAttrs).
+func (p *parser) declareNS() (others bool, err error) {
 	for _, a := range p.lex.attrs {
 		switch {
 		case bytes.Equal(a.name, bXMLNS):
 			if a.escape {
-				return &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
+				return false, &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
 			}
 			p.ns = append(p.ns, nsBind{prefix: nil, uri: a.value, id: classifyNS(a.value)})
 		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
 			if a.escape || len(a.value) == 0 {
-				return &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
+				return false, &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
 			}
 			pf := a.name[6:]
 			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
-				return &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
+				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
 			}
 			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value, id: classifyNS(a.value)})
+		default:
+			others = true
 		}
 	}
-	return nil
+	return others, nil
 }
 
 // resolveAttrs checks the references in the current start tag's attribute
@@ -517,40 +573,8 @@ func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
 	return ra, nil
 }
 
-// childState dispatches a start tag to the handler of its parent's state
-// and returns the element's own state. done is true at the Body start tag.
-func (p *parser) childState(t token, n elemName, ra []resolvedAttr, mark int) (st uint8, done bool, err error) {
-	parent := uint8(inProlog)
-	if k := len(p.state); k > 0 {
-		parent = p.state[k-1]
-	}
-	switch parent {
-	case inProlog:
-		st, err = p.startRoot(t, n)
-	case inEnvelope:
-		return p.startEnvelopeChild(t, n, ra, mark)
-	case inHeader:
-		st, err = p.startHeaderBlock(t, n, ra)
-	case inOtherHeaderBlock:
-		st = inOtherHeaderBlock
-	case inSecurity:
-		st, err = p.securityChild(t, n.space, n.sid, n.local, ra)
-	case inUT:
-		st, err = p.startUTChild(n, ra)
-	case inTS:
-		st, err = inTSChild, p.tsChild(n.sid, n.local)
-	case inSecurityChild:
-		st = inSecurityChild
-	case inUTChild, inTSChild, inBST:
-		err = errorf(InvalidSecurityToken, "element %s inside a token field", n.local)
-	default:
-		err = &Error{Code: InvalidSecurity, Reason: "internal parser state"}
-	}
-	return st, false, err
-}
-
 // startRoot takes the root element, which must be a SOAP 1.1 or 1.2 Envelope.
-func (p *parser) startRoot(t token, n elemName) (uint8, error) {
+func (p *parser) startRoot(t *token, n *elemName) (uint8, error) {
 	if len(p.stack) > 0 {
 		return 0, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
 	}
@@ -571,7 +595,7 @@ func (p *parser) startRoot(t token, n elemName) (uint8, error) {
 
 // startEnvelopeChild takes a child of the Envelope: the Header, or the Body,
 // where parsing stops (done).
-func (p *parser) startEnvelopeChild(t token, n elemName, ra []resolvedAttr, mark int) (st uint8, done bool, err error) {
+func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, mark int) (st uint8, done bool, err error) {
 	if n.sid != p.envID() {
 		return 0, false, errorf(InvalidSecurity, "unexpected element {%s}%s in the Envelope", n.space, n.local)
 	}
@@ -594,56 +618,6 @@ func (p *parser) startEnvelopeChild(t token, n elemName, ra []resolvedAttr, mark
 		return 0, true, nil
 	}
 	return 0, false, errorf(InvalidSecurity, "unexpected element %s in the Envelope before the Body", n.local)
-}
-
-// startHeaderBlock takes a header block: the Security header addressed to
-// us, or one that is ignored.
-func (p *parser) startHeaderBlock(t token, n elemName, ra []resolvedAttr) (uint8, error) {
-	if n.sid != nsWSSE || !bytes.Equal(n.local, []byte("Security")) {
-		return inOtherHeaderBlock, nil
-	}
-	ours, err := p.securityStart(t, ra)
-	if err != nil {
-		return 0, err
-	}
-	if ours {
-		return inSecurity, nil
-	}
-	return inOtherHeaderBlock, nil
-}
-
-// startUTChild takes a child of a UsernameToken.
-func (p *parser) startUTChild(n elemName, ra []resolvedAttr) (uint8, error) {
-	if p.utField != nil || p.ut == nil {
-		return 0, &Error{Code: InvalidSecurityToken, Reason: "unexpected element in UsernameToken"}
-	}
-	known, err := p.utChild(n.sid, n.local, ra)
-	if err != nil {
-		return 0, err
-	}
-	if !known {
-		return inOtherHeaderBlock, nil // extension elements are allowed and ignored
-	}
-	return inUTChild, nil
-}
-
-// push opens the element of start tag t in state st, and closes it at once
-// if the tag is self-closing.
-func (p *parser) push(t token, mark int, st uint8) error {
-	if st == inUTChild && p.utField == &p.ut.Password {
-		p.ut.PasswordValueStart, p.ut.PasswordValueEnd = t.end, t.end
-	}
-	if t.selfClose {
-		p.ns = p.ns[:mark]
-	}
-	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
-	p.state = append(p.state, st)
-	p.resetText()
-	if t.selfClose {
-		p.lastContentEnd = t.end
-		return p.closeElement(t.end)
-	}
-	return nil
 }
 
 func (p *parser) resetText() {
@@ -707,7 +681,7 @@ func internLocal(b []byte) string {
 	return string(b)
 }
 
-func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
+func (p *parser) securityStart(t token, ra []resolvedAttr) (uint8, error) {
 	envID := p.envID()
 	var actor string
 	mu := false
@@ -717,7 +691,7 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
 		}
 		v, err := attrString(a)
 		if err != nil {
-			return false, err
+			return 0, err
 		}
 		switch {
 		case p.env.Version == SOAP11 && bytes.Equal(a.local, []byte("actor")),
@@ -729,16 +703,16 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
 				mu = true
 			case v == "0" || p.env.Version == SOAP12 && v == "false":
 			default:
-				return false, errorf(InvalidSecurity, "mustUnderstand=%q is not a valid SOAP %s value", v, p.env.Version)
+				return 0, errorf(InvalidSecurity, "mustUnderstand=%q is not a valid SOAP %s value", v, p.env.Version)
 			}
 		}
 	}
 	if !p.forUs(actor) {
 		p.env.OtherSecurityHeaders++
-		return false, nil
+		return inOtherHeaderBlock, nil
 	}
 	if p.env.Security != nil {
-		return false, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
+		return 0, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
 	}
 	a := p.arena
 	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu,
@@ -746,7 +720,7 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
 	p.sec = &a.sec
 	p.sec.scope = append(a.scope[:0], p.ns...)
 	p.env.Security = p.sec
-	return true, nil
+	return inSecurity, nil
 }
 
 func (p *parser) envID() nsID {
@@ -813,10 +787,13 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 	return inSecurityChild, nil
 }
 
-func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error) {
+func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {
+	if p.utField != nil || p.ut == nil {
+		return 0, &Error{Code: InvalidSecurityToken, Reason: "unexpected element in UsernameToken"}
+	}
 	ut := p.ut
-	dup := func(name string) (bool, error) {
-		return false, errorf(InvalidSecurityToken, "UsernameToken has more than one %s", name)
+	dup := func(name string) (uint8, error) {
+		return 0, errorf(InvalidSecurityToken, "UsernameToken has more than one %s", name)
 	}
 	switch {
 	case sid == nsWSSE && bytes.Equal(local, []byte("Username")):
@@ -834,7 +811,7 @@ func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error
 			if a.sid == nsNone && bytes.Equal(a.local, []byte("Type")) {
 				v, err := attrString(a)
 				if err != nil {
-					return false, err
+					return 0, err
 				}
 				ut.PasswordType = v
 			}
@@ -849,7 +826,7 @@ func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error
 			if a.sid == nsNone && bytes.Equal(a.local, []byte("EncodingType")) {
 				v, err := attrString(a)
 				if err != nil {
-					return false, err
+					return 0, err
 				}
 				ut.NonceEncType = v
 			}
@@ -874,9 +851,9 @@ func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error
 		ut.HasIteration = true
 		p.utField = &ut.Iteration
 	default:
-		return false, nil
+		return inOtherHeaderBlock, nil // extension elements are allowed and ignored
 	}
-	return true, nil
+	return inUTChild, nil
 }
 
 func (p *parser) tsChild(sid nsID, local []byte) error {

@@ -163,8 +163,9 @@ func runeStart(b []byte, i int) int {
 // run consumes what it can of data and returns how much. With final, data
 // is the end of the message. Each step hands the bytes at pos to the
 // handler of what they start in the checker's state (the rest of a CDATA
-// section or a comment, text, markup), which returns how many it consumed
-// and whether what remains must wait for the next write.
+// section or a comment, text, a tag, other markup), which returns how many
+// it consumed and whether what remains must wait for the next write. Text
+// up to a '<' and tags, the usual constructs, are dispatched first.
 func (c *BodyChecker) run(data []byte, final bool) (int, error) {
 	pos := 0
 	for pos < len(data) {
@@ -178,7 +179,13 @@ func (c *BodyChecker) run(data []byte, final bool) (int, error) {
 		case c.state == bodyComment:
 			n, wait, err = c.commentRest(rest, at, final)
 		case rest[0] != '<':
-			n, wait, err = c.chars(rest, at, final)
+			if i := bytes.IndexByte(rest, '<'); i >= 0 {
+				n, err = i, c.text(rest[:i], at)
+			} else {
+				n, wait, err = c.textTail(rest, at, final)
+			}
+		case len(rest) >= 2 && rest[1] != '!' && rest[1] != '?':
+			n, wait, err = c.tag(rest, at, final)
 		default:
 			n, wait, err = c.markup(rest, at, final)
 		}
@@ -239,13 +246,10 @@ func (c *BodyChecker) commentRest(rest []byte, at int64, final bool) (n int, wai
 	return i + 3, false, nil
 }
 
-// chars takes character data up to the next '<'. Text that goes on in the
-// next write is checked except for its last bytes, which could be the
-// start of "]]>", of a reference or of a character.
-func (c *BodyChecker) chars(rest []byte, at int64, final bool) (n int, wait bool, err error) {
-	if i := bytes.IndexByte(rest, '<'); i >= 0 {
-		return i, false, c.text(rest[:i], at)
-	}
+// textTail takes text that no '<' ends: the end of the message, or text
+// that goes on in the next write, checked except for its last bytes, which
+// could be the start of "]]>", of a reference or of a character.
+func (c *BodyChecker) textTail(rest []byte, at int64, final bool) (n int, wait bool, err error) {
 	if final {
 		return len(rest), true, c.text(rest, at)
 	}
@@ -267,8 +271,9 @@ func (c *BodyChecker) chars(rest []byte, at int64, final bool) (n int, wait bool
 	return cut, true, nil
 }
 
-// markup takes what starts with '<': a comment or CDATA section opening,
-// or a tag. Declarations and processing instructions are refused.
+// markup takes what starts with '<' and is not a whole tag's start: a
+// comment or CDATA section opening, markup cut by the write, or a tag.
+// Declarations and processing instructions are refused.
 func (c *BodyChecker) markup(rest []byte, at int64, final bool) (n int, wait bool, err error) {
 	if len(rest) < 2 {
 		if final {
@@ -299,37 +304,20 @@ func (c *BodyChecker) markup(rest []byte, at int64, final bool) (n int, wait boo
 }
 
 // tag takes a start or end tag. Most tags are whole in the buffer:
-// tokenize right away. Only when that fails is the end of the tag searched
-// for, to tell a tag cut by the write from a malformed one; a pending tag
-// is tokenized once, when its end has arrived.
+// tokenize right away. Only when that fails is the tag handed to
+// pendingTag.
 func (c *BodyChecker) tag(rest []byte, at int64, final bool) (n int, wait bool, err error) {
 	var t token
-	var lerr *Error
 	lexed := false
 	if c.scanAt == 0 {
 		c.lex.b, c.lex.pos = rest, 0
+		var lerr *Error
 		t, lerr = c.lex.next()
 		lexed = lerr == nil && (t.kind == tokStart || t.kind == tokEnd)
 	}
 	if !lexed {
-		e := c.tagEnd(rest)
-		if e < 0 {
-			if final {
-				return 0, false, c.fail(at, "unterminated tag")
-			}
-			if len(rest) > maxBodyTagBytes {
-				return 0, false, c.fail(at, "a tag longer than %d bytes", maxBodyTagBytes)
-			}
-			return 0, true, nil
-		}
-		c.scanAt, c.quote = 0, 0
-		c.lex.b, c.lex.pos = rest[:e+1], 0
-		t, lerr = c.lex.next()
-		if lerr != nil {
-			return 0, false, c.fail(at, "%s", lerr.Reason)
-		}
-		if t.end != e+1 || t.kind != tokStart && t.kind != tokEnd {
-			return 0, false, c.fail(at, "malformed tag")
+		if t, wait, err = c.pendingTag(rest, at, final); err != nil || wait {
+			return 0, wait, err
 		}
 	}
 	tag := rest[:t.end]
@@ -348,6 +336,32 @@ func (c *BodyChecker) tag(rest []byte, at int64, final bool) (n int, wait bool, 
 		return 0, false, err
 	}
 	return t.end, false, nil
+}
+
+// pendingTag searches for the end of a tag that did not tokenize, to tell
+// a tag cut by the write (wait) from a malformed one; a pending tag is
+// tokenized once, when its end has arrived.
+func (c *BodyChecker) pendingTag(rest []byte, at int64, final bool) (t token, wait bool, err error) {
+	e := c.tagEnd(rest)
+	if e < 0 {
+		if final {
+			return t, false, c.fail(at, "unterminated tag")
+		}
+		if len(rest) > maxBodyTagBytes {
+			return t, false, c.fail(at, "a tag longer than %d bytes", maxBodyTagBytes)
+		}
+		return t, true, nil
+	}
+	c.scanAt, c.quote = 0, 0
+	c.lex.b, c.lex.pos = rest[:e+1], 0
+	t, lerr := c.lex.next()
+	if lerr != nil {
+		return t, false, c.fail(at, "%s", lerr.Reason)
+	}
+	if t.end != e+1 || t.kind != tokStart && t.kind != tokEnd {
+		return t, false, c.fail(at, "malformed tag")
+	}
+	return t, false, nil
 }
 
 // tagEnd finds the '>' that ends the tag starting at tag[0], outside quoted
