@@ -420,6 +420,15 @@ type resolvedAttr struct {
 	escape              bool
 }
 
+// elemName is the resolved name of a start tag's element.
+type elemName struct {
+	space, local []byte
+	sid          nsID
+}
+
+// onStart takes a start tag: its namespace declarations and attributes,
+// then what the element is, by the handler of its parent's state; then the
+// element is pushed. done is true at the Body start tag.
 func (p *parser) onStart(t token) (done bool, err error) {
 	p.elems++
 	if p.elems > p.lim.MaxElements {
@@ -429,6 +438,82 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		return false, errorf(InvalidSecurity, "elements nested deeper than %d", p.lim.MaxDepth)
 	}
 	mark := len(p.ns)
+	// Most elements of a header have no attributes, or only namespace
+	// declarations: then there is nothing to resolve.
+	others := false
+	if len(p.lex.attrs) > 0 {
+		if others, err = p.declareNS(); err != nil {
+			return false, err
+		}
+	}
+	prefix, local := splitQName(t.name)
+	space, sid, ok := p.lookupNS(prefix)
+	if !ok {
+		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
+	}
+	var ra []resolvedAttr
+	if others {
+		var attrs [8]resolvedAttr // zeroed only for the elements that use it
+		if ra, err = p.resolveAttrs(attrs[:0]); err != nil {
+			return false, err
+		}
+	}
+	// What the element is depends on its parent's state: one handler per
+	// state.
+	parent := uint8(inProlog)
+	if k := len(p.state); k > 0 {
+		parent = p.state[k-1]
+	}
+	name := elemName{space: space, local: local, sid: sid}
+	var st uint8
+	switch parent {
+	case inProlog:
+		st, err = p.startRoot(&t, &name)
+	case inEnvelope:
+		st, done, err = p.startEnvelopeChild(&t, &name, ra, mark)
+	case inHeader:
+		st = inOtherHeaderBlock
+		if sid == nsWSSE && bytes.Equal(local, []byte("Security")) {
+			st, err = p.securityStart(t, ra)
+		}
+	case inSecurity:
+		st, err = p.securityChild(t, space, sid, local, ra)
+	case inUT:
+		st, err = p.utChild(sid, local, ra)
+	case inTS:
+		st, err = inTSChild, p.tsChild(sid, local)
+	case inOtherHeaderBlock, inSecurityChild:
+		st = parent // their descendants are not looked at
+	case inUTChild, inTSChild, inBST:
+		err = errorf(InvalidSecurityToken, "element %s inside a token field", local)
+	default:
+		err = &Error{Code: InvalidSecurity, Reason: "internal parser state"}
+	}
+	if err != nil || done {
+		return done, err
+	}
+
+	// Push the element; close it at once if the tag is self-closing.
+	if st == inUTChild && p.utField == &p.ut.Password {
+		p.ut.PasswordValueStart, p.ut.PasswordValueEnd = t.end, t.end
+	}
+	if t.selfClose {
+		p.ns = p.ns[:mark]
+	}
+	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
+	p.state = append(p.state, st)
+	p.resetText()
+	if t.selfClose {
+		p.lastContentEnd = t.end
+		return false, p.closeElement(t.end)
+	}
+	return false, nil
+}
+
+// declareNS pushes the namespace declarations of the current start tag.
+// others reports whether the tag has attributes that are not namespace
+// declarations (for resolveAttrs).
+func (p *parser) declareNS() (others bool, err error) {
 	for _, a := range p.lex.attrs {
 		switch {
 		case bytes.Equal(a.name, bXMLNS):
@@ -445,24 +530,26 @@ func (p *parser) onStart(t token) (done bool, err error) {
 				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
 			}
 			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value, id: classifyNS(a.value)})
+		default:
+			others = true
 		}
 	}
-	prefix, local := splitQName(t.name)
-	space, sid, ok := p.lookupNS(prefix)
-	if !ok {
-		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
-	}
+	return others, nil
+}
+
+// resolveAttrs checks the references in the current start tag's attribute
+// values and appends its attributes, namespace declarations left out, to
+// ra with their namespaces resolved; two attributes may not share an
+// expanded name.
+func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
 	for _, a := range p.lex.attrs {
 		if a.escape {
 			var ok bool
 			if p.scratch, ok = appendDecoded(p.scratch[:0], a.value, true); !ok {
-				return false, &Error{Code: InvalidSecurity, Reason: "undefined entity reference in an attribute value"}
+				return nil, &Error{Code: InvalidSecurity, Reason: "undefined entity reference in an attribute value"}
 			}
 		}
 	}
-	// Resolve attributes; two attributes may not share an expanded name.
-	var attrs [8]resolvedAttr
-	ra := attrs[:0]
 	for _, a := range p.lex.attrs {
 		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
 			continue
@@ -471,124 +558,66 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		var as []byte
 		aid := nsNone
 		if len(ap) > 0 {
+			var ok bool
 			if as, aid, ok = p.lookupNS(ap); !ok {
-				return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", ap)
+				return nil, errorf(InvalidSecurity, "undeclared namespace prefix %q", ap)
 			}
 		}
 		for _, o := range ra {
 			if bytes.Equal(o.local, al) && bytes.Equal(o.space, as) {
-				return false, &Error{Code: InvalidSecurity, Reason: "two attributes with the same expanded name"}
+				return nil, &Error{Code: InvalidSecurity, Reason: "two attributes with the same expanded name"}
 			}
 		}
 		ra = append(ra, resolvedAttr{space: as, sid: aid, local: al, value: a.value, escape: a.escape})
 	}
+	return ra, nil
+}
 
-	parent := uint8(inProlog)
-	if n := len(p.state); n > 0 {
-		parent = p.state[n-1]
+// startRoot takes the root element, which must be a SOAP 1.1 or 1.2 Envelope.
+func (p *parser) startRoot(t *token, n *elemName) (uint8, error) {
+	if len(p.stack) > 0 {
+		return 0, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
 	}
-	depth := len(p.stack)
-	var st uint8
-	switch parent {
-	case inProlog:
-		if depth > 0 {
-			return false, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
-		}
-		if !bytes.Equal(local, []byte("Envelope")) {
-			return false, errorf(InvalidSecurity, "the root element is %q, not a SOAP Envelope", local)
-		}
-		switch {
-		case sid == nsSOAP11:
-			p.env.Version = SOAP11
-		case sid == nsSOAP12:
-			p.env.Version = SOAP12
-		default:
-			return false, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", space)
-		}
-		p.env.envName = t.name
-		st = inEnvelope
-	case inEnvelope:
-		if sid != p.envID() {
-			return false, errorf(InvalidSecurity, "unexpected element {%s}%s in the Envelope", space, local)
-		}
-		switch {
-		case bytes.Equal(local, []byte("Header")) && !p.env.HasHeader:
-			p.env.HasHeader = true
-			st = inHeader
-		case bytes.Equal(local, []byte("Body")):
-			p.env.BodyStart = t.start
-			p.env.bodyScope = p.ns[:mark:mark]
-			for _, a := range ra {
-				if isIDAttr(a) {
-					v, err := attrString(a)
-					if err != nil {
-						return false, err
-					}
-					p.env.BodyID = v
-				}
-			}
-			return true, nil
-		default:
-			return false, errorf(InvalidSecurity, "unexpected element %s in the Envelope before the Body", local)
-		}
-	case inHeader:
-		st = inOtherHeaderBlock
-		if sid == nsWSSE && bytes.Equal(local, []byte("Security")) {
-			ours, err := p.securityStart(t, ra)
-			if err != nil {
-				return false, err
-			}
-			if ours {
-				st = inSecurity
-			}
-		}
-	case inOtherHeaderBlock:
-		st = inOtherHeaderBlock
-	case inSecurity:
-		st, err = p.securityChild(t, space, sid, local, ra)
-		if err != nil {
-			return false, err
-		}
-	case inUT:
-		st = inUTChild
-		if p.utField != nil || p.ut == nil {
-			return false, &Error{Code: InvalidSecurityToken, Reason: "unexpected element in UsernameToken"}
-		}
-		known, err := p.utChild(sid, local, ra)
-		if err != nil {
-			return false, err
-		}
-		if !known {
-			st = inOtherHeaderBlock // extension elements are allowed and ignored
-		}
-	case inTS:
-		st = inTSChild
-		if err := p.tsChild(sid, local); err != nil {
-			return false, err
-		}
-	case inSecurityChild:
-		st = inSecurityChild
-	case inUTChild, inTSChild, inBST:
-		return false, errorf(InvalidSecurityToken, "element %s inside a token field", local)
+	if !bytes.Equal(n.local, []byte("Envelope")) {
+		return 0, errorf(InvalidSecurity, "the root element is %q, not a SOAP Envelope", n.local)
+	}
+	switch n.sid {
+	case nsSOAP11:
+		p.env.Version = SOAP11
+	case nsSOAP12:
+		p.env.Version = SOAP12
 	default:
-		return false, &Error{Code: InvalidSecurity, Reason: "internal parser state"}
+		return 0, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", n.space)
 	}
+	p.env.envName = t.name
+	return inEnvelope, nil
+}
 
-	if st == inUTChild && p.utField == &p.ut.Password {
-		p.ut.PasswordValueStart, p.ut.PasswordValueEnd = t.end, t.end
+// startEnvelopeChild takes a child of the Envelope: the Header, or the Body,
+// where parsing stops (done).
+func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, mark int) (st uint8, done bool, err error) {
+	if n.sid != p.envID() {
+		return 0, false, errorf(InvalidSecurity, "unexpected element {%s}%s in the Envelope", n.space, n.local)
 	}
-	if t.selfClose {
-		p.ns = p.ns[:mark]
-		p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
-		p.state = append(p.state, st)
-		p.resetText()
-		p.lastContentEnd = t.end
-		return false, p.closeElement(t.end)
+	switch {
+	case bytes.Equal(n.local, []byte("Header")) && !p.env.HasHeader:
+		p.env.HasHeader = true
+		return inHeader, false, nil
+	case bytes.Equal(n.local, []byte("Body")):
+		p.env.BodyStart = t.start
+		p.env.bodyScope = p.ns[:mark:mark]
+		for _, a := range ra {
+			if isIDAttr(a) {
+				v, err := attrString(a)
+				if err != nil {
+					return 0, false, err
+				}
+				p.env.BodyID = v
+			}
+		}
+		return 0, true, nil
 	}
-	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
-	p.state = append(p.state, st)
-	p.resetText()
-	return false, nil
+	return 0, false, errorf(InvalidSecurity, "unexpected element %s in the Envelope before the Body", n.local)
 }
 
 func (p *parser) resetText() {
@@ -652,7 +681,7 @@ func internLocal(b []byte) string {
 	return string(b)
 }
 
-func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
+func (p *parser) securityStart(t token, ra []resolvedAttr) (uint8, error) {
 	envID := p.envID()
 	var actor string
 	mu := false
@@ -662,7 +691,7 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
 		}
 		v, err := attrString(a)
 		if err != nil {
-			return false, err
+			return 0, err
 		}
 		switch {
 		case p.env.Version == SOAP11 && bytes.Equal(a.local, []byte("actor")),
@@ -674,16 +703,16 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
 				mu = true
 			case v == "0" || p.env.Version == SOAP12 && v == "false":
 			default:
-				return false, errorf(InvalidSecurity, "mustUnderstand=%q is not a valid SOAP %s value", v, p.env.Version)
+				return 0, errorf(InvalidSecurity, "mustUnderstand=%q is not a valid SOAP %s value", v, p.env.Version)
 			}
 		}
 	}
 	if !p.forUs(actor) {
 		p.env.OtherSecurityHeaders++
-		return false, nil
+		return inOtherHeaderBlock, nil
 	}
 	if p.env.Security != nil {
-		return false, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
+		return 0, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
 	}
 	a := p.arena
 	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu,
@@ -691,7 +720,7 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (bool, error) {
 	p.sec = &a.sec
 	p.sec.scope = append(a.scope[:0], p.ns...)
 	p.env.Security = p.sec
-	return true, nil
+	return inSecurity, nil
 }
 
 func (p *parser) envID() nsID {
@@ -758,10 +787,13 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 	return inSecurityChild, nil
 }
 
-func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error) {
+func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {
+	if p.utField != nil || p.ut == nil {
+		return 0, &Error{Code: InvalidSecurityToken, Reason: "unexpected element in UsernameToken"}
+	}
 	ut := p.ut
-	dup := func(name string) (bool, error) {
-		return false, errorf(InvalidSecurityToken, "UsernameToken has more than one %s", name)
+	dup := func(name string) (uint8, error) {
+		return 0, errorf(InvalidSecurityToken, "UsernameToken has more than one %s", name)
 	}
 	switch {
 	case sid == nsWSSE && bytes.Equal(local, []byte("Username")):
@@ -779,7 +811,7 @@ func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error
 			if a.sid == nsNone && bytes.Equal(a.local, []byte("Type")) {
 				v, err := attrString(a)
 				if err != nil {
-					return false, err
+					return 0, err
 				}
 				ut.PasswordType = v
 			}
@@ -794,7 +826,7 @@ func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error
 			if a.sid == nsNone && bytes.Equal(a.local, []byte("EncodingType")) {
 				v, err := attrString(a)
 				if err != nil {
-					return false, err
+					return 0, err
 				}
 				ut.NonceEncType = v
 			}
@@ -819,9 +851,9 @@ func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (bool, error
 		ut.HasIteration = true
 		p.utField = &ut.Iteration
 	default:
-		return false, nil
+		return inOtherHeaderBlock, nil // extension elements are allowed and ignored
 	}
-	return true, nil
+	return inUTChild, nil
 }
 
 func (p *parser) tsChild(sid nsID, local []byte) error {

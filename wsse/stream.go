@@ -161,169 +161,207 @@ func runeStart(b []byte, i int) int {
 }
 
 // run consumes what it can of data and returns how much. With final, data
-// is the end of the message.
+// is the end of the message. Each step hands the bytes at pos to the
+// handler of what they start in the checker's state (the rest of a CDATA
+// section or a comment, text, a tag, other markup), which returns how many
+// it consumed and whether what remains must wait for the next write. Text
+// up to a '<' and tags, the usual constructs, are dispatched first.
 func (c *BodyChecker) run(data []byte, final bool) (int, error) {
 	pos := 0
-	at := func() int64 { return c.off + int64(pos) }
 	for pos < len(data) {
-		rest := data[pos:]
-		switch c.state {
-		case bodyCDATA:
-			i := bytes.Index(rest, bCDATAEnd)
-			if i < 0 {
-				if final {
-					return pos, c.fail(at(), "unterminated CDATA section")
-				}
-				cut := runeStart(rest, len(rest)-2)
-				if !validText(rest[:cut]) {
-					return pos, c.fail(at(), "character not allowed in XML in a CDATA section")
-				}
-				return pos + cut, nil
-			}
-			if !validText(rest[:i]) {
-				return pos, c.fail(at(), "character not allowed in XML in a CDATA section")
-			}
-			pos += i + 3
-			c.state = bodyNormal
-		case bodyComment:
-			i := bytes.Index(rest, bDashDash)
-			if i < 0 || i+2 >= len(rest) {
-				if final {
-					return pos, c.fail(at(), "unterminated comment")
-				}
-				cut := i
-				if i < 0 {
-					cut = runeStart(rest, len(rest)-1)
-				}
-				if !validText(rest[:cut]) {
-					return pos, c.fail(at(), "character not allowed in XML in a comment")
-				}
-				return pos + cut, nil
-			}
-			if rest[i+2] != '>' {
-				return pos, c.fail(at()+int64(i), "'--' inside a comment")
-			}
-			if !validText(rest[:i]) {
-				return pos, c.fail(at(), "character not allowed in XML in a comment")
-			}
-			pos += i + 3
-			c.state = bodyNormal
-		default:
-			if rest[0] != '<' {
-				i := bytes.IndexByte(rest, '<')
-				if i >= 0 {
-					if err := c.text(rest[:i], at()); err != nil {
-						return pos, err
-					}
-					pos += i
-					continue
-				}
-				if final {
-					if err := c.text(rest, at()); err != nil {
-						return pos, err
-					}
-					return len(data), nil
-				}
-				// The text goes on in the next write: keep what could be
-				// the start of "]]>", of a reference or of a character.
-				if i := bytes.Index(rest, bCDATAEnd); i >= 0 && len(c.stack) >= 2 {
-					return pos, c.fail(at()+int64(i), "']]>' in text")
-				}
-				cut := runeStart(rest, len(rest)-2)
-				if a := bytes.LastIndexByte(rest[:cut], '&'); a >= 0 && bytes.IndexByte(rest[a:cut], ';') < 0 {
-					if bytes.IndexByte(rest[a:], ';') < 0 && len(rest)-a > maxRefBytes && len(c.stack) >= 2 {
-						return pos, c.fail(at()+int64(a), "undefined entity or malformed character reference")
-					}
-					cut = a
-				}
-				if cut > 0 {
-					if err := c.text(rest[:cut], at()); err != nil {
-						return pos, err
-					}
-				}
-				return pos + cut, nil
-			}
-			if len(rest) < 2 {
-				if final {
-					return pos, c.fail(at(), "the message ends inside markup")
-				}
-				return pos, nil
-			}
-			switch rest[1] {
-			case '!':
-				switch {
-				case bytes.HasPrefix(rest, bCommentStart):
-					c.state = bodyComment
-					pos += len(bCommentStart)
-					continue
-				case bytes.HasPrefix(rest, bCDATAStart):
-					if len(c.stack) < 2 {
-						return pos, c.fail(at(), "a CDATA section outside the SOAP Body")
-					}
-					c.state = bodyCDATA
-					pos += len(bCDATAStart)
-					continue
-				case !final && (bytes.HasPrefix(bCommentStart, rest) || bytes.HasPrefix(bCDATAStart, rest)):
-					return pos, nil // wait for more
-				}
-				return pos, c.fail(at(), "document type declarations are not allowed")
-			case '?':
-				return pos, c.fail(at(), "processing instructions are not allowed in a SOAP message")
-			}
-			// Most tags are whole in the buffer: tokenize right away. Only
-			// when that fails is the end of the tag searched for, to tell
-			// a tag cut by the write from a malformed one; a pending tag
-			// is tokenized once, when its end has arrived.
-			var t token
-			var lerr *Error
-			lexed := false
-			if c.scanAt == 0 {
-				c.lex.b, c.lex.pos = rest, 0
-				t, lerr = c.lex.next()
-				lexed = lerr == nil && (t.kind == tokStart || t.kind == tokEnd)
-			}
-			if !lexed {
-				e := c.tagEnd(rest)
-				if e < 0 {
-					if final {
-						return pos, c.fail(at(), "unterminated tag")
-					}
-					if len(rest) > maxBodyTagBytes {
-						return pos, c.fail(at(), "a tag longer than %d bytes", maxBodyTagBytes)
-					}
-					return pos, nil
-				}
-				c.scanAt, c.quote = 0, 0
-				c.lex.b, c.lex.pos = rest[:e+1], 0
-				t, lerr = c.lex.next()
-				if lerr != nil {
-					return pos, c.fail(at(), "%s", lerr.Reason)
-				}
-				if t.end != e+1 || t.kind != tokStart && t.kind != tokEnd {
-					return pos, c.fail(at(), "malformed tag")
-				}
-			}
-			e := t.end - 1
-			tag := rest[:t.end]
-			if len(tag) > maxBodyTagBytes {
-				return pos, c.fail(at(), "a tag longer than %d bytes", maxBodyTagBytes)
-			}
-			if !validText(tag) {
-				return pos, c.fail(at(), "character not allowed in XML in a tag")
-			}
-			var err error
-			if t.kind == tokStart {
-				err = c.start(t, at())
+		rest, at := data[pos:], c.off+int64(pos)
+		var n int
+		var wait bool
+		var err error
+		switch {
+		case c.state == bodyCDATA:
+			n, wait, err = c.cdataRest(rest, at, final)
+		case c.state == bodyComment:
+			n, wait, err = c.commentRest(rest, at, final)
+		case rest[0] != '<':
+			if i := bytes.IndexByte(rest, '<'); i >= 0 {
+				n, err = i, c.text(rest[:i], at)
 			} else {
-				err = c.end(t, at())
+				n, wait, err = c.textTail(rest, at, final)
 			}
-			if err != nil {
-				return pos, err
-			}
-			pos += e + 1
+		case len(rest) >= 2 && rest[1] != '!' && rest[1] != '?':
+			n, wait, err = c.tag(rest, at, final)
+		default:
+			n, wait, err = c.markup(rest, at, final)
+		}
+		if err != nil {
+			return pos, err
+		}
+		pos += n
+		if wait {
+			return pos, nil
 		}
 	}
 	return pos, nil
+}
+
+// cdataRest takes the rest of a CDATA section, up to its "]]>".
+func (c *BodyChecker) cdataRest(rest []byte, at int64, final bool) (n int, wait bool, err error) {
+	i := bytes.Index(rest, bCDATAEnd)
+	if i < 0 {
+		if final {
+			return 0, false, c.fail(at, "unterminated CDATA section")
+		}
+		cut := runeStart(rest, len(rest)-2)
+		if !validText(rest[:cut]) {
+			return 0, false, c.fail(at, "character not allowed in XML in a CDATA section")
+		}
+		return cut, true, nil
+	}
+	if !validText(rest[:i]) {
+		return 0, false, c.fail(at, "character not allowed in XML in a CDATA section")
+	}
+	c.state = bodyNormal
+	return i + 3, false, nil
+}
+
+// commentRest takes the rest of a comment, up to its "-->".
+func (c *BodyChecker) commentRest(rest []byte, at int64, final bool) (n int, wait bool, err error) {
+	i := bytes.Index(rest, bDashDash)
+	if i < 0 || i+2 >= len(rest) {
+		if final {
+			return 0, false, c.fail(at, "unterminated comment")
+		}
+		cut := i
+		if i < 0 {
+			cut = runeStart(rest, len(rest)-1)
+		}
+		if !validText(rest[:cut]) {
+			return 0, false, c.fail(at, "character not allowed in XML in a comment")
+		}
+		return cut, true, nil
+	}
+	if rest[i+2] != '>' {
+		return 0, false, c.fail(at+int64(i), "'--' inside a comment")
+	}
+	if !validText(rest[:i]) {
+		return 0, false, c.fail(at, "character not allowed in XML in a comment")
+	}
+	c.state = bodyNormal
+	return i + 3, false, nil
+}
+
+// textTail takes text that no '<' ends: the end of the message, or text
+// that goes on in the next write, checked except for its last bytes, which
+// could be the start of "]]>", of a reference or of a character.
+func (c *BodyChecker) textTail(rest []byte, at int64, final bool) (n int, wait bool, err error) {
+	if final {
+		return len(rest), true, c.text(rest, at)
+	}
+	if i := bytes.Index(rest, bCDATAEnd); i >= 0 && len(c.stack) >= 2 {
+		return 0, false, c.fail(at+int64(i), "']]>' in text")
+	}
+	cut := runeStart(rest, len(rest)-2)
+	if a := bytes.LastIndexByte(rest[:cut], '&'); a >= 0 && bytes.IndexByte(rest[a:cut], ';') < 0 {
+		if bytes.IndexByte(rest[a:], ';') < 0 && len(rest)-a > maxRefBytes && len(c.stack) >= 2 {
+			return 0, false, c.fail(at+int64(a), "undefined entity or malformed character reference")
+		}
+		cut = a
+	}
+	if cut > 0 {
+		if err := c.text(rest[:cut], at); err != nil {
+			return 0, false, err
+		}
+	}
+	return cut, true, nil
+}
+
+// markup takes what starts with '<' and is not a whole tag's start: a
+// comment or CDATA section opening, markup cut by the write, or a tag.
+// Declarations and processing instructions are refused.
+func (c *BodyChecker) markup(rest []byte, at int64, final bool) (n int, wait bool, err error) {
+	if len(rest) < 2 {
+		if final {
+			return 0, false, c.fail(at, "the message ends inside markup")
+		}
+		return 0, true, nil
+	}
+	switch rest[1] {
+	case '!':
+		switch {
+		case bytes.HasPrefix(rest, bCommentStart):
+			c.state = bodyComment
+			return len(bCommentStart), false, nil
+		case bytes.HasPrefix(rest, bCDATAStart):
+			if len(c.stack) < 2 {
+				return 0, false, c.fail(at, "a CDATA section outside the SOAP Body")
+			}
+			c.state = bodyCDATA
+			return len(bCDATAStart), false, nil
+		case !final && (bytes.HasPrefix(bCommentStart, rest) || bytes.HasPrefix(bCDATAStart, rest)):
+			return 0, true, nil // wait for more
+		}
+		return 0, false, c.fail(at, "document type declarations are not allowed")
+	case '?':
+		return 0, false, c.fail(at, "processing instructions are not allowed in a SOAP message")
+	}
+	return c.tag(rest, at, final)
+}
+
+// tag takes a start or end tag. Most tags are whole in the buffer:
+// tokenize right away. Only when that fails is the tag handed to
+// pendingTag.
+func (c *BodyChecker) tag(rest []byte, at int64, final bool) (n int, wait bool, err error) {
+	var t token
+	lexed := false
+	if c.scanAt == 0 {
+		c.lex.b, c.lex.pos = rest, 0
+		var lerr *Error
+		t, lerr = c.lex.next()
+		lexed = lerr == nil && (t.kind == tokStart || t.kind == tokEnd)
+	}
+	if !lexed {
+		if t, wait, err = c.pendingTag(rest, at, final); err != nil || wait {
+			return 0, wait, err
+		}
+	}
+	tag := rest[:t.end]
+	if len(tag) > maxBodyTagBytes {
+		return 0, false, c.fail(at, "a tag longer than %d bytes", maxBodyTagBytes)
+	}
+	if !validText(tag) {
+		return 0, false, c.fail(at, "character not allowed in XML in a tag")
+	}
+	if t.kind == tokStart {
+		err = c.start(t, at)
+	} else {
+		err = c.end(t, at)
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return t.end, false, nil
+}
+
+// pendingTag searches for the end of a tag that did not tokenize, to tell
+// a tag cut by the write (wait) from a malformed one; a pending tag is
+// tokenized once, when its end has arrived.
+func (c *BodyChecker) pendingTag(rest []byte, at int64, final bool) (t token, wait bool, err error) {
+	e := c.tagEnd(rest)
+	if e < 0 {
+		if final {
+			return t, false, c.fail(at, "unterminated tag")
+		}
+		if len(rest) > maxBodyTagBytes {
+			return t, false, c.fail(at, "a tag longer than %d bytes", maxBodyTagBytes)
+		}
+		return t, true, nil
+	}
+	c.scanAt, c.quote = 0, 0
+	c.lex.b, c.lex.pos = rest[:e+1], 0
+	t, lerr := c.lex.next()
+	if lerr != nil {
+		return t, false, c.fail(at, "%s", lerr.Reason)
+	}
+	if t.end != e+1 || t.kind != tokStart && t.kind != tokEnd {
+		return t, false, c.fail(at, "malformed tag")
+	}
+	return t, false, nil
 }
 
 // tagEnd finds the '>' that ends the tag starting at tag[0], outside quoted

@@ -128,7 +128,6 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		return false, authn.Reject(wsse.InvalidSecurity, "%d UsernameTokens in one Security header", len(sec.UsernameTokens))
 	}
 	ut := &sec.UsernameTokens[0]
-	p := &m.cfg.Policy
 	if ut.Username == "" {
 		return false, authn.Reject(wsse.InvalidSecurityToken, "UsernameToken without a Username")
 	}
@@ -138,95 +137,26 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		}
 		return m.loginDerived(ctx, req, s, sec, ut)
 	}
-
-	var typ string
-	switch {
-	case !ut.HasPassword:
-		typ = TypeNoPassword
-	case ut.PasswordType == "" || ut.PasswordType == wsse.PasswordText:
-		typ = TypeText
-	case ut.PasswordType == wsse.PasswordDigest:
-		typ = TypeDigest
-	default:
-		return false, authn.Reject(wsse.UnsupportedSecurityToken, "user %q: unknown Password Type %q", ut.Username, ut.PasswordType)
-	}
-	switch {
-	case typ == TypeText && !p.PasswordText,
-		typ == TypeDigest && !p.PasswordDigest,
-		typ == TypeNoPassword && !p.NoPassword:
-		return false, authn.Reject(wsse.UnsupportedSecurityToken, "user %q: %s is not accepted by policy", ut.Username, typ)
-	}
-
-	// Freshness: cheap checks before any registry or hash work.
-	var nonce []byte
-	if ut.HasNonce {
-		if ut.NonceEncType != "" && ut.NonceEncType != wsse.Base64Binary {
-			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: Nonce EncodingType %q is not Base64Binary", ut.Username, ut.NonceEncType)
-		}
-		var err error
-		var nb [256]byte
-		if base64.StdEncoding.DecodedLen(len(ut.Nonce)) <= len(nb) {
-			var n int
-			n, err = base64.StdEncoding.Decode(nb[:], []byte(ut.Nonce))
-			nonce = nb[:n]
-		} else {
-			nonce, err = base64.StdEncoding.DecodeString(ut.Nonce)
-		}
-		if err != nil || len(nonce) == 0 || len(nonce) > p.MaxNonceBytes {
-			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: Nonce is not Base64 of 1 to %d bytes", ut.Username, p.MaxNonceBytes)
-		}
-	} else if p.RequireNonce || typ == TypeDigest {
-		return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: %s without a Nonce", ut.Username, typ)
-	}
-	var created time.Time
-	if ut.HasCreated {
-		var err error
-		created, err = wsse.ParseTime(ut.Created)
-		if err != nil {
-			return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: malformed Created %q", ut.Username, ut.Created)
-		}
-		if age := req.Now.Sub(created); age > p.MaxAge {
-			return false, authn.Reject(wsse.MessageExpired, "user %q: Created %s is %s old, more than %s", ut.Username, ut.Created, age.Round(time.Second), p.MaxAge)
-		} else if -age > p.FutureSkew {
-			return false, authn.Reject(wsse.MessageExpired, "user %q: Created %s is %s in the future, more than %s", ut.Username, ut.Created, (-age).Round(time.Second), p.FutureSkew)
-		}
-	} else if p.RequireCreated || typ == TypeDigest {
-		return false, authn.Reject(wsse.InvalidSecurityToken, "user %q: %s without Created", ut.Username, typ)
-	}
-	if typ == TypeText && !req.Secure && !p.TextOverPlainHTTP {
-		return false, authn.Reject(wsse.InvalidSecurity, "user %q: PasswordText over a connection without TLS is refused", ut.Username)
-	}
-
-	var user *registry.User
-	var err error
-	switch typ {
-	case TypeText:
-		user, err = m.verifyText(ctx, ut)
-	case TypeDigest:
-		user, err = m.verifyDigest(ctx, ut, nonce)
-	case TypeNoPassword:
-		user, err = m.lookupOnly(ctx, ut)
-	}
+	typ, err := m.passwordType(ut)
 	if err != nil {
 		return false, err
 	}
-
-	// Record the nonce only after the password checked out: unauthenticated
-	// traffic must not be able to fill the replay cache.
-	if nonce != nil {
-		from := req.Now
-		if ut.HasCreated && created.After(from) {
-			from = created
-		}
-		owner := replay.Owner{Principal: user.Name, Address: req.Client}
-		if err := replay.AddFor(ctx, m.cfg.Replay, "ut-nonce:"+string(nonce), from.Add(p.MaxAge), owner); err != nil {
-			if errors.Is(err, replay.ErrReplay) {
-				return false, authn.Reject(wsse.InvalidSecurity, "user %q: replayed Nonce %s", ut.Username, ut.Nonce).Wrap(err)
-			}
-			return false, fmt.Errorf("username: replay cache: %w", err)
-		}
+	// Freshness: cheap checks before any registry or hash work.
+	var nonceBuf [256]byte
+	nonce, created, err := m.checkFresh(req, ut, typ, typ == TypeDigest, &nonceBuf)
+	if err != nil {
+		return false, err
 	}
-
+	if typ == TypeText && !req.Secure && !m.cfg.Policy.TextOverPlainHTTP {
+		return false, authn.Reject(wsse.InvalidSecurity, "user %q: PasswordText over a connection without TLS is refused", ut.Username)
+	}
+	user, err := m.verifyPassword(ctx, ut, typ, nonce)
+	if err != nil {
+		return false, err
+	}
+	if err := m.spendNonce(ctx, req, ut, nonce, created, user); err != nil {
+		return false, err
+	}
 	m.fillSubject(req, s, user, typ)
 	req.MarkProcessedAt(ut.Start)
 	return true, nil

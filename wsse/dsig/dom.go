@@ -115,6 +115,40 @@ func NewDocument(env *wsse.Envelope, lim *Limits) (*Document, error) {
 
 type scopeBind struct{ prefix, uri string }
 
+// builder is the DOM builder's state between tokens: the open elements
+// with their names and namespace marks, the declarations in scope, and
+// what has been seen so far.
+type builder struct {
+	d      *Document
+	dec    *xml.Decoder
+	raw    []byte
+	base   int // bytes of raw before the decoder's input (a BOM)
+	doc    *etree.Document
+	stack  []*etree.Element
+	names  []xml.Name
+	marks  []int
+	scope  []scopeBind
+	elems  int
+	ended  bool   // the root element has ended
+	envNS  string // the SOAP envelope namespace of the parsed envelope
+	bodyAt int    // offset of the Body start tag, -1 before it
+
+	// The usual envelope's stacks fit here: the builder is allocated once
+	// with them, instead of each stack growing from nil.
+	stackBuf [builderDepth]*etree.Element
+	nameBuf  [builderDepth]xml.Name
+	markBuf  [builderDepth]int
+	scopeBuf [builderScope]scopeBind
+}
+
+// The depth and the namespace declarations in scope of the usual SOAP
+// envelope (WSS4J's, zeep's, CXF's): the builder's stacks start with
+// room for these.
+const (
+	builderDepth = 16
+	builderScope = 16
+)
+
 func (d *Document) build() error {
 	raw := d.env.Raw
 	if len(raw) > d.lim.MaxBytes {
@@ -130,19 +164,10 @@ func (d *Document) build() error {
 	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
 		return nil, fmt.Errorf("encoding %q is not UTF-8", charset)
 	}
-	doc := etree.NewDocument()
-	var (
-		stack  []*etree.Element
-		names  []xml.Name
-		marks  []int
-		scope  []scopeBind
-		elems  int
-		ended  bool
-		first  = true
-		envNS  = d.env.Version.Namespace()
-		bodyAt = -1
-	)
-	for {
+	b := &builder{d: d, dec: dec, raw: raw, base: base, doc: etree.NewDocument(),
+		envNS: d.env.Version.Namespace(), bodyAt: -1}
+	b.stack, b.names, b.marks, b.scope = b.stackBuf[:0], b.nameBuf[:0], b.markBuf[:0], b.scopeBuf[:0]
+	for first := true; ; first = false {
 		off := int(dec.InputOffset()) + base
 		tok, err := dec.RawToken()
 		if err == io.EOF {
@@ -151,136 +176,201 @@ func (d *Document) build() error {
 		if err != nil {
 			return errorf(wsse.InvalidSecurity, err, "envelope is not well-formed XML")
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if ended {
-				return errorf(wsse.InvalidSecurity, nil, "content after the root element")
-			}
-			elems++
-			if elems > d.lim.MaxElements {
-				return errorf(wsse.InvalidSecurity, nil, "more than %d elements in the envelope", d.lim.MaxElements)
-			}
-			if len(stack) >= d.lim.MaxDepth {
-				return errorf(wsse.InvalidSecurity, errTooDeep, "elements nested deeper than %d", d.lim.MaxDepth)
-			}
-			if len(t.Attr) > d.lim.MaxAttributes {
-				return errorf(wsse.InvalidSecurity, nil, "element %s has %d attributes, more than %d", t.Name.Local, len(t.Attr), d.lim.MaxAttributes)
-			}
-			mark := len(scope)
-			for _, a := range t.Attr {
-				switch {
-				case a.Name.Space == "" && a.Name.Local == "xmlns":
-					scope = append(scope, scopeBind{"", a.Value})
-				case a.Name.Space == "xmlns":
-					if a.Value == "" || a.Name.Local == "xmlns" || a.Name.Local == "xml" && a.Value != wsse.NSXML {
-						return errorf(wsse.InvalidSecurity, nil, "malformed namespace declaration xmlns:%s", a.Name.Local)
-					}
-					scope = append(scope, scopeBind{a.Name.Local, a.Value})
-				}
-			}
-			if len(scope) > d.lim.MaxNamespaces {
-				return errorf(wsse.InvalidSecurity, nil, "%d namespace declarations in scope at element %s, more than %d", len(scope), t.Name.Local, d.lim.MaxNamespaces)
-			}
-			space, ok := lookup(scope, t.Name.Space)
-			if !ok {
-				return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", t.Name.Space)
-			}
-			if err := normalizeAttrs(t.Attr, raw[off:base+int(dec.InputOffset())]); err != nil {
-				return err
-			}
-			el := etree.NewElement(t.Name.Local)
-			el.Space = t.Name.Space
-			n := &node{start: off, space: space}
-			type expanded struct{ space, local string }
-			seen := make(map[expanded]struct{}, len(t.Attr))
-			for _, a := range t.Attr {
-				var as string
-				isNS := a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns"
-				if isNS {
-					as = wsse.NSXMLNS
-				} else if a.Name.Space != "" {
-					if as, ok = lookup(scope, a.Name.Space); !ok {
-						return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", a.Name.Space)
-					}
-				}
-				k := expanded{as, a.Name.Local}
-				if isNS && a.Name.Space == "" {
-					k.local = ""
-				}
-				if _, dup := seen[k]; dup {
-					return errorf(wsse.InvalidSecurity, nil, "two attributes with the same expanded name on %s", t.Name.Local)
-				}
-				seen[k] = struct{}{}
-				key := a.Name.Local
-				if a.Name.Space != "" {
-					key = a.Name.Space + ":" + a.Name.Local
-				}
-				el.CreateAttr(key, a.Value)
-				if !isNS && isIDAttr(as, a.Name.Local) {
-					if n.id != "" && n.id != a.Value {
-						return errorf(wsse.InvalidSecurity, nil, "element %s has two different Ids", t.Name.Local)
-					}
-					n.id = a.Value
-				}
-			}
-			if n.id != "" {
-				if _, dup := d.ids[n.id]; dup {
-					return errorf(wsse.InvalidSecurity, nil, "Id %q appears more than once in the envelope", n.id)
-				}
-				d.ids[n.id] = el
-			}
-			if len(stack) == 0 {
-				doc.SetRoot(el)
-			} else {
-				parent := stack[len(stack)-1]
-				if parent == doc.Root() && bodyAt >= 0 {
-					return errorf(wsse.InvalidSecurity, nil, "element %s after the SOAP Body", t.Name.Local)
-				}
-				parent.AddChild(el)
-				if parent == doc.Root() && off == d.env.BodyStart {
-					if space != envNS || t.Name.Local != "Body" {
-						return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Body")
-					}
-					bodyAt = off
-				}
-			}
-			d.info[el] = n
-			d.byStart[off] = el
-			stack = append(stack, el)
-			names = append(names, t.Name)
-			marks = append(marks, mark)
-		case xml.EndElement:
-			if len(stack) == 0 || names[len(names)-1] != t.Name {
-				return errorf(wsse.InvalidSecurity, nil, "end tag %s does not match its start tag", t.Name.Local)
-			}
-			scope = scope[:marks[len(marks)-1]]
-			stack, names, marks = stack[:len(stack)-1], names[:len(names)-1], marks[:len(marks)-1]
-			if len(stack) == 0 {
-				ended = true
-			}
-		case xml.CharData:
-			if len(stack) == 0 {
-				if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
-					return errorf(wsse.InvalidSecurity, nil, "text outside the root element")
-				}
-				break
-			}
-			stack[len(stack)-1].CreateText(string(t))
-		case xml.Comment:
-			// Exclusive C14N without comments drops them.
-		case xml.ProcInst:
-			if !first || t.Target != "xml" {
-				return errorf(wsse.InvalidSecurity, nil, "processing instruction %q in the envelope", t.Target)
-			}
-		case xml.Directive:
-			return errorf(wsse.InvalidSecurity, nil, "DTDs and other directives are not accepted")
+		if err := b.token(tok, off, first); err != nil {
+			return err
 		}
-		first = false
 	}
-	if !ended {
+	if !b.ended {
 		return errorf(wsse.InvalidSecurity, nil, "envelope ends before the root element does")
 	}
-	d.root = doc.Root()
+	d.root = b.doc.Root()
+	return d.matchParser(b.bodyAt)
+}
+
+// token dispatches one token, found at offset off of Envelope.Raw, to the
+// handler of its kind. first says it is the document's first token.
+func (b *builder) token(tok xml.Token, off int, first bool) error {
+	switch t := tok.(type) {
+	case xml.StartElement:
+		return b.start(t, off)
+	case xml.EndElement:
+		return b.end(t)
+	case xml.CharData:
+		return b.charData(t)
+	case xml.Comment:
+		// Exclusive C14N without comments drops them.
+	case xml.ProcInst:
+		if !first || t.Target != "xml" {
+			return errorf(wsse.InvalidSecurity, nil, "processing instruction %q in the envelope", t.Target)
+		}
+	case xml.Directive:
+		return errorf(wsse.InvalidSecurity, nil, "DTDs and other directives are not accepted")
+	}
+	return nil
+}
+
+// start opens the element of a start tag at offset off: within the
+// limits, its namespaces declared and resolved, its attributes and Id
+// recorded, attached to its parent.
+func (b *builder) start(t xml.StartElement, off int) error {
+	d := b.d
+	if b.ended {
+		return errorf(wsse.InvalidSecurity, nil, "content after the root element")
+	}
+	b.elems++
+	if b.elems > d.lim.MaxElements {
+		return errorf(wsse.InvalidSecurity, nil, "more than %d elements in the envelope", d.lim.MaxElements)
+	}
+	if len(b.stack) >= d.lim.MaxDepth {
+		return errorf(wsse.InvalidSecurity, errTooDeep, "elements nested deeper than %d", d.lim.MaxDepth)
+	}
+	if len(t.Attr) > d.lim.MaxAttributes {
+		return errorf(wsse.InvalidSecurity, nil, "element %s has %d attributes, more than %d", t.Name.Local, len(t.Attr), d.lim.MaxAttributes)
+	}
+	mark := len(b.scope)
+	if err := b.declare(t); err != nil {
+		return err
+	}
+	space, ok := lookup(b.scope, t.Name.Space)
+	if !ok {
+		return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", t.Name.Space)
+	}
+	if err := normalizeAttrs(t.Attr, b.raw[off:b.base+int(b.dec.InputOffset())]); err != nil {
+		return err
+	}
+	el := etree.NewElement(t.Name.Local)
+	el.Space = t.Name.Space
+	n := &node{start: off, space: space}
+	if err := b.attrs(el, n, t); err != nil {
+		return err
+	}
+	if n.id != "" {
+		if _, dup := d.ids[n.id]; dup {
+			return errorf(wsse.InvalidSecurity, nil, "Id %q appears more than once in the envelope", n.id)
+		}
+		d.ids[n.id] = el
+	}
+	if err := b.attach(el, t.Name.Local, off, space); err != nil {
+		return err
+	}
+	d.info[el] = n
+	d.byStart[off] = el
+	b.stack = append(b.stack, el)
+	b.names = append(b.names, t.Name)
+	b.marks = append(b.marks, mark)
+	return nil
+}
+
+// declare adds the namespace declarations of a start tag to the scope.
+func (b *builder) declare(t xml.StartElement) error {
+	for _, a := range t.Attr {
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			b.scope = append(b.scope, scopeBind{"", a.Value})
+		case a.Name.Space == "xmlns":
+			if a.Value == "" || a.Name.Local == "xmlns" || a.Name.Local == "xml" && a.Value != wsse.NSXML {
+				return errorf(wsse.InvalidSecurity, nil, "malformed namespace declaration xmlns:%s", a.Name.Local)
+			}
+			b.scope = append(b.scope, scopeBind{a.Name.Local, a.Value})
+		}
+	}
+	if len(b.scope) > b.d.lim.MaxNamespaces {
+		return errorf(wsse.InvalidSecurity, nil, "%d namespace declarations in scope at element %s, more than %d", len(b.scope), t.Name.Local, b.d.lim.MaxNamespaces)
+	}
+	return nil
+}
+
+// attrs copies the attributes of a start tag onto el, refusing two with
+// the same expanded name, and records the element's Id in n.
+func (b *builder) attrs(el *etree.Element, n *node, t xml.StartElement) error {
+	type expanded struct{ space, local string }
+	seen := make(map[expanded]struct{}, len(t.Attr))
+	for _, a := range t.Attr {
+		var as string
+		isNS := a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns"
+		if isNS {
+			as = wsse.NSXMLNS
+		} else if a.Name.Space != "" {
+			var ok bool
+			if as, ok = lookup(b.scope, a.Name.Space); !ok {
+				return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", a.Name.Space)
+			}
+		}
+		k := expanded{as, a.Name.Local}
+		if isNS && a.Name.Space == "" {
+			k.local = ""
+		}
+		if _, dup := seen[k]; dup {
+			return errorf(wsse.InvalidSecurity, nil, "two attributes with the same expanded name on %s", t.Name.Local)
+		}
+		seen[k] = struct{}{}
+		key := a.Name.Local
+		if a.Name.Space != "" {
+			key = a.Name.Space + ":" + a.Name.Local
+		}
+		el.CreateAttr(key, a.Value)
+		if !isNS && isIDAttr(as, a.Name.Local) {
+			if n.id != "" && n.id != a.Value {
+				return errorf(wsse.InvalidSecurity, nil, "element %s has two different Ids", t.Name.Local)
+			}
+			n.id = a.Value
+		}
+	}
+	return nil
+}
+
+// attach makes el the root or a child of the open element. Nothing may
+// follow the Body in the Envelope, and the Body must be where the parser
+// found it.
+func (b *builder) attach(el *etree.Element, local string, off int, space string) error {
+	if len(b.stack) == 0 {
+		b.doc.SetRoot(el)
+		return nil
+	}
+	parent := b.stack[len(b.stack)-1]
+	if parent == b.doc.Root() && b.bodyAt >= 0 {
+		return errorf(wsse.InvalidSecurity, nil, "element %s after the SOAP Body", local)
+	}
+	parent.AddChild(el)
+	if parent == b.doc.Root() && off == b.d.env.BodyStart {
+		if space != b.envNS || local != "Body" {
+			return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Body")
+		}
+		b.bodyAt = off
+	}
+	return nil
+}
+
+// end closes the open element, which must be the end tag's.
+func (b *builder) end(t xml.EndElement) error {
+	n := len(b.stack)
+	if n == 0 || b.names[n-1] != t.Name {
+		return errorf(wsse.InvalidSecurity, nil, "end tag %s does not match its start tag", t.Name.Local)
+	}
+	b.scope = b.scope[:b.marks[n-1]]
+	b.stack, b.names, b.marks = b.stack[:n-1], b.names[:n-1], b.marks[:n-1]
+	if n == 1 {
+		b.ended = true
+	}
+	return nil
+}
+
+// charData adds text to the open element; outside the root only white
+// space may appear.
+func (b *builder) charData(t xml.CharData) error {
+	if len(b.stack) == 0 {
+		if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
+			return errorf(wsse.InvalidSecurity, nil, "text outside the root element")
+		}
+		return nil
+	}
+	b.stack[len(b.stack)-1].CreateText(string(t))
+	return nil
+}
+
+// matchParser checks that the DOM's Body and Security header are the ones
+// wsse.Parse found, at the same offsets, with the same Ids and children.
+func (d *Document) matchParser(bodyAt int) error {
 	d.body = d.byStart[d.env.BodyStart]
 	if d.body == nil || bodyAt < 0 || d.body.Parent() != d.root {
 		return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Body")

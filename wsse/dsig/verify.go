@@ -155,6 +155,63 @@ type parsedRef struct {
 // Verify verifies the one ds:Signature of the Security header. Errors are
 // *Error values, except the resolver's, which are returned as they are.
 func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error) {
+	sigElem, err := d.signatureElement()
+	if err != nil {
+		return nil, err
+	}
+	sig := d.byStart[sigElem.Start]
+	kids, err := onlyElements(sig)
+	if err != nil {
+		return nil, err
+	}
+	if len(kids) != 3 || !d.is(kids[0], wsse.NSDSig, "SignedInfo") || !d.is(kids[1], wsse.NSDSig, "SignatureValue") ||
+		!d.is(kids[2], wsse.NSDSig, "KeyInfo") {
+		return nil, errorf(wsse.InvalidSecurity, nil, "Signature is not SignedInfo, SignatureValue, KeyInfo")
+	}
+	signedInfoEl, sigValueEl, keyInfoEl := kids[0], kids[1], kids[2]
+	si, err := d.parseSignedInfo(signedInfoEl, sig)
+	if err != nil {
+		return nil, err
+	}
+	sigValue, err := signatureValue(sigValueEl)
+	if err != nil {
+		return nil, err
+	}
+	ki, err := d.parseKeyInfo(keyInfoEl)
+	if err != nil {
+		return nil, err
+	}
+	ki.Algorithm = si.method
+	key, err := keys.ResolveKey(ctx, ki)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) == 0 {
+		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "no key for %s", ki.URI)
+	}
+
+	// The MAC over SignedInfo first: with a wrong key nothing else matters.
+	if err := d.checkMAC(signedInfoEl, &si, key, sigValue); err != nil {
+		return nil, err
+	}
+	if d.macOnly {
+		return nil, errMACMatched
+	}
+	if h, ok := keys.(MACVerifiedHook); ok {
+		if err := h.MACVerified(ctx, sigValue); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Method: si.method, Value: sigValue, KeyInfo: *ki, Signature: sigElem}
+	if err := d.digestReferences(si.refs, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// signatureElement returns the one ds:Signature among the Security
+// header's children.
+func (d *Document) signatureElement() (*wsse.Element, error) {
 	sec := d.env.Security
 	var sigElem *wsse.Element
 	for i := range sec.Elements {
@@ -169,111 +226,104 @@ func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error
 	if sigElem == nil {
 		return nil, &Error{Code: wsse.InvalidSecurity, Reason: "no Signature in the Security header", Err: ErrNoSignature}
 	}
-	sig := d.byStart[sigElem.Start]
-	kids, err := onlyElements(sig)
-	if err != nil {
-		return nil, err
-	}
-	if len(kids) != 3 || !d.is(kids[0], wsse.NSDSig, "SignedInfo") || !d.is(kids[1], wsse.NSDSig, "SignatureValue") ||
-		!d.is(kids[2], wsse.NSDSig, "KeyInfo") {
-		return nil, errorf(wsse.InvalidSecurity, nil, "Signature is not SignedInfo, SignatureValue, KeyInfo")
-	}
-	signedInfo, sigValueEl, keyInfoEl := kids[0], kids[1], kids[2]
+	return sigElem, nil
+}
 
-	// SignedInfo.
-	si, err := onlyElements(signedInfo)
+// signedInfo is what a SignedInfo says: its canonicalization's
+// PrefixList, its SignatureMethod and the References, parsed.
+type signedInfo struct {
+	prefixList string
+	method     string
+	newHash    func() hash.Hash
+	refs       []parsedRef
+}
+
+// parseSignedInfo checks the SignedInfo of Signature sig: exclusive C14N,
+// an HMAC SignatureMethod without parameters, at most MaxReferences
+// References to distinct elements.
+func (d *Document) parseSignedInfo(el, sig *etree.Element) (signedInfo, error) {
+	var si signedInfo
+	kids, err := onlyElements(el)
 	if err != nil {
-		return nil, err
+		return si, err
 	}
-	if len(si) < 3 || !d.is(si[0], wsse.NSDSig, "CanonicalizationMethod") || !d.is(si[1], wsse.NSDSig, "SignatureMethod") {
-		return nil, errorf(wsse.InvalidSecurity, nil, "SignedInfo is not CanonicalizationMethod, SignatureMethod, Reference+")
+	if len(kids) < 3 || !d.is(kids[0], wsse.NSDSig, "CanonicalizationMethod") || !d.is(kids[1], wsse.NSDSig, "SignatureMethod") {
+		return si, errorf(wsse.InvalidSecurity, nil, "SignedInfo is not CanonicalizationMethod, SignatureMethod, Reference+")
 	}
-	siPrefixes, err := d.excC14NMethod(si[0])
-	if err != nil {
-		return nil, err
+	if si.prefixList, err = d.excC14NMethod(kids[0]); err != nil {
+		return si, err
 	}
-	method, _ := attr(si[1], "Algorithm")
-	var newHash func() hash.Hash
-	switch method {
+	si.method, _ = attr(kids[1], "Algorithm")
+	switch si.method {
 	case HMACSHA1:
-		newHash = sha1.New
+		si.newHash = sha1.New
 	case HMACSHA256:
-		newHash = sha256.New
+		si.newHash = sha256.New
 	default:
-		return nil, errorf(wsse.UnsupportedAlgorithm, nil, "SignatureMethod %q", method)
+		return si, errorf(wsse.UnsupportedAlgorithm, nil, "SignatureMethod %q", si.method)
 	}
-	if len(si[1].Child) > 0 {
-		if k, err := onlyElements(si[1]); err != nil || len(k) > 0 {
+	if len(kids[1].Child) > 0 {
+		if k, err := onlyElements(kids[1]); err != nil || len(k) > 0 {
 			// HMACOutputLength truncates the MAC (CVE-2009-0217): never.
-			return nil, errorf(wsse.UnsupportedAlgorithm, nil, "SignatureMethod with parameters (HMACOutputLength)")
+			return si, errorf(wsse.UnsupportedAlgorithm, nil, "SignatureMethod with parameters (HMACOutputLength)")
 		}
 	}
-	refEls := si[2:]
+	refEls := kids[2:]
 	if len(refEls) > d.lim.MaxReferences {
-		return nil, errorf(wsse.InvalidSecurity, nil, "%d References, more than %d", len(refEls), d.lim.MaxReferences)
+		return si, errorf(wsse.InvalidSecurity, nil, "%d References, more than %d", len(refEls), d.lim.MaxReferences)
 	}
-	refs := make([]parsedRef, 0, len(refEls))
+	si.refs = make([]parsedRef, 0, len(refEls))
 	seen := make(map[*etree.Element]bool, len(refEls))
 	for _, r := range refEls {
 		pr, err := d.parseReference(r, sig)
 		if err != nil {
-			return nil, err
+			return si, err
 		}
 		if seen[pr.target] {
-			return nil, errorf(wsse.InvalidSecurity, nil, "two References to %s", pr.uri)
+			return si, errorf(wsse.InvalidSecurity, nil, "two References to %s", pr.uri)
 		}
 		seen[pr.target] = true
-		refs = append(refs, pr)
+		si.refs = append(si.refs, pr)
 	}
+	return si, nil
+}
 
-	sigText, err := text(sigValueEl)
+// signatureValue returns the decoded content of a SignatureValue.
+func signatureValue(el *etree.Element) ([]byte, error) {
+	t, err := text(el)
 	if err != nil {
 		return nil, err
 	}
-	sigValue, err := decodeB64(sigText)
-	if err != nil || len(sigValue) == 0 {
+	v, err := decodeB64(t)
+	if err != nil || len(v) == 0 {
 		return nil, errorf(wsse.InvalidSecurity, err, "SignatureValue is not Base64")
 	}
+	return v, nil
+}
 
-	ki, err := d.parseKeyInfo(keyInfoEl)
+// checkMAC checks sigValue against the MAC of the canonical SignedInfo el
+// under key.
+func (d *Document) checkMAC(el *etree.Element, si *signedInfo, key, sigValue []byte) error {
+	c14n, err := d.canonicalize(el, si.prefixList)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ki.Algorithm = method
-
-	key, err := keys.ResolveKey(ctx, ki)
-	if err != nil {
-		return nil, err
-	}
-	if len(key) == 0 {
-		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "no key for %s", ki.URI)
-	}
-
-	// The MAC over SignedInfo first: with a wrong key nothing else matters.
-	c14n, err := d.canonicalize(signedInfo, siPrefixes)
-	if err != nil {
-		return nil, err
-	}
-	mac := hmac.New(newHash, key)
+	mac := hmac.New(si.newHash, key)
 	mac.Write(c14n)
 	if !hmac.Equal(mac.Sum(nil), sigValue) {
-		return nil, &Error{Code: wsse.FailedCheck, Reason: "SignatureValue does not match SignedInfo under the referenced key", Err: ErrSignatureMismatch}
+		return &Error{Code: wsse.FailedCheck, Reason: "SignatureValue does not match SignedInfo under the referenced key", Err: ErrSignatureMismatch}
 	}
-	if d.macOnly {
-		return nil, errMACMatched
-	}
+	return nil
+}
 
-	if h, ok := keys.(MACVerifiedHook); ok {
-		if err := h.MACVerified(ctx, sigValue); err != nil {
-			return nil, err
-		}
-	}
-
-	res := &Result{Method: method, Value: sigValue, KeyInfo: *ki, Signature: sigElem}
+// digestReferences checks the digest of each reference and records in res
+// what they cover.
+func (d *Document) digestReferences(refs []parsedRef, res *Result) error {
+	ts := d.env.Security.Timestamp
 	for _, pr := range refs {
 		c, err := d.canonicalize(pr.target, pr.prefixList)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var h hash.Hash
 		if pr.digestMethod == SHA256 {
@@ -283,17 +333,17 @@ func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error
 		}
 		h.Write(c)
 		if !hmac.Equal(h.Sum(nil), pr.digest) {
-			return nil, &Error{Code: wsse.FailedCheck, Reason: "digest of " + pr.uri + " does not match", Err: ErrDigestMismatch}
+			return &Error{Code: wsse.FailedCheck, Reason: "digest of " + pr.uri + " does not match", Err: ErrDigestMismatch}
 		}
 		res.References = append(res.References, pr.ref)
 		if pr.ref.Body {
 			res.BodySigned = true
 		}
-		if ts := sec.Timestamp; ts != nil && pr.ref.Element != nil && pr.ref.Element.Start == ts.Start {
+		if ts != nil && pr.ref.Element != nil && pr.ref.Element.Start == ts.Start {
 			res.TimestampSigned = true
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // excC14NMethod checks a CanonicalizationMethod or Transform element for
