@@ -31,6 +31,7 @@ import (
 
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/internal/logsafe"
+	"github.com/authsvc/authsvc/lockout"
 	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/wsse"
 )
@@ -72,8 +73,8 @@ type Options struct {
 	// Audit, when set, receives one JSON line per authentication decision.
 	Audit io.Writer
 	// Lockout, when set, counts failures and locks principals and client
-	// addresses.
-	Lockout *LockoutOptions
+	// addresses (see package lockout).
+	Lockout *lockout.Options
 }
 
 // TimestampPolicy says how wsu:Timestamp is checked.
@@ -118,6 +119,7 @@ type Server struct {
 	bufs    sync.Pool
 	id      *identity
 	audit   *auditLog
+	guard   *lockout.Guard
 }
 
 // New builds a Server.
@@ -163,15 +165,12 @@ func New(o Options) (*Server, error) {
 	if o.Audit != nil {
 		s.audit = &auditLog{w: o.Audit}
 	}
-	if lo := o.Lockout; lo != nil {
-		if lo.Store == nil {
-			lo.Store = NewMemoryLockout(0)
+	if o.Lockout != nil {
+		g, err := s.newGuard(*o.Lockout)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
 		}
-		for _, p := range []LockPolicy{lo.Principal, lo.Address} {
-			if p.on() && (p.Window <= 0 || p.Lockout <= 0 || p.MaxLockout < p.Lockout) {
-				return nil, errors.New("server: a lockout policy needs a window, a lockout and max_lockout >= lockout")
-			}
-		}
+		s.guard = g
 	}
 	if g := o.Gateway; g != nil {
 		if g.HeaderPrefix == "" {
@@ -375,52 +374,49 @@ func (s *Server) authenticate(r *http.Request) *result {
 		req.MarkProcessedAt(env.Security.Timestamp.Start) // checked above
 	}
 	ctx := r.Context()
-	var keys lockKeys
-	var resolved *resolvedNames
-	hadFailures := false
-	if s.o.Lockout != nil {
-		keys = s.lockKeysFor(res.claimed, res.client)
-		ctx, resolved = traceResolved(ctx, keys)
-		which, had, err := s.checkLocked(r.Context(), keys, now)
+	if s.guard == nil {
+		subj, err := s.o.Chain.Authenticate(ctx, req)
+		s.m.duration.Observe(time.Since(start).Seconds())
 		if err != nil {
-			// Fail closed: without the counters, guessing would be unthrottled.
-			return fail(0, &authn.Fault{Code: wsse.SecurityTokenUnavailable, Reason: "brute-force store unavailable",
-				Temporary: true, Err: err})
+			return fail(0, replayRefusal(authn.AsFault(err)))
 		}
-		if which != "" {
-			// The same fault as a wrong password, after the same work: a
-			// locked account must not be told apart from a bad guess, by
-			// the answer or by its latency. Nothing is counted or reset.
-			s.decoyLogin(r.Context(), req)
-			s.m.duration.Observe(time.Since(start).Seconds())
-			res.locked = which
-			s.m.lockedRejections.WithLabelValues(which).Inc()
-			return fail(0, authn.Reject(wsse.FailedAuthentication, "locked: too many failed authentications for this %s", which))
-		}
-		hadFailures = had
+		res.subject = subj
+		return res
 	}
-	subj, err := s.o.Chain.Authenticate(ctx, req)
-	s.m.duration.Observe(time.Since(start).Seconds())
-	// The directory may match the claimed name to a user locked under its
-	// own name (mail for uid): refuse as locked, now that the work is done.
+	traced, a, which, err := s.guard.Begin(ctx, res.claimed, res.client, now)
+	if err != nil {
+		// Fail closed: without the counters, guessing would be unthrottled.
+		return fail(0, &authn.Fault{Code: wsse.SecurityTokenUnavailable, Reason: "brute-force store unavailable",
+			Temporary: true, Err: err})
+	}
 	lockedAs := func(which string) *result {
 		res.locked = which
 		s.m.lockedRejections.WithLabelValues(which).Inc()
 		return fail(0, authn.Reject(wsse.FailedAuthentication, "locked: too many failed authentications for this %s", which))
 	}
+	if which != "" {
+		// The same fault as a wrong password, after the same work: a
+		// locked account must not be told apart from a bad guess, by
+		// the answer or by its latency. Nothing is counted or reset.
+		s.decoyLogin(ctx, req)
+		s.m.duration.Observe(time.Since(start).Seconds())
+		return lockedAs(which)
+	}
+	subj, err := s.o.Chain.Authenticate(traced, req)
+	s.m.duration.Observe(time.Since(start).Seconds())
+	// The directory may match the claimed name to a user locked under its
+	// own name (mail for uid): refuse as locked, now that the work is done.
 	if err != nil {
 		f := replayRefusal(authn.AsFault(err))
-		if s.o.Lockout != nil && f.Code == wsse.FailedAuthentication && !f.Temporary {
-			if which := s.recordFailure(ctx, keys, resolved, now); which != "" {
+		if f.Code == wsse.FailedAuthentication && !f.Temporary {
+			if which := s.guard.Failed(traced, a, now); which != "" {
 				return lockedAs(which)
 			}
 		}
 		return fail(0, f)
 	}
-	if s.o.Lockout != nil {
-		if which := s.settleSuccess(ctx, res.id, keys, hadFailures, subj, resolved, now); which != "" {
-			return lockedAs(which)
-		}
+	if which := s.guard.Succeeded(traced, a, res.id, subj.Principal, now); which != "" {
+		return lockedAs(which)
 	}
 	res.subject = subj
 	return res
