@@ -125,6 +125,8 @@ type Chain struct {
 	// passThrough are the Security header element types that may stay
 	// unprocessed (an upstream verifies them).
 	passThrough []QName
+	// timestamp, when set, is the policy of the Timestamp pre-step.
+	timestamp *TimestampPolicy
 }
 
 // NewChain checks the entries and builds a chain.
@@ -171,6 +173,66 @@ func (c *Chain) WithPassThrough(names ...QName) *Chain {
 	return &c2
 }
 
+// TimestampPolicy says how the Security header's wsu:Timestamp is checked.
+type TimestampPolicy struct {
+	// Required rejects messages without a Timestamp.
+	Required bool
+	// MaxAge is how old Created may be (0: only Expires limits it).
+	MaxAge time.Duration
+	// FutureSkew is how far ahead Created may be (default 60 s).
+	FutureSkew time.Duration
+}
+
+// WithTimestamp returns a copy of the chain that checks the freshness of the
+// Security header's wsu:Timestamp under p before any module runs (a
+// pre-step, see Precheck), and marks the Timestamp processed when it
+// passes. A request without a SOAP envelope (HTTP Negotiate) has no
+// Timestamp to check.
+func (c *Chain) WithTimestamp(p TimestampPolicy) *Chain {
+	if p.FutureSkew == 0 {
+		p.FutureSkew = 60 * time.Second
+	}
+	c2 := *c
+	c2.timestamp = &p
+	return &c2
+}
+
+// Precheck runs the chain's pre-steps on req (the Timestamp freshness
+// check, see WithTimestamp) and returns their *Fault, if any. Authenticate
+// runs them itself unless a Precheck of req passed already: a caller that
+// must refuse a stale message before doing other work (the server consults
+// the brute-force store) calls Precheck first.
+func (c *Chain) Precheck(req *Request) error {
+	if req.prechecked {
+		return nil
+	}
+	if f := c.checkTimestamp(req); f != nil {
+		return f
+	}
+	req.prechecked = true
+	return nil
+}
+
+// checkTimestamp is the Timestamp pre-step.
+func (c *Chain) checkTimestamp(req *Request) *Fault {
+	p := c.timestamp
+	if p == nil || req.Envelope == nil {
+		return nil
+	}
+	sec := req.Envelope.Security
+	if sec == nil || sec.Timestamp == nil {
+		if p.Required {
+			return Reject(wsse.InvalidSecurity, "no Timestamp in the Security header and the policy requires one")
+		}
+		return nil
+	}
+	if err := wsse.CheckTimestamp(sec.Timestamp, req.Now, p.MaxAge, p.FutureSkew); err != nil {
+		return AsFault(err)
+	}
+	req.MarkProcessedAt(sec.Timestamp.Start)
+	return nil
+}
+
 // PassThrough returns the element types set by WithPassThrough.
 func (c *Chain) PassThrough() []QName { return append([]QName(nil), c.passThrough...) }
 
@@ -186,10 +248,14 @@ type subjectBuf struct {
 
 // Authenticate runs the chain. It returns the Subject, or a *Fault.
 //
-// It runs each entry in order: run classifies the entry's outcome, decide
-// applies the flag table to it, and finish turns the tally into the Subject
-// or the fault.
+// It runs the pre-steps first (Precheck, unless the caller did), then each
+// entry in order: run classifies the entry's outcome, decide applies the
+// flag table to it, and finish turns the tally into the Subject or the
+// fault.
 func (c *Chain) Authenticate(ctx context.Context, req *Request) (*Subject, error) {
+	if err := c.Precheck(req); err != nil {
+		return nil, err
+	}
 	buf := &subjectBuf{}
 	s := &buf.s
 	s.Modules = buf.modules[:0]

@@ -30,7 +30,8 @@
 //
 // When the client asks for mutual authentication (the AP option or the GSS
 // mutual flag) on HTTP Negotiate, the module builds the AP-REP itself and
-// puts it in Subject.ReplyHeaders as WWW-Authenticate: Negotiate <token>.
+// puts it in Subject.Reply.Negotiate (the server sends it as
+// WWW-Authenticate: Negotiate <token>).
 // Client addresses in tickets are not checked (they mean nothing behind
 // proxies and NAT, and MIT issues address-less tickets by default), nor are
 // GSS channel bindings.
@@ -352,10 +353,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 			if err != nil {
 				return false, fmt.Errorf("kerberos: building the AP-REP: %w", err)
 			}
-			if s.ReplyHeaders == nil {
-				s.ReplyHeaders = make(map[string]string)
-			}
-			s.ReplyHeaders["WWW-Authenticate"] = "Negotiate " + base64.StdEncoding.EncodeToString(rep)
+			s.Reply.Negotiate = rep
 		}
 	}
 	s.Principal = res.Principal
