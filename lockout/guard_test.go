@@ -36,7 +36,7 @@ func TestGuard(t *testing.T) {
 			t.Fatalf("begin %d: %q %v", i, which, err)
 		}
 		registry.TraceResolved(traced, "BOB")
-		g.Failed(traced, a, now)
+		g.Failed(traced, &a, now)
 	}
 	if len(locks) != 2 || locks[0] != "principal" {
 		t.Errorf("locks %v", locks)
@@ -48,9 +48,9 @@ func TestGuard(t *testing.T) {
 	}
 	// carol fails once, then succeeds: her failures are forgotten.
 	_, a, _, _ := g.Begin(ctx, "carol", client, now)
-	g.Failed(ctx, a, now)
+	g.Failed(ctx, &a, now)
 	_, a, _, _ = g.Begin(ctx, "carol", client, now)
-	if which := g.Succeeded(ctx, a, "r1", "carol", now); which != "" {
+	if which := g.Succeeded(ctx, &a, "r1", "carol", now); which != "" {
 		t.Errorf("carol: %q", which)
 	}
 	if _, failures, _ := g.Store().Status(ctx, "p:carol", now); failures {
@@ -59,7 +59,7 @@ func TestGuard(t *testing.T) {
 	// dave's password is right, but the chain authenticated him as bob
 	// (a directory match): refused as locked.
 	traced, a, _, _ := g.Begin(ctx, "dave", client, now)
-	if which := g.Succeeded(traced, a, "r2", "bob", now); which != "principal" {
+	if which := g.Succeeded(traced, &a, "r2", "bob", now); which != "principal" {
 		t.Errorf("success as locked bob: %q", which)
 	}
 	if calls == 0 {

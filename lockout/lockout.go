@@ -98,8 +98,8 @@ type Attempt struct {
 // chain with (it collects the names registries resolve the claimed name to,
 // registry.Trace), and which key is locked ("principal", "address"), if
 // any. An error means the store could not answer: the caller fails closed.
-func (g *Guard) Begin(ctx context.Context, claimed string, client netip.Addr, now time.Time) (context.Context, *Attempt, string, error) {
-	a := &Attempt{keys: g.KeysFor(claimed, client)}
+func (g *Guard) Begin(ctx context.Context, claimed string, client netip.Addr, now time.Time) (context.Context, Attempt, string, error) {
+	a := Attempt{keys: g.KeysFor(claimed, client)}
 	traced := ctx
 	if a.keys.Principal != "" {
 		a.resolved = &resolvedNames{claimed: a.keys.Principal}

@@ -149,13 +149,13 @@ func (s *Server) guarded(ctx context.Context, res *result, req *authn.Request) *
 	if err != nil {
 		f := replayRefusal(authn.AsFault(err))
 		if f.Code == wsse.FailedAuthentication && !f.Temporary {
-			if which := s.guard.Failed(traced, a, req.Now); which != "" {
+			if which := s.guard.Failed(traced, &a, req.Now); which != "" {
 				return s.lockedOut(res, which)
 			}
 		}
 		return res.fail(0, f)
 	}
-	if which := s.guard.Succeeded(traced, a, res.id, subj.Principal, req.Now); which != "" {
+	if which := s.guard.Succeeded(traced, &a, res.id, subj.Principal, req.Now); which != "" {
 		return s.lockedOut(res, which)
 	}
 	res.subject = subj
