@@ -28,6 +28,9 @@ type Request struct {
 	// Secure reports whether the client's connection was confidential: TLS
 	// here, or TLS at a configured terminating proxy in front of us.
 	Secure bool
+	// prechecked says the chain's pre-steps passed (Chain.Precheck). It
+	// sits here, in the padding after Secure, to keep the Request's size.
+	prechecked bool
 	// Authorization is the HTTP Authorization header, if any.
 	Authorization string
 	// Header gives read access to other request headers (canonical names).
@@ -46,8 +49,6 @@ type Request struct {
 	// the chain's Timestamp pre-step) marked processed; see MarkProcessed.
 	processed    []int32
 	processedBuf [4]int32
-	// prechecked says the chain's pre-steps passed (Chain.Precheck).
-	prechecked bool
 }
 
 // SetShared records a fact for the modules after this one.

@@ -46,10 +46,10 @@ type Subject struct {
 	// Modules lists the chain entries that succeeded, in order.
 	Modules []string `json:"modules,omitempty"`
 
-	// Reply is what a module wants sent back to the client with a
-	// successful answer. The HTTP layer renders it; it is not part of the
+	// Reply, when set, is what a module wants sent back to the client with
+	// a successful answer. The HTTP layer renders it; it is not part of the
 	// JSON form.
-	Reply Reply `json:"-"`
+	Reply *Reply `json:"-"`
 }
 
 // Reply is what the modules that accepted a request want the client told,
@@ -98,6 +98,10 @@ func (s *Subject) clone() Subject {
 			c.Attributes[k] = slices.Clone(v)
 		}
 	}
-	c.Reply.Negotiate = slices.Clone(s.Reply.Negotiate)
+	if s.Reply != nil {
+		r := *s.Reply
+		r.Negotiate = slices.Clone(r.Negotiate)
+		c.Reply = &r
+	}
 	return c
 }

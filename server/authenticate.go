@@ -35,7 +35,6 @@ type result struct {
 	claimed  string     // the user name the token claims (unverified)
 	locked   string     // principal or address when refused as locked
 	start    time.Time
-	now      time.Time // the request's instant (Options.Now) for the chain
 }
 
 func (r *result) peer() netip.AddrPort { return r.peerAddr }
@@ -68,12 +67,13 @@ func (s *Server) trusted(peer netip.AddrPort) bool {
 // chain, behind the brute-force guard when there is one.
 func (s *Server) authenticate(r *http.Request) *result {
 	res := s.newResult(r)
+	now := s.o.Now() // the instant the chain judges the request at
 	s.m.inflight.Inc()
 	defer s.m.inflight.Dec()
 	if f, status := s.readBody(r, res); f != nil {
 		return res.fail(status, f)
 	}
-	req := s.request(r, res)
+	req := s.request(r, res, now)
 	// The chain's pre-steps (the Timestamp) refuse a stale message before
 	// the brute-force store is asked anything.
 	if err := s.o.Chain.Precheck(req); err != nil {
@@ -97,7 +97,7 @@ func (s *Server) authenticate(r *http.Request) *result {
 func (s *Server) newResult(r *http.Request) *result {
 	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
 	res := &result{id: newRequestID(), version: versionFromContentType(r.Header.Get("Content-Type")), peerAddr: peer,
-		client: peer.Addr().Unmap(), start: time.Now(), now: s.o.Now()}
+		client: peer.Addr().Unmap(), start: time.Now()}
 	if s.trusted(peer) {
 		res.client = s.forwardedClient(r.Header.Values("X-Forwarded-For"), res.client)
 		if id := r.Header.Get("X-Request-Id"); requestIDPattern.MatchString(id) {
@@ -107,8 +107,8 @@ func (s *Server) newResult(r *http.Request) *result {
 	return res
 }
 
-// request is what the chain sees of r.
-func (s *Server) request(r *http.Request, res *result) *authn.Request {
+// request is what the chain sees of r, at now.
+func (s *Server) request(r *http.Request, res *result, now time.Time) *authn.Request {
 	fromProxy := s.trusted(res.peerAddr)
 	return &authn.Request{
 		Envelope:      res.env,
@@ -119,7 +119,7 @@ func (s *Server) request(r *http.Request, res *result) *authn.Request {
 		Authorization: r.Header.Get("Authorization"),
 		Header:        r.Header.Get,
 		ID:            res.id,
-		Now:           res.now,
+		Now:           now,
 	}
 }
 

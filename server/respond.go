@@ -39,7 +39,7 @@ func (s *Server) accept(w http.ResponseWriter, res *result, own bool) (assertion
 		assertion = tok
 	}
 	h := w.Header()
-	if rep := res.subject.Reply; len(rep.Negotiate) > 0 {
+	if rep := res.subject.Reply; rep != nil && len(rep.Negotiate) > 0 {
 		h.Set("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(rep.Negotiate))
 	}
 	if own {

@@ -152,7 +152,7 @@ func negotiateChain(t *testing.T) *authn.Chain {
 			return false, authn.ErrUnsupported
 		}
 		s.Principal, s.Method, s.TokenType = "alice", "Negotiate", "SPNEGO"
-		s.Reply.Negotiate = []byte("ap-rep")
+		s.Reply = &authn.Reply{Negotiate: []byte("ap-rep")}
 		return true, nil
 	})
 	c, err := authn.NewChain(authn.Entry{Name: "krb", Flag: authn.Requisite, Module: m})

@@ -353,7 +353,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 			if err != nil {
 				return false, fmt.Errorf("kerberos: building the AP-REP: %w", err)
 			}
-			s.Reply.Negotiate = rep
+			s.Reply = &authn.Reply{Negotiate: rep}
 		}
 	}
 	s.Principal = res.Principal
@@ -530,21 +530,22 @@ func (m *Module) Accept(ctx context.Context, raw []byte, now time.Time) (*Result
 // replay-cache entry is charged to the ticket's principal and to from
 // (replay.Owner). The steps are those of the package comment.
 func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from netip.Addr) (*Result, error) {
-	tok, ap, err := m.decodeAPReq(raw)
+	var ap messages.APReq
+	tok, err := m.decodeAPReq(raw, &ap)
 	if err != nil {
 		return nil, err
 	}
-	info, spn, err := m.ticket(ap, now)
+	info, spn, err := m.ticket(&ap, now)
 	if err != nil {
 		return nil, err
 	}
 	enc := &info.enc
 	client := principalString(enc.CName)
-	auth, ct, err := m.authenticator(ap, enc, now)
+	auth, ct, err := m.authenticator(&ap, enc, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.recordAuthenticator(ctx, ap, enc, spn, ct, from); err != nil {
+	if err := m.recordAuthenticator(ctx, &ap, enc, spn, ct, from); err != nil {
 		return nil, err
 	}
 	local, err := m.localName(client, enc.CRealm)
@@ -566,26 +567,25 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 	return res, nil
 }
 
-// decodeAPReq unwraps the token (step 1) and decodes its AP-REQ.
-func (m *Module) decodeAPReq(raw []byte) (Token, *messages.APReq, error) {
+// decodeAPReq unwraps the token (step 1) and decodes its AP-REQ into ap.
+func (m *Module) decodeAPReq(raw []byte, ap *messages.APReq) (Token, error) {
 	if len(raw) > m.maxToken {
-		return Token{}, nil, reject(wsse.InvalidSecurityToken, "token of %d bytes, more than %d", len(raw), m.maxToken)
+		return Token{}, reject(wsse.InvalidSecurityToken, "token of %d bytes, more than %d", len(raw), m.maxToken)
 	}
 	tok, err := Unwrap(raw)
 	if err != nil {
-		return Token{}, nil, reject(wsse.InvalidSecurityToken, "%v", err)
+		return Token{}, reject(wsse.InvalidSecurityToken, "%v", err)
 	}
-	ap := &messages.APReq{}
 	if err := safely(func() error { return ap.Unmarshal(tok.APReq) }); err != nil {
-		return Token{}, nil, reject(wsse.InvalidSecurityToken, "AP-REQ does not decode: %v", err)
+		return Token{}, reject(wsse.InvalidSecurityToken, "AP-REQ does not decode: %v", err)
 	}
 	if ap.PVNO != 5 || ap.Ticket.TktVNO != 5 {
-		return Token{}, nil, reject(wsse.InvalidSecurityToken, "AP-REQ or ticket of a protocol version other than 5")
+		return Token{}, reject(wsse.InvalidSecurityToken, "AP-REQ or ticket of a protocol version other than 5")
 	}
 	if len(ap.Ticket.SName.NameString) == 0 {
-		return Token{}, nil, reject(wsse.InvalidSecurityToken, "ticket without a service name")
+		return Token{}, reject(wsse.InvalidSecurityToken, "ticket without a service name")
 	}
-	return tok, ap, nil
+	return tok, nil
 }
 
 // ticket checks the ticket's service principal (step 2), finds its key

@@ -136,8 +136,8 @@ func TestMITClients(t *testing.T) {
 			if s.Name() != "alice@EXAMPLE.TEST" || s.Principal != "alice" || s.Method != "Kerberos" || s.TokenType != "GSS_Kerberosv5_AP_REQ" {
 				t.Fatalf("subject %+v", s)
 			}
-			if len(s.Reply.Negotiate) != 0 {
-				t.Errorf("a Negotiate reply on a SOAP token: %x", s.Reply.Negotiate)
+			if s.Reply != nil {
+				t.Errorf("a reply on a SOAP token: %+v", s.Reply)
 			}
 			// the same token again
 			_, err = login(m, bstRequest(t, gssVT, toks[0], now))
@@ -152,7 +152,7 @@ func TestMITClients(t *testing.T) {
 			if s.Name() != "alice@EXAMPLE.TEST" || s.Method != "Negotiate" || s.TokenType != wantType {
 				t.Fatalf("subject %+v", s)
 			}
-			if len(s.Reply.Negotiate) == 0 {
+			if s.Reply == nil || len(s.Reply.Negotiate) == 0 {
 				t.Fatalf("no mutual-authentication reply: %+v", s.Reply)
 			}
 			_, err = login(m, negotiateRequest(toks[1], now))
@@ -313,6 +313,10 @@ func mutual(t *testing.T, k *testenv.KDC, cc string, m *Module, mech string) {
 	if err != nil {
 		in.Close()
 		t.Fatal(err)
+	}
+	if s.Reply == nil {
+		in.Close()
+		t.Fatalf("%s: no mutual-authentication reply", mech)
 	}
 	reply := base64.StdEncoding.EncodeToString(s.Reply.Negotiate)
 	io.WriteString(in, reply+"\n")
