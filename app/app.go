@@ -23,6 +23,7 @@ import (
 
 	"github.com/authsvc/authsvc/config"
 	"github.com/authsvc/authsvc/internal/tlsconf"
+	"github.com/authsvc/authsvc/lockout"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/server"
 	"github.com/authsvc/authsvc/wsse"
@@ -64,6 +65,12 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 	if err != nil {
 		return err
 	}
+	lo, closeLockout, err := lockoutOptions(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLockout()
+	opts.Lockout = lo
 	srv, err := server.New(opts)
 	if err != nil {
 		return err
@@ -218,8 +225,8 @@ func tlsConfig(t *config.TLS, path func(string) string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// productionOptions passes the identity, gateway, audit and brute_force
-// sections (config/production.go) to the server.
+// productionOptions passes the identity, gateway and audit sections
+// (config/production.go) to the server.
 func productionOptions(cfg *config.Config, rt *config.Runtime, o *server.Options) error {
 	base := filepath.Dir(cfg.Path)
 	if id := cfg.Identity; id != nil {
@@ -245,19 +252,36 @@ func productionOptions(cfg *config.Config, rt *config.Runtime, o *server.Options
 		}
 		o.Audit = w // closed with the process
 	}
-	if b := cfg.BruteForce; b != nil {
-		lo := &server.LockoutOptions{Principal: server.LockPolicy(b.Principal), Address: server.LockPolicy(b.Address),
-			Store: server.NewMemoryLockout(b.MaxEntries)}
-		if b.Store == "redis" {
-			rc, ok := rt.Replay.(interface {
-				Client() goredis.UniversalClient
-			})
-			if !ok {
-				return errors.New("brute_force.store: redis needs the redis replay cache")
-			}
-			lo.Store = &server.RedisLockout{Client: rc.Client(), Prefix: b.KeyPrefix}
-		}
-		o.Lockout = lo
-	}
 	return nil
+}
+
+// lockoutOptions builds the brute_force section's store. A redis store gets
+// a client of its own, configured from the replay section's Redis settings
+// (config.LockoutRedis); the returned function closes it.
+func lockoutOptions(cfg *config.Config, logger *slog.Logger) (*lockout.Options, func(), error) {
+	b := cfg.BruteForce
+	if b == nil {
+		return nil, func() {}, nil
+	}
+	var client goredis.UniversalClient
+	if rc, ok := cfg.LockoutRedis(); ok {
+		c, err := rc.NewClient()
+		if err != nil {
+			return nil, nil, fmt.Errorf("brute_force.store: %w", err)
+		}
+		client = c
+		logger.Info("brute-force store: redis", "addrs", rc.Addrs, "key_prefix", b.KeyPrefix)
+	}
+	o, err := b.Open(client)
+	if err != nil {
+		if client != nil {
+			client.Close()
+		}
+		return nil, nil, err
+	}
+	return &o, func() {
+		if client != nil {
+			client.Close()
+		}
+	}, nil
 }

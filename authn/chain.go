@@ -125,6 +125,8 @@ type Chain struct {
 	// passThrough are the Security header element types that may stay
 	// unprocessed (an upstream verifies them).
 	passThrough []QName
+	// timestamp, when set, is the policy of the Timestamp pre-step.
+	timestamp *TimestampPolicy
 }
 
 // NewChain checks the entries and builds a chain.
@@ -171,6 +173,66 @@ func (c *Chain) WithPassThrough(names ...QName) *Chain {
 	return &c2
 }
 
+// TimestampPolicy says how the Security header's wsu:Timestamp is checked.
+type TimestampPolicy struct {
+	// Required rejects messages without a Timestamp.
+	Required bool
+	// MaxAge is how old Created may be (0: only Expires limits it).
+	MaxAge time.Duration
+	// FutureSkew is how far ahead Created may be (default 60 s).
+	FutureSkew time.Duration
+}
+
+// WithTimestamp returns a copy of the chain that checks the freshness of the
+// Security header's wsu:Timestamp under p before any module runs (a
+// pre-step, see Precheck), and marks the Timestamp processed when it
+// passes. A request without a SOAP envelope (HTTP Negotiate) has no
+// Timestamp to check.
+func (c *Chain) WithTimestamp(p TimestampPolicy) *Chain {
+	if p.FutureSkew == 0 {
+		p.FutureSkew = 60 * time.Second
+	}
+	c2 := *c
+	c2.timestamp = &p
+	return &c2
+}
+
+// Precheck runs the chain's pre-steps on req (the Timestamp freshness
+// check, see WithTimestamp) and returns their *Fault, if any. Authenticate
+// runs them itself unless a Precheck of req passed already: a caller that
+// must refuse a stale message before doing other work (the server consults
+// the brute-force store) calls Precheck first.
+func (c *Chain) Precheck(req *Request) error {
+	if req.prechecked {
+		return nil
+	}
+	if f := c.checkTimestamp(req); f != nil {
+		return f
+	}
+	req.prechecked = true
+	return nil
+}
+
+// checkTimestamp is the Timestamp pre-step.
+func (c *Chain) checkTimestamp(req *Request) *Fault {
+	p := c.timestamp
+	if p == nil || req.Envelope == nil {
+		return nil
+	}
+	sec := req.Envelope.Security
+	if sec == nil || sec.Timestamp == nil {
+		if p.Required {
+			return Reject(wsse.InvalidSecurity, "no Timestamp in the Security header and the policy requires one")
+		}
+		return nil
+	}
+	if err := wsse.CheckTimestamp(sec.Timestamp, req.Now, p.MaxAge, p.FutureSkew); err != nil {
+		return AsFault(err)
+	}
+	req.MarkProcessedAt(sec.Timestamp.Start)
+	return nil
+}
+
 // PassThrough returns the element types set by WithPassThrough.
 func (c *Chain) PassThrough() []QName { return append([]QName(nil), c.passThrough...) }
 
@@ -185,143 +247,214 @@ type subjectBuf struct {
 }
 
 // Authenticate runs the chain. It returns the Subject, or a *Fault.
+//
+// It runs the pre-steps first (Precheck, unless the caller did), then each
+// entry in order: run classifies the entry's outcome, decide applies the
+// flag table to it, and finish turns the tally into the Subject or the
+// fault.
 func (c *Chain) Authenticate(ctx context.Context, req *Request) (*Subject, error) {
+	if err := c.Precheck(req); err != nil {
+		return nil, err
+	}
 	buf := &subjectBuf{}
 	s := &buf.s
 	s.Modules = buf.modules[:0]
-	var (
-		decisive   *Fault // first failure of a required/requisite entry
-		technical  *Fault
-		rejection  *Fault
-		hasReqd    bool
-		optSuccess bool
-		challenge  string
-	)
-	finish := func() (*Subject, error) {
-		if decisive == nil && (hasReqd || optSuccess) {
-			if s.Principal == "" {
-				return nil, &Fault{Code: wsse.FailedAuthentication, Reason: "the modules that succeeded established no principal"}
-			}
-			// Every element of our Security header must have been
-			// processed by a module that succeeded (or be passed through):
-			// a signature or token nobody verified must not ride along.
-			if f := checkProcessed(req, c.passThrough); f != nil {
-				return nil, f
-			}
-			s.AuthTime = req.Now
-			return s, nil
-		}
-		f := decisive
-		if f == nil {
-			f = technical
-		}
-		if f == nil {
-			f = rejection
-		}
-		if f == nil {
-			f = &Fault{Code: wsse.UnsupportedSecurityToken, Reason: "no module found a credential it supports"}
-			if req.Security() == nil {
-				f.Code = wsse.InvalidSecurity
-				f.Reason = "no Security header and no other credential"
-			}
-			f.Challenge = challenge
-		}
-		return nil, f
-	}
-
+	var t tally
+	var fs faults
 	for _, e := range c.entries {
 		if err := ctx.Err(); err != nil {
 			return nil, &Fault{Code: wsse.SecurityTokenUnavailable, Reason: "request abandoned", Temporary: true, Err: err}
 		}
-		saved := s.clone()
-		marks := len(req.processed)
-		var started time.Time
-		if c.observe != nil {
-			started = time.Now()
-		}
-		ok, err := e.Module.Login(ctx, req, s)
-		var outcome Outcome
-		var fault *Fault
-		switch {
-		case ok && err == nil:
-			outcome = Succeeded
-			s.Modules = append(s.Modules, e.Name)
-		case errors.Is(err, ErrUnsupported):
-			outcome = Ignored
-			if ch, isCh := e.Module.(Challenger); isCh && challenge == "" {
-				challenge = ch.Challenge()
-			}
-		default:
-			if err == nil {
-				err = &Fault{Code: wsse.FailedAuthentication, Reason: "rejected"}
-			}
-			var f *Fault
-			if errors.As(err, &f) && !f.Temporary {
-				outcome = Rejected
-				fc := *f
-				fault = &fc
-			} else {
-				outcome = Errored
-				fault = AsFault(err)
-				if !fault.Temporary {
-					fc := *fault
-					fc.Temporary = true
-					fault = &fc
-				}
-			}
-			fault.Module = e.Name
-		}
-		if outcome != Succeeded {
-			*s = saved
-			// A module that did not succeed processed nothing.
-			req.processed = req.processed[:marks]
-		}
-		if c.observe != nil {
-			c.observe(e.Name, outcome, err, time.Since(started))
-		}
-		if outcome == Ignored && (e.Flag == Required || e.Flag == Requisite) {
-			outcome = Rejected
-			fault = &Fault{Code: wsse.UnsupportedSecurityToken, Module: e.Name,
-				Reason: "the " + e.Flag.String() + " module found no credential of its kind"}
-			if req.Security() == nil {
-				fault.Code = wsse.InvalidSecurity
-			}
-			if ch, isCh := e.Module.(Challenger); isCh {
-				fault.Challenge = ch.Challenge()
-			}
-		}
-		switch outcome {
-		case Rejected:
-			if rejection == nil {
-				rejection = fault
-			}
-		case Errored:
-			if technical == nil {
-				technical = fault
-			}
-		}
-
-		switch e.Flag {
-		case Required, Requisite:
-			hasReqd = true
-			if outcome != Succeeded && decisive == nil {
-				decisive = fault
-			}
-			if outcome != Succeeded && e.Flag == Requisite {
-				return finish()
-			}
-		case Sufficient:
-			if outcome == Succeeded {
-				optSuccess = true
-				if decisive == nil {
-					return finish()
-				}
-			}
-		case Optional:
-			if outcome == Succeeded {
-				optSuccess = true
-			}
+		r := c.run(ctx, e, req, s)
+		fs.note(e.Flag, r)
+		var stop bool
+		if t, stop = decide(t, e.Flag, r.outcome); stop {
+			break
 		}
 	}
-	return finish()
+	return c.finish(req, s, t, &fs)
+}
+
+// entryResult is one entry's login, classified.
+type entryResult struct {
+	outcome Outcome
+	// fault is the failure's fault (nil on success), naming the entry.
+	fault *Fault
+	// challenge is the module's HTTP challenge when it found no credential
+	// (authn.Challenger), "" otherwise.
+	challenge string
+}
+
+// run runs one entry's login and classifies its outcome. A module that did
+// not succeed leaves no trace: its changes to the Subject and its marks on
+// the request are undone. A required or requisite module that found no
+// credential of its kind is a rejection. The observer sees the outcome the
+// module gave, before that last rule.
+func (c *Chain) run(ctx context.Context, e Entry, req *Request, s *Subject) entryResult {
+	saved := s.clone()
+	marks := len(req.processed)
+	var started time.Time
+	if c.observe != nil {
+		started = time.Now()
+	}
+	ok, err := e.Module.Login(ctx, req, s)
+	r := classify(ok, err)
+	if r.outcome == Succeeded {
+		s.Modules = append(s.Modules, e.Name)
+	} else {
+		*s = saved
+		// A module that did not succeed processed nothing.
+		req.processed = req.processed[:marks]
+	}
+	if r.fault != nil {
+		r.fault.Module = e.Name
+	}
+	if c.observe != nil {
+		oerr := err
+		if oerr == nil && r.fault != nil {
+			oerr = r.fault // a plain false: the observer sees why
+		}
+		c.observe(e.Name, r.outcome, oerr, time.Since(started))
+	}
+	if r.outcome != Ignored {
+		return r
+	}
+	ch, isCh := e.Module.(Challenger)
+	if isCh {
+		r.challenge = ch.Challenge()
+	}
+	if e.Flag == Required || e.Flag == Requisite {
+		r.outcome = Rejected
+		r.fault = &Fault{Code: wsse.UnsupportedSecurityToken, Module: e.Name,
+			Reason: "the " + e.Flag.String() + " module found no credential of its kind", Challenge: r.challenge}
+		if req.Security() == nil {
+			r.fault.Code = wsse.InvalidSecurity
+		}
+	}
+	return r
+}
+
+// classify maps a module's answer to an outcome (see Module): success,
+// ignored (ErrUnsupported), a rejection (false, or a *Fault that is not
+// temporary), or a technical failure (any other error, and a temporary
+// fault). The fault is a copy the chain may annotate.
+func classify(ok bool, err error) entryResult {
+	switch {
+	case ok && err == nil:
+		return entryResult{outcome: Succeeded}
+	case errors.Is(err, ErrUnsupported):
+		return entryResult{outcome: Ignored}
+	case err == nil:
+		return entryResult{outcome: Rejected, fault: &Fault{Code: wsse.FailedAuthentication, Reason: "rejected"}}
+	}
+	var f *Fault
+	if errors.As(err, &f) && !f.Temporary {
+		fc := *f
+		return entryResult{outcome: Rejected, fault: &fc}
+	}
+	fc := *AsFault(err)
+	fc.Temporary = true
+	return entryResult{outcome: Errored, fault: &fc}
+}
+
+// tally is what the entries run so far came to, as far as the flag table
+// is concerned.
+type tally struct {
+	failed     bool // a required or requisite entry did not succeed
+	hasReqd    bool // a required or requisite entry ran
+	optSuccess bool // a sufficient or optional entry succeeded
+}
+
+// decide is the flag table (see Flag): the tally after an entry with flag f
+// came to outcome o, and whether the chain stops there. It is pure.
+func decide(t tally, f Flag, o Outcome) (tally, bool) {
+	ok := o == Succeeded
+	switch f {
+	case Required, Requisite:
+		t.hasReqd = true
+		if !ok {
+			t.failed = true
+			return t, f == Requisite
+		}
+	case Sufficient:
+		if ok {
+			t.optSuccess = true
+			return t, !t.failed
+		}
+	case Optional:
+		if ok {
+			t.optSuccess = true
+		}
+	}
+	return t, false
+}
+
+// succeeded reports whether a chain whose entries came to t succeeds: every
+// required and requisite entry succeeded and, if there was none, at least
+// one sufficient or optional entry did.
+func (t tally) succeeded() bool { return !t.failed && (t.hasReqd || t.optSuccess) }
+
+// faults are the candidates for the fault of a failed chain.
+type faults struct {
+	decisive  *Fault // first failure of a required/requisite entry
+	technical *Fault // first technical failure
+	rejection *Fault // first rejection
+	challenge string // first challenge of an ignored module
+}
+
+func (fs *faults) note(f Flag, r entryResult) {
+	if fs.challenge == "" {
+		fs.challenge = r.challenge
+	}
+	switch r.outcome {
+	case Succeeded:
+		return
+	case Rejected:
+		if fs.rejection == nil {
+			fs.rejection = r.fault
+		}
+	case Errored:
+		if fs.technical == nil {
+			fs.technical = r.fault
+		}
+	}
+	if (f == Required || f == Requisite) && fs.decisive == nil {
+		fs.decisive = r.fault
+	}
+}
+
+// pick is the fault of a failed chain: the first failure of a required or
+// requisite entry; else a technical failure (so the client retries instead
+// of hearing "wrong password" while a directory is down); else the first
+// rejection; else no module found a credential.
+func (fs *faults) pick(req *Request) *Fault {
+	for _, f := range []*Fault{fs.decisive, fs.technical, fs.rejection} {
+		if f != nil {
+			return f
+		}
+	}
+	f := &Fault{Code: wsse.UnsupportedSecurityToken, Reason: "no module found a credential it supports", Challenge: fs.challenge}
+	if req.Security() == nil {
+		f.Code = wsse.InvalidSecurity
+		f.Reason = "no Security header and no other credential"
+	}
+	return f
+}
+
+// finish turns the tally into the answer. A successful chain must have a
+// principal, and must have processed every element of the request's
+// Security header (or pass it through): a signature or token nobody
+// verified must not ride along.
+func (c *Chain) finish(req *Request, s *Subject, t tally, fs *faults) (*Subject, error) {
+	if !t.succeeded() {
+		return nil, fs.pick(req)
+	}
+	if s.Principal == "" {
+		return nil, &Fault{Code: wsse.FailedAuthentication, Reason: "the modules that succeeded established no principal"}
+	}
+	if f := checkProcessed(req, c.passThrough); f != nil {
+		return nil, f
+	}
+	s.AuthTime = req.Now
+	return s, nil
 }

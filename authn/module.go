@@ -28,6 +28,9 @@ type Request struct {
 	// Secure reports whether the client's connection was confidential: TLS
 	// here, or TLS at a configured terminating proxy in front of us.
 	Secure bool
+	// prechecked says the chain's pre-steps passed (Chain.Precheck). It
+	// sits here, in the padding after Secure, to keep the Request's size.
+	prechecked bool
 	// Authorization is the HTTP Authorization header, if any.
 	Authorization string
 	// Header gives read access to other request headers (canonical names).
@@ -43,7 +46,7 @@ type Request struct {
 	Shared map[string]any
 
 	// processed are the indexes into Security().Elements that modules (or
-	// the server, for the Timestamp) marked processed; see MarkProcessed.
+	// the chain's Timestamp pre-step) marked processed; see MarkProcessed.
 	processed    []int32
 	processedBuf [4]int32
 }
@@ -104,8 +107,13 @@ var ErrUnavailable = health.ErrUnavailable
 
 // Fault is a rejection: Code goes to the client, Reason and Err to the log.
 type Fault struct {
-	Code   wsse.FaultCode
-	Reason string
+	// Code is the fault code's local name, in Namespace.
+	Code wsse.FaultCode
+	// Namespace is the fault code's namespace; empty means WS-Security's
+	// (wsse.NSWSSE). Other protocols' codes (wsc:BadContextToken,
+	// wst:InvalidRequest) set theirs.
+	Namespace string
+	Reason    string
 	// Temporary marks a failure the client may retry (a dependency is down):
 	// HTTP 503 and a Receiver/Server fault.
 	Temporary bool

@@ -14,7 +14,7 @@ import (
 // Every child element of the Security header addressed to this service must
 // have been processed by someone before a request is accepted: a token
 // verified by the module that accepted it, a signature verified by the
-// module whose key made it, the Timestamp checked by the server. A header
+// module whose key made it, the Timestamp checked by the chain's pre-step. A header
 // that carries anything else (a ds:Signature nobody verified, an
 // xenc:EncryptedKey, a second token, a token of a kind no module knows) is
 // refused after the chain succeeded, as WSS4J refuses a signature or an

@@ -5,7 +5,6 @@
 package authn
 
 import (
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -47,10 +46,19 @@ type Subject struct {
 	// Modules lists the chain entries that succeeded, in order.
 	Modules []string `json:"modules,omitempty"`
 
-	// ReplyHeaders are HTTP headers a module wants sent back to the client
-	// with a successful answer (for example the mutual-authentication token of
-	// HTTP Negotiate). They are not part of the JSON form.
-	ReplyHeaders map[string]string `json:"-"`
+	// Reply, when set, is what a module wants sent back to the client with
+	// a successful answer. The HTTP layer renders it; it is not part of the
+	// JSON form.
+	Reply *Reply `json:"-"`
+}
+
+// Reply is what the modules that accepted a request want the client told,
+// typed so that the HTTP layer decides how it goes on the wire.
+type Reply struct {
+	// Negotiate is HTTP Negotiate's mutual-authentication token (RFC 4559
+	// section 5; a GSS token with the AP-REP), sent as
+	// WWW-Authenticate: Negotiate <Base64>.
+	Negotiate []byte
 }
 
 // AddGroups appends groups that the subject does not have yet.
@@ -90,6 +98,10 @@ func (s *Subject) clone() Subject {
 			c.Attributes[k] = slices.Clone(v)
 		}
 	}
-	c.ReplyHeaders = maps.Clone(s.ReplyHeaders)
+	if s.Reply != nil {
+		r := *s.Reply
+		r.Negotiate = slices.Clone(r.Negotiate)
+		c.Reply = &r
+	}
 	return c
 }

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/authsvc/authsvc/lockout"
+	"github.com/authsvc/authsvc/replay/redis"
 )
 
 // Identity configures the signed identity assertion (a JWT) sent to the
@@ -69,54 +72,34 @@ type Audit struct {
 	Output string `yaml:"output"`
 }
 
-// BruteForce configures failure counting and lockout.
+// BruteForce configures failure counting and lockout: package lockout's
+// Config, whose comment shows the section.
 //
 //	brute_force:
-//	  store: memory          # or redis (uses the replay section's Redis)
+//	  store: memory          # or redis: the replay section's Redis settings, on a connection of its own
 //	  principal: {max_failures: 5, window: 15m, lockout: 1m, max_lockout: 1h}
 //	  address:   {max_failures: 50, window: 15m, lockout: 1m, max_lockout: 1h}
 //	  max_entries: 100000
-type BruteForce struct {
-	Store      string     `yaml:"store"`
-	Principal  LockPolicy `yaml:"principal"`
-	Address    LockPolicy `yaml:"address"`
-	MaxEntries int        `yaml:"max_entries"`
-	KeyPrefix  string     `yaml:"key_prefix"`
-}
+type BruteForce = lockout.Config
 
-// LockPolicy is the limit for one kind of key. max_failures 0 turns the
-// kind off.
-type LockPolicy struct {
-	// MaxFailures within Window lock the key.
-	MaxFailures int `yaml:"max_failures"`
-	// Window is how long a failure is remembered after the last one.
-	Window time.Duration `yaml:"window"`
-	// Lockout is the first lock's length; each further failure once
-	// locked-and-released doubles it, up to MaxLockout.
-	Lockout    time.Duration `yaml:"lockout"`
-	MaxLockout time.Duration `yaml:"max_lockout"`
-}
+// LockPolicy is the limit for one kind of key (lockout.Policy).
+type LockPolicy = lockout.Policy
 
-func (p *LockPolicy) check(where string) error {
-	if p.MaxFailures < 0 || p.Window < 0 || p.Lockout < 0 || p.MaxLockout < 0 {
-		return fmt.Errorf("%s: values must not be negative", where)
+// LockoutRedis returns the Redis settings the brute_force store uses when
+// it is redis: the replay section's, with file paths resolved against the
+// configuration file's directory. ok is false for any other store.
+func (c *Config) LockoutRedis() (cfg redis.Config, ok bool) {
+	rr, isRedis := c.replay.(*RedisReplay)
+	if c.BruteForce == nil || c.BruteForce.Store != "redis" || !isRedis {
+		return redis.Config{}, false
 	}
-	if p.MaxFailures == 0 {
-		return nil
-	}
-	if p.Window == 0 {
-		p.Window = 15 * time.Minute
-	}
-	if p.Lockout == 0 {
-		p.Lockout = time.Minute
-	}
-	if p.MaxLockout == 0 {
-		p.MaxLockout = time.Hour
-	}
-	if p.MaxLockout < p.Lockout {
-		return fmt.Errorf("%s.max_lockout: %s is shorter than lockout %s", where, p.MaxLockout, p.Lockout)
-	}
-	return nil
+	env := &Env{BaseDir: filepath.Dir(c.Path)}
+	cfg = rr.Config
+	cfg.PasswordFile = env.Path(cfg.PasswordFile)
+	cfg.TLS.CAFile = env.Path(cfg.TLS.CAFile)
+	cfg.TLS.CertFile = env.Path(cfg.TLS.CertFile)
+	cfg.TLS.KeyFile = env.Path(cfg.TLS.KeyFile)
+	return cfg, true
 }
 
 // checkProduction validates and defaults the identity, gateway, audit and
@@ -157,35 +140,11 @@ func (c *Config) checkProduction() error {
 		return errors.New("audit.output: a file path, stderr or stdout is required")
 	}
 	if b := c.BruteForce; b != nil {
-		switch b.Store {
-		case "":
-			b.Store = "memory"
-		case "memory":
-		case "redis":
-			if _, ok := c.replay.(*RedisReplay); !ok {
-				return errors.New("brute_force.store: redis needs the replay section to be type redis (its connection is shared)")
-			}
-		default:
-			return fmt.Errorf("brute_force.store: %q is not memory or redis", b.Store)
+		if err := b.Validate(); err != nil {
+			return fmt.Errorf("brute_force.%w", err)
 		}
-		if b.Principal == (LockPolicy{}) && b.Address == (LockPolicy{}) {
-			b.Principal = LockPolicy{MaxFailures: 5}
-			b.Address = LockPolicy{MaxFailures: 50}
-		}
-		if err := b.Principal.check("brute_force.principal"); err != nil {
-			return err
-		}
-		if err := b.Address.check("brute_force.address"); err != nil {
-			return err
-		}
-		if b.MaxEntries < 0 {
-			return errors.New("brute_force.max_entries must not be negative")
-		}
-		if b.MaxEntries == 0 {
-			b.MaxEntries = 100000
-		}
-		if b.KeyPrefix == "" {
-			b.KeyPrefix = "authsvc:bf:"
+		if _, ok := c.replay.(*RedisReplay); b.Store == "redis" && !ok {
+			return errors.New("brute_force.store: redis needs the replay section to be type redis (its connection settings are used)")
 		}
 	}
 	return nil

@@ -30,25 +30,15 @@ func (s *Server) gatewayHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	h := w.Header()
-	if s.id != nil {
-		tok, err := s.id.sign(res.subject, res.id, s.o.Now())
-		if err != nil {
-			s.assertionFailed(w, res, err)
-			return
-		}
-		h.Set(s.id.o.Header, tok)
+	if _, ok := s.accept(w, res, true); !ok {
+		return
 	}
+	h := w.Header()
 	prefix := s.o.Gateway.HeaderPrefix
 	for _, n := range []string{"User", "Realm", "Principal", "Method", "Token-Type", "Groups"} {
 		h.Set(prefix+n, "")
 	}
 	setIdentity(h, prefix, res.subject)
-	for k, v := range res.subject.ReplyHeaders {
-		h.Set(k, v)
-	}
-	h.Set("X-Request-Id", res.id)
-	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }
 

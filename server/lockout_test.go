@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -12,47 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/lockout"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/wsse"
 )
-
-func TestLockoutNameFolding(t *testing.T) {
-	// Spellings the test slapd binds as alice (see lockoutName), and more.
-	for _, n := range []string{"alice", "Alice", " alice", "ALICE  ", "\talice\n",
-		"ａｌｉｃｅ", "ＡＬＩＣＥ", "ａlice", "alicｅ", "𝐚lice", "𝑨LICE", "ⓐlice", "ªlice", "ALİCE", "alİce",
-		"\u00a0alice", "alice\u3000", "\u2000Alice\u00a0", "al\u00adice", "ali\u200bce", "a\u200dlice", "alice\ufe0f"} {
-		if got := lockoutName(n); got != "alice" {
-			t.Errorf("lockoutName(%q) = %q", n, got)
-		}
-	}
-	for _, pair := range [][2]string{{"straße", "STRASSE"}, {"ｊ　ｄｏｅ", "J  Doe"}, {"ΟΔΥΣΣΕΥΣ", "οδυσσευς"}} {
-		if lockoutName(pair[0]) != lockoutName(pair[1]) {
-			t.Errorf("lockoutName(%q) = %q, lockoutName(%q) = %q", pair[0], lockoutName(pair[0]), pair[1], lockoutName(pair[1]))
-		}
-	}
-	// Names a directory keeps apart stay apart: accents, dotless i.
-	for _, n := range []string{"alic", "a b", "álice", "a\u0301lice", "alıce", "al ice"} {
-		if lockoutName(n) == "alice" {
-			t.Errorf("lockoutName(%q) folded to alice", n)
-		}
-	}
-	if lockoutName("a  b") != "a b" {
-		t.Error("inner spaces not collapsed")
-	}
-}
-
-// TestLockKeysShared: both stores are handed the key lockKeysFor derives,
-// so look-alike spellings share one counter in memory and in Redis alike.
-func TestLockKeysShared(t *testing.T) {
-	p := LockPolicy{MaxFailures: 1, Window: time.Minute, Lockout: time.Minute, MaxLockout: time.Minute}
-	s := &Server{o: Options{Lockout: &LockoutOptions{Principal: p, Address: p}}}
-	a := s.lockKeysFor("alice", netip.MustParseAddr("192.0.2.1"))
-	for _, n := range []string{"ａｌｉｃｅ", "𝐚lice", " ALİCE\u00a0"} {
-		if b := s.lockKeysFor(n, netip.MustParseAddr("192.0.2.1")); b != a {
-			t.Errorf("keys of %q = %+v, of alice %+v", n, b, a)
-		}
-	}
-}
 
 // TestLockedRunsChain: a locked principal is refused after the chain ran
 // under a decoy name (so it costs what a wrong password costs), with the
@@ -79,8 +41,8 @@ func TestLockedRunsChain(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	reg := prometheus.NewRegistry()
 	srv, err := New(Options{Chain: chain, Logger: quiet, Now: clk.now, Registry: reg,
-		Lockout: &LockoutOptions{
-			Principal: LockPolicy{MaxFailures: 3, Window: time.Hour, Lockout: time.Minute, MaxLockout: time.Hour},
+		Lockout: &lockout.Options{
+			Principal: lockout.Policy{MaxFailures: 3, Window: time.Hour, Lockout: time.Minute, MaxLockout: time.Hour},
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +82,7 @@ func TestLockedRunsChain(t *testing.T) {
 		t.Fatalf("the chain ran %d times (module duration observed %d times) for 2 locked requests, want 2",
 			n-before, observed()-obsBefore)
 	}
-	if !strings.HasPrefix(last, "authsvc-locked-") || decoyName("alice") == decoyName("ａｌｉｃｅ") {
+	if !strings.HasPrefix(last, "authsvc-locked-") || lockout.DecoyName("alice") == lockout.DecoyName("ａｌｉｃｅ") {
 		t.Errorf("the module saw user %q while alice was locked, want a decoy name", last)
 	}
 	// The right password during the lock reset nothing: the first failure
@@ -156,8 +118,8 @@ func TestLockoutResolvedPrincipal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Chain: chain, Logger: quiet, Lockout: &LockoutOptions{
-		Principal: LockPolicy{MaxFailures: 3, Window: time.Hour, Lockout: time.Hour, MaxLockout: time.Hour},
+	srv, err := New(Options{Chain: chain, Logger: quiet, Lockout: &lockout.Options{
+		Principal: lockout.Policy{MaxFailures: 3, Window: time.Hour, Lockout: time.Hour, MaxLockout: time.Hour},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +133,7 @@ func TestLockoutResolvedPrincipal(t *testing.T) {
 			t.Errorf("%q while alice is locked: %d %s", n, w.Code, w.Body)
 		}
 	}
-	st := srv.o.Lockout.Store
+	st := srv.guard.Store()
 	for _, k := range []string{"p:alice", "p:alice@example.test"} {
 		locked, _, _ := st.Status(context.Background(), k, time.Now())
 		if locked != (k == "p:alice") {

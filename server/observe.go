@@ -9,7 +9,6 @@ import (
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/replay"
-	"github.com/authsvc/authsvc/wsse"
 )
 
 // track counts a request in flight and observes its duration.
@@ -82,21 +81,6 @@ func (s *Server) writeAudit(r *http.Request, res *result, endpoint, outcome stri
 	} else if s.audit.failed.Swap(false) {
 		s.log.Info("audit log writes again")
 	}
-}
-
-// assertionFailed answers when the identity assertion cannot be signed:
-// the request does not go on without it (fail closed).
-func (s *Server) assertionFailed(w http.ResponseWriter, res *result, err error) {
-	s.m.assertionErrors.Inc()
-	s.log.Error("signing the identity assertion failed", "request_id", res.id, "error", err.Error())
-	code := "soap:Server"
-	if res.version == wsse.SOAP12 {
-		code = "env:Receiver"
-	}
-	w.Header().Set("Content-Type", contentType(res.version))
-	w.Header().Set("X-Request-Id", res.id)
-	w.WriteHeader(http.StatusInternalServerError)
-	w.Write(serverFault(res.version, code, "Internal error", res.id))
 }
 
 // timedTransport observes upstream latency and errors.

@@ -21,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/lockout"
 	"github.com/authsvc/authsvc/wsse"
 	"github.com/authsvc/authsvc/wsseclient"
 )
@@ -79,70 +80,13 @@ func post(h http.Handler, path, peer string, body []byte, hdr ...string) *httpte
 	return w
 }
 
-func TestMemoryLockoutPolicy(t *testing.T) {
-	st := NewMemoryLockout(0)
-	p := LockPolicy{MaxFailures: 3, Window: time.Minute, Lockout: 10 * time.Second, MaxLockout: 25 * time.Second}
-	ctx := context.Background()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < 2; i++ {
-		if locked, _ := st.Fail(ctx, "k", p, now); locked {
-			t.Fatalf("locked after %d failures", i+1)
-		}
-	}
-	if locked, _ := st.Fail(ctx, "k", p, now); !locked {
-		t.Fatal("not locked after 3 failures")
-	}
-	if locked, _, _ := st.Status(ctx, "k", now.Add(9*time.Second)); !locked {
-		t.Error("lock ended early")
-	}
-	now = now.Add(10 * time.Second)
-	if locked, _, _ := st.Status(ctx, "k", now); locked {
-		t.Error("lock did not end")
-	}
-	// One more failure locks again, twice as long; then the cap.
-	if locked, _ := st.Fail(ctx, "k", p, now); !locked {
-		t.Fatal("no back-off lock")
-	}
-	if locked, _, _ := st.Status(ctx, "k", now.Add(19*time.Second)); !locked {
-		t.Error("second lock shorter than 20s")
-	}
-	now = now.Add(20 * time.Second)
-	st.Fail(ctx, "k", p, now)
-	if locked, _, _ := st.Status(ctx, "k", now.Add(24*time.Second)); !locked {
-		t.Error("third lock shorter than the cap")
-	}
-	if locked, _, _ := st.Status(ctx, "k", now.Add(25*time.Second)); locked {
-		t.Error("third lock longer than max_lockout")
-	}
-	// Failures are forgotten a window after the last one.
-	now = now.Add(25*time.Second + time.Minute)
-	if locked, failures, _ := st.Status(ctx, "k", now); locked || failures {
-		t.Errorf("not forgotten: locked %v failures %v", locked, failures)
-	}
-	if st.Len() != 0 {
-		t.Errorf("expired entry kept")
-	}
-}
-
-func TestMemoryLockoutBounded(t *testing.T) {
-	st := NewMemoryLockout(100)
-	p := LockPolicy{MaxFailures: 1, Window: time.Hour, Lockout: time.Hour, MaxLockout: time.Hour}
-	now := time.Now()
-	for i := 0; i < 1000; i++ {
-		st.Fail(context.Background(), strings.Repeat("x", i%50)+string(rune('a'+i%26))+time.Duration(i).String(), p, now)
-	}
-	if st.Len() > 100 {
-		t.Fatalf("%d entries, max 100", st.Len())
-	}
-}
-
 func TestLockoutThroughServer(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	srv, err := New(Options{Chain: testChain(t), Logger: quiet, Now: clk.now,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")},
-		Lockout: &LockoutOptions{
-			Principal: LockPolicy{MaxFailures: 3, Window: time.Minute, Lockout: time.Minute, MaxLockout: time.Hour},
-			Address:   LockPolicy{MaxFailures: 10, Window: time.Minute, Lockout: time.Minute, MaxLockout: time.Hour},
+		Lockout: &lockout.Options{
+			Principal: lockout.Policy{MaxFailures: 3, Window: time.Minute, Lockout: time.Minute, MaxLockout: time.Hour},
+			Address:   lockout.Policy{MaxFailures: 10, Window: time.Minute, Lockout: time.Minute, MaxLockout: time.Hour},
 		}})
 	if err != nil {
 		t.Fatal(err)

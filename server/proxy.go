@@ -39,15 +39,11 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 	if s.o.Proxy.ScrubPassword {
 		head, n = scrubPassword(res, n)
 	}
-	st := &proxyState{res: res, n: n}
-	if s.id != nil {
-		tok, err := s.id.sign(res.subject, res.id, s.o.Now())
-		if err != nil {
-			s.assertionFailed(w, res, err)
-			return
-		}
-		st.assertion = tok
+	assertion, ok := s.accept(w, res, false)
+	if !ok {
+		return
 	}
+	st := &proxyState{res: res, n: n, assertion: assertion}
 	var rest io.Reader // the part of the body not read yet
 	if res.eof {
 		st.body = bytes.NewReader(head)
@@ -60,9 +56,6 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.o.Proxy.StrictEnvelope && res.env != nil {
 		st.body = s.strictBody(res, head, rest)
-	}
-	for k, v := range res.subject.ReplyHeaders {
-		w.Header().Set(k, v)
 	}
 	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
 }
@@ -88,15 +81,14 @@ func bindingStatus(res *result, soap11 int) int {
 	return soap11
 }
 
-// scrubPassword removes the PasswordText value from the forwarded head.
+// scrubPassword removes the cleartext password's value from the forwarded
+// head, when the chain accepted it as such.
 func scrubPassword(res *result, n int64) ([]byte, int64) {
-	sec := res.env.Security
-	if sec == nil || len(sec.UsernameTokens) != 1 || res.subject.TokenType != "PasswordText" {
+	if res.subject.TokenType != authn.TokenPasswordText {
 		return res.head, n
 	}
-	ut := sec.UsernameTokens[0]
-	a, b := ut.PasswordValueStart, ut.PasswordValueEnd
-	if a <= 0 || b <= a || b > len(res.head) {
+	a, b, ok := authn.CleartextPassword(res.env.Security)
+	if !ok || b > len(res.head) {
 		return res.head, n
 	}
 	out := make([]byte, 0, len(res.head)-(b-a))
@@ -254,14 +246,7 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	}
 	s.m.upstreamErrors.Inc()
 	s.log.Error("upstream request failed", "request_id", id, "error", err.Error())
-	code := "soap:Server"
-	if v == wsse.SOAP12 {
-		code = "env:Receiver"
-	}
-	w.Header().Set("Content-Type", contentType(v))
-	w.Header().Set("X-Request-Id", id)
-	w.WriteHeader(http.StatusBadGateway)
-	w.Write(serverFault(v, code, "The upstream service is unavailable", id))
+	writeServerFault(w, v, id, http.StatusBadGateway, "The upstream service is unavailable")
 }
 
 // sameHeader reports whether a client's header name is name for a

@@ -30,7 +30,8 @@
 //
 // When the client asks for mutual authentication (the AP option or the GSS
 // mutual flag) on HTTP Negotiate, the module builds the AP-REP itself and
-// puts it in Subject.ReplyHeaders as WWW-Authenticate: Negotiate <token>.
+// puts it in Subject.Reply.Negotiate (the server sends it as
+// WWW-Authenticate: Negotiate <token>).
 // Client addresses in tickets are not checked (they mean nothing behind
 // proxies and NAT, and MIT issues address-less tickets by default), nor are
 // GSS channel bindings.
@@ -246,10 +247,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 			if err != nil {
 				return false, fmt.Errorf("kerberos: building the AP-REP: %w", err)
 			}
-			if s.ReplyHeaders == nil {
-				s.ReplyHeaders = make(map[string]string)
-			}
-			s.ReplyHeaders["WWW-Authenticate"] = "Negotiate " + base64.StdEncoding.EncodeToString(rep)
+			s.Reply = &authn.Reply{Negotiate: rep}
 		}
 	}
 	s.Principal = res.Principal
@@ -424,128 +422,30 @@ func (m *Module) Accept(ctx context.Context, raw []byte, now time.Time) (*Result
 
 // AcceptFrom is Accept for a token sent from the client address from: the
 // replay-cache entry is charged to the ticket's principal and to from
-// (replay.Owner).
+// (replay.Owner). The steps are those of the package comment.
 func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from netip.Addr) (*Result, error) {
-	if len(raw) > m.maxToken {
-		return nil, reject(wsse.InvalidSecurityToken, "token of %d bytes, more than %d", len(raw), m.maxToken)
-	}
-	tok, err := Unwrap(raw)
-	if err != nil {
-		return nil, reject(wsse.InvalidSecurityToken, "%v", err)
-	}
 	var ap messages.APReq
-	if err := safely(func() error { return ap.Unmarshal(tok.APReq) }); err != nil {
-		return nil, reject(wsse.InvalidSecurityToken, "AP-REQ does not decode: %v", err)
-	}
-	if ap.PVNO != 5 || ap.Ticket.TktVNO != 5 {
-		return nil, reject(wsse.InvalidSecurityToken, "AP-REQ or ticket of a protocol version other than 5")
-	}
-	tkt := &ap.Ticket
-	if len(tkt.SName.NameString) == 0 {
-		return nil, reject(wsse.InvalidSecurityToken, "ticket without a service name")
-	}
-	sname := principalString(tkt.SName)
-	spn := sname + "@" + tkt.Realm
-	if !m.spns[spn] {
-		return nil, reject(wsse.FailedAuthentication, "wrong SPN: the ticket is for %s, this service is %s", spn, m.spnList)
-	}
-	if types.IsFlagSet(&ap.APOptions, flags.APOptionUseSessionKey) {
-		return nil, reject(wsse.InvalidSecurityToken, "user-to-user AP-REQ (use-session-key) for %s is not supported", spn)
-	}
-	etype, kvno := tkt.EncPart.EType, tkt.EncPart.KVNO
-	if _, err := crypto.GetEtype(etype); err != nil {
-		return nil, reject(wsse.InvalidSecurityToken, "unsupported enctype: the ticket for %s is encrypted with %s", spn, keytabs.ETypeName(etype))
-	}
-	key, kv, err := m.keys.Key(sname, tkt.Realm, kvno, etype)
+	tok, err := m.decodeAPReq(raw, &ap)
 	if err != nil {
-		switch {
-		case errors.Is(err, keytabs.ErrNoKVNO):
-			return nil, reject(wsse.FailedAuthentication, "unknown kvno: %v", err)
-		case errors.Is(err, keytabs.ErrNoEType):
-			return nil, reject(wsse.FailedAuthentication, "no key for the enctype: %v", err)
-		}
-		return nil, reject(wsse.FailedAuthentication, "no key: %v", err)
+		return nil, err
 	}
-
-	gen := m.keys.Generation()
-	ck := ticketKey(spn, etype, kv, tkt.EncPart.Cipher)
-	info := m.tickets.get(ck, gen, now)
-	if info == nil {
-		info, err = m.decryptTicket(tkt, key, spn, kv)
-		if err != nil {
-			return nil, err
-		}
-		m.tickets.put(ck, info, gen, info.enc.EndTime.Add(m.skew), now)
+	info, spn, err := m.ticket(&ap, now)
+	if err != nil {
+		return nil, err
 	}
 	enc := &info.enc
-
-	start := enc.StartTime
-	if start.IsZero() {
-		start = enc.AuthTime
-	}
-	if start.Sub(now) > m.skew {
-		return nil, reject(wsse.FailedAuthentication, "ticket for %s not yet valid: it starts at %s", spn, start.UTC().Format(time.RFC3339))
-	}
-	if now.Sub(enc.EndTime) > m.skew {
-		return nil, reject(wsse.FailedAuthentication, "expired ticket: the ticket of %s@%s for %s ended at %s", principalString(enc.CName), enc.CRealm, spn, enc.EndTime.UTC().Format(time.RFC3339))
-	}
-	if types.IsFlagSet(&enc.Flags, flags.Invalid) {
-		return nil, reject(wsse.FailedAuthentication, "ticket for %s has the invalid flag set", spn)
-	}
 	client := principalString(enc.CName)
-	if !m.realms[enc.CRealm] {
-		return nil, reject(wsse.FailedAuthentication, "client %s@%s: realm %s is not accepted", client, enc.CRealm, enc.CRealm)
-	}
-
-	if _, err := crypto.GetEtype(enc.Key.KeyType); err != nil {
-		return nil, reject(wsse.InvalidSecurityToken, "unsupported enctype: the session key is %s", keytabs.ETypeName(enc.Key.KeyType))
-	}
-	plain, err := crypto.DecryptEncPart(ap.EncryptedAuthenticator, enc.Key, keyusage.AP_REQ_AUTHENTICATOR)
+	auth, ct, err := m.authenticator(&ap, enc, now)
 	if err != nil {
-		return nil, reject(wsse.FailedAuthentication, "client %s@%s: the authenticator does not decrypt with the ticket's session key", client, enc.CRealm)
+		return nil, err
 	}
-	var auth types.Authenticator
-	if err := safely(func() error { return auth.Unmarshal(plain) }); err != nil {
-		return nil, reject(wsse.InvalidSecurityToken, "client %s@%s: the authenticator does not decode: %v", client, enc.CRealm, err)
+	if err := m.recordAuthenticator(ctx, &ap, enc, spn, ct, from); err != nil {
+		return nil, err
 	}
-	if auth.CRealm != enc.CRealm || !auth.CName.Equal(enc.CName) {
-		return nil, reject(wsse.FailedAuthentication, "the authenticator names %s@%s, the ticket is for client %s@%s", principalString(auth.CName), auth.CRealm, client, enc.CRealm)
+	local, err := m.localName(client, enc.CRealm)
+	if err != nil {
+		return nil, err
 	}
-	ct := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
-	if d := now.Sub(ct); d > m.skew || -d > m.skew {
-		return nil, reject(wsse.FailedAuthentication, "client %s@%s: clock skew: the authenticator's time %s is %s from ours, more than %s", client, enc.CRealm, ct.UTC().Format(time.RFC3339), d.Abs().Round(time.Second), m.skew)
-	}
-
-	// Replay: a hash of the authenticator's ciphertext, kept as long as the
-	// authenticator could be accepted.
-	h := sha256.Sum256(ap.EncryptedAuthenticator.Cipher)
-	rkey := "krb5-auth:" + base64.RawStdEncoding.EncodeToString(h[:])
-	owner := replay.Owner{Principal: client + "@" + enc.CRealm, Address: from}
-	if err := replay.AddFor(ctx, m.replay, rkey, ct.Add(m.skew+time.Second), owner); err != nil {
-		if errors.Is(err, replay.ErrReplay) {
-			return nil, authn.Reject(wsse.InvalidSecurity, "client %s@%s: replayed authenticator for %s", client, enc.CRealm, spn).Wrap(err)
-		}
-		return nil, fmt.Errorf("kerberos: replay cache: %w", err)
-	}
-
-	name := client + "@" + enc.CRealm
-	local := ""
-	for _, r := range m.rules {
-		if sm := r.re.FindStringSubmatchIndex(name); sm != nil {
-			local = string(r.re.ExpandString(nil, r.out, name, sm))
-			if local == "" {
-				return nil, reject(wsse.FailedAuthentication, "client %s: principal_map gives an empty name", name)
-			}
-			break
-		}
-	}
-	if local == "" {
-		local = name
-		if m.stripRealm {
-			local = client
-		}
-	}
-
 	res := &Result{
 		Principal: local, ClientName: client, ClientRealm: enc.CRealm, Service: spn,
 		Token: tok, PAC: info.pac, EndTime: enc.EndTime,
@@ -559,6 +459,149 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 		}
 	}
 	return res, nil
+}
+
+// decodeAPReq unwraps the token (step 1) and decodes its AP-REQ into ap.
+func (m *Module) decodeAPReq(raw []byte, ap *messages.APReq) (Token, error) {
+	if len(raw) > m.maxToken {
+		return Token{}, reject(wsse.InvalidSecurityToken, "token of %d bytes, more than %d", len(raw), m.maxToken)
+	}
+	tok, err := Unwrap(raw)
+	if err != nil {
+		return Token{}, reject(wsse.InvalidSecurityToken, "%v", err)
+	}
+	if err := safely(func() error { return ap.Unmarshal(tok.APReq) }); err != nil {
+		return Token{}, reject(wsse.InvalidSecurityToken, "AP-REQ does not decode: %v", err)
+	}
+	if ap.PVNO != 5 || ap.Ticket.TktVNO != 5 {
+		return Token{}, reject(wsse.InvalidSecurityToken, "AP-REQ or ticket of a protocol version other than 5")
+	}
+	if len(ap.Ticket.SName.NameString) == 0 {
+		return Token{}, reject(wsse.InvalidSecurityToken, "ticket without a service name")
+	}
+	return tok, nil
+}
+
+// ticket checks the ticket's service principal (step 2), finds its key
+// (step 3), and decrypts it or takes it from the ticket cache, checking its
+// times, flags and client realm (step 4). spn is the ticket's service
+// principal, name@REALM.
+func (m *Module) ticket(ap *messages.APReq, now time.Time) (info *ticketInfo, spn string, err error) {
+	tkt := &ap.Ticket
+	sname := principalString(tkt.SName)
+	spn = sname + "@" + tkt.Realm
+	if !m.spns[spn] {
+		return nil, spn, reject(wsse.FailedAuthentication, "wrong SPN: the ticket is for %s, this service is %s", spn, m.spnList)
+	}
+	if types.IsFlagSet(&ap.APOptions, flags.APOptionUseSessionKey) {
+		return nil, spn, reject(wsse.InvalidSecurityToken, "user-to-user AP-REQ (use-session-key) for %s is not supported", spn)
+	}
+	etype, kvno := tkt.EncPart.EType, tkt.EncPart.KVNO
+	if _, err := crypto.GetEtype(etype); err != nil {
+		return nil, spn, reject(wsse.InvalidSecurityToken, "unsupported enctype: the ticket for %s is encrypted with %s", spn, keytabs.ETypeName(etype))
+	}
+	key, kv, err := m.keys.Key(sname, tkt.Realm, kvno, etype)
+	if err != nil {
+		switch {
+		case errors.Is(err, keytabs.ErrNoKVNO):
+			return nil, spn, reject(wsse.FailedAuthentication, "unknown kvno: %v", err)
+		case errors.Is(err, keytabs.ErrNoEType):
+			return nil, spn, reject(wsse.FailedAuthentication, "no key for the enctype: %v", err)
+		}
+		return nil, spn, reject(wsse.FailedAuthentication, "no key: %v", err)
+	}
+	gen := m.keys.Generation()
+	ck := ticketKey(spn, etype, kv, tkt.EncPart.Cipher)
+	if info = m.tickets.get(ck, gen, now); info == nil {
+		if info, err = m.decryptTicket(tkt, key, spn, kv); err != nil {
+			return nil, spn, err
+		}
+		m.tickets.put(ck, info, gen, info.enc.EndTime.Add(m.skew), now)
+	}
+	return info, spn, m.checkTicket(&info.enc, spn, now)
+}
+
+// checkTicket checks a decrypted ticket's times, flags and client realm.
+func (m *Module) checkTicket(enc *messages.EncTicketPart, spn string, now time.Time) error {
+	start := enc.StartTime
+	if start.IsZero() {
+		start = enc.AuthTime
+	}
+	if start.Sub(now) > m.skew {
+		return reject(wsse.FailedAuthentication, "ticket for %s not yet valid: it starts at %s", spn, start.UTC().Format(time.RFC3339))
+	}
+	if now.Sub(enc.EndTime) > m.skew {
+		return reject(wsse.FailedAuthentication, "expired ticket: the ticket of %s@%s for %s ended at %s", principalString(enc.CName), enc.CRealm, spn, enc.EndTime.UTC().Format(time.RFC3339))
+	}
+	if types.IsFlagSet(&enc.Flags, flags.Invalid) {
+		return reject(wsse.FailedAuthentication, "ticket for %s has the invalid flag set", spn)
+	}
+	if !m.realms[enc.CRealm] {
+		client := principalString(enc.CName)
+		return reject(wsse.FailedAuthentication, "client %s@%s: realm %s is not accepted", client, enc.CRealm, enc.CRealm)
+	}
+	return nil
+}
+
+// authenticator decrypts the authenticator with the ticket's session key
+// and checks that it names the ticket's client and is within the clock
+// skew (step 5). ct is its time.
+func (m *Module) authenticator(ap *messages.APReq, enc *messages.EncTicketPart, now time.Time) (auth types.Authenticator, ct time.Time, err error) {
+	client := principalString(enc.CName)
+	if _, err := crypto.GetEtype(enc.Key.KeyType); err != nil {
+		return auth, ct, reject(wsse.InvalidSecurityToken, "unsupported enctype: the session key is %s", keytabs.ETypeName(enc.Key.KeyType))
+	}
+	plain, err := crypto.DecryptEncPart(ap.EncryptedAuthenticator, enc.Key, keyusage.AP_REQ_AUTHENTICATOR)
+	if err != nil {
+		return auth, ct, reject(wsse.FailedAuthentication, "client %s@%s: the authenticator does not decrypt with the ticket's session key", client, enc.CRealm)
+	}
+	if err := safely(func() error { return auth.Unmarshal(plain) }); err != nil {
+		return auth, ct, reject(wsse.InvalidSecurityToken, "client %s@%s: the authenticator does not decode: %v", client, enc.CRealm, err)
+	}
+	if auth.CRealm != enc.CRealm || !auth.CName.Equal(enc.CName) {
+		return auth, ct, reject(wsse.FailedAuthentication, "the authenticator names %s@%s, the ticket is for client %s@%s", principalString(auth.CName), auth.CRealm, client, enc.CRealm)
+	}
+	ct = auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
+	if d := now.Sub(ct); d > m.skew || -d > m.skew {
+		return auth, ct, reject(wsse.FailedAuthentication, "client %s@%s: clock skew: the authenticator's time %s is %s from ours, more than %s", client, enc.CRealm, ct.UTC().Format(time.RFC3339), d.Abs().Round(time.Second), m.skew)
+	}
+	return auth, ct, nil
+}
+
+// recordAuthenticator records the authenticator in the replay cache under a
+// hash of its ciphertext, for as long as it could be accepted (step 6).
+func (m *Module) recordAuthenticator(ctx context.Context, ap *messages.APReq, enc *messages.EncTicketPart, spn string, ct time.Time, from netip.Addr) error {
+	client := principalString(enc.CName)
+	h := sha256.Sum256(ap.EncryptedAuthenticator.Cipher)
+	rkey := "krb5-auth:" + base64.RawStdEncoding.EncodeToString(h[:])
+	owner := replay.Owner{Principal: client + "@" + enc.CRealm, Address: from}
+	if err := replay.AddFor(ctx, m.replay, rkey, ct.Add(m.skew+time.Second), owner); err != nil {
+		if errors.Is(err, replay.ErrReplay) {
+			return authn.Reject(wsse.InvalidSecurity, "client %s@%s: replayed authenticator for %s", client, enc.CRealm, spn).Wrap(err)
+		}
+		return fmt.Errorf("kerberos: replay cache: %w", err)
+	}
+	return nil
+}
+
+// localName maps client@realm to the local name: the first principal_map
+// rule that matches, else the name with or without its realm
+// (strip_realm).
+func (m *Module) localName(client, realm string) (string, error) {
+	name := client + "@" + realm
+	for _, r := range m.rules {
+		if sm := r.re.FindStringSubmatchIndex(name); sm != nil {
+			local := string(r.re.ExpandString(nil, r.out, name, sm))
+			if local == "" {
+				return "", reject(wsse.FailedAuthentication, "client %s: principal_map gives an empty name", name)
+			}
+			return local, nil
+		}
+	}
+	if m.stripRealm {
+		return client, nil
+	}
+	return name, nil
 }
 
 func ticketKey(spn string, etype int32, kvno int, cipher []byte) [32]byte {

@@ -13,12 +13,14 @@ const mod = "github.com/authsvc/authsvc"
 // TestImportRules checks, from `go list`, the direction of dependencies:
 // registries and caches know no chain (registry/ and replay/ import nothing
 // under authn/; they speak health's contract), the server only speaks HTTP
-// (server/ imports no login module), and health imports nothing of
-// authsvc. Test files are not counted: a test may wire whatever it needs.
+// (server/ imports no login module), brute-force protection knows no chain
+// (lockout/ depends on nothing under authn/, directly or not), and health
+// imports nothing of authsvc. Test files are not counted: a test may wire
+// whatever it needs.
 func TestImportRules(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...")
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}|{{join .Deps " "}}`, "./...")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
@@ -28,9 +30,18 @@ func TestImportRules(t *testing.T) {
 		mod + "/authn/extensible", mod + "/authn/enrich"}
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
+		direct, deps, _ := strings.Cut(line, "|")
+		f := strings.Fields(direct)
 		pkg, imports := f[0], f[1:]
 		rel := strings.TrimPrefix(pkg, mod+"/")
+		if under(rel, "lockout") {
+			checked++
+			for _, dep := range strings.Fields(deps) {
+				if dep == mod+"/authn" || strings.HasPrefix(dep, mod+"/authn/") {
+					t.Errorf("%s depends on %s: brute-force protection must not know the chain", pkg, dep)
+				}
+			}
+		}
 		for _, imp := range imports {
 			switch {
 			case (under(rel, "registry") || under(rel, "replay")) && (imp == mod+"/authn" || strings.HasPrefix(imp, mod+"/authn/")):
@@ -49,7 +60,7 @@ func TestImportRules(t *testing.T) {
 			checked++
 		}
 	}
-	if checked < 8 {
+	if checked < 9 {
 		t.Fatalf("checked only %d packages; go list output:\n%s", checked, out)
 	}
 }

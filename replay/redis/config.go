@@ -216,59 +216,15 @@ func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	password := c.Password
-	if c.PasswordFile != "" {
-		b, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("replay/redis: password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
-		if password == "" {
-			return nil, fmt.Errorf("replay/redis: password_file: %s is empty", c.PasswordFile)
-		}
+	client, err := c.NewClient()
+	if err != nil {
+		return nil, err
 	}
-	var tlsConf *tls.Config
-	if c.TLS.on() {
-		var err error
-		if tlsConf, err = c.TLS.config(); err != nil {
-			return nil, err
-		}
-	}
-	dial, timeout := c.DialTimeout, c.Timeout
-	if dial == 0 {
-		dial = DefaultDialTimeout
-	}
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
+	dial, timeout := c.timeouts()
 	prefix := c.KeyPrefix
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	client := goredis.NewUniversalClient(&goredis.UniversalOptions{
-		Addrs:                 c.Addrs,
-		MasterName:            c.MasterName,
-		IsClusterMode:         c.Cluster,
-		Username:              c.Username,
-		Password:              password,
-		SentinelUsername:      c.SentinelUsername,
-		SentinelPassword:      c.SentinelPassword,
-		DB:                    c.DB,
-		TLSConfig:             tlsConf,
-		DialTimeout:           dial,
-		DialerRetries:         1,
-		ReadTimeout:           timeout,
-		WriteTimeout:          timeout,
-		ContextTimeoutEnabled: true,
-		PoolTimeout:           timeout,
-		PoolSize:              c.PoolSize,
-		MinIdleConns:          c.MinIdleConns,
-		MaxRetries:            -1, // see the package comment: a retried SET NX can report its own first attempt
-		DisableIdentity:       true,
-		MaintNotificationsConfig: &maintnotifications.Config{
-			Mode: maintnotifications.ModeDisabled,
-		},
-	})
 	cache := &Cache{client: client, prefix: prefix, timeout: timeout, now: time.Now, logger: logger}
 	if !c.Cluster {
 		cache.quota = c.Quota.Quota(DefaultQuota)
@@ -303,6 +259,69 @@ func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
 		cache.batch = newBatcher(cache, workers)
 	}
 	return cache, nil
+}
+
+// NewClient reads the password and TLS files and returns a go-redis client
+// for the configured topology, with the timeouts and pool of the
+// configuration. It does not connect. Open uses it for the replay cache;
+// other users of the same settings (the brute-force store) open their own.
+func (c *Config) NewClient() (goredis.UniversalClient, error) {
+	password := c.Password
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("replay/redis: password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+		if password == "" {
+			return nil, fmt.Errorf("replay/redis: password_file: %s is empty", c.PasswordFile)
+		}
+	}
+	var tlsConf *tls.Config
+	if c.TLS.on() {
+		var err error
+		if tlsConf, err = c.TLS.config(); err != nil {
+			return nil, err
+		}
+	}
+	dial, timeout := c.timeouts()
+	client := goredis.NewUniversalClient(&goredis.UniversalOptions{
+		Addrs:                 c.Addrs,
+		MasterName:            c.MasterName,
+		IsClusterMode:         c.Cluster,
+		Username:              c.Username,
+		Password:              password,
+		SentinelUsername:      c.SentinelUsername,
+		SentinelPassword:      c.SentinelPassword,
+		DB:                    c.DB,
+		TLSConfig:             tlsConf,
+		DialTimeout:           dial,
+		DialerRetries:         1,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		ContextTimeoutEnabled: true,
+		PoolTimeout:           timeout,
+		PoolSize:              c.PoolSize,
+		MinIdleConns:          c.MinIdleConns,
+		MaxRetries:            -1, // see the package comment: a retried SET NX can report its own first attempt
+		DisableIdentity:       true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	})
+	return client, nil
+}
+
+// timeouts are the dial and operation timeouts, defaulted.
+func (c *Config) timeouts() (dial, timeout time.Duration) {
+	dial, timeout = c.DialTimeout, c.Timeout
+	if dial == 0 {
+		dial = DefaultDialTimeout
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	return dial, timeout
 }
 
 // probe runs a trivial script on a key of the prefix when quotas are on, so

@@ -66,3 +66,40 @@ log: {level: debug}
 	}
 	svc.Healthy(t)
 }
+
+// TestKerberosNegotiateThroughScrubbingProxy: HTTP Negotiate on a bare GET
+// through the proxy with scrub_password on reaches the upstream as alice,
+// and the client gets the mutual-authentication token. The proxy used to
+// look for a password in the missing envelope and answer 500.
+func TestKerberosNegotiateThroughScrubbingProxy(t *testing.T) {
+	k := testenv.StartKDC(t)
+	up := newUpstream(t)
+	svc := StartService(t, `
+chain:
+  - name: sso
+    type: kerberos
+    flag: requisite
+    keytab: `+k.LocalhostKeytab+`
+    service_principals: [HTTP/localhost@EXAMPLE.TEST]
+proxy:
+  upstream: `+up.URL+`
+  scrub_password: true
+`, nil)
+	url := strings.Replace(svc.URL, "127.0.0.1", "localhost", 1) + "/svc"
+	cmd := exec.Command(testenv.LookPath(t, "curl"), "-s", "-D", "-", "--negotiate", "-u", ":", "-w", "\n%{http_code}", url)
+	cmd.Env = k.Env(k.Kinit(t, "alice", "alice-pw"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	s := strings.TrimSpace(string(out))
+	if code := s[strings.LastIndexByte(s, '\n')+1:]; code != "200" {
+		t.Fatalf("status %s\n%s\n%s", code, s, svc.Log())
+	}
+	if !strings.Contains(strings.ToLower(s), "www-authenticate: negotiate ") {
+		t.Errorf("no mutual-authentication token in the answer:\n%s", s)
+	}
+	if r := up.last(t); r.header.Get("X-Authenticated-User") != "alice" || r.header.Get("X-Authenticated-Method") != "Negotiate" {
+		t.Errorf("upstream saw %v", r.header)
+	}
+}

@@ -1,0 +1,313 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/logsafe"
+	"github.com/authsvc/authsvc/replay"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// outcome of authenticating one HTTP request.
+type result struct {
+	id       string
+	version  wsse.Version
+	env      *wsse.Envelope
+	head     []byte // the part of the body read so far
+	eof      bool   // head is the whole body
+	subject  *authn.Subject
+	fault    *authn.Fault
+	status   int // for faults decided before the chain (too large, malformed)
+	release  func()
+	peerAddr netip.AddrPort
+	client   netip.Addr // the client's address, through trusted proxies
+	claimed  string     // the user name the token claims (unverified)
+	locked   string     // principal or address when refused as locked
+	start    time.Time
+}
+
+func (r *result) peer() netip.AddrPort { return r.peerAddr }
+
+// fail records a refusal; status 0 lets the endpoint choose.
+func (r *result) fail(status int, f *authn.Fault) *result {
+	r.fault, r.status = f, status
+	return r
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) trusted(peer netip.AddrPort) bool {
+	a := peer.Addr().Unmap()
+	for _, p := range s.o.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate reads the head of the request body, parses it and runs the
+// chain, behind the brute-force guard when there is one.
+func (s *Server) authenticate(r *http.Request) *result {
+	res := s.newResult(r)
+	now := s.o.Now() // the instant the chain judges the request at
+	s.m.inflight.Inc()
+	defer s.m.inflight.Dec()
+	if f, status := s.readBody(r, res); f != nil {
+		return res.fail(status, f)
+	}
+	req := s.request(r, res, now)
+	// The chain's pre-steps (the Timestamp) refuse a stale message before
+	// the brute-force store is asked anything.
+	if err := s.o.Chain.Precheck(req); err != nil {
+		return res.fail(0, authn.AsFault(err))
+	}
+	if s.guard == nil {
+		subj, err := s.o.Chain.Authenticate(r.Context(), req)
+		s.m.duration.Observe(time.Since(res.start).Seconds())
+		if err != nil {
+			return res.fail(0, replayRefusal(authn.AsFault(err)))
+		}
+		res.subject = subj
+		return res
+	}
+	return s.guarded(r.Context(), res, req)
+}
+
+// newResult starts the result of a request: its id (a trusted proxy's
+// X-Request-Id, else a new one), the SOAP version its Content-Type says,
+// and the client's address through trusted proxies.
+func (s *Server) newResult(r *http.Request) *result {
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+	res := &result{id: newRequestID(), version: versionFromContentType(r.Header.Get("Content-Type")), peerAddr: peer,
+		client: peer.Addr().Unmap(), start: time.Now()}
+	if s.trusted(peer) {
+		res.client = s.forwardedClient(r.Header.Values("X-Forwarded-For"), res.client)
+		if id := r.Header.Get("X-Request-Id"); requestIDPattern.MatchString(id) {
+			res.id = id
+		}
+	}
+	return res
+}
+
+// request is what the chain sees of r, at now.
+func (s *Server) request(r *http.Request, res *result, now time.Time) *authn.Request {
+	fromProxy := s.trusted(res.peerAddr)
+	return &authn.Request{
+		Envelope:      res.env,
+		Peer:          res.peerAddr,
+		Client:        res.client,
+		TLS:           r.TLS,
+		Secure:        r.TLS != nil || fromProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
+		Authorization: r.Header.Get("Authorization"),
+		Header:        r.Header.Get,
+		ID:            res.id,
+		Now:           now,
+	}
+}
+
+// guarded runs the chain behind the brute-force guard: a locked principal
+// or address is refused with the fault of a wrong password, after the same
+// work (decoyLogin); a failed authentication is counted; a success resets
+// the principal's failures, unless the name it resolved to is locked.
+func (s *Server) guarded(ctx context.Context, res *result, req *authn.Request) *result {
+	traced, a, which, err := s.guard.Begin(ctx, res.claimed, res.client, req.Now)
+	if err != nil {
+		// Fail closed: without the counters, guessing would be unthrottled.
+		return res.fail(0, &authn.Fault{Code: wsse.SecurityTokenUnavailable, Reason: "brute-force store unavailable",
+			Temporary: true, Err: err})
+	}
+	if which != "" {
+		// The same fault as a wrong password, after the same work: a
+		// locked account must not be told apart from a bad guess, by the
+		// answer or by its latency. Nothing is counted or reset.
+		s.decoyLogin(ctx, req)
+		s.m.duration.Observe(time.Since(res.start).Seconds())
+		return s.lockedOut(res, which)
+	}
+	subj, err := s.o.Chain.Authenticate(traced, req)
+	s.m.duration.Observe(time.Since(res.start).Seconds())
+	// The directory may match the claimed name to a user locked under its
+	// own name (mail for uid): refuse as locked, now that the work is done.
+	if err != nil {
+		f := replayRefusal(authn.AsFault(err))
+		if f.Code == wsse.FailedAuthentication && !f.Temporary {
+			if which := s.guard.Failed(traced, &a, req.Now); which != "" {
+				return s.lockedOut(res, which)
+			}
+		}
+		return res.fail(0, f)
+	}
+	if which := s.guard.Succeeded(traced, &a, res.id, subj.Principal, req.Now); which != "" {
+		return s.lockedOut(res, which)
+	}
+	res.subject = subj
+	return res
+}
+
+// lockedOut refuses a request because its principal or address (which) is
+// locked.
+func (s *Server) lockedOut(res *result, which string) *result {
+	res.locked = which
+	s.m.lockedRejections.WithLabelValues(which).Inc()
+	return res.fail(0, authn.Reject(wsse.FailedAuthentication, "locked: too many failed authentications for this %s", which))
+}
+
+// forwardedClient finds the client in X-Forwarded-For (sent by a trusted
+// proxy): the right-most address that is not itself a trusted proxy.
+func (s *Server) forwardedClient(values []string, peer netip.Addr) netip.Addr {
+	var hops []string
+	for _, v := range values {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		client = a.Unmap()
+		if !s.trusted(netip.AddrPortFrom(client, 0)) {
+			break
+		}
+	}
+	return client
+}
+
+// claimedPrincipal is the user name the first UsernameToken claims, cut to
+// a sane length, for counting and auditing. It is not verified.
+func claimedPrincipal(env *wsse.Envelope) string {
+	if env.Security == nil || len(env.Security.UsernameTokens) == 0 {
+		return ""
+	}
+	return logsafe.Clip(env.Security.UsernameTokens[0].Username, logsafe.MaxName)
+}
+
+// claimedMethod names the credential a rejected request carried.
+func claimedMethod(res *result, r *http.Request) (method, tokenType string) {
+	c := authn.Claimed(res.env, r.Header.Get("Authorization"))
+	return c.Method, c.TokenType
+}
+
+func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
+	if res.fault == nil {
+		s.m.requests.WithLabelValues(endpoint, "accepted").Inc()
+		s.m.decisions.WithLabelValues(endpoint, res.subject.Method, res.subject.TokenType, "accepted").Inc()
+		s.log.Info("authenticated", "request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr,
+			"principal", res.subject.Name(), "method", res.subject.Method, "token_type", res.subject.TokenType,
+			"modules", res.subject.Modules)
+		s.writeAudit(r, res, endpoint, "accepted")
+		return
+	}
+	f := res.fault
+	outcome := "rejected"
+	level := slog.LevelWarn
+	var qe *replay.QuotaError
+	if errors.As(f, &qe) {
+		// Not a dependency failure: one owner used up its share.
+		outcome = "throttled"
+		s.m.replayQuotaRefusals.WithLabelValues(qe.Kind).Inc()
+	} else if f.Temporary {
+		outcome = "error"
+		level = slog.LevelError
+		if f.Module != "" {
+			s.m.depErrorsTotal.WithLabelValues("module/" + f.Module).Inc()
+		}
+	}
+	s.m.requests.WithLabelValues(endpoint, outcome).Inc()
+	s.m.faults.WithLabelValues(string(f.Code)).Inc()
+	if res.locked != "" {
+		outcome = "locked"
+	}
+	method, tokenType := claimedMethod(res, r)
+	s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcome).Inc()
+	if isReplay(f) {
+		s.m.replayHits.Inc()
+	}
+	if errors.Is(f, authn.ErrUnprocessed) {
+		s.m.unprocessed.Inc()
+	}
+	s.writeAudit(r, res, endpoint, outcome)
+	// Reasons and errors may quote what the client sent: bounded.
+	attrs := []any{"request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr, "fault", string(f.Code),
+		"reason", logsafe.Clip(f.Reason, logsafe.MaxText)}
+	if res.claimed != "" {
+		attrs = append(attrs, "claimed_principal", res.claimed)
+	}
+	if res.locked != "" {
+		attrs = append(attrs, "locked", res.locked)
+	}
+	if f.Module != "" {
+		attrs = append(attrs, "module", f.Module)
+	}
+	if qe != nil {
+		attrs = append(attrs, "outcome", outcome, "retry_after", f.RetryAfter.Round(time.Second).String())
+	}
+	if f.Err != nil {
+		attrs = append(attrs, "error", logsafe.Clip(f.Err.Error(), logsafe.MaxText))
+	}
+	s.log.Log(r.Context(), level, "authentication refused", attrs...)
+}
+
+// apiStatus is the HTTP status of a fault from /v1/authenticate.
+func apiStatus(res *result) int {
+	switch {
+	case res.status != 0:
+		return res.status
+	case res.fault.Temporary:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusUnauthorized
+}
+
+// judge authenticates r for an endpoint and logs the decision. On a
+// rejection it answers with the fault (status chosen by status) and returns
+// nil; on success it returns the result and a function to call when the
+// handler is done with it.
+func (s *Server) judge(w http.ResponseWriter, r *http.Request, endpoint string, status func(*result) int) (*result, func()) {
+	untrack := s.track(endpoint)
+	res := s.authenticate(r)
+	done := func() {
+		if res.release != nil {
+			res.release()
+		}
+		untrack()
+	}
+	s.logDecision(r, res, endpoint)
+	if res.fault != nil {
+		writeFault(w, res.version, res.fault, res.id, status(res))
+		done()
+		return nil, nil
+	}
+	return res, done
+}
+
+func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
+	res, done := s.judge(w, r, "api", apiStatus)
+	if res == nil {
+		return
+	}
+	defer done()
+	if _, ok := s.accept(w, res, true); !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(res.subject)
+}
