@@ -169,8 +169,8 @@ func (r *keyring) open(rkey string, v []byte, issuer, identifier string) (*sct.C
 }
 
 // marshal encodes c: Identifier, Instance, Issuer, Key as uvarint length
-// and bytes; Created and Expires as varint Unix seconds and uvarint
-// nanoseconds; the Subject's Principal, Realm, Method; the number of
+// and bytes; Created, Expires and RenewUntil as varint Unix seconds and
+// uvarint nanoseconds; the Subject's Principal, Realm, Method; the number of
 // groups and each group; the number of attributes and, for each, its name,
 // the number of values and each value.
 func marshal(c *sct.Context) []byte {
@@ -201,6 +201,7 @@ func marshal(c *sct.Context) []byte {
 	b = append(b, c.Key...)
 	tm(c.Created)
 	tm(c.Expires)
+	tm(c.RenewUntil)
 	str(s.Principal)
 	str(s.Realm)
 	str(s.Method)
@@ -285,6 +286,7 @@ func unmarshal(b []byte) (*sct.Context, error) {
 	c.Key = append([]byte(nil), raw()...)
 	c.Created = tm()
 	c.Expires = tm()
+	c.RenewUntil = tm()
 	s := &c.Subject
 	s.Principal = str()
 	s.Realm = str()
