@@ -49,7 +49,8 @@ public class SCGen {
                 }
                 out.println("OK " + Base64.getEncoder().encodeToString(res.getBytes("UTF-8")));
             } catch (Throwable e) {
-                out.println("ERR " + String.valueOf(e).replace('\n', ' ').replace('\t', ' '));
+                String msg = String.valueOf(e).replace('\n', ' ').replace('\t', ' ');
+                out.println("ERR " + (msg.length() > 300 ? msg.substring(0, 300) + "..." : msg));
             }
             out.flush();
         }
@@ -79,7 +80,7 @@ public class SCGen {
 
     static String ut(String[] a, String env) throws Exception {
         Document doc = parse(env);
-        WSSecHeader sec = header(doc, Integer.parseInt(a[5]));
+        WSSecHeader sec = header(doc, Integer.parseInt(a[4]));
         WSSecUsernameToken ut = new WSSecUsernameToken();
         ut.setPasswordType(a[3].equals("1") ? WSConstants.PASSWORD_DIGEST : WSConstants.PASSWORD_TEXT);
         ut.setUserInfo(a[1], a[2]);
