@@ -209,8 +209,10 @@ type RST struct {
 	// Target is the Identifier a Renew or Cancel names ("#id" to name the
 	// SCT in the header by wsu:Id).
 	Target string
-	// Lifetime, when positive, is requested.
+	// Lifetime, when positive, is requested; Expires, when set, is the
+	// requested Lifetime's end instead.
 	Lifetime time.Duration
+	Expires  time.Time
 }
 
 // Action is the RST's action URI.
@@ -265,10 +267,13 @@ func (r RST) Body() string {
 	if r.Computed {
 		b.WriteString(`<t:ComputedKeyAlgorithm>` + v.CKPSHA1() + `</t:ComputedKeyAlgorithm>`)
 	}
-	if r.Lifetime > 0 {
+	if r.Lifetime > 0 || !r.Expires.IsZero() {
 		now := time.Now().UTC()
-		b.WriteString(`<t:Lifetime><wsu:Created>` + now.Format(wstrust.TimeFormat) + `</wsu:Created><wsu:Expires>` +
-			now.Add(r.Lifetime).Format(wstrust.TimeFormat) + `</wsu:Expires></t:Lifetime>`)
+		exp := r.Expires
+		if exp.IsZero() {
+			exp = now.Add(r.Lifetime)
+		}
+		b.WriteString(`<t:Lifetime><wsu:Expires>` + exp.UTC().Format(wstrust.TimeFormat) + `</wsu:Expires></t:Lifetime>`)
 	}
 	b.WriteString(`</t:RequestSecurityToken>`)
 	return b.String()
