@@ -168,7 +168,6 @@ func TestRenewGrace(t *testing.T) {
 
 // TestMetrics: the counters move with issue, renew, cancel and refusals.
 func TestMetrics(t *testing.T) {
-	g := wss4j.SharedSC(t)
 	reg := prometheus.NewRegistry()
 	store := sct.NewMemory(0)
 	defer store.Close()
@@ -186,7 +185,6 @@ func TestMetrics(t *testing.T) {
 	if o := r.Serve(t, c.RST(t, wstrust.Cancel, nil, wss4j.SC{}), false); o.Err != nil {
 		t.Fatal(o.Err)
 	}
-	_ = g
 	for _, c := range []struct {
 		name   string
 		labels []string
