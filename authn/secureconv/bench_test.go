@@ -80,4 +80,6 @@ func BenchmarkProfileM(b *testing.B) { benchProfile(b, wss4j.SC{}) }
 
 // BenchmarkProfileT: the SCT's secret signs the Timestamp (WCF
 // TransportWithMessageCredential shape), on a secure channel.
-func BenchmarkProfileT(b *testing.B) { benchProfile(b, wss4j.SC{ProfileT: true, Parts: []string{"ts"}}) }
+func BenchmarkProfileT(b *testing.B) {
+	benchProfile(b, wss4j.SC{ProfileT: true, Parts: []string{"ts"}})
+}
