@@ -1,6 +1,7 @@
 package sts_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/sct"
 	"github.com/authsvc/authsvc/sts"
 	"github.com/authsvc/authsvc/sts/ststest"
@@ -257,5 +259,37 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := sts.New(sts.Config{Issuer: issuer}, nil, nil, nil); err == nil {
 		t.Fatal("no store accepted")
+	}
+}
+
+// TestRenewRace: two Renew RSTs signed with the same instance, both
+// authenticated before either is served (two replicas at once): the first
+// renews, the second loses the store's compare-and-swap with
+// wsc:UnableToRenew and changes nothing.
+func TestRenewRace(t *testing.T) {
+	r := newReplica(t, ststest.Options{})
+	v := wstrust.V13
+	c := issue(t, r, v, false, nil)
+	var reqs []*authn.Request
+	var subjects []*authn.Subject
+	for i := 0; i < 2; i++ {
+		req := ststest.Request(t, c.RST(t, wstrust.Renew, nil, wss4j.SC{}), true, nil)
+		req.MarkProcessedAt(req.Security().Timestamp.Start)
+		s, err := r.Chain.Authenticate(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs, subjects = append(reqs, req), append(subjects, s)
+	}
+	first, err := r.STS.Respond(context.Background(), reqs[0], subjects[0], wstrust.Renew)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.STS.Respond(context.Background(), reqs[1], subjects[1], wstrust.Renew)
+	wantTrustFault(t, err, v, wstrust.UnableToRenew)
+	renewed := ststest.Accept(t, c.Gen, first, false, nil)
+	stored, err := r.Store.Get(context.Background(), issuer, c.Identifier)
+	if err != nil || !bytes.Equal(stored.Key, renewed.Key) {
+		t.Fatalf("store holds %v, %v; want the first renewal's key", stored, err)
 	}
 }

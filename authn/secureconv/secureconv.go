@@ -27,7 +27,10 @@
 // renew grace) or holds cancelled is wsc:BadContextToken; one past its
 // Expires but within its renew grace is wsc:RenewNeeded, except for a
 // Renew RST (action {wst}/RST/SCT/Renew or /RST/Renew), which must be
-// signed with the expired context. A store that cannot answer is a
+// signed with the expired context (the server must hand every request that
+// sts.Classify calls an RST to the STS and never forward it upstream or
+// answer it with the Subject; Used.Expired marks such an acceptance). A
+// store that cannot answer is a
 // technical failure wrapping health.ErrUnavailable: the chain fails closed
 // (503).
 //
