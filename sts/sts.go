@@ -362,7 +362,7 @@ func (s *Service) issue(ctx context.Context, req *authn.Request, subj *authn.Sub
 	if err := s.store.Issue(ctx, c); err != nil {
 		return nil, s.storeError(v, "issue", err)
 	}
-	resp.Token = &wstrust.SCT{Version: v, ID: tokenID(uuid), Identifier: c.Identifier}
+	resp.Token = &wstrust.SCT{Version: v, ID: tokenID(c.Identifier), Identifier: c.Identifier}
 	resp.Proof, resp.Created, resp.Expires = p, c.Created, c.Expires
 	out, err := wstrust.BuildResponse(resp)
 	if err != nil {
