@@ -71,9 +71,10 @@ type Subject struct {
 // the past: callers check Expires themselves (a message signed with an
 // expired context is refused with wsc:RenewNeeded; a Renew of it is
 // allowed). Get never returns a context whose Retention has passed (by the
-// replica's clock); the record itself, or its tombstone, may outlive
-// Retention by a little (Redis rounds its TTL up to the millisecond), never
-// end before it.
+// replica's clock), and once Get says ErrNotFound for that reason, Renew
+// and Cancel on the same clock say so too. The record itself, or its
+// tombstone, may end up to two milliseconds before its Retention (Redis
+// keeps whole milliseconds of TTL): a context is never accepted late.
 //
 // Implementations: NewMemory (one replica) and package sct/redis (shared by
 // replicas); package sct/scttest is the conformance suite both pass.

@@ -18,7 +18,7 @@ import (
 //
 // A record:
 //
-//	'R' 0x01 | SHA-256(Instance) [32] | len(key id) [1] | key id | nonce [12] | AES-GCM(plaintext) with its tag [16]
+//	'R' 0x02 | SHA-256(Instance) [32] | len(key id) [1] | key id | nonce [12] | AES-GCM(plaintext) with its tag [16]
 //
 // The plaintext is every field of the sct.Context, length-prefixed (see
 // marshal): strings are bytes, kept exactly (JSON would replace invalid
@@ -28,12 +28,12 @@ import (
 // another instance hash or key id, does not decrypt. The instance hash is
 // in clear so that the renewal script can compare it without a key.
 //
-// A tombstone (a cancelled context): 'X' 0x01. It carries nothing else:
+// A tombstone (a cancelled context): 'X' 0x02. It carries nothing else:
 // no secret, no Subject.
 const (
 	kindRecord    = 'R'
 	kindTombstone = 'X'
-	version       = 0x01
+	version       = 0x02 // 0x02: RenewUntil in the plaintext (0x01, without it, was never deployed)
 
 	hashLen   = sha256.Size
 	nonceLen  = 12

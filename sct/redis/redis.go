@@ -16,8 +16,8 @@
 // kept in clear beside it for the renewal's compare-and-swap. Nothing
 // secret or identifying is readable in Redis: no key, principal, group or
 // Identifier in clear. The TTL is the context's Retention (Expires, or
-// RenewUntil when the context has a renew grace; PX, rounded up to the
-// millisecond); Get also checks the Retention on the replica's clock and
+// RenewUntil when the context has a renew grace; PX, in whole
+// milliseconds, one less than rounded down: see ttl); Get also checks the Retention on the replica's clock and
 // returns a context within its grace with Expires in the past.
 //
 // Issue is SET NX PX: of concurrent Issues of one Identifier, from any
@@ -181,8 +181,8 @@ func (s *Store) Get(ctx context.Context, issuer, identifier string) (*sct.Contex
 	case err != nil:
 		return nil, s.corrupt("GET", rkey, err)
 	case !c.Retention().After(s.now()):
-		// Redis keeps it until the millisecond after; the record has
-		// ended by our clock. (A context past Expires but within its
+		// The record has ended by our clock (another replica's clock
+		// may differ from ours). (A context past Expires but within its
 		// renew grace is returned: the caller checks Expires.)
 		clear(c.Key)
 		return nil, sct.ErrNotFound
@@ -252,11 +252,17 @@ func (s *Store) Cancel(ctx context.Context, issuer, identifier string) error {
 	return s.fail("cancel script", fmt.Errorf("unexpected answer %d", ans))
 }
 
-// ttl is exp - now in milliseconds, rounded up, at least 1 (Validate has
-// checked that Expires, hence the Retention, is after now).
+// ttl is exp - now in whole milliseconds, rounded down, less one, at least
+// 1 (Validate has checked that Expires, hence the Retention, is after now).
+// Redis expires a key once its clock in milliseconds is past (not at) the
+// key's expiry; with one millisecond less, it has dropped a record by the
+// time our clock reaches its Retention, so that once Get says ErrNotFound
+// (the Retention has passed) the renew and cancel scripts, which rely on
+// the TTL alone, find no record either. Rounded up, there was a
+// millisecond in which Get said ErrNotFound and Renew still renewed (seen
+// in the RenewGrace conformance test).
 func ttl(exp, now time.Time) int64 {
-	d := exp.Sub(now)
-	ms := int64((d + time.Millisecond - 1) / time.Millisecond)
+	ms := int64(exp.Sub(now)/time.Millisecond) - 1
 	return max(ms, 1)
 }
 
