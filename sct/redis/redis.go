@@ -16,9 +16,10 @@
 // kept in clear beside it for the renewal's compare-and-swap. Nothing
 // secret or identifying is readable in Redis: no key, principal, group or
 // Identifier in clear. The TTL is the context's Retention (Expires, or
-// RenewUntil when the context has a renew grace; PX, in whole
-// milliseconds, one less than rounded down: see ttl); Get also checks the Retention on the replica's clock and
-// returns a context within its grace with Expires in the past.
+// RenewUntil when the context has a renew grace; PX in whole milliseconds,
+// one less than rounded down: see ttl); Get also checks the Retention on
+// the replica's clock and returns a context within its grace with Expires
+// in the past.
 //
 // Issue is SET NX PX: of concurrent Issues of one Identifier, from any
 // number of replicas, exactly one succeeds. Renew is one Lua script that
