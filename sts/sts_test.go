@@ -124,6 +124,15 @@ func TestLifecycle(t *testing.T) {
 						t.Fatalf("subject %+v", s)
 					}
 
+					// Profile T (the secret itself, Timestamp signed) on a secure
+					// channel, and profile M by Identifier with ValueType.
+					if o := r.Serve(t, c.App(t, 200, wss4j.SC{ProfileT: true, Parts: []string{"ts"}}), true); o.Err != nil || o.Subject.TokenType != secureconv.TokenTypeContext {
+						t.Fatalf("profile T: %v", o.Err)
+					}
+					if o := r.Serve(t, c.App(t, 200, wss4j.SC{ByIdentifier: true, ValueType: true}), false); o.Err != nil {
+						t.Fatalf("profile M by Identifier: %v", o.Err)
+					}
+
 					// Renew, signed with the context, with new client entropy.
 					ce2 := entropy(t)
 					renewEnv := ststest.RST{V: v, Kind: wstrust.Renew, Target: c.Identifier, Entropy: ce2, Computed: true, Context: "uuid-renew"}.Envelope(soap12)
