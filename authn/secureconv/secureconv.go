@@ -25,8 +25,9 @@
 // The context is looked up in the sct.Store under the configured issuer. A
 // context the store does not hold (never issued, another issuer's, past its
 // renew grace) or holds cancelled is wsc:BadContextToken; one past its
-// Expires but within its renew grace is wsc:RenewNeeded, except for a
-// Renew RST (action {wst}/RST/SCT/Renew or /RST/Renew), which must be
+// Expires but within its renew grace is wsc:RenewNeeded once the MAC
+// matched (only a holder of the key learns it), except for a Renew RST
+// (action {wst}/RST/SCT/Renew or /RST/Renew), which must be
 // signed with the expired context (the server must hand every request that
 // sts.Classify calls an RST to the STS and never forward it upstream or
 // answer it with the Subject; Used.Expired marks such an acceptance). A
@@ -263,17 +264,15 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	}
 	until = until.Add(time.Second)
 
-	renew := false
-	if action, err := wstrust.Action(req.Envelope, header(req, "Content-Type"), header(req, "Soapaction")); err == nil {
-		_, kind := wstrust.Classify(action)
-		renew = kind == wstrust.Renew
-	}
-
+	// An expired context (within its renew grace) is let through the
+	// resolver and refused below, after its MAC matched, unless the
+	// message is a Renew: only a holder of the key learns that the context
+	// needs renewing, and the action is read only then.
 	r := &wstrust.Resolver{
 		Env:          req.Envelope,
 		Now:          req.Now,
 		Direct:       req.Secure || m.cfg.AllowInsecure,
-		AllowExpired: renew,
+		AllowExpired: true,
 		Lookup: func(ctx context.Context, identifier string) (*sct.Context, error) {
 			return m.cfg.Store.Get(ctx, m.cfg.Issuer, identifier)
 		},
@@ -305,6 +304,12 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		profile, typ = ProfileM, TokenTypeDerivedKey
 	}
 	who := fmt.Sprintf("context %s of %q (profile %s)", c.Identifier, c.Subject.Principal, profile)
+	expired := c.Expired(req.Now)
+	if expired && !isRenew(req) {
+		f := wstrust.NewFault(versionOf(keyTok), wstrust.RenewNeeded, fmt.Sprintf("%s expired at %s (the store keeps it for renewal until %s)",
+			who, c.Expires.UTC().Format(time.RFC3339), c.Retention().UTC().Format(time.RFC3339)))
+		return false, &authn.Fault{Code: NearestCode(f), Reason: f.Reason, Err: f}
+	}
 	switch {
 	case !res.TimestampSigned:
 		return false, authn.Reject(wsse.InvalidSecurity, "%s: the signature does not cover the Timestamp", who)
@@ -350,16 +355,30 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 			req.MarkProcessed(i)
 		}
 	}
-	var v *wstrust.Version
-	if keyTok != nil {
-		for _, x := range wstrust.Versions {
-			if x.SC == keyTok.Space {
-				v = x
+	req.SetShared(SharedKey, &Used{Context: c, Version: versionOf(keyTok), Profile: profile, Expired: expired})
+	return true, nil
+}
+
+// versionOf is the WS-SC version of a token (nil if none).
+func versionOf(tok *wsse.Element) *wstrust.Version {
+	if tok != nil {
+		for _, v := range wstrust.Versions {
+			if v.SC == tok.Space {
+				return v
 			}
 		}
 	}
-	req.SetShared(SharedKey, &Used{Context: c, Version: v, Profile: profile, Expired: c.Expired(req.Now)})
-	return true, nil
+	return nil
+}
+
+// isRenew reports whether req is a Renew RST by its action.
+func isRenew(req *authn.Request) bool {
+	action, err := wstrust.Action(req.Envelope, header(req, "Content-Type"), header(req, "Soapaction"))
+	if err != nil {
+		return false
+	}
+	_, kind := wstrust.Classify(action)
+	return kind == wstrust.Renew
 }
 
 // header reads a request header, "" when the request carries none.

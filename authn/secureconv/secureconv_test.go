@@ -218,8 +218,13 @@ func TestRejections(t *testing.T) {
 		}
 		cl := &ststest.Client{Gen: f.c.Gen, V: v, SOAP12: true, Identifier: c.Identifier, Key: c.Key}
 		msg := cl.App(t, 100, wss4j.SC{})
+		forged := *cl
+		forged.Key = bytes.Repeat([]byte{9}, 32)
+		forgedMsg := forged.App(t, 100, wss4j.SC{})
 		time.Sleep(time.Until(c.Expires.Add(50 * time.Millisecond)))
 		wantSC(t, f.r.Serve(t, msg, true).Err, wstrust.RenewNeeded)
+		// Without the key, nobody learns that the context needs renewing.
+		wantWSS(t, f.r.Serve(t, forgedMsg, true).Err, wsse.FailedCheck, "does not match")
 	})
 }
 
