@@ -17,17 +17,18 @@ const DefaultMaxEntries = 100_000
 // Memory is an in-process Store for a single replica: a map with a hard
 // bound on the records it holds.
 //
-// The bound counts every record until its Expires: live contexts and
-// tombstones alike (a cancelled context keeps its slot until it would have
-// expired, so that Issue and Get can tell it apart). At the bound Issue
+// The bound counts every record until its Retention (Expires, or the end
+// of its renew grace): live contexts, contexts within their grace and
+// tombstones alike (a cancelled context keeps its slot until its record
+// would have gone, so that Issue and Get can tell it apart). At the bound Issue
 // returns ErrFull; nothing live is ever evicted to make room.
 //
-// Expired records are dropped in expiry order by the operations themselves:
-// a heap orders the records by Expires, and every Issue, Renew, Cancel and
-// Get first pops those whose time has passed. Each record is popped once,
-// so the cost is amortised O(log n) per operation; there is no background
-// goroutine. Get and the other methods also check the expiry themselves:
-// a record is never returned after its Expires.
+// Records past their Retention are dropped in that order by the operations
+// themselves: a heap orders the records by Retention, and every Issue,
+// Renew, Cancel and Get first pops those whose time has passed. Each record
+// is popped once, so the cost is amortised O(log n) per operation; there is
+// no background goroutine. Get and the other methods also check the
+// Retention themselves: a record is never returned after it.
 //
 // Keys, groups and attributes are copied in and out. Dropped and cancelled
 // records have their key bytes zeroed.
@@ -45,7 +46,7 @@ type memKey struct{ issuer, identifier string }
 type memEntry struct {
 	k   memKey
 	c   *Context // nil: a tombstone
-	exp int64    // unix nanoseconds; the record is gone from then on
+	exp int64    // unix nanoseconds: the Retention; the record is gone from then on
 	idx int      // index in the heap
 }
 
@@ -85,7 +86,7 @@ func (s *Memory) Issue(_ context.Context, c *Context) error {
 		wipe(c)
 		return ErrFull
 	}
-	e := &memEntry{k: k, c: c, exp: c.Expires.UnixNano()}
+	e := &memEntry{k: k, c: c, exp: c.Retention().UnixNano()}
 	s.m[k] = e
 	heap.Push(&s.h, e)
 	return nil
@@ -141,13 +142,13 @@ func (s *Memory) Renew(_ context.Context, oldInstance string, next *Context) err
 	}
 	wipe(e.c)
 	e.c = next
-	e.exp = next.Expires.UnixNano()
+	e.exp = next.Retention().UnixNano()
 	heap.Fix(&s.h, e.idx)
 	return nil
 }
 
 // Cancel implements Store: the record becomes a tombstone, without key or
-// Subject, until the context's Expires.
+// Subject, until the context's Retention.
 func (s *Memory) Cancel(_ context.Context, issuer, identifier string) error {
 	now := s.now().UnixNano()
 	s.mu.Lock()

@@ -28,8 +28,17 @@ type Context struct {
 	Issuer string
 	// Key is the shared secret (16..64 bytes).
 	Key []byte
-	// Created and Expires bound the context's life.
+	// Created and Expires bound the context's life: messages signed with
+	// its key are accepted from Created until Expires.
 	Created, Expires time.Time
+	// RenewUntil, when after Expires, is the end of the context's renew
+	// grace: the store keeps the context until then, Get returns it with
+	// Expires in the past (so that a verifier tells an expired context,
+	// wsc:RenewNeeded, from an unknown one, wsc:BadContextToken), and Renew
+	// of it is still allowed. Zero (or not after Expires) means no grace:
+	// the record ends at Expires. The issuer sets it to Expires plus its
+	// configured renew grace.
+	RenewUntil time.Time
 	// Subject is who authenticated when the context was issued.
 	Subject Subject
 }
@@ -54,10 +63,18 @@ type Subject struct {
 //
 // Stores copy: Issue and Renew keep no reference to the caller's Context
 // (its Key, Groups and Attributes included), and Get returns a Context the
-// caller owns. Get never returns a context whose Expires has passed (by the
-// replica's clock); the record itself, or its tombstone, may outlive
-// Expires by a little (Redis rounds its TTL up to the millisecond), never
-// end before it.
+// caller owns.
+//
+// Retention: a store keeps a record until its Retention (RenewUntil when
+// that is after Expires, else Expires), then forgets it. Between Expires
+// and RenewUntil (the renew grace) Get returns the context with Expires in
+// the past: callers check Expires themselves (a message signed with an
+// expired context is refused with wsc:RenewNeeded; a Renew of it is
+// allowed). Get never returns a context whose Retention has passed (by the
+// replica's clock), and once Get says ErrNotFound for that reason, Renew
+// and Cancel on the same clock say so too. The record itself, or its
+// tombstone, may end up to two milliseconds before its Retention (Redis
+// keeps whole milliseconds of TTL): a context is never accepted late.
 //
 // Implementations: NewMemory (one replica) and package sct/redis (shared by
 // replicas); package sct/scttest is the conformance suite both pass.
@@ -68,24 +85,27 @@ type Store interface {
 	// live context to make room. A context that fails c.Validate is
 	// refused with an error wrapping ErrInvalid and recorded nowhere.
 	Issue(ctx context.Context, c *Context) error
-	// Get returns the live context issuer/identifier. It returns
-	// ErrNotFound for one never issued or already expired, and
-	// ErrCancelled for one cancelled before its expiry.
+	// Get returns the context issuer/identifier, live or within its renew
+	// grace (Expires passed, RenewUntil not yet). It returns ErrNotFound
+	// for one never issued or past its Retention, and ErrCancelled for one
+	// cancelled before its Retention.
 	Get(ctx context.Context, issuer, identifier string) (*Context, error)
 	// Renew replaces the context next.Issuer/next.Identifier with next,
 	// only if its current Instance is oldInstance (compare and swap): of
 	// two concurrent renewals of one instance exactly one succeeds, the
-	// other gets ErrConflict. A renewal of an unknown, expired or
-	// cancelled context gets ErrNotFound or ErrCancelled. next must pass
+	// other gets ErrConflict. A context within its renew grace may be
+	// renewed; a renewal of an unknown context, one past its Retention, or
+	// a cancelled one gets ErrNotFound or ErrCancelled. next must pass
 	// Validate and carry a new Instance (next.Instance == oldInstance is
 	// ErrInvalid: it would let a second renewal of the same instance
-	// succeed); its Expires, not the old one, then bounds the context's
-	// life and that of its tombstone.
+	// succeed); its Expires and RenewUntil, not the old ones, then bound
+	// the context's life and that of its record and tombstone.
 	Renew(ctx context.Context, oldInstance string, next *Context) error
-	// Cancel ends the context issuer/identifier before its expiry. The
-	// store remembers the cancellation until the context would have
-	// expired (a tombstone), so that Get and Issue tell it apart.
-	// Cancelling an unknown or expired context gets ErrNotFound; a second
+	// Cancel ends the context issuer/identifier before its Retention (a
+	// context within its renew grace may be cancelled). The store
+	// remembers the cancellation until the record's Retention (a
+	// tombstone), so that Get and Issue tell it apart. Cancelling an
+	// unknown context or one past its Retention gets ErrNotFound; a second
 	// cancel gets ErrCancelled.
 	Cancel(ctx context.Context, issuer, identifier string) error
 	// Close releases the store's resources.
@@ -93,7 +113,8 @@ type Store interface {
 }
 
 var (
-	// ErrNotFound reports a context never issued, or expired.
+	// ErrNotFound reports a context never issued, or past its Retention
+	// (its renew grace included).
 	ErrNotFound = errors.New("sct: no such security context")
 	// ErrCancelled reports a context that was cancelled.
 	ErrCancelled = errors.New("sct: security context cancelled")
@@ -119,12 +140,29 @@ const (
 	// strings (principal, realm, method, groups, attribute names and
 	// values), plus 16 bytes for each group and attribute value.
 	MaxSubjectBytes = 32 << 10
+	// MaxRenewGrace bounds RenewUntil - Expires: a record outlives its
+	// context by at most a week.
+	MaxRenewGrace = 7 * 24 * time.Hour
 )
+
+// Retention is when the store forgets c: RenewUntil when it is after
+// Expires, else Expires.
+func (c *Context) Retention() time.Time {
+	if c.RenewUntil.After(c.Expires) {
+		return c.RenewUntil
+	}
+	return c.Expires
+}
+
+// Expired reports whether c's Expires has come at now: a message signed
+// with it is refused (wsc:RenewNeeded) though the store still holds it.
+func (c *Context) Expired(now time.Time) bool { return !now.Before(c.Expires) }
 
 // Validate checks that c can be recorded at now: Issuer, Identifier,
 // Instance and Subject.Principal set and within their bounds, a Key of
 // MinKeyLen..MaxKeyLen bytes, Expires after now and not before Created
-// (which may be zero). Errors wrap ErrInvalid.
+// (which may be zero), RenewUntil zero or not before Expires and at most
+// MaxRenewGrace after it. Errors wrap ErrInvalid.
 func (c *Context) Validate(now time.Time) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
@@ -144,6 +182,10 @@ func (c *Context) Validate(now time.Time) error {
 		return bad("expires %s, not after now (%s)", c.Expires.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
 	case !c.Created.IsZero() && c.Created.After(c.Expires):
 		return bad("created after it expires")
+	case !c.RenewUntil.IsZero() && c.RenewUntil.Before(c.Expires):
+		return bad("renew grace ends before the context expires")
+	case !c.RenewUntil.IsZero() && c.RenewUntil.Sub(c.Expires) > MaxRenewGrace:
+		return bad("renew grace of %s, more than %s", c.RenewUntil.Sub(c.Expires), MaxRenewGrace)
 	case c.Subject.Principal == "":
 		return bad("no subject principal")
 	}

@@ -18,7 +18,7 @@ import (
 //
 // A record:
 //
-//	'R' 0x01 | SHA-256(Instance) [32] | len(key id) [1] | key id | nonce [12] | AES-GCM(plaintext) with its tag [16]
+//	'R' 0x02 | SHA-256(Instance) [32] | len(key id) [1] | key id | nonce [12] | AES-GCM(plaintext) with its tag [16]
 //
 // The plaintext is every field of the sct.Context, length-prefixed (see
 // marshal): strings are bytes, kept exactly (JSON would replace invalid
@@ -28,12 +28,12 @@ import (
 // another instance hash or key id, does not decrypt. The instance hash is
 // in clear so that the renewal script can compare it without a key.
 //
-// A tombstone (a cancelled context): 'X' 0x01. It carries nothing else:
+// A tombstone (a cancelled context): 'X' 0x02. It carries nothing else:
 // no secret, no Subject.
 const (
 	kindRecord    = 'R'
 	kindTombstone = 'X'
-	version       = 0x01
+	version       = 0x02 // 0x02: RenewUntil in the plaintext (0x01, without it, was never deployed)
 
 	hashLen   = sha256.Size
 	nonceLen  = 12
@@ -169,8 +169,8 @@ func (r *keyring) open(rkey string, v []byte, issuer, identifier string) (*sct.C
 }
 
 // marshal encodes c: Identifier, Instance, Issuer, Key as uvarint length
-// and bytes; Created and Expires as varint Unix seconds and uvarint
-// nanoseconds; the Subject's Principal, Realm, Method; the number of
+// and bytes; Created, Expires and RenewUntil as varint Unix seconds and
+// uvarint nanoseconds; the Subject's Principal, Realm, Method; the number of
 // groups and each group; the number of attributes and, for each, its name,
 // the number of values and each value.
 func marshal(c *sct.Context) []byte {
@@ -201,6 +201,7 @@ func marshal(c *sct.Context) []byte {
 	b = append(b, c.Key...)
 	tm(c.Created)
 	tm(c.Expires)
+	tm(c.RenewUntil)
 	str(s.Principal)
 	str(s.Realm)
 	str(s.Method)
@@ -285,6 +286,7 @@ func unmarshal(b []byte) (*sct.Context, error) {
 	c.Key = append([]byte(nil), raw()...)
 	c.Created = tm()
 	c.Expires = tm()
+	c.RenewUntil = tm()
 	s := &c.Subject
 	s.Principal = str()
 	s.Realm = str()

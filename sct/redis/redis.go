@@ -15,8 +15,11 @@
 // to its Redis key, its key id and the SHA-256 of its Instance, which is
 // kept in clear beside it for the renewal's compare-and-swap. Nothing
 // secret or identifying is readable in Redis: no key, principal, group or
-// Identifier in clear. The TTL is the context's Expires (PX, rounded up to
-// the millisecond); Get also checks Expires on the replica's clock.
+// Identifier in clear. The TTL is the context's Retention (Expires, or
+// RenewUntil when the context has a renew grace; PX in whole milliseconds,
+// one less than rounded down: see ttl); Get also checks the Retention on
+// the replica's clock and returns a context within its grace with Expires
+// in the past.
 //
 // Issue is SET NX PX: of concurrent Issues of one Identifier, from any
 // number of replicas, exactly one succeeds. Renew is one Lua script that
@@ -140,7 +143,7 @@ func (s *Store) Issue(ctx context.Context, c *sct.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	err = s.client.Do(ctx, "set", rkey, v, "px", ttl(c.Expires, now), "nx").Err()
+	err = s.client.Do(ctx, "set", rkey, v, "px", ttl(c.Retention(), now), "nx").Err()
 	switch {
 	case errors.Is(err, goredis.Nil):
 		s.ok()
@@ -178,9 +181,10 @@ func (s *Store) Get(ctx context.Context, issuer, identifier string) (*sct.Contex
 		return nil, err
 	case err != nil:
 		return nil, s.corrupt("GET", rkey, err)
-	case !c.Expires.After(s.now()):
-		// Redis keeps it until the millisecond after; the context has
-		// ended by our clock.
+	case !c.Retention().After(s.now()):
+		// The record has ended by our clock (another replica's clock
+		// may differ from ours). (A context past Expires but within its
+		// renew grace is returned: the caller checks Expires.)
 		clear(c.Key)
 		return nil, sct.ErrNotFound
 	}
@@ -205,7 +209,7 @@ func (s *Store) Renew(ctx context.Context, oldInstance string, next *sct.Context
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	ans, err := renewScript.Run(ctx, s.client, []string{rkey}, instanceHash(oldInstance), v, ttl(next.Expires, now)).Int64()
+	ans, err := renewScript.Run(ctx, s.client, []string{rkey}, instanceHash(oldInstance), v, ttl(next.Retention(), now)).Int64()
 	if err != nil {
 		return s.fail("renew script", err)
 	}
@@ -249,11 +253,17 @@ func (s *Store) Cancel(ctx context.Context, issuer, identifier string) error {
 	return s.fail("cancel script", fmt.Errorf("unexpected answer %d", ans))
 }
 
-// ttl is exp - now in milliseconds, rounded up, at least 1 (Validate has
-// checked that exp is after now).
+// ttl is exp - now in whole milliseconds, rounded down, less one, at least
+// 1 (Validate has checked that Expires, hence the Retention, is after now).
+// Redis expires a key once its clock in milliseconds is past (not at) the
+// key's expiry; with one millisecond less, it has dropped a record by the
+// time our clock reaches its Retention, so that once Get says ErrNotFound
+// (the Retention has passed) the renew and cancel scripts, which rely on
+// the TTL alone, find no record either. Rounded up, there was a
+// millisecond in which Get said ErrNotFound and Renew still renewed (seen
+// in the RenewGrace conformance test).
 func ttl(exp, now time.Time) int64 {
-	d := exp.Sub(now)
-	ms := int64((d + time.Millisecond - 1) / time.Millisecond)
+	ms := int64(exp.Sub(now)/time.Millisecond) - 1
 	return max(ms, 1)
 }
 

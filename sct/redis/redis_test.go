@@ -198,7 +198,7 @@ func TestHostileRecords(t *testing.T) {
 		for _, bit := range []byte{0x01, 0x80} {
 			v := append([]byte(nil), good...)
 			v[i] ^= bit
-			if string(v) == "X\x01" {
+			if string(v) == "X\x02" {
 				continue // not reachable from a record of this length
 			}
 			refused("bit-flipped", v)
@@ -219,7 +219,7 @@ func TestHostileRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("moved", vb)
-	refused("junk", []byte("R\x01"+strings.Repeat("\x00", 100)))
+	refused("junk", []byte("R\x02"+strings.Repeat("\x00", 100)))
 	refused("empty", nil)
 	refused("huge", bytes.Repeat([]byte("R"), 1<<20))
 	// A record moved to another issuer's key for the same Identifier.

@@ -16,7 +16,8 @@
 // and the expiry tests wait for them to go, polling. It asserts outcomes,
 // never durations.
 //
-// The contract it checks is sct.Store's doc comment, sentence by sentence;
+// The contract it checks is sct.Store's doc comment, sentence by sentence
+// (the renew grace included: RenewGrace);
 // in addition:
 //   - after Close, no method panics or returns a context (a closed store
 //     may fail or keep working), and a second Close does not panic;
@@ -282,17 +283,19 @@ func Run(t *testing.T, newStore func(t *testing.T) sct.Store) {
 		s := open(t)
 		iss := RandIssuer()
 		for name, mutate := range map[string]func(c *sct.Context){
-			"no issuer":       func(c *sct.Context) { c.Issuer = "" },
-			"no identifier":   func(c *sct.Context) { c.Identifier = "" },
-			"no instance":     func(c *sct.Context) { c.Instance = "" },
-			"short key":       func(c *sct.Context) { c.Key = c.Key[:sct.MinKeyLen-1] },
-			"long key":        func(c *sct.Context) { c.Key = make([]byte, sct.MaxKeyLen+1) },
-			"expired":         func(c *sct.Context) { c.Expires = time.Now().Add(-time.Second) },
-			"zero expiry":     func(c *sct.Context) { c.Expires = time.Time{} },
-			"created late":    func(c *sct.Context) { c.Created = c.Expires.Add(time.Second) },
-			"no principal":    func(c *sct.Context) { c.Subject.Principal = "" },
-			"huge subject":    func(c *sct.Context) { c.Subject.Groups = make([]string, sct.MaxSubjectBytes/16+1) },
-			"long identifier": func(c *sct.Context) { c.Identifier += string(make([]byte, sct.MaxIdentifierLen)) },
+			"no issuer":           func(c *sct.Context) { c.Issuer = "" },
+			"no identifier":       func(c *sct.Context) { c.Identifier = "" },
+			"no instance":         func(c *sct.Context) { c.Instance = "" },
+			"short key":           func(c *sct.Context) { c.Key = c.Key[:sct.MinKeyLen-1] },
+			"long key":            func(c *sct.Context) { c.Key = make([]byte, sct.MaxKeyLen+1) },
+			"expired":             func(c *sct.Context) { c.Expires = time.Now().Add(-time.Second) },
+			"zero expiry":         func(c *sct.Context) { c.Expires = time.Time{} },
+			"created late":        func(c *sct.Context) { c.Created = c.Expires.Add(time.Second) },
+			"no principal":        func(c *sct.Context) { c.Subject.Principal = "" },
+			"huge subject":        func(c *sct.Context) { c.Subject.Groups = make([]string, sct.MaxSubjectBytes/16+1) },
+			"long identifier":     func(c *sct.Context) { c.Identifier += string(make([]byte, sct.MaxIdentifierLen)) },
+			"grace before expiry": func(c *sct.Context) { c.RenewUntil = c.Expires.Add(-time.Second) },
+			"grace too long":      func(c *sct.Context) { c.RenewUntil = c.Expires.Add(sct.MaxRenewGrace + time.Second) },
 		} {
 			c := New(iss, time.Hour)
 			good := c.Clone()
@@ -360,6 +363,49 @@ func Run(t *testing.T, newStore func(t *testing.T) sct.Store) {
 			MustIssue(t, s, again.Clone(), nil)
 			Equal(t, MustGet(t, s, iss, c.Identifier), again)
 		}
+	})
+
+	t.Run("RenewGrace", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		iss := RandIssuer()
+		// Three contexts that expire now and have a grace of an hour: one
+		// is read, one renewed, one cancelled within the grace.
+		var cs []*sct.Context
+		for i := 0; i < 3; i++ {
+			c := New(iss, shortLife)
+			c.RenewUntil = c.Expires.Add(time.Hour)
+			MustIssue(t, s, c.Clone(), nil)
+			cs = append(cs, c)
+		}
+		// And one whose grace ends soon after its expiry.
+		brief := New(iss, shortLife)
+		brief.RenewUntil = brief.Expires.Add(shortLife)
+		MustIssue(t, s, brief.Clone(), nil)
+		time.Sleep(time.Until(cs[2].Expires.Add(10 * time.Millisecond)))
+
+		// Expired, within its grace: Get returns it with Expires passed.
+		got := MustGet(t, s, iss, cs[0].Identifier)
+		Equal(t, got, cs[0])
+		if !got.Expired(time.Now()) {
+			t.Fatalf("context within its grace not expired: Expires %v", got.Expires)
+		}
+		// Renewed within its grace: live again, with the renewal's times.
+		next := Renewal(cs[1], time.Hour)
+		next.RenewUntil = next.Expires.Add(time.Hour)
+		MustRenew(t, s, cs[1].Instance, next.Clone(), nil)
+		Equal(t, MustGet(t, s, iss, cs[1].Identifier), next)
+		// Cancelled within its grace: a tombstone until the grace ends.
+		MustCancel(t, s, iss, cs[2].Identifier, nil)
+		MustGetErr(t, s, iss, cs[2].Identifier, sct.ErrCancelled)
+		again := New(iss, time.Hour)
+		again.Identifier = cs[2].Identifier
+		MustIssue(t, s, again, sct.ErrExists)
+
+		// Past the grace: gone for every method.
+		WaitGone(t, s, brief)
+		MustRenew(t, s, brief.Instance, Renewal(brief, time.Hour), sct.ErrNotFound)
+		MustCancel(t, s, iss, brief.Identifier, sct.ErrNotFound)
 	})
 
 	t.Run("AfterClose", func(t *testing.T) {
@@ -559,13 +605,17 @@ func New(issuer string, life time.Duration) *sct.Context {
 }
 
 // Renewal returns a renewal of c: same Issuer, Identifier and Subject, a new
-// Instance and key, created now and living for life.
+// Instance and key, created now and living for life, with c's renew grace
+// (if any) after its new Expires.
 func Renewal(c *sct.Context, life time.Duration) *sct.Context {
 	n := c.Clone()
 	n.Instance = "urn:uuid:" + randHex(16)
 	n.Key = randBytes(32)
 	n.Created = time.Now()
 	n.Expires = n.Created.Add(life)
+	if !c.RenewUntil.IsZero() {
+		n.RenewUntil = n.Expires.Add(c.RenewUntil.Sub(c.Expires))
+	}
 	return n
 }
 
@@ -573,21 +623,21 @@ func Renewal(c *sct.Context, life time.Duration) *sct.Context {
 func RandIssuer() string { return "https://sts-" + randHex(6) + ".example.org/" }
 
 // WaitGone waits, polling, until the store says ErrNotFound for c (at most
-// 5 s after its expiry; a store may drop a record a little late). Until then
-// Get may return c or, for a cancelled one, ErrCancelled; never a context
-// once its Expires has passed.
+// 5 s after its Retention; a store may drop a record a little late). Until
+// then Get may return c or, for a cancelled one, ErrCancelled; never a
+// context once its Retention has passed.
 func WaitGone(t testing.TB, s sct.Store, c *sct.Context) {
 	t.Helper()
-	time.Sleep(time.Until(c.Expires))
-	deadline := c.Expires.Add(5 * time.Second)
+	time.Sleep(time.Until(c.Retention()))
+	deadline := c.Retention().Add(5 * time.Second)
 	for {
 		got, err := s.Get(context.Background(), c.Issuer, c.Identifier)
 		switch {
 		case errors.Is(err, sct.ErrNotFound):
 			return
 		case err == nil:
-			if time.Now().After(c.Expires) {
-				t.Fatalf("Get after the context's expiry returned it (expires %v)", got.Expires)
+			if time.Now().After(c.Retention()) {
+				t.Fatalf("Get after the record's retention returned it (expires %v, renew until %v)", got.Expires, got.RenewUntil)
 			}
 		case errors.Is(err, sct.ErrCancelled):
 		default:
@@ -670,6 +720,8 @@ func Diff(got, want *sct.Context) string {
 		return fmt.Sprintf("Created %v, want %v", got.Created, want.Created)
 	case !got.Expires.Equal(want.Expires):
 		return fmt.Sprintf("Expires %v, want %v", got.Expires, want.Expires)
+	case !got.RenewUntil.Equal(want.RenewUntil):
+		return fmt.Sprintf("RenewUntil %v, want %v", got.RenewUntil, want.RenewUntil)
 	}
 	g, w := got.Subject, want.Subject
 	switch {

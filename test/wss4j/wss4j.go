@@ -202,10 +202,13 @@ func Shared(t testing.TB) *Generator {
 	return shared.gen
 }
 
-// CloseShared stops the generator Shared started, if any.
+// CloseShared stops the generators Shared and SharedSC started, if any.
 func CloseShared() {
 	if shared.gen != nil {
 		shared.gen.Close()
+	}
+	if sharedSC.gen != nil {
+		sharedSC.gen.Close()
 	}
 }
 

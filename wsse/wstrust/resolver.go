@@ -10,9 +10,10 @@ import (
 	"github.com/authsvc/authsvc/wsse/dsig"
 )
 
-// Lookup returns the live context with the given Identifier, with the
-// errors of sct.Store.Get (sct.ErrNotFound, sct.ErrCancelled, or a
-// technical error). The caller binds it to its issuer.
+// Lookup returns the context with the given Identifier, with the errors of
+// sct.Store.Get (sct.ErrNotFound, sct.ErrCancelled, or a technical error):
+// a context within its renew grace comes back with Expires in the past. The
+// caller binds it to its issuer.
 type Lookup func(ctx context.Context, identifier string) (*sct.Context, error)
 
 // Resolver is a dsig.KeyResolver for signatures made with a security
@@ -35,6 +36,11 @@ type Resolver struct {
 	Now time.Time
 	// Direct allows profile T: the SCT's secret itself as the MAC key.
 	Direct bool
+	// AllowExpired accepts a context whose Expires has passed but that the
+	// store still holds (within its renew grace): set it for a Renew RST
+	// only, which must be signed with the expired context. Without it
+	// such a context is refused with wsc:RenewNeeded.
+	AllowExpired bool
 	// Spend, when set, is called by MACVerified (dsig.MACVerifiedHook) with
 	// the signature value once the MAC matched: record it in a replay cache
 	// there.
@@ -118,7 +124,7 @@ func (r *Resolver) context(ctx context.Context, v *Version, identifier string) (
 	c, err := r.Lookup(ctx, identifier)
 	switch {
 	case errors.Is(err, sct.ErrNotFound):
-		return nil, &Fault{Version: v, Namespace: v.SC, Local: BadContextToken, Reason: "context " + identifier + " unknown or expired", Err: err}
+		return nil, &Fault{Version: v, Namespace: v.SC, Local: BadContextToken, Reason: "context " + identifier + " unknown, of another issuer, or expired past its renew grace", Err: err}
 	case errors.Is(err, sct.ErrCancelled):
 		return nil, &Fault{Version: v, Namespace: v.SC, Local: BadContextToken, Reason: "context " + identifier + " was cancelled", Err: err}
 	case err != nil:
@@ -126,8 +132,9 @@ func (r *Resolver) context(ctx context.Context, v *Version, identifier string) (
 	case c == nil || len(c.Key) == 0:
 		return nil, scFault(v, BadContextToken, "context %s has no key", identifier)
 	}
-	if !r.Now.Before(c.Expires) {
-		return nil, scFault(v, RenewNeeded, "context %s expired at %s", identifier, c.Expires.UTC().Format(time.RFC3339))
+	if !r.Now.Before(c.Expires) && !r.AllowExpired {
+		return nil, scFault(v, RenewNeeded, "context %s expired at %s (the store keeps it for renewal until %s)", identifier,
+			c.Expires.UTC().Format(time.RFC3339), c.Retention().UTC().Format(time.RFC3339))
 	}
 	if r.SCT != nil && r.SCT.Instance != "" && r.SCT.Instance != c.Instance {
 		return nil, scFault(v, BadContextToken, "context %s: instance %q was replaced by a renewal", identifier, r.SCT.Instance)

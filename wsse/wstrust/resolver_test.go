@@ -164,3 +164,30 @@ func TestResolverUnknownSource(t *testing.T) {
 		t.Fatalf("dangling reference: %v", err)
 	}
 }
+
+// TestResolverRenewGrace: a context the store still holds after its Expires
+// (within its renew grace) is wsc:RenewNeeded, unless AllowExpired (a Renew
+// RST signed with it) is set; one the store no longer holds is
+// wsc:BadContextToken.
+func TestResolverRenewGrace(t *testing.T) {
+	secret, _ := hex.DecodeString(recSecret)
+	now := time.Date(2026, 12, 3, 20, 0, 0, 0, time.UTC)
+	raw, err := os.ReadFile("testdata/wss4j-m-v13-id-novt-soap12.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := &sct.Context{Identifier: recIdentifier, Key: secret, Expires: now.Add(-time.Minute), RenewUntil: now.Add(time.Hour)}
+	_, err = verifyWith(t, raw, &Resolver{Lookup: lookupOf(expired, nil), Now: now})
+	var f *Fault
+	if !errors.As(err, &f) || f.Local != RenewNeeded || f.Namespace != V13.SC {
+		t.Fatalf("expired within grace: %v", err)
+	}
+	r := &Resolver{Lookup: lookupOf(expired, nil), Now: now, AllowExpired: true}
+	if _, err := verifyWith(t, raw, r); err != nil || r.Context != expired {
+		t.Fatalf("expired within grace, AllowExpired: %v", err)
+	}
+	_, err = verifyWith(t, raw, &Resolver{Lookup: lookupOf(nil, sct.ErrNotFound), Now: now, AllowExpired: true})
+	if !errors.As(err, &f) || f.Local != BadContextToken || !errors.Is(err, sct.ErrNotFound) {
+		t.Fatalf("past grace: %v", err)
+	}
+}
