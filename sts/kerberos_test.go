@@ -42,7 +42,7 @@ func TestIssueKerberos(t *testing.T) {
 	rc := replay.NewMemory(replay.MemoryOptions{SweepInterval: -1})
 	defer rc.Close()
 	km, err := (&kerberos.Config{Keytab: k.LocalhostKeytab, ServicePrincipals: []string{"HTTP/localhost@EXAMPLE.TEST"}, KeytabReload: -1}).
-		Open(kerberos.Deps{Replay: rc}, nil)
+		Build(kerberos.Deps{Replay: rc}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

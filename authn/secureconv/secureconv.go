@@ -308,7 +308,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	if expired && !isRenew(req) {
 		f := wstrust.NewFault(versionOf(keyTok), wstrust.RenewNeeded, fmt.Sprintf("%s expired at %s (the store keeps it for renewal until %s)",
 			who, c.Expires.UTC().Format(time.RFC3339), c.Retention().UTC().Format(time.RFC3339)))
-		return false, &authn.Fault{Code: NearestCode(f), Reason: f.Reason, Err: f}
+		return false, scFault(f)
 	}
 	switch {
 	case !res.TimestampSigned:
@@ -400,7 +400,7 @@ func (m *Module) verifyError(r *wstrust.Resolver, err error) error {
 	case errors.As(err, &af):
 		return err
 	case errors.As(err, &wf):
-		return &authn.Fault{Code: NearestCode(wf), Reason: wf.Reason, Err: wf}
+		return scFault(wf)
 	case errors.Is(err, dsig.ErrSignatureMismatch):
 		what := "the security context's key"
 		if r.Context != nil {
@@ -421,18 +421,9 @@ func unavailable(what string, err error) error {
 	return fmt.Errorf("secure_conversation: %s: %w: %w", what, health.ErrUnavailable, err)
 }
 
-// NearestCode is the WS-Security fault code closest to a WS-Trust or WS-SC
-// fault, for a renderer that writes wsse codes only.
-func NearestCode(f *wstrust.Fault) wsse.FaultCode {
-	switch f.Local {
-	case wstrust.BadContextToken:
-		return wsse.InvalidSecurityToken
-	case wstrust.RenewNeeded:
-		return wsse.MessageExpired
-	case wstrust.UnknownDerivationSource:
-		return wsse.SecurityTokenUnavailable
-	case wstrust.FailedAuthentication:
-		return wsse.FailedAuthentication
-	}
-	return wsse.InvalidSecurity
+// scFault is the chain's fault for a WS-SecureConversation or WS-Trust
+// fault: its code in its own namespace (the server renders wsc:BadContextToken
+// as such), the reason for the log, and the typed fault as its cause.
+func scFault(f *wstrust.Fault) *authn.Fault {
+	return &authn.Fault{Namespace: f.Namespace, Code: wsse.FaultCode(f.Local), Reason: f.Reason, Err: f}
 }

@@ -104,7 +104,7 @@ func wantSC(t *testing.T, err error, local string) {
 	if !errors.As(err, &af) || af.Temporary || !errors.As(err, &wf) || wf.Local != local || wf.Namespace != wf.Version.SC {
 		t.Fatalf("got %v, want a rejection with wsc:%s", err, local)
 	}
-	if af.Code != secureconv.NearestCode(wf) || af.Module != "contexts" {
+	if string(af.Code) != local || af.Namespace != wf.Version.SC || af.Module != "contexts" {
 		t.Fatalf("fault %+v", af)
 	}
 }

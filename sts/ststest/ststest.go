@@ -78,7 +78,7 @@ func NewReplica(t testing.TB, issuer string, store sct.Store, reg *registry.File
 	t.Helper()
 	rc := replay.NewMemory(replay.MemoryOptions{SweepInterval: -1})
 	t.Cleanup(func() { rc.Close() })
-	um, err := username.New(username.Config{Policy: username.DefaultPolicy, Passwords: reg, Secrets: reg, Directory: reg, Replay: rc})
+	um, err := username.New(username.Options{Policy: username.DefaultPolicy, Passwords: reg, Secrets: reg, Directory: reg, Replay: rc})
 	if err != nil {
 		t.Fatal(err)
 	}
