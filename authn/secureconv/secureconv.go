@@ -226,71 +226,18 @@ func isSC(e *wsse.Element) bool {
 // Login implements authn.Module.
 func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
 	sec := req.Security()
-	if sec == nil {
-		return false, authn.ErrUnsupported
-	}
-	found := false
-	for i := range sec.Elements {
-		if isSC(&sec.Elements[i]) {
-			found = true
-			break
-		}
-	}
-	if !found {
+	if !hasSC(sec) {
 		return false, authn.ErrUnsupported
 	}
 	if !dsig.HasSignature(sec) {
 		return false, authn.Reject(wsse.InvalidSecurity, "a SecurityContextToken or DerivedKeyToken without a Signature proves nothing")
 	}
 	ts := sec.Timestamp
-	if ts == nil {
-		return false, authn.Reject(wsse.InvalidSecurity, "a message signed with a security context needs a signed Timestamp; there is none")
+	until, err := m.fresh(ts, req.Now)
+	if err != nil {
+		return false, err
 	}
-	if err := wsse.CheckTimestamp(ts, req.Now, m.cfg.MaxAge, m.cfg.FutureSkew); err != nil {
-		var we *wsse.Error
-		if errors.As(err, &we) {
-			return false, &authn.Fault{Code: we.Code, Reason: "Timestamp: " + we.Reason, Err: err}
-		}
-		return false, authn.Reject(wsse.InvalidSecurity, "Timestamp: %v", err).Wrap(err)
-	}
-	// Until when the message could be accepted again: the replay record
-	// lasts that long.
-	created, _ := wsse.ParseTime(ts.Created) // CheckTimestamp parsed it
-	until := created.Add(m.cfg.MaxAge)
-	if ts.Expires != "" {
-		if exp, err := wsse.ParseTime(ts.Expires); err == nil && exp.Before(until) {
-			until = exp
-		}
-	}
-	until = until.Add(time.Second)
-
-	// An expired context (within its renew grace) is let through the
-	// resolver and refused below, after its MAC matched, unless the
-	// message is a Renew: only a holder of the key learns that the context
-	// needs renewing, and the action is read only then.
-	r := &wstrust.Resolver{
-		Env:          req.Envelope,
-		Now:          req.Now,
-		Direct:       req.Secure || m.cfg.AllowInsecure,
-		AllowExpired: true,
-		Lookup: func(ctx context.Context, identifier string) (*sct.Context, error) {
-			return m.cfg.Store.Get(ctx, m.cfg.Issuer, identifier)
-		},
-	}
-	r.Spend = func(ctx context.Context, value []byte) error {
-		owner := replay.Owner{Address: req.Client}
-		if r.Context != nil {
-			owner.Principal = r.Context.Subject.Principal
-		}
-		err := replay.AddFor(ctx, m.cfg.Replay, "sc-dsig:"+base64.StdEncoding.EncodeToString(value), until, owner)
-		switch {
-		case errors.Is(err, replay.ErrReplay):
-			return authn.Reject(wsse.InvalidSecurity, "replayed message: its SignatureValue was seen before").Wrap(err)
-		case err != nil:
-			return unavailable("replay cache", err)
-		}
-		return nil
-	}
+	r := m.resolver(req, until)
 	res, err := dsig.Verify(ctx, req.Envelope, r, nil)
 	if err != nil {
 		return false, m.verifyError(r, err)
@@ -316,9 +263,88 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	case profile == ProfileM && !res.BodySigned:
 		return false, authn.Reject(wsse.InvalidSecurity, "%s: the signature does not cover the Body", who)
 	}
+	fillSubject(s, &c.Subject, typ)
+	markProcessed(req, res, keyTok, c.Identifier)
+	req.SetShared(SharedKey, &Used{Context: c, Version: versionOf(keyTok), Profile: profile, Expired: expired})
+	return true, nil
+}
 
-	// The Subject is the context's.
-	cs := c.Subject
+// hasSC reports whether the Security header holds a WS-SC token.
+func hasSC(sec *wsse.Security) bool {
+	if sec == nil {
+		return false
+	}
+	for i := range sec.Elements {
+		if isSC(&sec.Elements[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// fresh checks the message's Timestamp, which it must have, and returns
+// until when the message could be accepted again: its replay record lasts
+// that long.
+func (m *Module) fresh(ts *wsse.Timestamp, now time.Time) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, authn.Reject(wsse.InvalidSecurity, "a message signed with a security context needs a signed Timestamp; there is none")
+	}
+	if err := wsse.CheckTimestamp(ts, now, m.cfg.MaxAge, m.cfg.FutureSkew); err != nil {
+		var we *wsse.Error
+		if errors.As(err, &we) {
+			return time.Time{}, &authn.Fault{Code: we.Code, Reason: "Timestamp: " + we.Reason, Err: err}
+		}
+		return time.Time{}, authn.Reject(wsse.InvalidSecurity, "Timestamp: %v", err).Wrap(err)
+	}
+	created, _ := wsse.ParseTime(ts.Created) // CheckTimestamp parsed it
+	until := created.Add(m.cfg.MaxAge)
+	if ts.Expires != "" {
+		if exp, err := wsse.ParseTime(ts.Expires); err == nil && exp.Before(until) {
+			until = exp
+		}
+	}
+	return until.Add(time.Second), nil
+}
+
+// resolver finds the key of the message's signature in the store and
+// spends the SignatureValue in the replay cache, until until, once its MAC
+// matched.
+//
+// An expired context (within its renew grace) is let through the resolver
+// and refused by Login after its MAC matched, unless the message is a
+// Renew: only a holder of the key learns that the context needs renewing,
+// and the action is read only then.
+func (m *Module) resolver(req *authn.Request, until time.Time) *wstrust.Resolver {
+	r := &wstrust.Resolver{
+		Env:          req.Envelope,
+		Now:          req.Now,
+		Direct:       req.Secure || m.cfg.AllowInsecure,
+		AllowExpired: true,
+		Lookup: func(ctx context.Context, identifier string) (*sct.Context, error) {
+			return m.cfg.Store.Get(ctx, m.cfg.Issuer, identifier)
+		},
+	}
+	r.Spend = func(ctx context.Context, value []byte) error {
+		owner := replay.Owner{Address: req.Client}
+		if r.Context != nil {
+			owner.Principal = r.Context.Subject.Principal
+		}
+		err := replay.AddFor(ctx, m.cfg.Replay, "sc-dsig:"+base64.StdEncoding.EncodeToString(value), until, owner)
+		switch {
+		case errors.Is(err, replay.ErrReplay):
+			return authn.Reject(wsse.InvalidSecurity, "replayed message: its SignatureValue was seen before").Wrap(err)
+		case err != nil:
+			return unavailable("replay cache", err)
+		}
+		return nil
+	}
+	return r
+}
+
+// fillSubject makes s the context's Subject, authenticated by a token of
+// type typ; the method that bootstrapped the context becomes the
+// bootstrap_method attribute.
+func fillSubject(s *authn.Subject, cs *sct.Subject, typ string) {
 	s.Principal = cs.Principal
 	s.Realm = cs.Realm
 	s.Method = Method
@@ -337,11 +363,15 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		}
 		s.AddAttribute(AttrBootstrapMethod, cs.Method)
 	}
+}
 
-	// Processed: the signature, its key's token, the Timestamp, and every
-	// SCT of this context in the header.
+// markProcessed marks what Login verified: the signature, its key's
+// token, the Timestamp, and every SCT of the context identifier in the
+// header.
+func markProcessed(req *authn.Request, res *dsig.Result, keyTok *wsse.Element, identifier string) {
+	sec := req.Security()
 	req.MarkProcessedAt(res.Signature.Start)
-	req.MarkProcessedAt(ts.Start)
+	req.MarkProcessedAt(sec.Timestamp.Start)
 	if keyTok != nil {
 		req.MarkProcessedAt(keyTok.Start)
 	}
@@ -351,12 +381,10 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		if e.Local != "SecurityContextToken" || !isSC(e) || req.Processed(i) {
 			continue
 		}
-		if t, err := wstrust.ParseSCT(req.Envelope.Raw[e.Start:e.End], ns, nil); err == nil && t.Identifier == c.Identifier {
+		if t, err := wstrust.ParseSCT(req.Envelope.Raw[e.Start:e.End], ns, nil); err == nil && t.Identifier == identifier {
 			req.MarkProcessed(i)
 		}
 	}
-	req.SetShared(SharedKey, &Used{Context: c, Version: versionOf(keyTok), Profile: profile, Expired: expired})
-	return true, nil
 }
 
 // versionOf is the WS-SC version of a token (nil if none).

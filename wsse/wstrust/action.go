@@ -126,37 +126,8 @@ func scanEnvelope(raw []byte, lim Limits, header func(*node) error, body func(st
 		base = 3
 	}
 	b := newBuilder(raw[base:], base, nil, lim)
-	first := true
-	// The envelope's start tag.
-	var env xml.StartElement
-	for {
-		t, err := b.dec.RawToken()
-		if err != nil {
-			return b.syntax(err)
-		}
-		switch t := t.(type) {
-		case xml.ProcInst:
-			if !first || t.Target != "xml" {
-				return fmt.Errorf("processing instruction <?%s?> is not accepted", t.Target)
-			}
-		case xml.Comment:
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) > 0 {
-				return errors.New("text before the Envelope")
-			}
-		case xml.Directive:
-			return errors.New("a DTD or other directive is not accepted")
-		case xml.StartElement:
-			env = t
-		default:
-			return fmt.Errorf("unexpected %T before the Envelope", t)
-		}
-		first = false
-		if env.Name.Local != "" {
-			break
-		}
-	}
-	if _, _, err := b.open(env, 0, false); err != nil {
+	env, err := b.envelopeStart()
+	if err != nil {
 		return err
 	}
 	soapNS, _ := b.lookup(env.Name.Space)
@@ -188,56 +159,14 @@ func scanEnvelope(raw []byte, lim Limits, header func(*node) error, body func(st
 			}
 			switch {
 			case n.is(soapNS, "Header"):
-				if err := b.children(t, func(c xml.StartElement, coff int) error {
-					_, cmark, err := b.open(c, coff, false)
-					if err != nil {
-						return err
-					}
-					space, _ := b.lookup(c.Name.Space)
-					b.scope = b.scope[:cmark]
-					keep := keepHeader(space)
-					cn, err := b.element(c, coff, 1, keep)
-					if err != nil {
-						return err
-					}
-					if keep {
-						return header(cn)
-					}
-					return nil
-				}); err != nil {
+				if err := b.headerChildren(t, header); err != nil || body == nil {
 					return err
-				}
-				if body == nil {
-					return nil
 				}
 			case n.is(soapNS, "Body"):
 				if body == nil {
 					return nil
 				}
-				found := false
-				var cstart, cend int
-				var ns map[string]string
-				if err := b.children(t, func(c xml.StartElement, coff int) error {
-					if found {
-						return errors.New("the Body holds more than one element")
-					}
-					found = true
-					ns = make(map[string]string, len(b.scope))
-					for _, s := range b.scope {
-						ns[s.prefix] = s.uri
-					}
-					if _, err := b.element(c, coff, 1, false); err != nil {
-						return err
-					}
-					cstart, cend = coff, base+int(b.dec.InputOffset())
-					return nil
-				}); err != nil {
-					return err
-				}
-				if !found {
-					return errors.New("the Body is empty")
-				}
-				return body(cstart, cend, ns)
+				return b.bodyChild(t, base, body)
 			default:
 				return fmt.Errorf("unexpected element %s in the Envelope", n.name())
 			}
@@ -246,6 +175,89 @@ func scanEnvelope(raw []byte, lim Limits, header func(*node) error, body func(st
 			return fmt.Errorf("unexpected %T in the Envelope", t)
 		}
 	}
+}
+
+// envelopeStart reads up to the document element's start tag, which it
+// opens and returns: an XML declaration, comments and white space may come
+// before it; a DTD, other processing instructions or text may not.
+func (b *builder) envelopeStart() (xml.StartElement, error) {
+	first := true
+	for {
+		t, err := b.dec.RawToken()
+		if err != nil {
+			return xml.StartElement{}, b.syntax(err)
+		}
+		switch t := t.(type) {
+		case xml.ProcInst:
+			if !first || t.Target != "xml" {
+				return xml.StartElement{}, fmt.Errorf("processing instruction <?%s?> is not accepted", t.Target)
+			}
+		case xml.Comment:
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return xml.StartElement{}, errors.New("text before the Envelope")
+			}
+		case xml.Directive:
+			return xml.StartElement{}, errors.New("a DTD or other directive is not accepted")
+		case xml.StartElement:
+			if _, _, err := b.open(t, 0, false); err != nil {
+				return xml.StartElement{}, err
+			}
+			return t, nil
+		default:
+			return xml.StartElement{}, fmt.Errorf("unexpected %T before the Envelope", t)
+		}
+		first = false
+	}
+}
+
+// headerChildren reads the SOAP Header's children, keeping those of the
+// namespaces keepHeader names (WS-Addressing) and handing each to header.
+func (b *builder) headerChildren(h xml.StartElement, header func(*node) error) error {
+	return b.children(h, func(c xml.StartElement, coff int) error {
+		_, cmark, err := b.open(c, coff, false)
+		if err != nil {
+			return err
+		}
+		space, _ := b.lookup(c.Name.Space)
+		b.scope = b.scope[:cmark]
+		keep := keepHeader(space)
+		cn, err := b.element(c, coff, 1, keep)
+		if err != nil || !keep {
+			return err
+		}
+		return header(cn)
+	})
+}
+
+// bodyChild reads the SOAP Body, which must hold exactly one element, and
+// hands body that element's offsets in the input and the namespaces in
+// scope at its start tag.
+func (b *builder) bodyChild(bt xml.StartElement, base int, body func(start, end int, ns map[string]string) error) error {
+	found := false
+	var cstart, cend int
+	var ns map[string]string
+	if err := b.children(bt, func(c xml.StartElement, coff int) error {
+		if found {
+			return errors.New("the Body holds more than one element")
+		}
+		found = true
+		ns = make(map[string]string, len(b.scope))
+		for _, s := range b.scope {
+			ns[s.prefix] = s.uri
+		}
+		if _, err := b.element(c, coff, 1, false); err != nil {
+			return err
+		}
+		cstart, cend = coff, base+int(b.dec.InputOffset())
+		return nil
+	}); err != nil {
+		return err
+	}
+	if !found {
+		return errors.New("the Body is empty")
+	}
+	return body(cstart, cend, ns)
 }
 
 // children reads the content of the element whose start tag (already

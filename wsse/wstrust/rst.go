@@ -127,8 +127,21 @@ func ParseRST(raw []byte, ns map[string]string, v *Version, lim *Limits) (*RST, 
 		}
 		r.Context = c
 	}
+	target, err := r.children(n, v)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	if err := r.kindAndTarget(target, v); err != nil {
+		return nil, bad("%v", err)
+	}
+	return r, nil
+}
+
+// children reads the RST's children of WS-Trust v that authsvc looks at
+// (others are ignored), each at most once, and returns the CancelTarget or
+// RenewTarget, if any.
+func (r *RST) children(n *node, v *Version) (target *node, err error) {
 	seen := map[string]bool{}
-	var target *node
 	for _, k := range n.kids {
 		if k.space != v.Trust {
 			continue
@@ -139,59 +152,63 @@ func ParseRST(raw []byte, ns map[string]string, v *Version, lim *Limits) (*RST, 
 			continue
 		}
 		if seen[k.local] {
-			return nil, bad("two %s elements", k.local)
+			return nil, fmt.Errorf("two %s elements", k.local)
 		}
 		seen[k.local] = true
 		switch k.local {
-		case "RequestType":
-			if r.RequestType, err = uriLeaf(k); err != nil {
-				return nil, bad("%v", err)
-			}
-		case "TokenType":
-			if r.TokenType, err = uriLeaf(k); err != nil {
-				return nil, bad("%v", err)
-			}
-		case "ComputedKeyAlgorithm":
-			if r.ComputedKeyAlgorithm, err = uriLeaf(k); err != nil {
-				return nil, bad("%v", err)
-			}
-			if r.ComputedKeyAlgorithm != v.CKPSHA1() {
-				return nil, bad("ComputedKeyAlgorithm %q is not %s", r.ComputedKeyAlgorithm, v.CKPSHA1())
-			}
-		case "KeyType":
-			kt, err := uriLeaf(k)
-			if err != nil {
-				return nil, bad("%v", err)
-			}
-			if kt != v.SymmetricKey() {
-				return nil, bad("KeyType %q: only %s keys are issued", kt, v.SymmetricKey())
-			}
-		case "KeySize":
-			s, err := k.leaf()
-			if err != nil {
-				return nil, bad("%v", err)
-			}
-			if r.KeySize, err = boundedInt(s, MinKeySize, MaxKeySize); err != nil {
-				return nil, bad("KeySize (bits): %v", err)
-			}
-			if r.KeySize%8 != 0 {
-				return nil, bad("KeySize %d is not a multiple of 8 bits", r.KeySize)
-			}
-		case "Entropy":
-			if err := r.entropy(k); err != nil {
-				return nil, bad("%v", err)
-			}
-		case "Lifetime":
-			if err := r.lifetime(k); err != nil {
-				return nil, bad("%v", err)
-			}
 		case "CancelTarget", "RenewTarget":
 			if target != nil {
-				return nil, bad("both CancelTarget and RenewTarget")
+				return nil, errors.New("both CancelTarget and RenewTarget")
 			}
 			target = k
+		default:
+			if err := r.child(k, v); err != nil {
+				return nil, err
+			}
 		}
 	}
+	return target, nil
+}
+
+// child reads one of the RST's parameters.
+func (r *RST) child(k *node, v *Version) (err error) {
+	switch k.local {
+	case "RequestType":
+		r.RequestType, err = uriLeaf(k)
+	case "TokenType":
+		r.TokenType, err = uriLeaf(k)
+	case "ComputedKeyAlgorithm":
+		if r.ComputedKeyAlgorithm, err = uriLeaf(k); err == nil && r.ComputedKeyAlgorithm != v.CKPSHA1() {
+			err = fmt.Errorf("ComputedKeyAlgorithm %q is not %s", r.ComputedKeyAlgorithm, v.CKPSHA1())
+		}
+	case "KeyType":
+		var kt string
+		if kt, err = uriLeaf(k); err == nil && kt != v.SymmetricKey() {
+			err = fmt.Errorf("KeyType %q: only %s keys are issued", kt, v.SymmetricKey())
+		}
+	case "KeySize":
+		var s string
+		if s, err = k.leaf(); err != nil {
+			return err
+		}
+		if r.KeySize, err = boundedInt(s, MinKeySize, MaxKeySize); err != nil {
+			return fmt.Errorf("KeySize (bits): %v", err)
+		}
+		if r.KeySize%8 != 0 {
+			err = fmt.Errorf("KeySize %d is not a multiple of 8 bits", r.KeySize)
+		}
+	case "Entropy":
+		err = r.entropy(k)
+	case "Lifetime":
+		err = r.lifetime(k)
+	}
+	return err
+}
+
+// kindAndTarget sets the request's Kind from its RequestType, checks its
+// TokenType, and parses the target a Renew or Cancel must have and an Issue
+// must not.
+func (r *RST) kindAndTarget(target *node, v *Version) (err error) {
 	switch r.RequestType {
 	case v.RequestIssue():
 		r.Kind = Issue
@@ -200,25 +217,25 @@ func ParseRST(raw []byte, ns map[string]string, v *Version, lim *Limits) (*RST, 
 	case v.RequestCancel():
 		r.Kind = Cancel
 	case "":
-		return nil, bad("no RequestType")
+		return errors.New("no RequestType")
 	default:
-		return nil, bad("RequestType %q is not Issue, Renew or Cancel of WS-Trust %s", r.RequestType, v)
+		return fmt.Errorf("RequestType %q is not Issue, Renew or Cancel of WS-Trust %s", r.RequestType, v)
 	}
 	if r.TokenType != "" && r.TokenType != v.TokenTypeSCT() {
-		return nil, bad("TokenType %q: only %s is issued", r.TokenType, v.TokenTypeSCT())
+		return fmt.Errorf("TokenType %q: only %s is issued", r.TokenType, v.TokenTypeSCT())
 	}
 	want := map[Kind]string{Renew: "RenewTarget", Cancel: "CancelTarget"}[r.Kind]
 	switch {
 	case want == "" && target != nil:
-		return nil, bad("%s in an Issue request", target.local)
+		return fmt.Errorf("%s in an Issue request", target.local)
 	case want != "" && (target == nil || target.local != want):
-		return nil, bad("a %s request without a %s", r.Kind, want)
+		return fmt.Errorf("a %s request without a %s", r.Kind, want)
 	case target != nil:
 		if r.Target, err = parseTarget(target, v); err != nil {
-			return nil, bad("%s: %v", target.local, err)
+			return fmt.Errorf("%s: %v", target.local, err)
 		}
 	}
-	return r, nil
+	return nil
 }
 
 func uriLeaf(k *node) (string, error) {
