@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authsvc/authsvc/internal/testenv"
 )
 
 // IdP is a signing key with its self-signed certificate, both PEM, held in
@@ -23,11 +25,7 @@ type IdP struct {
 
 func tool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("samltest: %s is not installed; run test/setup.sh (Debian packages xmlsec1, openssl)", name)
-	}
-	return p
+	return testenv.LookPath(t, name)
 }
 
 // NewIdP makes an RSA key and a certificate for it with openssl.
