@@ -57,6 +57,9 @@ func missingHelper(t *testing.T, helper string) {
 	case "check-missing":
 		Check(t, "starting the generator", fmt.Errorf("wss4j: %w", NotInstalled("javac")))
 		t.Error("Check returned for a missing program")
+	case "python-module":
+		PythonWith(t, "authsvc_no_such_module")
+		t.Error("PythonWith returned for a missing module")
 	case "check-failed":
 		Check(t, "starting the generator", errors.New("javac: exit status 1"))
 		t.Error("Check returned for a failure")
@@ -83,6 +86,8 @@ func TestMissingTier(t *testing.T) {
 		{"lookpath", "require", false, "testenv: authsvc-no-such-program is not installed and AUTHSVC_LIVE=require"},
 		{"check-missing", "", true, "live test: needs javac; run test/setup.sh"},
 		{"check-missing", "require", false, "testenv: javac is not installed and AUTHSVC_LIVE=require"},
+		{"python-module", "", true, "live test: needs the Python module authsvc_no_such_module (python3-authsvc_no_such_module); run test/setup.sh"},
+		{"python-module", "require", false, "testenv: the Python module authsvc_no_such_module (python3-authsvc_no_such_module) is not installed"},
 		{"check-failed", "", false, "starting the generator: javac: exit status 1"},
 		{"check-failed", "require", false, "starting the generator: javac: exit status 1"},
 	} {

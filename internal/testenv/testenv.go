@@ -9,6 +9,7 @@
 package testenv
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
@@ -63,6 +64,27 @@ func Python(t testing.TB) string {
 	const p = "/usr/bin/python3"
 	if _, err := os.Stat(p); err != nil {
 		Missing(t, p)
+	}
+	return p
+}
+
+// PythonWith is Python for a test whose script imports modules (Debian's
+// python3-MODULE, e.g. "zeep", "gssapi"): a module that is not installed
+// skips or fails the test (see Missing); an interpreter that does not run
+// fails it.
+func PythonWith(t testing.TB, modules ...string) string {
+	t.Helper()
+	p := Python(t)
+	for _, m := range modules {
+		out, err := exec.Command(p, "-c", "import "+m).CombinedOutput()
+		if err == nil {
+			continue
+		}
+		if bytes.Contains(out, []byte("ModuleNotFoundError")) {
+			Missing(t, "the Python module "+m+" (python3-"+m+")")
+			return p
+		}
+		t.Fatalf("testenv: %s -c 'import %s': %v\n%s", p, m, err, out)
 	}
 	return p
 }

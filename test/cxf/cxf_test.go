@@ -209,8 +209,9 @@ func TestRecordedMessagesVerify(t *testing.T) {
 	if err != nil || len(dirs) < 5 {
 		t.Fatalf("recorded folders: %v %v", dirs, err)
 	}
+	py := testenv.PythonWith(t, "lxml")
 	verify := func(dir, n string) ([]byte, error) {
-		return exec.Command(testenv.Python(t), filepath.Join(Dir(), "verify.py"), dir, n).CombinedOutput()
+		return exec.Command(py, filepath.Join(Dir(), "verify.py"), dir, n).CombinedOutput()
 	}
 	for _, k := range dirs {
 		dir := filepath.Dir(k)
