@@ -28,6 +28,15 @@ func tool(t testing.TB, name string) string {
 	return testenv.LookPath(t, name)
 }
 
+// Require ends the test when openssl or xmlsec1 is not installed (it skips
+// or fails, see testenv.Missing). Call it before a sync.Once that makes an
+// IdP, so that no test finds the Once spent by a skipped one.
+func Require(t testing.TB) {
+	t.Helper()
+	tool(t, "openssl")
+	tool(t, "xmlsec1")
+}
+
 // NewIdP makes an RSA key and a certificate for it with openssl.
 func NewIdP(t testing.TB, name string) *IdP {
 	t.Helper()
