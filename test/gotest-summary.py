@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Reads `go test -json` on stdin, prints each package's result as go test
 would, the output of every failed test, and a closing line
-"tests: N passed, N failed, N skipped". Exits 1 when anything failed."""
+"tests: N passed, N failed, N skipped". Exits 1 when anything failed, and
+with --no-skips also when any test skipped (the live tier: test/run.sh),
+after printing each skipped test with its reason."""
 import json
 import sys
 
 passed = failed = skipped = 0
 out = {}          # (package, test) -> output lines
 failed_tests = []
+skipped_tests = []
+no_skips = "--no-skips" in sys.argv[1:]
 pkg_fail = False
 for line in sys.stdin:
     try:
@@ -37,10 +41,16 @@ for line in sys.stdin:
         failed_tests.append((pkg, test))
     elif action == "skip":
         skipped += 1
+        skipped_tests.append((pkg, test))
 
 for pkg, test in failed_tests:
     print("--- FAIL: %s %s" % (pkg, test))
     for l in out.get((pkg, test), []):
         print("    " + l, end="")
+if no_skips:
+    for pkg, test in skipped_tests:
+        print("--- SKIP (not allowed here): %s %s" % (pkg, test))
+        for l in out.get((pkg, test), []):
+            print("    " + l, end="")
 print("tests: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-sys.exit(1 if failed or pkg_fail else 0)
+sys.exit(1 if failed or pkg_fail or (no_skips and skipped) else 0)

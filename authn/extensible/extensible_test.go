@@ -21,6 +21,7 @@ import (
 
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/authn/extensible"
+	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/wsse"
 )
 
@@ -121,11 +122,8 @@ func TestDocumentWithoutPasswords(t *testing.T) {
 }
 
 func python(t testing.TB) string {
-	const p = "/usr/bin/python3"
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is missing; run test/setup.sh", p)
-	}
-	return p
+	t.Helper()
+	return testenv.Python(t)
 }
 
 func helper(t testing.TB, args ...string) []string {

@@ -32,7 +32,7 @@ func gssClient(t testing.TB) string {
 // from a new security context with the same cached service ticket.
 func gssTokens(t testing.TB, k *testenv.KDC, cc, mech, spn string, n int) [][]byte {
 	t.Helper()
-	cmd := exec.Command(testenv.Python(t), gssClient(t), mech, spn, strconv.Itoa(n))
+	cmd := exec.Command(testenv.PythonWith(t, "gssapi"), gssClient(t), mech, spn, strconv.Itoa(n))
 	cmd.Env = k.Env(cc)
 	out, err := cmd.Output()
 	if err != nil {
@@ -293,7 +293,7 @@ func TestMITClients(t *testing.T) {
 // mutual has the MIT client check our AP-REP.
 func mutual(t *testing.T, k *testenv.KDC, cc string, m *Module, mech string) {
 	t.Helper()
-	cmd := exec.Command(testenv.Python(t), gssClient(t), mech, spnLocal, "mutual")
+	cmd := exec.Command(testenv.PythonWith(t, "gssapi"), gssClient(t), mech, spnLocal, "mutual")
 	cmd.Env = k.Env(cc)
 	in, _ := cmd.StdinPipe()
 	outp, _ := cmd.StdoutPipe()

@@ -28,10 +28,15 @@ var (
 )
 
 func idps(t *testing.T) (*samltest.IdP, *samltest.IdP) {
+	t.Helper()
+	samltest.Require(t)
 	idpOnce.Do(func() {
 		idp = samltest.NewIdP(t, "idp")
 		untrustedIdP = samltest.NewIdP(t, "evil")
 	})
+	if idp == nil || untrustedIdP == nil {
+		t.Fatal("making the test IdPs failed in an earlier test")
+	}
 	return idp, untrustedIdP
 }
 

@@ -27,6 +27,13 @@ const dkUsersYAML = `users:
 
 func newDerivedModule(t testing.TB, mod func(*Policy)) *Module {
 	t.Helper()
+	return newDerivedModuleAt(t, mod, nil)
+}
+
+// newDerivedModuleAt is newDerivedModule with the replay cache on clock
+// (nil: time.Now), for recorded messages whose time has passed.
+func newDerivedModuleAt(t testing.TB, mod func(*Policy), clock func() time.Time) *Module {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "users.yaml")
 	if err := os.WriteFile(path, []byte(dkUsersYAML), 0o600); err != nil {
 		t.Fatal(err)
@@ -35,7 +42,7 @@ func newDerivedModule(t testing.TB, mod func(*Policy)) *Module {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := replay.NewMemory(replay.MemoryOptions{SweepInterval: -1})
+	rc := replay.NewMemory(replay.MemoryOptions{SweepInterval: -1, Now: clock})
 	t.Cleanup(func() { rc.Close() })
 	p := DefaultPolicy
 	p.DerivedKey = true

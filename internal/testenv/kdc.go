@@ -40,7 +40,7 @@ var KDCUsers = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
 // StartKDC provisions a new realm in a temporary directory and starts its
 // KDC on a free loopback port; the KDC is stopped when the test ends. The
 // MIT programs (krb5kdc, kdb5_util, kadmin.local, kinit) must be installed:
-// a missing one fails the test.
+// a missing one skips or fails the test (see Missing).
 func StartKDC(t testing.TB) *KDC {
 	t.Helper()
 	for _, p := range []string{"krb5kdc", "kdb5_util", "kadmin.local", "kinit"} {

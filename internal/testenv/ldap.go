@@ -40,7 +40,8 @@ type LDAP struct {
 }
 
 // StartLDAP provisions and starts slapd in a temporary directory and stops
-// it when the test ends. A missing program fails the test.
+// it when the test ends. A missing program skips or fails the test (see
+// Missing).
 func StartLDAP(t testing.TB) *LDAP {
 	t.Helper()
 	bash := LookPath(t, "bash")

@@ -45,7 +45,7 @@ type Redis struct {
 }
 
 // StartRedis starts a redis-server without a password and stops it when the
-// test ends. It fails the test when redis-server is not installed.
+// test ends. A missing redis-server skips or fails the test (see Missing).
 func StartRedis(t testing.TB) *Redis { t.Helper(); return StartRedisWith(t, RedisOptions{}) }
 
 // StartRedisWith starts a redis-server with the given authentication.

@@ -20,6 +20,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
+
+	"github.com/authsvc/authsvc/internal/testenv"
 )
 
 // The policies of echo-sc.wsdl. Every SecureConversationToken is issued
@@ -100,9 +103,14 @@ func Build() (string, error) {
 
 func build() (string, error) {
 	if _, err := exec.LookPath("java"); err != nil {
-		return "", fmt.Errorf("cxf: java not found on PATH (install openjdk-17-jdk-headless; test/setup.sh does): %w", err)
+		return "", fmt.Errorf("cxf: %w", testenv.NotInstalled("java (openjdk-17-jdk-headless)"))
 	}
 	dir := Dir()
+	if _, err := os.Stat(filepath.Join(dir, "target", "cxf-client.jar")); err != nil {
+		if _, err := exec.LookPath("mvn"); err != nil {
+			return "", fmt.Errorf("cxf: %w", testenv.NotInstalled("mvn (maven, to build test/cxf)"))
+		}
+	}
 	cmd := exec.Command("bash", filepath.Join(dir, "build.sh"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("cxf: building the client (test/cxf/build.sh): %v\n%s", err, out)
@@ -117,6 +125,15 @@ func build() (string, error) {
 		return "", fmt.Errorf("cxf: build.sh left no jars in %s", lib)
 	}
 	return jar + string(os.PathListSeparator) + filepath.Join(lib, "*"), nil
+}
+
+// Require builds the client like Build; a missing Java or Maven skips or
+// fails the test (testenv.Missing), a failing build fails it.
+func Require(t testing.TB) string {
+	t.Helper()
+	cp, err := Build()
+	testenv.Check(t, "cxf", err)
+	return cp
 }
 
 // Run builds the client if needed and runs it once. When the client fails,

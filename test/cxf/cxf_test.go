@@ -17,15 +17,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authsvc/authsvc/internal/testenv"
 )
 
 // TestBuild: build.sh leaves the client and a classpath of CXF 4.2.3 with
 // the modules the WS-SecureConversation client needs.
 func TestBuild(t *testing.T) {
-	cp, err := Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := Require(t)
 	if !strings.Contains(cp, "cxf-client.jar") {
 		t.Fatalf("classpath %q lacks the client", cp)
 	}
@@ -43,6 +42,7 @@ func TestBuild(t *testing.T) {
 // it could not connect to that URL; what CXF tried to send first, its RST,
 // is still returned.
 func TestRunClosedPort(t *testing.T) {
+	Require(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +76,7 @@ func TestRunBadPolicy(t *testing.T) {
 // entropy, bootstrapped with a PasswordDigest UsernameToken, then signs the
 // call with a DerivedKeyToken and nothing encrypted.
 func TestRunProfileM(t *testing.T) {
+	Require(t)
 	port, certFile := startCapture(t)
 	res, err := Run(context.Background(), Options{
 		URL: "https://127.0.0.1:" + port + "/echo", Policy: PolicyM, CAFile: certFile, Text: "from cxf", Digest: true,
@@ -115,6 +116,7 @@ func TestRunProfileM(t *testing.T) {
 // with JSON as authsvc's API mode does; the JSON is the reply, and the
 // context is then cancelled with a request signed with its key.
 func TestRunAPIModeCancel(t *testing.T) {
+	Require(t)
 	port, certFile := startCapture(t, "--json")
 	res, err := Run(context.Background(), Options{
 		URL: "https://127.0.0.1:" + port + "/v1/authenticate", Policy: PolicyT, CAFile: certFile, API: true, Cancel: true,
@@ -149,7 +151,7 @@ func startCapture(t *testing.T, args ...string) (port, certFile string) {
 	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile := selfSigned(t, dir)
-	srv := exec.Command("/usr/bin/python3", append([]string{filepath.Join(Dir(), "capture.py"),
+	srv := exec.Command(testenv.Python(t), append([]string{filepath.Join(Dir(), "capture.py"),
 		"--dir", filepath.Join(dir, "capture"), "--cert", certFile, "--key", keyFile}, args...)...)
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
@@ -207,8 +209,9 @@ func TestRecordedMessagesVerify(t *testing.T) {
 	if err != nil || len(dirs) < 5 {
 		t.Fatalf("recorded folders: %v %v", dirs, err)
 	}
+	py := testenv.PythonWith(t, "lxml")
 	verify := func(dir, n string) ([]byte, error) {
-		return exec.Command("/usr/bin/python3", filepath.Join(Dir(), "verify.py"), dir, n).CombinedOutput()
+		return exec.Command(py, filepath.Join(Dir(), "verify.py"), dir, n).CombinedOutput()
 	}
 	for _, k := range dirs {
 		dir := filepath.Dir(k)

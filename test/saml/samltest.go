@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authsvc/authsvc/internal/testenv"
 )
 
 // IdP is a signing key with its self-signed certificate, both PEM, held in
@@ -23,11 +25,16 @@ type IdP struct {
 
 func tool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("samltest: %s is not installed; run test/setup.sh (Debian packages xmlsec1, openssl)", name)
-	}
-	return p
+	return testenv.LookPath(t, name)
+}
+
+// Require ends the test when openssl or xmlsec1 is not installed (it skips
+// or fails, see testenv.Missing). Call it before a sync.Once that makes an
+// IdP, so that no test finds the Once spent by a skipped one.
+func Require(t testing.TB) {
+	t.Helper()
+	tool(t, "openssl")
+	tool(t, "xmlsec1")
 }
 
 // NewIdP makes an RSA key and a certificate for it with openssl.

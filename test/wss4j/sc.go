@@ -13,24 +13,17 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/authsvc/authsvc/internal/testenv"
 )
 
 // StartSC compiles SCGen.java (secure-conversation messages) and starts a
 // JVM running it. Its Generator answers UsernameToken and SecureConversation;
 // the other methods belong to Start's.
 func StartSC() (*Generator, error) {
-	javac, err := exec.LookPath("javac")
+	javac, java, err := programs()
 	if err != nil {
-		return nil, fmt.Errorf("wss4j: javac not found on PATH (install a JDK, e.g. openjdk-17-jdk-headless): %w", err)
-	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		return nil, fmt.Errorf("wss4j: java not found on PATH: %w", err)
-	}
-	for _, j := range Jars {
-		if _, err := os.Stat(j); err != nil {
-			return nil, fmt.Errorf("wss4j: %s missing (install libwss4j-java): %w", j, err)
-		}
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "authsvc-scgen-")
 	if err != nil {
@@ -131,14 +124,13 @@ func (g *Generator) SecureConversation(env []byte, sc SC) ([]byte, error) {
 }
 
 // SharedSC starts one SCGen for a test binary on first use and hands the
-// same one to every caller; a failure to start fails each caller's test.
+// same one to every caller; a failure to start fails each caller's test,
+// and a missing Java or WSS4J skips or fails it (testenv.Missing).
 // Call CloseShared from TestMain after m.Run.
 func SharedSC(t testing.TB) *Generator {
 	t.Helper()
 	sharedSC.once.Do(func() { sharedSC.gen, sharedSC.err = StartSC() })
-	if sharedSC.err != nil {
-		t.Fatalf("interop tests need Java and WSS4J: %v", sharedSC.err)
-	}
+	testenv.Check(t, "interop tests need Java and WSS4J", sharedSC.err)
 	return sharedSC.gen
 }
 

@@ -2,7 +2,8 @@
 // tests: it compiles Gen.java with javac into a temporary directory and keeps
 // one JVM running that answers requests for derived keys and signed SOAP
 // envelopes. Tests use it as the real client that authsvc must interoperate
-// with; a missing Java or WSS4J is an error, never a reason to skip.
+// with; a missing Java or WSS4J skips the test in the unit tier and fails it
+// in the live one (internal/testenv.Missing), a failing one fails it.
 package wss4j
 
 import (
@@ -20,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/authsvc/authsvc/internal/testenv"
 )
 
 // Jars is the classpath of Debian's WSS4J 1.6.19 with its dependencies.
@@ -44,20 +47,28 @@ func source() string {
 	return filepath.Join(filepath.Dir(file), "Gen.java")
 }
 
-// Start compiles the generator and starts a JVM running it.
-func Start() (*Generator, error) {
-	javac, err := exec.LookPath("javac")
-	if err != nil {
-		return nil, fmt.Errorf("wss4j: javac not found on PATH (install a JDK, e.g. openjdk-17-jdk-headless): %w", err)
+// programs finds javac, java and the WSS4J jars; what is missing is a
+// testenv.NotInstalled error.
+func programs() (javac, java string, err error) {
+	if javac, err = exec.LookPath("javac"); err != nil {
+		return "", "", fmt.Errorf("wss4j: %w", testenv.NotInstalled("javac (a JDK, openjdk-17-jdk-headless)"))
 	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		return nil, fmt.Errorf("wss4j: java not found on PATH: %w", err)
+	if java, err = exec.LookPath("java"); err != nil {
+		return "", "", fmt.Errorf("wss4j: %w", testenv.NotInstalled("java"))
 	}
 	for _, j := range Jars {
 		if _, err := os.Stat(j); err != nil {
-			return nil, fmt.Errorf("wss4j: %s missing (install libwss4j-java): %w", j, err)
+			return "", "", fmt.Errorf("wss4j: %w", testenv.NotInstalled(j+" (libwss4j-java)"))
 		}
+	}
+	return javac, java, nil
+}
+
+// Start compiles the generator and starts a JVM running it.
+func Start() (*Generator, error) {
+	javac, java, err := programs()
+	if err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "authsvc-wss4j-")
 	if err != nil {
@@ -191,14 +202,13 @@ func (g *Generator) Envelope(m Message) ([]byte, error) {
 }
 
 // Shared starts one generator for a test binary on first use and hands the
-// same one to every caller; a failure to start fails each caller's test.
+// same one to every caller; a failure to start fails each caller's test,
+// and a missing Java or WSS4J skips or fails it (testenv.Missing).
 // Call CloseShared from TestMain after m.Run.
 func Shared(t testing.TB) *Generator {
 	t.Helper()
 	shared.once.Do(func() { shared.gen, shared.err = Start() })
-	if shared.err != nil {
-		t.Fatalf("interop tests need Java and WSS4J: %v", shared.err)
-	}
+	testenv.Check(t, "interop tests need Java and WSS4J", shared.err)
 	return shared.gen
 }
 

@@ -10,17 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/sct"
 	"github.com/authsvc/authsvc/test/wss4j"
 )
 
 // scgen compiles testdata/SCGen.java against Debian's WSS4J 1.6 and returns
-// a function running it. A missing JDK or WSS4J fails the test.
+// a function running it. A missing JDK or WSS4J skips or fails the test
+// (testenv.Missing).
 func scgen(t *testing.T) func(stdin []byte, args ...string) []byte {
 	t.Helper()
-	javac, err := exec.LookPath("javac")
-	if err != nil {
-		t.Fatalf("javac not found (install a JDK): %v", err)
+	javac, java := testenv.LookPath(t, "javac"), testenv.LookPath(t, "java")
+	for _, j := range wss4j.Jars {
+		if _, err := os.Stat(j); err != nil {
+			testenv.Missing(t, j+" (libwss4j-java)")
+		}
 	}
 	dir := t.TempDir()
 	cp := strings.Join(wss4j.Jars, string(os.PathListSeparator))
@@ -30,7 +34,7 @@ func scgen(t *testing.T) func(stdin []byte, args ...string) []byte {
 	}
 	return func(stdin []byte, args ...string) []byte {
 		t.Helper()
-		cmd := exec.Command("java", append([]string{"-cp", dir + string(os.PathListSeparator) + cp, "SCGen"}, args...)...)
+		cmd := exec.Command(java, append([]string{"-cp", dir + string(os.PathListSeparator) + cp, "SCGen"}, args...)...)
 		cmd.Stdin = bytes.NewReader(stdin)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
