@@ -27,7 +27,7 @@ import (
 func TestIssueKerberos(t *testing.T) {
 	k := testenv.StartKDC(t)
 	cc := k.Kinit(t, "alice", "alice-pw")
-	cmd := exec.Command(testenv.Python(t), filepath.Join(testenv.Root(), "authn", "kerberos", "testdata", "gss_client.py"),
+	cmd := exec.Command(testenv.PythonWith(t, "gssapi"), filepath.Join(testenv.Root(), "authn", "kerberos", "testdata", "gss_client.py"),
 		"krb5", "HTTP/localhost@EXAMPLE.TEST", "1")
 	cmd.Env = k.Env(cc)
 	out, err := cmd.Output()

@@ -42,7 +42,7 @@ log: {level: debug}
 	// A Kerberos BinarySecurityToken made by MIT GSS-API, through the proxy.
 	cc := k.Kinit(t, "alice", "alice-pw")
 	script := filepath.Join(testenv.Root(), "authn", "kerberos", "testdata", "gss_client.py")
-	cmd := exec.Command(testenv.Python(t), script, "krb5", "HTTP/localhost@EXAMPLE.TEST", "1")
+	cmd := exec.Command(testenv.PythonWith(t, "gssapi"), script, "krb5", "HTTP/localhost@EXAMPLE.TEST", "1")
 	cmd.Env = k.Env(cc)
 	out, err := cmd.Output()
 	if err != nil {

@@ -55,7 +55,7 @@ log: {level: debug}
 // zeep runs test/interop/zeep_client.py with Debian's python3-zeep.
 func zeep(t testing.TB, args ...string) []byte {
 	t.Helper()
-	py := testenv.Python(t)
+	py := testenv.PythonWith(t, "zeep")
 	script := filepath.Join(testenv.Root(), "test", "interop", "zeep_client.py")
 	cmd := exec.Command(py, append([]string{script}, args...)...)
 	var stderr bytes.Buffer
