@@ -336,6 +336,11 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	if res.rst != wstrust.NotRST {
+		// The STS answers an RST, never the Subject.
+		writeRSTR(w, res)
+		return
+	}
 	if _, ok := s.accept(w, res, true); !ok {
 		return
 	}

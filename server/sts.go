@@ -27,11 +27,12 @@ type STS interface {
 	Respond(ctx context.Context, req *authn.Request, subj *authn.Subject, kind wstrust.Kind) ([]byte, error)
 }
 
-// Where an RST may be served. The STS answers at /v1/sts and on the proxied
-// paths (a WCF or CXF client asks its STS at the service's own address);
-// /v1/authenticate and /v1/ext-authz answer with a Subject, which an RST
-// must never get, so they refuse it before the chain.
-func rstServed(endpoint string) bool { return endpoint == "sts" || endpoint == "proxy" }
+// Where an RST may be served. The STS answers at /v1/sts, at
+// /v1/authenticate and on the proxied paths (a WCF or CXF client asks its
+// STS at the service's own address), with the RSTR, never the Subject. The
+// gateway's 200 would let the RST through to the upstream, so /v1/ext-authz
+// refuses it before the chain.
+func rstServed(endpoint string) bool { return endpoint != "gateway" }
 
 // classify tells an RST apart once the envelope is parsed (before the
 // chain) and records it in res; it says whether the whole body must be
@@ -92,8 +93,8 @@ func wstrustClassify(env *wsse.Envelope, contentType, soapAction string) (wstrus
 }
 
 // rstPolicy refuses, before the chain, what an endpoint must not serve: an
-// RST without an STS or outside /v1/sts and the proxy, and anything but an
-// RST at /v1/sts.
+// RST without an STS or at the gateway, and anything but an RST at
+// /v1/sts.
 func (s *Server) rstPolicy(res *result, endpoint string) *authn.Fault {
 	if res.preFault != nil {
 		return res.preFault
@@ -113,7 +114,7 @@ func (s *Server) rstPolicy(res *result, endpoint string) *authn.Fault {
 	case s.o.STS == nil:
 		return invalid("a WS-Trust " + res.rst.String() + " RST, but secure_conversation is not configured")
 	case !rstServed(endpoint):
-		return invalid("a WS-Trust " + res.rst.String() + " RST at the " + endpoint + " endpoint: the STS answers at /v1/sts (and on the proxied paths)")
+		return invalid("a WS-Trust " + res.rst.String() + " RST at the " + endpoint + " endpoint, whose answer would let it through: route the STS address to authsvc (/v1/sts)")
 	}
 	return nil
 }

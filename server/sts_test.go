@@ -143,13 +143,16 @@ func TestSTSRefusals(t *testing.T) {
 		{"plain channel 1.1", secure, "/v1/sts", rst11, hdr11, 500, "wst:InvalidRequest"},
 		{"store down", down, "/v1/sts", rst11, hdr11, 503, "wsse:SecurityTokenUnavailable"},
 		{"not an RST at /v1/sts", open, "/v1/sts", app, nil, 500, "wst:InvalidRequest"},
-		{"RST at /v1/authenticate", open, "/v1/authenticate", rst11, hdr11, 401, "wst:InvalidRequest"},
 		{"contradicting actions", open, "/v1/sts", rst11, []string{"SOAPAction", "urn:other"}, 500, ""},
 		{"wrong password", open, "/v1/sts", wrong, hdr11, 500, "wsse:FailedAuthentication"},
 	}
 	// The contradiction needs a wsa:Action header to contradict.
 	contra := ststest.RST{V: wstrust.V13, Kind: wstrust.Issue}.Envelope(false)
-	cases[5].body, cases[5].code = contra, "wst:InvalidRequest"
+	for i := range cases {
+		if cases[i].name == "contradicting actions" {
+			cases[i].body, cases[i].code = contra, "wst:InvalidRequest"
+		}
+	}
 	for _, tc := range cases {
 		var w *httptest.ResponseRecorder
 		if bytes.Equal(tc.body, rst12) {
@@ -160,6 +163,12 @@ func TestSTSRefusals(t *testing.T) {
 		if w.Code != tc.status || stsFault(t, w) != tc.code {
 			t.Errorf("%s: %d %q, want %d %s\n%s", tc.name, w.Code, stsFault(t, w), tc.status, tc.code, w.Body)
 		}
+	}
+	// At /v1/authenticate an RST gets the RSTR, not the Subject.
+	rst11b, _ := issueRST(wsse.SOAP11, true, 0)
+	if w := post(open.Handler(), "/v1/authenticate", "127.0.0.1:4000", rst11b, hdr11...); w.Code != 200 ||
+		!strings.Contains(w.Body.String(), "RequestSecurityTokenResponse") || w.Header().Get("Content-Type") != contentType(wsse.SOAP11) {
+		t.Errorf("RST at /v1/authenticate: %d %s\n%s", w.Code, w.Header().Get("Content-Type"), w.Body)
 	}
 	// An application message whose actions contradict, none an RST's, is
 	// judged as before.
