@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -203,4 +205,31 @@ func TestSecureConvRedisReplicas(t *testing.T) {
 	wantRSTR(t, "cancel on B", resp, body, false)
 	resp, body = a.Post(t, "/v1/authenticate", ct, c.App(t, 100, wss4j.SC{}))
 	wantSCFault(t, "use on A after cancel on B", resp, body, false, 401, wstrust.V13.SC, "wsc:BadContextToken")
+}
+
+// TestSecureConvCheckConfig: check-config accepts the quickstart's
+// secure_conversation section and refuses mistakes naming the key.
+func TestSecureConvCheckConfig(t *testing.T) {
+	out, err := exec.Command(binary(t), "check-config", "-config", filepath.Join("..", "..", "examples", "quickstart.yaml")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("quickstart: %v\n%s", err, out)
+	}
+	chain := `
+registries:
+  users: {type: file, path: users.yaml}
+chain:
+  - {name: users, type: username, flag: sufficient, registry: users}
+  - {name: contexts, type: secure_conversation, flag: sufficient}
+`
+	for _, c := range []struct{ cfg, want string }{
+		{chain, "chain[1] (contexts): type secure_conversation needs the top-level secure_conversation section"},
+		{chain + "secure_conversation: {issuer: urn:x, store: redis}\n", "store: redis needs a redis: section"},
+		{chain + "secure_conversation: {issuer: urn:x, lifetime: 30s}\n", "secure_conversation: lifetime: 30s is shorter than a minute"},
+		{chain + "secure_conversation: {issuer: urn:x, stroe: memory}\n", "stroe"},
+		{chain + "secure_conversation: {lifetime: 10m}\n", "secure_conversation: issuer: is required"},
+	} {
+		if out := checkConfig(t, c.cfg); !strings.Contains(out, c.want) {
+			t.Errorf("check-config output lacks %q:\n%s", c.want, out)
+		}
+	}
 }
