@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/config"
@@ -26,7 +27,9 @@ import (
 	"github.com/authsvc/authsvc/lockout"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/server"
+	"github.com/authsvc/authsvc/sts"
 	"github.com/authsvc/authsvc/wsse"
+	"github.com/authsvc/authsvc/wsse/wstrust"
 )
 
 // NewLogger builds the service logger from the log section.
@@ -127,7 +130,24 @@ func serverOptions(cfg *config.Config, rt *config.Runtime, logger *slog.Logger) 
 	if err := productionOptions(cfg, rt, &opts); err != nil {
 		return opts, err
 	}
+	if sc := cfg.SecureConversation; sc != nil {
+		// The STS's metrics go where the server's do.
+		opts.Registry = prometheus.NewRegistry()
+		svc, err := sts.New(sc.Config, rt.Contexts, opts.Registry, logger.With("component", "sts"))
+		if err != nil {
+			return opts, err
+		}
+		opts.STS = stsService{svc}
+	}
 	return opts, nil
+}
+
+// stsService is the server's view of the STS: *sts.Service with the
+// package's Classify.
+type stsService struct{ *sts.Service }
+
+func (stsService) Classify(env *wsse.Envelope, contentType, soapAction string) (wstrust.Kind, *wstrust.Version, error) {
+	return sts.Classify(env, contentType, soapAction)
 }
 
 // httpServer is the HTTP server around h, with the listener's TLS.

@@ -11,6 +11,7 @@ import (
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
+	"github.com/authsvc/authsvc/sct"
 )
 
 // Runtime is what a configuration builds: the chain and the things it uses.
@@ -18,6 +19,9 @@ type Runtime struct {
 	Chain      *authn.Chain
 	Replay     replay.Cache
 	Registries map[string]registry.Set
+	// Contexts is the secure_conversation section's store (nil without
+	// the section); the STS is built over it.
+	Contexts sct.Store
 	// Checkers are the dependencies whose health decides readiness.
 	Checkers map[string]authn.Checker
 	closers  []io.Closer
@@ -48,6 +52,18 @@ func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
 	rt.closers = append(rt.closers, rt.Replay)
 	if ch, ok := rt.Replay.(authn.Checker); ok {
 		rt.Checkers["replay"] = ch
+	}
+	if sc := c.SecureConversation; sc != nil {
+		if rt.Contexts, err = sc.openContexts(env, logger); err != nil {
+			return nil, fmt.Errorf("config: secure_conversation: %w", err)
+		}
+		env.Contexts = rt.Contexts
+		if cl, ok := rt.Contexts.(io.Closer); ok {
+			rt.closers = append(rt.closers, cl)
+		}
+		if ch, ok := rt.Contexts.(authn.Checker); ok {
+			rt.Checkers["secure_conversation"] = ch
+		}
 	}
 	names := make([]string, 0, len(c.regs))
 	for n := range c.regs {

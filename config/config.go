@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/authn/secureconv"
 	"github.com/authsvc/authsvc/config/modenv"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
@@ -47,6 +48,9 @@ type Config struct {
 	Gateway    *Gateway    `yaml:"gateway"`
 	Audit      *Audit      `yaml:"audit"`
 	BruteForce *BruteForce `yaml:"brute_force"`
+	// SecureConversation enables the STS (WS-SecureConversation,
+	// config/secureconv.go).
+	SecureConversation *SecureConversation `yaml:"secure_conversation"`
 
 	// Filled in by Load.
 	Path    string        `yaml:"-"`
@@ -197,7 +201,7 @@ func Parse(raw []byte, types *Types) (*Config, error) {
 // check validates c and fills in defaults, one part of the file after the
 // other; the sections with a type are decoded through types.
 func (c *Config) check(types *Types) error {
-	for _, step := range []func() error{c.checkListener, c.checkLimits, c.checkSecurity, c.checkLog, c.checkProxy} {
+	for _, step := range []func() error{c.checkListener, c.checkLimits, c.checkSecurity, c.checkLog, c.checkProxy, c.checkSecureConversation} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -401,6 +405,14 @@ func (c *Config) checkEntry(i int, types *Types, seen map[string]bool) (ModuleEn
 		return e, fmt.Errorf("line %d: %s.type: unknown module type %q (known: %s)", n.Line, where, e.Type, keys(types.Modules))
 	}
 	e.Config = newMod()
+	if sc, ok := e.Config.(*secureconv.Config); ok {
+		// The module reads the STS's store: without the section there is
+		// none. Its issuer defaults to the STS's.
+		if c.SecureConversation == nil {
+			return e, fmt.Errorf("line %d: %s (%s): type secure_conversation needs the top-level secure_conversation section (the STS and its context store)", n.Line, where, e.Name)
+		}
+		sc.Issuer = c.SecureConversation.Issuer
+	}
 	if err := decodeSection(rest, e.Config, where+" ("+e.Name+")"); err != nil {
 		return e, err
 	}

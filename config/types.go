@@ -10,6 +10,7 @@ import (
 	"github.com/authsvc/authsvc/authn/extensible"
 	"github.com/authsvc/authsvc/authn/kerberos"
 	"github.com/authsvc/authsvc/authn/saml"
+	"github.com/authsvc/authsvc/authn/secureconv"
 	"github.com/authsvc/authsvc/authn/username"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
@@ -20,12 +21,13 @@ import (
 func Builtin() *Types {
 	return &Types{
 		Modules: map[string]func() ModuleConfig{
-			"username": func() ModuleConfig { return username.NewConfig() },
-			"kerberos": func() ModuleConfig { return new(kerberos.Config) },
-			"exec":     func() ModuleConfig { return new(extensible.ExecConfig) },
-			"http":     func() ModuleConfig { return new(extensible.HTTPConfig) },
-			"saml":     func() ModuleConfig { return new(saml.Config) },
-			"enrich":   func() ModuleConfig { return new(enrich.Config) },
+			"username":            func() ModuleConfig { return username.NewConfig() },
+			"kerberos":            func() ModuleConfig { return new(kerberos.Config) },
+			"exec":                func() ModuleConfig { return new(extensible.ExecConfig) },
+			"http":                func() ModuleConfig { return new(extensible.HTTPConfig) },
+			"saml":                func() ModuleConfig { return new(saml.Config) },
+			"enrich":              func() ModuleConfig { return new(enrich.Config) },
+			"secure_conversation": func() ModuleConfig { return new(secureconv.Config) },
 		},
 		Registries: map[string]func() RegistryConfig{
 			"file": func() RegistryConfig { return new(FileRegistry) },

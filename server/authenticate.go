@@ -17,6 +17,7 @@ import (
 	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/wsse"
+	"github.com/authsvc/authsvc/wsse/wstrust"
 )
 
 // outcome of authenticating one HTTP request.
@@ -35,6 +36,13 @@ type result struct {
 	claimed  string     // the user name the token claims (unverified)
 	locked   string     // principal or address when refused as locked
 	start    time.Time
+	// A WS-Trust RST (rst != NotRST, of version trust) is answered by the
+	// STS with reply; preFault is a refusal found while reading (a
+	// malformed action).
+	rst      wstrust.Kind
+	trust    *wstrust.Version
+	preFault *authn.Fault
+	reply    []byte
 }
 
 func (r *result) peer() netip.AddrPort { return r.peerAddr }
@@ -63,9 +71,10 @@ func (s *Server) trusted(peer netip.AddrPort) bool {
 	return false
 }
 
-// authenticate reads the head of the request body, parses it and runs the
-// chain, behind the brute-force guard when there is one.
-func (s *Server) authenticate(r *http.Request) *result {
+// authenticate reads the head of the request body (all of it for an RST),
+// parses it and runs the chain, behind the brute-force guard when there is
+// one. An RST the chain accepted is then answered by the STS (res.reply).
+func (s *Server) authenticate(r *http.Request, endpoint string) *result {
 	res := s.newResult(r)
 	now := s.o.Now() // the instant the chain judges the request at
 	s.m.inflight.Inc()
@@ -73,7 +82,19 @@ func (s *Server) authenticate(r *http.Request) *result {
 	if f, status := s.readBody(r, res); f != nil {
 		return res.fail(status, f)
 	}
+	if f := s.rstPolicy(res, endpoint); f != nil {
+		return res.fail(0, f)
+	}
 	req := s.request(r, res, now)
+	s.authenticateRequest(r, res, req)
+	if res.fault == nil && res.rst != wstrust.NotRST {
+		s.respondRST(r.Context(), res, req)
+	}
+	return res
+}
+
+// authenticateRequest runs the pre-steps and the chain on req.
+func (s *Server) authenticateRequest(r *http.Request, res *result, req *authn.Request) *result {
 	// The chain's pre-steps (the Timestamp) refuse a stale message before
 	// the brute-force store is asked anything.
 	if err := s.o.Chain.Precheck(req); err != nil {
@@ -210,9 +231,13 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	if res.fault == nil {
 		s.m.requests.WithLabelValues(endpoint, "accepted").Inc()
 		s.m.decisions.WithLabelValues(endpoint, res.subject.Method, res.subject.TokenType, "accepted").Inc()
-		s.log.Info("authenticated", "request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr,
+		attrs := []any{"request_id", res.id, "endpoint", endpoint, "peer", r.RemoteAddr,
 			"principal", res.subject.Name(), "method", res.subject.Method, "token_type", res.subject.TokenType,
-			"modules", res.subject.Modules)
+			"modules", res.subject.Modules}
+		if res.rst != wstrust.NotRST {
+			attrs = append(attrs, "rst", res.rst.String(), "trust_version", res.trust.String())
+		}
+		s.log.Info("authenticated", attrs...)
 		s.writeAudit(r, res, endpoint, "accepted")
 		return
 	}
@@ -263,6 +288,12 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	if f.Err != nil {
 		attrs = append(attrs, "error", logsafe.Clip(f.Err.Error(), logsafe.MaxText))
 	}
+	if res.rst != wstrust.NotRST {
+		attrs = append(attrs, "rst", res.rst.String())
+		if f.Namespace != "" {
+			attrs = append(attrs, "fault_namespace", f.Namespace)
+		}
+	}
 	s.log.Log(r.Context(), level, "authentication refused", attrs...)
 }
 
@@ -283,7 +314,7 @@ func apiStatus(res *result) int {
 // handler is done with it.
 func (s *Server) judge(w http.ResponseWriter, r *http.Request, endpoint string, status func(*result) int) (*result, func()) {
 	untrack := s.track(endpoint)
-	res := s.authenticate(r)
+	res := s.authenticate(r, endpoint)
 	done := func() {
 		if res.release != nil {
 			res.release()
@@ -305,6 +336,11 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	if res.rst != wstrust.NotRST {
+		// The STS answers an RST, never the Subject.
+		writeRSTR(w, res)
+		return
+	}
 	if _, ok := s.accept(w, res, true); !ok {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/wsse"
+	"github.com/authsvc/authsvc/wsse/wstrust"
 )
 
 type ctxKey struct{}
@@ -34,6 +35,11 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	if res.rst != wstrust.NotRST {
+		// The STS answers; an RST never reaches the upstream.
+		writeRSTR(w, res)
+		return
+	}
 	head := res.head
 	n := r.ContentLength
 	if s.o.Proxy.ScrubPassword {

@@ -27,7 +27,7 @@ func (s *Server) readBody(r *http.Request, res *result) (*authn.Fault, int) {
 			s.bufs.Put(bp)
 		}
 	}
-	env, err := s.readEnvelope(r.Body, bp, res)
+	env, err := s.readEnvelope(r.Body, bp, res, func(env *wsse.Envelope) bool { return s.classify(r, res, env) })
 	if err != nil {
 		var tooBig *tooLargeError
 		if errors.As(err, &tooBig) {
@@ -62,8 +62,10 @@ func (e *tooLargeError) Error() string {
 // envelope (HTTP Negotiate without SOAP). When the Security header is signed
 // it reads the rest of the body too, up to max_body_bytes, so that the
 // signature is verified over the whole message; an unsigned message costs
-// the same whatever follows its Body start tag.
-func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.Envelope, error) {
+// the same whatever follows its Body start tag. It reads the rest too when
+// whole (nil: never) says so of the parsed envelope: a WS-Trust RST, whose
+// content is the Body, signed or not.
+func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, whole func(*wsse.Envelope) bool) (*wsse.Envelope, error) {
 	var buf []byte
 	maxHead := s.o.Parse.Limits.MaxHeaderBytes
 	if maxHead <= 0 {
@@ -100,9 +102,11 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result) (*wsse.En
 			env, perr := wsse.Parse(buf, &s.o.Parse)
 			if perr == nil {
 				res.version = env.Version
-				if !eof && env.NeedsWhole() {
+				rst := whole != nil && whole(env)
+				if !eof && (env.NeedsWhole() || rst) {
 					// A signature may cover the Body: verify over every byte,
-					// and forward exactly those bytes in proxy mode.
+					// and forward exactly those bytes in proxy mode. An RST
+					// is read whole for the STS.
 					if buf, err = s.readRest(body, bp, res); err != nil {
 						return nil, err
 					}

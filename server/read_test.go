@@ -212,7 +212,7 @@ func TestReadRestGrowsWithData(t *testing.T) {
 	req.ContentLength = 10 << 20
 	bp := new([]byte)
 	res := &result{}
-	if _, err := srv.readEnvelope(req.Body, bp, res); err != nil {
+	if _, err := srv.readEnvelope(req.Body, bp, res, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := cap(*bp); c > 64<<10 {

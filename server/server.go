@@ -76,6 +76,11 @@ type Options struct {
 	// Lockout, when set, counts failures and locks principals and client
 	// addresses (see package lockout).
 	Lockout *lockout.Options
+	// STS, when set, serves WS-SecureConversation: POST /v1/sts, and RSTs
+	// sent to a proxied path, are answered by it once the chain accepted
+	// them; they are never forwarded upstream. Without it an RST is
+	// refused (wst:InvalidRequest).
+	STS STS
 }
 
 // TimestampPolicy says how wsu:Timestamp is checked.
@@ -226,6 +231,9 @@ func (s *Server) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{}))
 	r.Post("/v1/authenticate", s.authenticateAPI)
 	r.Get("/v1/authenticate", s.authenticateAPI) // HTTP Negotiate without a SOAP body
+	if s.o.STS != nil {
+		r.Post("/v1/sts", s.stsHandler)
+	}
 	if s.id != nil {
 		r.Get("/.well-known/jwks.json", s.jwks)
 	}

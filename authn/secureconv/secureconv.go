@@ -73,6 +73,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/config/modenv"
 	"github.com/authsvc/authsvc/health"
 	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/sct"
@@ -454,4 +455,16 @@ func unavailable(what string, err error) error {
 // as such), the reason for the log, and the typed fault as its cause.
 func scFault(f *wstrust.Fault) *authn.Fault {
 	return &authn.Fault{Namespace: f.Namespace, Code: wsse.FaultCode(f.Local), Reason: f.Reason, Err: f}
+}
+
+// Open implements the chain entry type secure_conversation (config's type
+// table): the module over the top-level secure_conversation section's
+// store (env.Contexts) and the shared replay cache.
+func (c *Config) Open(env *modenv.Env) (authn.Module, error) {
+	if env.Contexts == nil {
+		return nil, errors.New("secure_conversation: no security-context store: configure the top-level secure_conversation section")
+	}
+	cfg := *c
+	cfg.Store, cfg.Replay = env.Contexts, env.Replay
+	return New(cfg)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
+	"github.com/authsvc/authsvc/sct"
 )
 
 // Env is what a section's Open gets: its name, a logger, the shared replay
@@ -29,6 +30,10 @@ type Env struct {
 	BaseDir string
 	// Registries are the registries opened so far, by name.
 	Registries map[string]registry.Set
+	// Contexts is the security-context store of the top-level
+	// secure_conversation section (nil when it is absent): the STS's
+	// store, which the secure_conversation module reads.
+	Contexts sct.Store
 }
 
 // Registry returns the registry configured under name.

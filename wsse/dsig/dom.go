@@ -74,12 +74,15 @@ type node struct {
 // streaming parser reported, so the two never disagree about which element
 // is which.
 type Document struct {
-	env      *wsse.Envelope
-	lim      Limits
-	root     *etree.Element
-	info     map[*etree.Element]*node
-	byStart  map[int]*etree.Element
-	ids      map[string]*etree.Element
+	env     *wsse.Envelope
+	lim     Limits
+	root    *etree.Element
+	info    map[*etree.Element]*node
+	byStart map[int]*etree.Element
+	ids     map[string]*etree.Element
+	// dups holds every element of an Id that appears more than once
+	// (ids then holds the first): see idTarget and tokenTarget.
+	dups     map[string][]*etree.Element
 	body     *etree.Element
 	security *etree.Element
 	// macOnly stops Verify once the MAC has matched (the header pass).
@@ -90,8 +93,11 @@ var errTooDeep = errors.New("nested too deep")
 
 // NewDocument builds the DOM of env.Raw. It accepts no DTD, no entity other
 // than XML's five, no processing instruction but the XML declaration, and no
-// element after the Body; every wsu:Id, Id and xml:id in the document must
-// be unique.
+// element after the Body. An Id (wsu:Id, Id, xml:id) may appear more than
+// once in the document, but a ds:Reference never resolves such an Id, and a
+// KeyInfo token reference resolves it only to its one occurrence that is a
+// direct child of our Security header (Apache CXF's cancel carries a copy of
+// the SecurityContextToken, Id and all, in the Body's CancelTarget).
 func NewDocument(env *wsse.Envelope, lim *Limits) (*Document, error) {
 	if env == nil || env.Security == nil {
 		return nil, errorf(wsse.InvalidSecurity, nil, "no Security header to verify a signature in")
@@ -245,10 +251,17 @@ func (b *builder) start(t xml.StartElement, off int) error {
 		return err
 	}
 	if n.id != "" {
-		if _, dup := d.ids[n.id]; dup {
-			return errorf(wsse.InvalidSecurity, nil, "Id %q appears more than once in the envelope", n.id)
+		if first, dup := d.ids[n.id]; dup {
+			if d.dups == nil {
+				d.dups = make(map[string][]*etree.Element, 1)
+			}
+			if len(d.dups[n.id]) == 0 {
+				d.dups[n.id] = append(d.dups[n.id], first)
+			}
+			d.dups[n.id] = append(d.dups[n.id], el)
+		} else {
+			d.ids[n.id] = el
 		}
-		d.ids[n.id] = el
 	}
 	if err := b.attach(el, t.Name.Local, off, space); err != nil {
 		return err

@@ -414,6 +414,11 @@ func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedR
 	if !ok || id == "" || strings.ContainsAny(id, "#()") {
 		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q is not a same-document #Id", pr.uri)
 	}
+	if len(d.dups[id]) > 0 {
+		// Which of them the signer meant is anybody's guess: the
+		// classic wrapping attack.
+		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q names an Id that appears more than once in the envelope", pr.uri)
+	}
 	target := d.ids[id]
 	switch {
 	case target == nil:
@@ -433,6 +438,29 @@ func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedR
 	}
 	pr.target = target
 	return pr, nil
+}
+
+// tokenTarget resolves a KeyInfo token reference's Id. An Id that appears
+// more than once resolves to its one occurrence that is a direct child of
+// our Security header (the token; copies elsewhere, such as the SCT that
+// Apache CXF repeats in a CancelTarget, are content, which a signature
+// reference cannot name); two such occurrences are refused.
+func (d *Document) tokenTarget(id string) (*etree.Element, error) {
+	dups := d.dups[id]
+	if len(dups) == 0 {
+		return d.ids[id], nil
+	}
+	var token *etree.Element
+	for _, el := range dups {
+		if el.Parent() != d.security {
+			continue
+		}
+		if token != nil {
+			return nil, errorf(wsse.InvalidSecurity, nil, "token reference %q: two tokens of our Security header have that Id", "#"+id)
+		}
+		token = el
+	}
+	return token, nil
 }
 
 func (d *Document) securityChild(el *etree.Element) *wsse.Element {
@@ -468,7 +496,10 @@ func (d *Document) parseKeyInfo(el *etree.Element) (*KeyInfo, error) {
 	if !ok || id == "" {
 		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "token reference %q is not a same-document #Id", ki.URI)
 	}
-	target := d.ids[id]
+	target, err := d.tokenTarget(id)
+	if err != nil {
+		return nil, err
+	}
 	if target == nil || target.Parent() != d.security {
 		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "token reference %q names no token in our Security header", ki.URI)
 	}
