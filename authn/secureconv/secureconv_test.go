@@ -313,3 +313,34 @@ func TestIgnored(t *testing.T) {
 		t.Fatalf("Login = %v, %v", ok, err)
 	}
 }
+
+// TestSignedAddressingHeaders: clients that sign WS-Addressing headers
+// (CXF's and WCF's symmetric bindings sign To, Action, MessageID) are
+// accepted: WSS4J signs Body, Timestamp and wsa:To and wsa:Action, direct
+// children of the SOAP Header. A wsa header moved into the Body (a
+// wrapping attempt) is still refused.
+func TestSignedAddressingHeaders(t *testing.T) {
+	f := newFixture(t, nil, wstrust.V13, false, ststest.Options{})
+	env := []byte(`<s:Envelope xmlns:s="` + ststest.SOAP11 + `" xmlns:a="` + wstrust.NSWSA + `"><s:Header>` +
+		`<a:To>https://service.example/echo</a:To><a:Action>urn:example:echo</a:Action></s:Header><s:Body>` +
+		ststest.Payload(100) + `</s:Body></s:Envelope>`)
+	sc := wss4j.SC{Parts: []string{"body", "ts", "{" + wstrust.NSWSA + "}To", "{" + wstrust.NSWSA + "}Action"}}
+	msg := f.c.Sign(t, env, sc)
+	if n := bytes.Count(msg, []byte("<ds:Reference ")); n != 4 {
+		t.Fatalf("WSS4J made %d references, want 4:\n%s", n, msg)
+	}
+	if o := f.r.Serve(t, msg, false); o.Err != nil || o.Subject == nil || o.Subject.Principal != ststest.User {
+		t.Fatalf("signed WS-Addressing headers: %+v", o)
+	}
+
+	// The signed wsa:To moved into the Body, an unsigned one in its place:
+	// the reference now names an element inside the Body.
+	msg = f.c.Sign(t, env, sc)
+	i := bytes.Index(msg, []byte("<a:To "))
+	j := bytes.Index(msg, []byte("</a:To>")) + len("</a:To>")
+	to := append([]byte(nil), msg[i:j]...)
+	moved := append(append(append([]byte(nil), msg[:i]...), []byte("<a:To>https://evil.example/</a:To>")...), msg[j:]...)
+	k := bytes.Index(moved, []byte("<m:echo"))
+	moved = append(append(append([]byte(nil), moved[:k]...), to...), moved[k:]...)
+	wantWSS(t, f.r.Serve(t, moved, false).Err, wsse.InvalidSecurity, "neither the Body nor")
+}

@@ -157,6 +157,17 @@ func TestDerivedKeyWSS4J(t *testing.T) {
 				raw := wss4jEnvelope(t, wss4j.Message{SOAP12: soap12})
 				bad := regexp.MustCompile(`<ds:Reference URI="#id-[^"]*"`).ReplaceAll(raw, []byte(`<ds:Reference URI="#other"`))
 				bad = bytes.Replace(bad, []byte("<soap:Header>"), []byte(`<soap:Header><x:Other xmlns:x="urn:x" Id="other">hi</x:Other>`), 1)
+				// Another SOAP header may be signed (WS-Addressing headers
+				// are), so the reference resolves; SignedInfo was altered, so
+				// the MAC does not match.
+				dkWantFault(t, newDerivedModule(t, nil), bad, now, wsse.FailedAuthentication, "altered SignedInfo")
+			})
+			t.Run("signed body moved among the headers", func(t *testing.T) {
+				raw := wss4jEnvelope(t, wss4j.Message{SOAP12: soap12})
+				body := regexp.MustCompile(`(?s)<soap:Body .*</soap:Body>`).Find(raw)
+				evil := []byte(`<soap:Body><m:transfer xmlns:m="urn:example:echo">all the money</m:transfer></soap:Body>`)
+				bad := bytes.Replace(raw, body, evil, 1)
+				bad = bytes.Replace(bad, []byte("</soap:Header>"), append(append([]byte(nil), body...), []byte("</soap:Header>")...), 1)
 				dkWantFault(t, newDerivedModule(t, nil), bad, now, wsse.InvalidSecurity, "neither the Body nor a child of our Security")
 			})
 			t.Run("reference to the UsernameToken instead of the Body", func(t *testing.T) {

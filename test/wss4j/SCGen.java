@@ -115,6 +115,10 @@ public class SCGen {
                 parts.add(new WSEncryptionPart("Body", soapNS, ""));
             } else if (p.equals("ts")) {
                 parts.add(new WSEncryptionPart("Timestamp", WSConstants.WSU_NS, ""));
+            } else if (p.startsWith("{") && p.indexOf('}') > 1) {
+                // A SOAP header by its expanded name, {namespace}local.
+                int end = p.indexOf('}');
+                parts.add(new WSEncryptionPart(p.substring(end + 1), p.substring(1, end), ""));
             } else {
                 throw new IllegalArgumentException("unknown part " + p);
             }

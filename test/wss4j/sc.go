@@ -82,7 +82,8 @@ type SC struct {
 	// Secret and Identifier are the context's.
 	Secret     []byte
 	Identifier string
-	// Parts are what the signature covers: "body", "ts" (default both).
+	// Parts are what the signature covers: "body", "ts" (default both),
+	// and SOAP headers by expanded name, "{namespace}local".
 	Parts []string
 	// TTL is the Timestamp's life in seconds; 0 means 300, negative none.
 	TTL int

@@ -91,9 +91,12 @@ type Reference struct {
 	URI          string
 	DigestMethod string
 	// Body says the reference covers the envelope's Body; otherwise
-	// Element is the Security header child it covers.
+	// Element is the Security header child it covers, or Header names
+	// (in Clark notation, {namespace}local) the other SOAP header, a
+	// direct child of the SOAP Header, that it covers.
 	Body    bool
 	Element *wsse.Element
+	Header  string
 }
 
 // Result is a verified signature.
@@ -431,13 +434,29 @@ func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedR
 			return pr, errorf(wsse.InvalidSecurity, nil, "internal: Security child of %q not found", pr.uri)
 		}
 		pr.ref.Element = el
+	case target != d.security && target.Parent() != nil && target.Parent() == d.security.Parent() && !d.soapElement(target):
+		// Another SOAP header, a direct child of the Header (WS-Addressing's
+		// To, Action, MessageID, as CXF and WCF sign them). Nothing here
+		// relies on it, but a signature that covers it is not refused.
+		n := d.info[target]
+		if n == nil {
+			return pr, errorf(wsse.InvalidSecurity, nil, "internal: header of %q not found", pr.uri)
+		}
+		pr.ref.Header = "{" + n.space + "}" + target.Tag
 	default:
 		// Inside the Body, in another header, under an ignored element, the
 		// Signature itself: a wrapping attempt or nothing we can vouch for.
-		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q names an element that is neither the Body nor a child of our Security header", pr.uri)
+		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q names an element that is neither the Body nor a child of our Security header or of the SOAP Header", pr.uri)
 	}
 	pr.target = target
 	return pr, nil
+}
+
+// soapElement reports whether el is in a SOAP envelope namespace: a Body or
+// Header moved among the headers is never a header a signature may cover.
+func (d *Document) soapElement(el *etree.Element) bool {
+	n := d.info[el]
+	return n == nil || n.space == wsse.NSSOAP11 || n.space == wsse.NSSOAP12
 }
 
 // tokenTarget resolves a KeyInfo token reference's Id. An Id that appears
