@@ -127,8 +127,7 @@ func TestSTSRefusals(t *testing.T) {
 	rst11, hdr11 := issueRST(wsse.SOAP11, true, 0)
 	rst12, hdr12 := issueRST(wsse.SOAP12, true, 0)
 	app := wsseclient.Envelope(wsse.SOAP11, wsseclient.UsernameToken{Username: ststest.User, Password: ststest.Password, Digest: true}, "<x/>")
-	wrong, _ := issueRST(wsse.SOAP11, true, 0)
-	wrong = wsseclient.Envelope(wsse.SOAP11, wsseclient.UsernameToken{Username: ststest.User, Password: "wrong", Digest: true},
+	wrong := wsseclient.Envelope(wsse.SOAP11, wsseclient.UsernameToken{Username: ststest.User, Password: "wrong", Digest: true},
 		ststest.RST{V: wstrust.V13, Kind: wstrust.Issue}.Body())
 	cases := []struct {
 		name   string
