@@ -2,27 +2,23 @@ package redis
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
-	"github.com/authsvc/authsvc/internal/tlsconf"
+	"github.com/authsvc/authsvc/internal/redisconn"
 	"github.com/authsvc/authsvc/replay"
 )
 
 // Defaults for the zero values of Config.
 const (
 	DefaultKeyPrefix   = "authsvc:replay:"
-	DefaultDialTimeout = time.Second
-	DefaultTimeout     = 500 * time.Millisecond
+	DefaultDialTimeout = redisconn.DefaultDialTimeout
+	DefaultTimeout     = redisconn.DefaultTimeout
 	// DefaultQuota is the keys one principal, and one client address, may
 	// record per quota window (5 minutes) unless configured: about 330
 	// fresh nonces a second, sustained.
@@ -127,10 +123,6 @@ type TLSConfig struct {
 	ServerName string `yaml:"server_name"`
 }
 
-func (t *TLSConfig) on() bool {
-	return t.Enabled || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != ""
-}
-
 // Validate checks the configuration without touching the network or files.
 // Errors name the yaml key.
 func (c *Config) Validate() error {
@@ -141,57 +133,8 @@ func (c *Config) Validate() error {
 	if c.PipelineWorkers < -1 || c.PipelineWorkers > 64 {
 		bad("pipeline_workers", "%d is not between -1 and 64", c.PipelineWorkers)
 	}
-	if len(c.Addrs) == 0 {
-		bad("addrs", "at least one host:port is required")
-	}
-	for _, a := range c.Addrs {
-		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" {
-			bad("addrs", "%q is not host:port", a)
-		}
-	}
-	if c.MasterName != "" && c.Cluster {
-		bad("master_name", "Sentinel (master_name) and cluster: true exclude each other")
-	}
-	if len(c.Addrs) > 1 && c.MasterName == "" && !c.Cluster {
-		bad("addrs", "%d addresses need master_name (Sentinel) or cluster: true; a standalone server has one", len(c.Addrs))
-	}
-	if (c.SentinelUsername != "" || c.SentinelPassword != "") && c.MasterName == "" {
-		bad("sentinel_username", "sentinel credentials need master_name")
-	}
-	if c.Password != "" && c.PasswordFile != "" {
-		bad("password_file", "give password or password_file, not both")
-	}
-	if c.Username != "" && c.Password == "" && c.PasswordFile == "" {
-		bad("username", "needs password or password_file")
-	}
-	if c.DB < 0 {
-		bad("db", "must not be negative")
-	}
-	if c.DB != 0 && c.Cluster {
-		bad("db", "Redis Cluster has only database 0")
-	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		if c.TLS.CertFile == "" {
-			bad("tls.cert_file", "is required with tls.key_file")
-		} else {
-			bad("tls.key_file", "is required with tls.cert_file")
-		}
-	}
-	if c.DialTimeout < 0 {
-		bad("dial_timeout", "must not be negative")
-	}
-	if c.Timeout < 0 {
-		bad("timeout", "must not be negative")
-	}
-	if c.PoolSize < 0 {
-		bad("pool_size", "must not be negative")
-	}
-	if c.MinIdleConns < 0 {
-		bad("min_idle_conns", "must not be negative")
-	}
-	if c.PoolSize > 0 && c.MinIdleConns > c.PoolSize {
-		bad("min_idle_conns", "%d exceeds pool_size %d", c.MinIdleConns, c.PoolSize)
-	}
+	conn := c.conn()
+	conn.Validate(bad)
 	if err := c.Quota.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("replay/redis: %w", err))
 	}
@@ -266,62 +209,14 @@ func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
 // configuration. It does not connect. Open uses it for the replay cache;
 // other users of the same settings (the brute-force store) open their own.
 func (c *Config) NewClient() (goredis.UniversalClient, error) {
-	password := c.Password
-	if c.PasswordFile != "" {
-		b, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("replay/redis: password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
-		if password == "" {
-			return nil, fmt.Errorf("replay/redis: password_file: %s is empty", c.PasswordFile)
-		}
-	}
-	var tlsConf *tls.Config
-	if c.TLS.on() {
-		var err error
-		if tlsConf, err = c.TLS.config(); err != nil {
-			return nil, err
-		}
-	}
-	dial, timeout := c.timeouts()
-	client := goredis.NewUniversalClient(&goredis.UniversalOptions{
-		Addrs:                 c.Addrs,
-		MasterName:            c.MasterName,
-		IsClusterMode:         c.Cluster,
-		Username:              c.Username,
-		Password:              password,
-		SentinelUsername:      c.SentinelUsername,
-		SentinelPassword:      c.SentinelPassword,
-		DB:                    c.DB,
-		TLSConfig:             tlsConf,
-		DialTimeout:           dial,
-		DialerRetries:         1,
-		ReadTimeout:           timeout,
-		WriteTimeout:          timeout,
-		ContextTimeoutEnabled: true,
-		PoolTimeout:           timeout,
-		PoolSize:              c.PoolSize,
-		MinIdleConns:          c.MinIdleConns,
-		MaxRetries:            -1, // see the package comment: a retried SET NX can report its own first attempt
-		DisableIdentity:       true,
-		MaintNotificationsConfig: &maintnotifications.Config{
-			Mode: maintnotifications.ModeDisabled,
-		},
-	})
-	return client, nil
+	conn := c.conn()
+	return conn.NewClient("replay/redis")
 }
 
 // timeouts are the dial and operation timeouts, defaulted.
 func (c *Config) timeouts() (dial, timeout time.Duration) {
-	dial, timeout = c.DialTimeout, c.Timeout
-	if dial == 0 {
-		dial = DefaultDialTimeout
-	}
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	return dial, timeout
+	conn := c.conn()
+	return conn.Timeouts()
 }
 
 // probe runs a trivial script on a key of the prefix when quotas are on, so
@@ -362,11 +257,13 @@ func (c *Cache) checkEviction(ctx context.Context) {
 	}
 }
 
-func (t *TLSConfig) config() (*tls.Config, error) {
-	conf, err := tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile}.Client()
-	if err != nil {
-		return nil, fmt.Errorf("replay/redis: tls.%w", err) // tls.ca_file: or tls.cert_file:
+// conn is the connection part of the configuration.
+func (c *Config) conn() redisconn.Conn {
+	return redisconn.Conn{
+		Addrs: c.Addrs, MasterName: c.MasterName, Cluster: c.Cluster,
+		Username: c.Username, Password: c.Password, PasswordFile: c.PasswordFile,
+		SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
+		DB: c.DB, TLS: redisconn.TLS(c.TLS),
+		DialTimeout: c.DialTimeout, Timeout: c.Timeout, PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns,
 	}
-	conf.ServerName = t.ServerName
-	return conf, nil
 }

@@ -2,26 +2,23 @@ package redis
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/authsvc/authsvc/internal/tlsconf"
+	"github.com/authsvc/authsvc/internal/redisconn"
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Defaults for the zero values of Config.
 const (
 	DefaultKeyPrefix   = "authsvc:sct:"
-	DefaultDialTimeout = time.Second
-	DefaultTimeout     = 500 * time.Millisecond
+	DefaultDialTimeout = redisconn.DefaultDialTimeout
+	DefaultTimeout     = redisconn.DefaultTimeout
 )
 
 // MaxKeyIDLen bounds a key id (it is stored in every record).
@@ -126,10 +123,6 @@ type TLSConfig struct {
 	ServerName string `yaml:"server_name"`
 }
 
-func (t *TLSConfig) on() bool {
-	return t.Enabled || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != ""
-}
-
 // Validate checks the configuration without touching the network or files
 // (a key in a file is checked by Open). Errors name the yaml key.
 func (c *Config) Validate() error {
@@ -137,57 +130,8 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("sct/redis: %s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if len(c.Addrs) == 0 {
-		bad("addrs", "at least one host:port is required")
-	}
-	for _, a := range c.Addrs {
-		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" {
-			bad("addrs", "%q is not host:port", a)
-		}
-	}
-	if c.MasterName != "" && c.Cluster {
-		bad("master_name", "Sentinel (master_name) and cluster: true exclude each other")
-	}
-	if len(c.Addrs) > 1 && c.MasterName == "" && !c.Cluster {
-		bad("addrs", "%d addresses need master_name (Sentinel) or cluster: true; a standalone server has one", len(c.Addrs))
-	}
-	if (c.SentinelUsername != "" || c.SentinelPassword != "") && c.MasterName == "" {
-		bad("sentinel_username", "sentinel credentials need master_name")
-	}
-	if c.Password != "" && c.PasswordFile != "" {
-		bad("password_file", "give password or password_file, not both")
-	}
-	if c.Username != "" && c.Password == "" && c.PasswordFile == "" {
-		bad("username", "needs password or password_file")
-	}
-	if c.DB < 0 {
-		bad("db", "must not be negative")
-	}
-	if c.DB != 0 && c.Cluster {
-		bad("db", "Redis Cluster has only database 0")
-	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		if c.TLS.CertFile == "" {
-			bad("tls.cert_file", "is required with tls.key_file")
-		} else {
-			bad("tls.key_file", "is required with tls.cert_file")
-		}
-	}
-	if c.DialTimeout < 0 {
-		bad("dial_timeout", "must not be negative")
-	}
-	if c.Timeout < 0 {
-		bad("timeout", "must not be negative")
-	}
-	if c.PoolSize < 0 {
-		bad("pool_size", "must not be negative")
-	}
-	if c.MinIdleConns < 0 {
-		bad("min_idle_conns", "must not be negative")
-	}
-	if c.PoolSize > 0 && c.MinIdleConns > c.PoolSize {
-		bad("min_idle_conns", "%d exceeds pool_size %d", c.MinIdleConns, c.PoolSize)
-	}
+	conn := c.conn()
+	conn.Validate(bad)
 	if len(c.KeyPrefix) > 256 {
 		bad("key_prefix", "longer than 256 bytes")
 	}
@@ -294,58 +238,16 @@ func (c *Config) Open(logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	password := c.Password
-	if c.PasswordFile != "" {
-		b, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("sct/redis: password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
-		if password == "" {
-			return nil, fmt.Errorf("sct/redis: password_file: %s is empty", c.PasswordFile)
-		}
+	conn := c.conn()
+	client, err := conn.NewClient("sct/redis")
+	if err != nil {
+		return nil, err
 	}
-	var tlsConf *tls.Config
-	if c.TLS.on() {
-		if tlsConf, err = c.TLS.config(); err != nil {
-			return nil, err
-		}
-	}
-	dial, timeout := c.DialTimeout, c.Timeout
-	if dial == 0 {
-		dial = DefaultDialTimeout
-	}
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
+	dial, timeout := conn.Timeouts()
 	prefix := c.KeyPrefix
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	client := goredis.NewUniversalClient(&goredis.UniversalOptions{
-		Addrs:                 c.Addrs,
-		MasterName:            c.MasterName,
-		IsClusterMode:         c.Cluster,
-		Username:              c.Username,
-		Password:              password,
-		SentinelUsername:      c.SentinelUsername,
-		SentinelPassword:      c.SentinelPassword,
-		DB:                    c.DB,
-		TLSConfig:             tlsConf,
-		DialTimeout:           dial,
-		DialerRetries:         1,
-		ReadTimeout:           timeout,
-		WriteTimeout:          timeout,
-		ContextTimeoutEnabled: true,
-		PoolTimeout:           timeout,
-		PoolSize:              c.PoolSize,
-		MinIdleConns:          c.MinIdleConns,
-		MaxRetries:            -1, // a retried SET NX or renewal could report its own first attempt as ErrExists/ErrConflict
-		DisableIdentity:       true,
-		MaintNotificationsConfig: &maintnotifications.Config{
-			Mode: maintnotifications.ModeDisabled,
-		},
-	})
 	s := &Store{client: client, prefix: prefix, ring: ring, timeout: timeout, now: time.Now, logger: logger}
 	ctx, cancel := context.WithTimeout(context.Background(), dial+timeout)
 	defer cancel()
@@ -362,11 +264,13 @@ func (c *Config) Open(logger *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-func (t *TLSConfig) config() (*tls.Config, error) {
-	conf, err := tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile}.Client()
-	if err != nil {
-		return nil, fmt.Errorf("sct/redis: tls.%w", err) // tls.ca_file: or tls.cert_file:
+// conn is the connection part of the configuration.
+func (c *Config) conn() redisconn.Conn {
+	return redisconn.Conn{
+		Addrs: c.Addrs, MasterName: c.MasterName, Cluster: c.Cluster,
+		Username: c.Username, Password: c.Password, PasswordFile: c.PasswordFile,
+		SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
+		DB: c.DB, TLS: redisconn.TLS(c.TLS),
+		DialTimeout: c.DialTimeout, Timeout: c.Timeout, PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns,
 	}
-	conf.ServerName = t.ServerName
-	return conf, nil
 }
