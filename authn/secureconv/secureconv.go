@@ -254,7 +254,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	who := fmt.Sprintf("context %s of %q (profile %s)", c.Identifier, c.Subject.Principal, profile)
 	expired := c.Expired(req.Now)
 	if expired && !isRenew(req) {
-		f := wstrust.NewFault(versionOf(keyTok), wstrust.RenewNeeded, fmt.Sprintf("%s expired at %s (the store keeps it for renewal until %s)",
+		f := wstrust.NewFault(r.Version, wstrust.RenewNeeded, fmt.Sprintf("%s expired at %s (the store keeps it for renewal until %s)",
 			who, c.Expires.UTC().Format(time.RFC3339), c.Retention().UTC().Format(time.RFC3339)))
 		return false, scFault(f)
 	}
@@ -266,7 +266,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	}
 	fillSubject(s, &c.Subject, typ)
 	markProcessed(req, res, keyTok, c.Identifier)
-	req.SetShared(SharedKey, &Used{Context: c, Version: versionOf(keyTok), Profile: profile, Expired: expired})
+	req.SetShared(SharedKey, &Used{Context: c, Version: r.Version, Profile: profile, Expired: expired})
 	return true, nil
 }
 
@@ -386,18 +386,6 @@ func markProcessed(req *authn.Request, res *dsig.Result, keyTok *wsse.Element, i
 			req.MarkProcessed(i)
 		}
 	}
-}
-
-// versionOf is the WS-SC version of a token (nil if none).
-func versionOf(tok *wsse.Element) *wstrust.Version {
-	if tok != nil {
-		for _, v := range wstrust.Versions {
-			if v.SC == tok.Space {
-				return v
-			}
-		}
-	}
-	return nil
 }
 
 // isRenew reports whether req is a Renew RST by its action.

@@ -70,6 +70,7 @@ func TestProfiles(t *testing.T) {
 			for _, sc := range []wss4j.SC{
 				{}, {ValueType: true}, {ByIdentifier: true}, {ByIdentifier: true, ValueType: true},
 				{ProfileT: true}, {ProfileT: true, ValueType: true},
+				{ProfileT: true, ByIdentifier: true}, {ProfileT: true, ByIdentifier: true, ValueType: true},
 			} {
 				t.Run(fmt.Sprintf("%s/soap12=%v/%+v", v, soap12, sc), func(t *testing.T) {
 					o := f.r.Serve(t, f.c.App(t, 300, sc), sc.ProfileT)
@@ -343,4 +344,23 @@ func TestSignedAddressingHeaders(t *testing.T) {
 	k := bytes.Index(moved, []byte("<m:echo"))
 	moved = append(append(append([]byte(nil), moved[:k]...), to...), moved[k:]...)
 	wantWSS(t, f.r.Serve(t, moved, false).Err, wsse.InvalidSecurity, "neither the Body nor")
+}
+
+// TestProfileTByIdentifier: WSS4J's KeyInfo names the context by its
+// Identifier URI, with no SCT it points to (CUSTOM_SYMM_SIGNING_DIRECT):
+// accepted on a secure channel, refused on a plain one and for a context
+// the store does not hold.
+func TestProfileTByIdentifier(t *testing.T) {
+	f := newFixture(t, nil, wstrust.V13, false, ststest.Options{})
+	sc := wss4j.SC{ProfileT: true, ByIdentifier: true, Parts: []string{"ts"}}
+	msg := f.c.App(t, 100, sc)
+	if !bytes.Contains(msg, []byte(`URI="`+f.ctx.Identifier+`"`)) {
+		t.Fatalf("WSS4J did not name the context by Identifier:\n%s", msg)
+	}
+	if o := f.r.Serve(t, msg, true); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	wantSC(t, f.r.Serve(t, f.c.App(t, 100, sc), false).Err, wstrust.BadContextToken)
+	other := &ststest.Client{Gen: f.c.Gen, V: wstrust.V13, Identifier: "urn:uuid:00000000-0000-4000-8000-000000000000", Key: f.ctx.Key}
+	wantSC(t, f.r.Serve(t, other.App(t, 100, sc), true).Err, wstrust.BadContextToken)
 }

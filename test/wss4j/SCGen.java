@@ -126,11 +126,18 @@ public class SCGen {
         if (profileT) {
             WSSecSignature sig = new WSSecSignature();
             sig.setSecretKey(secret);
-            sig.setCustomTokenId(sct.getSctId());
             if (valueType) {
                 sig.setCustomTokenValueType(scNS + ConversationConstants.TOKEN_TYPE_SECURITY_CONTEXT_TOKEN);
             }
-            sig.setKeyIdentifierType(WSConstants.CUSTOM_SYMM_SIGNING);
+            if (byIdentifier) {
+                // The KeyInfo names the context by its Identifier URI, not by
+                // the SCT's wsu:Id.
+                sig.setCustomTokenId(identifier);
+                sig.setKeyIdentifierType(WSConstants.CUSTOM_SYMM_SIGNING_DIRECT);
+            } else {
+                sig.setCustomTokenId(sct.getSctId());
+                sig.setKeyIdentifierType(WSConstants.CUSTOM_SYMM_SIGNING);
+            }
             sig.setSignatureAlgorithm(WSConstants.HMAC_SHA1);
             sig.setParts(parts);
             sig.build(doc, null, sec);

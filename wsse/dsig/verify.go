@@ -53,7 +53,9 @@ func HasSignature(sec *wsse.Security) bool { return sec.Signed() }
 type KeyInfo struct {
 	// URI and ValueType are the wsse:Reference's attributes as sent.
 	URI, ValueType string
-	// Token is the Security header child that URI names.
+	// Token is the Security header child that URI names, or nil when URI
+	// is an absolute URI naming a token that is not in the message (a
+	// SecurityContextToken by its Identifier): the resolver then decides.
 	Token *wsse.Element
 	// Algorithm is the SignatureMethod the key will be used with.
 	Algorithm string
@@ -512,6 +514,12 @@ func (d *Document) parseKeyInfo(el *etree.Element) (*KeyInfo, error) {
 	ki.URI, _ = attr(refs[0], "URI")
 	ki.ValueType, _ = attr(refs[0], "ValueType")
 	id, ok := strings.CutPrefix(ki.URI, "#")
+	if !ok && externalURI(ki.URI) {
+		// A token not in the message, named by an absolute URI (a
+		// SecurityContextToken's Identifier): Token stays nil and the
+		// resolver decides whether it knows it.
+		return ki, nil
+	}
 	if !ok || id == "" {
 		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "token reference %q is not a same-document #Id", ki.URI)
 	}
@@ -527,6 +535,21 @@ func (d *Document) parseKeyInfo(el *etree.Element) (*KeyInfo, error) {
 		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "token reference %q names no token in our Security header", ki.URI)
 	}
 	return ki, nil
+}
+
+// externalURI reports whether a token reference is an absolute URI
+// (scheme ":" ...) of a sane length, without white space or a fragment.
+func externalURI(u string) bool {
+	i := strings.IndexByte(u, ':')
+	if i < 1 || len(u) > 1024 || strings.ContainsAny(u, " \t\r\n#<>\"") {
+		return false
+	}
+	for j, c := range u[:i] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
 }
 
 // canonicalize returns the exclusive C14N (without comments) of the subtree

@@ -20,12 +20,13 @@ type Lookup func(ctx context.Context, identifier string) (*sct.Context, error)
 // context's key: profile M, the signature's KeyInfo names a
 // DerivedKeyToken in the Security header whose reference names the context
 // (by the #wsu:Id of an SCT in the header or by Identifier); profile T, the
-// KeyInfo names the SCT in the header itself and its secret is the key
-// (only when Direct is set: WCF's TransportWithMessageCredential, on a
-// secure channel).
+// KeyInfo names the SCT itself, in the header by #wsu:Id or by its
+// Identifier URI, and its secret is the key (only when Direct is set: WCF's
+// TransportWithMessageCredential, on a secure channel).
 //
 // After a successful ResolveKey, Context, SCT and DKT say which context and
-// tokens the key came from; the caller takes the Subject from Context once
+// tokens the key came from (SCT is nil when the KeyInfo named the context
+// by its Identifier), Version the WS-SC version of the reference; the caller takes the Subject from Context once
 // dsig.Verify succeeded. A Resolver serves one message.
 type Resolver struct {
 	// Env is the envelope whose signature is verified.
@@ -51,6 +52,7 @@ type Resolver struct {
 	Context *sct.Context
 	SCT     *SCT
 	DKT     *DerivedKeyToken
+	Version *Version
 }
 
 var (
@@ -63,9 +65,17 @@ var (
 func (r *Resolver) ResolveKey(ctx context.Context, ki *dsig.KeyInfo) ([]byte, error) {
 	sec := r.Env.Security
 	tok := ki.Token
+	if sec != nil && tok == nil && ki.URI != "" {
+		return r.byIdentifier(ctx, ki)
+	}
 	if sec == nil || tok == nil {
 		return nil, scFault(nil, UnknownDerivationSource, "the signature's key names no token")
 	}
+	defer func() {
+		if r.Version == nil {
+			r.Version = versionOfSC(tok.Space)
+		}
+	}()
 	ns := sec.Namespaces()
 	raw := r.Env.Raw[tok.Start:tok.End]
 	switch {
@@ -120,6 +130,40 @@ func (r *Resolver) ResolveKey(ctx context.Context, ki *dsig.KeyInfo) ([]byte, er
 
 // context looks the context up and checks that it is live, of the SCT's
 // instance when the message carries the SCT.
+// byIdentifier resolves profile T with the KeyInfo naming the context by
+// its Identifier URI (no token in the message to read it from): the
+// ValueType, when present, must be the SCT token type of a version; the
+// version is otherwise that of the WS-SC tokens in the header, or 1.3.
+func (r *Resolver) byIdentifier(ctx context.Context, ki *dsig.KeyInfo) ([]byte, error) {
+	var v *Version
+	for _, cand := range Versions {
+		if ki.ValueType == cand.TokenTypeSCT() {
+			v = cand
+		}
+	}
+	if v == nil && ki.ValueType != "" {
+		return nil, scFault(nil, UnknownDerivationSource, "the signature's key %q has ValueType %q, not a SecurityContextToken's", ki.URI, ki.ValueType)
+	}
+	if v == nil {
+		v = V13
+		for _, e := range r.Env.Security.Elements {
+			if sv := versionOfSC(e.Space); sv != nil {
+				v = sv
+				break
+			}
+		}
+	}
+	r.Version = v
+	if !r.Direct {
+		return nil, scFault(v, BadContextToken, "a signature made with the SecurityContextToken's key itself is accepted on a secure channel only")
+	}
+	c, err := r.context(ctx, v, ki.URI)
+	if err != nil {
+		return nil, err
+	}
+	return c.Key, nil
+}
+
 func (r *Resolver) context(ctx context.Context, v *Version, identifier string) (*sct.Context, error) {
 	c, err := r.Lookup(ctx, identifier)
 	switch {
