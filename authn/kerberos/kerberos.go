@@ -152,6 +152,10 @@ type Config struct {
 	// MaxTokenBytes bounds a decoded token (default 64 KiB; AD tickets
 	// with large PACs reach 48 KiB).
 	MaxTokenBytes int `yaml:"max_token_bytes"`
+	// Enctypes are the encryption types accepted for the ticket and its
+	// session key (default DefaultEnctypes: AES and AES-SHA2; rc4-hmac and
+	// DES are refused unless listed).
+	Enctypes Enctypes `yaml:"enctypes"`
 }
 
 // Deps are the module's dependencies.
@@ -180,6 +184,7 @@ type Module struct {
 	spnList    string
 	realms     map[string]bool
 	skew       time.Duration
+	enctypes   map[int32]bool
 	stripRealm bool
 	rules      []mapRule
 	decodePAC  bool
@@ -497,6 +502,9 @@ func (m *Module) ticket(ap *messages.APReq, now time.Time) (info *ticketInfo, sp
 		return nil, spn, reject(wsse.InvalidSecurityToken, "user-to-user AP-REQ (use-session-key) for %s is not supported", spn)
 	}
 	etype, kvno := tkt.EncPart.EType, tkt.EncPart.KVNO
+	if !m.enctypes[etype] {
+		return nil, spn, enctypeRefused("ticket", spn, etype)
+	}
 	if _, err := crypto.GetEtype(etype); err != nil {
 		return nil, spn, reject(wsse.InvalidSecurityToken, "unsupported enctype: the ticket for %s is encrypted with %s", spn, keytabs.ETypeName(etype))
 	}
@@ -548,6 +556,9 @@ func (m *Module) checkTicket(enc *messages.EncTicketPart, spn string, now time.T
 // skew (step 5). ct is its time.
 func (m *Module) authenticator(ap *messages.APReq, enc *messages.EncTicketPart, now time.Time) (auth types.Authenticator, ct time.Time, err error) {
 	client := principalString(enc.CName)
+	if !m.enctypes[enc.Key.KeyType] {
+		return auth, ct, enctypeRefused("session key of the ticket", client+"@"+enc.CRealm, enc.Key.KeyType)
+	}
 	if _, err := crypto.GetEtype(enc.Key.KeyType); err != nil {
 		return auth, ct, reject(wsse.InvalidSecurityToken, "unsupported enctype: the session key is %s", keytabs.ETypeName(enc.Key.KeyType))
 	}
