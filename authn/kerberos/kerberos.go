@@ -502,11 +502,11 @@ func (m *Module) ticket(ap *messages.APReq, now time.Time) (info *ticketInfo, sp
 		return nil, spn, reject(wsse.InvalidSecurityToken, "user-to-user AP-REQ (use-session-key) for %s is not supported", spn)
 	}
 	etype, kvno := tkt.EncPart.EType, tkt.EncPart.KVNO
-	if !m.enctypes[etype] {
-		return nil, spn, enctypeRefused("ticket", spn, etype)
-	}
 	if _, err := crypto.GetEtype(etype); err != nil {
 		return nil, spn, reject(wsse.InvalidSecurityToken, "unsupported enctype: the ticket for %s is encrypted with %s", spn, keytabs.ETypeName(etype))
+	}
+	if !m.enctypes[etype] {
+		return nil, spn, enctypeRefused("ticket", spn, etype)
 	}
 	key, kv, err := m.keys.Key(sname, tkt.Realm, kvno, etype)
 	if err != nil {
@@ -556,11 +556,11 @@ func (m *Module) checkTicket(enc *messages.EncTicketPart, spn string, now time.T
 // skew (step 5). ct is its time.
 func (m *Module) authenticator(ap *messages.APReq, enc *messages.EncTicketPart, now time.Time) (auth types.Authenticator, ct time.Time, err error) {
 	client := principalString(enc.CName)
-	if !m.enctypes[enc.Key.KeyType] {
-		return auth, ct, enctypeRefused("session key of the ticket", client+"@"+enc.CRealm, enc.Key.KeyType)
-	}
 	if _, err := crypto.GetEtype(enc.Key.KeyType); err != nil {
 		return auth, ct, reject(wsse.InvalidSecurityToken, "unsupported enctype: the session key is %s", keytabs.ETypeName(enc.Key.KeyType))
+	}
+	if !m.enctypes[enc.Key.KeyType] {
+		return auth, ct, enctypeRefused("session key of the ticket", client+"@"+enc.CRealm, enc.Key.KeyType)
 	}
 	plain, err := crypto.DecryptEncPart(ap.EncryptedAuthenticator, enc.Key, keyusage.AP_REQ_AUTHENTICATOR)
 	if err != nil {
