@@ -6,7 +6,6 @@ package authn
 
 import (
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -79,12 +78,27 @@ func (s *Subject) AddAttribute(name string, values ...string) {
 }
 
 // Name returns principal@realm, or the principal alone when there is no
-// realm or the principal already names one.
+// realm or the principal already names one (an "@" not escaped by a
+// backslash: a Kerberos name renders an "@" inside a component as "\@",
+// RFC 1964).
 func (s *Subject) Name() string {
-	if s.Realm == "" || strings.Contains(s.Principal, "@") {
+	if s.Realm == "" || hasRealm(s.Principal) {
 		return s.Principal
 	}
 	return s.Principal + "@" + s.Realm
+}
+
+// hasRealm reports whether name has an "@" not escaped by a backslash.
+func hasRealm(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++
+		case '@':
+			return true
+		}
+	}
+	return false
 }
 
 // clone returns a copy whose slices and maps can be changed without touching s.

@@ -259,7 +259,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 	s.Realm = res.ClientRealm
 	s.Method = method
 	s.TokenType = tokenType
-	full := res.ClientName + "@" + res.ClientRealm
+	full := res.ClientName + "@" + realmString(res.ClientRealm)
 	s.AddAttribute("kerberos_principal", full)
 	if p := res.PAC; p != nil {
 		s.AddGroups(p.GroupSIDs...)
@@ -405,7 +405,57 @@ func reject(code wsse.FaultCode, format string, args ...any) error {
 	return authn.Reject(code, format, args...)
 }
 
-func principalString(p types.PrincipalName) string { return strings.Join(p.NameString, "/") }
+// principalString renders a principal name as RFC 1964 section 2.1.1 and
+// MIT's krb5_unparse_name do: components joined by "/", with "\\", "/"
+// and "@" inside a component (and the control characters MIT escapes)
+// escaped by a backslash, so that the one-component name "mallory@EVIL.TEST"
+// of realm EXAMPLE.TEST renders as mallory\@EVIL.TEST@EXAMPLE.TEST and is
+// not mistaken for mallory of EVIL.TEST.
+func principalString(p types.PrincipalName) string {
+	if len(p.NameString) == 1 && !strings.ContainsAny(p.NameString[0], nameSpecials) {
+		return p.NameString[0]
+	}
+	var b strings.Builder
+	for i, c := range p.NameString {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		escapeComponent(&b, c, "/@")
+	}
+	return b.String()
+}
+
+// realmString renders a realm as MIT does: "\\" and "@" escaped.
+func realmString(r string) string {
+	if !strings.ContainsAny(r, nameSpecials) {
+		return r
+	}
+	var b strings.Builder
+	escapeComponent(&b, r, "@")
+	return b.String()
+}
+
+const nameSpecials = "\\/@\n\t\b\x00"
+
+func escapeComponent(b *strings.Builder, c, specials string) {
+	for i := 0; i < len(c); i++ {
+		switch ch := c[i]; {
+		case ch == '\\' || strings.IndexByte(specials, ch) >= 0:
+			b.WriteByte('\\')
+			b.WriteByte(ch)
+		case ch == '\n':
+			b.WriteString(`\n`)
+		case ch == '\t':
+			b.WriteString(`\t`)
+		case ch == '\b':
+			b.WriteString(`\b`)
+		case ch == 0:
+			b.WriteString(`\0`)
+		default:
+			b.WriteByte(ch)
+		}
+	}
+}
 
 // gokrb5's ASN.1 decoder is not hardened against every malformed input:
 // contain a panic in it as a malformed token.
@@ -447,7 +497,7 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 	if err := m.recordAuthenticator(ctx, &ap, enc, spn, ct, from); err != nil {
 		return nil, err
 	}
-	local, err := m.localName(client, enc.CRealm)
+	local, err := m.localName(client, realmString(enc.CRealm))
 	if err != nil {
 		return nil, err
 	}
@@ -494,7 +544,7 @@ func (m *Module) decodeAPReq(raw []byte, ap *messages.APReq) (Token, error) {
 func (m *Module) ticket(ap *messages.APReq, now time.Time) (info *ticketInfo, spn string, err error) {
 	tkt := &ap.Ticket
 	sname := principalString(tkt.SName)
-	spn = sname + "@" + tkt.Realm
+	spn = sname + "@" + realmString(tkt.Realm)
 	if !m.spns[spn] {
 		return nil, spn, reject(wsse.FailedAuthentication, "wrong SPN: the ticket is for %s, this service is %s", spn, m.spnList)
 	}
