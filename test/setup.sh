@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what authsvc's test suite needs on a Debian (bookworm) machine:
 # the real services the integration tests start (MIT KDC, OpenLDAP, Redis,
-# nginx), the real clients they drive (python3-zeep, python3-gssapi, MIT
+# nginx, a Samba AD domain controller), the real clients they drive (python3-zeep, python3-gssapi, MIT
 # kinit, curl, Apache WSS4J on Java 17, xmlsec1, and Apache CXF 4.2.3 built
 # with Maven from Maven Central by test/cxf/build.sh), and Go 1.26 when no Go
 # that new is installed. Run as root. Safe to run again.
@@ -19,6 +19,7 @@ packages=(
   ca-certificates curl git gcc libc6-dev openssl
   krb5-kdc krb5-admin-server krb5-user
   slapd ldap-utils
+  samba samba-ad-dc samba-ad-provision python3-samba util-linux
   redis-server
   nginx
   python3 python3-zeep python3-gssapi python3-lxml
@@ -39,7 +40,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The Debian packages start their daemons; the tests run their own on
 # loopback ports and do not use the system ones.
-for svc in krb5-kdc krb5-admin-server slapd redis-server nginx; do
+for svc in krb5-kdc krb5-admin-server slapd redis-server nginx samba-ad-dc smbd nmbd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
