@@ -19,11 +19,17 @@ import (
 //     strip_realm: true       # alice@EXAMPLE.TEST is looked up as alice
 //     realms: [EXAMPLE.TEST]  # only these realms are stripped; others rejected
 //     groups_only: false
+//     sid_groups: names       # names, sids or both (see the package comment)
+//
+// sid_groups defaults to names when the registry resolves SIDs (an LDAP
+// registry with active_directory), else to sids; names and both need such a
+// registry.
 type Config struct {
 	Registry   string   `yaml:"registry"`
 	StripRealm bool     `yaml:"strip_realm"`
 	Realms     []string `yaml:"realms"`
 	GroupsOnly bool     `yaml:"groups_only"`
+	SIDGroups  string   `yaml:"sid_groups"`
 }
 
 var (
@@ -41,6 +47,11 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Realms) > 0 && !c.StripRealm {
 		return errors.New("realms: only meaningful with strip_realm: true")
+	}
+	switch SIDMode(c.SIDGroups) {
+	case "", SIDNames, SIDsOnly, SIDBoth:
+	default:
+		return fmt.Errorf("sid_groups: %q: want names, sids or both", c.SIDGroups)
 	}
 	return nil
 }
@@ -61,6 +72,17 @@ func (c *Config) Open(env *modenv.Env) (authn.Module, error) {
 	}
 	if c.GroupsOnly {
 		opts = append(opts, GroupsOnly())
+	}
+	res, ok := r.Directory.(SIDResolver)
+	resolves := ok && res.ResolvesSIDs()
+	switch mode := SIDMode(c.SIDGroups); {
+	case mode == "" && resolves:
+		opts = append(opts, SIDGroups(res, SIDNames))
+	case mode == SIDNames || mode == SIDBoth:
+		if !resolves {
+			return nil, fmt.Errorf("sid_groups: %s: registry %q cannot resolve SIDs (an ldap registry with active_directory can)", mode, c.Registry)
+		}
+		opts = append(opts, SIDGroups(res, mode))
 	}
 	return New(r.Directory, opts...), nil
 }

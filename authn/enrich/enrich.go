@@ -16,6 +16,16 @@
 //
 // Mark it required when directory groups are mandatory for authorization
 // downstream, optional when they are a nicety.
+//
+// Active Directory: the Kerberos module puts the PAC's group SIDs in the
+// Subject's groups and in the attribute group_sids. Given a directory that
+// resolves SIDs (an LDAP registry with active_directory), this module turns
+// them into names (SIDGroups): "names" replaces the SIDs in the groups by
+// the directory's names, "both" adds the names after the SIDs, "sids"
+// leaves them. group_sids and the user's sid stay as attributes in every
+// mode; a SID the directory does not know (well-known SIDs such as S-1-1-0,
+// another forest's) has no name and, with "names", is left out of the
+// groups.
 package enrich
 
 import (
@@ -38,8 +48,34 @@ type Module struct {
 	realms     []string
 	mapName    func(s *authn.Subject) (string, error)
 	attributes bool
+	sids       SIDResolver
+	sidMode    SIDMode
 	log        *slog.Logger
 }
+
+// SIDResolver resolves SIDs (S-1-5-21-...) to names; an LDAP registry with
+// active_directory is one.
+type SIDResolver interface {
+	// ResolveSIDs returns the names of the SIDs it knows; an error is
+	// technical.
+	ResolveSIDs(ctx context.Context, sids []string) (map[string]string, error)
+	// ResolvesSIDs reports whether the directory is configured to.
+	ResolvesSIDs() bool
+}
+
+// SIDMode says what becomes of the PAC's group SIDs in Subject.Groups.
+type SIDMode string
+
+// The SID modes (see the package comment).
+const (
+	SIDNames SIDMode = "names"
+	SIDsOnly SIDMode = "sids"
+	SIDBoth  SIDMode = "both"
+)
+
+// GroupSIDsAttribute is the Subject attribute that lists the PAC's group
+// SIDs (set by authn/kerberos).
+const GroupSIDsAttribute = "group_sids"
 
 var (
 	_ authn.Module  = (*Module)(nil)
@@ -74,6 +110,12 @@ func GroupsOnly() Option {
 	return func(m *Module) { m.attributes = false }
 }
 
+// SIDGroups resolves the Subject's group SIDs (attribute group_sids) with r
+// and applies mode to Subject.Groups.
+func SIDGroups(r SIDResolver, mode SIDMode) Option {
+	return func(m *Module) { m.sids, m.sidMode = r, mode }
+}
+
 // WithLogger sets the logger (default: none).
 func WithLogger(l *slog.Logger) Option {
 	return func(m *Module) { m.log = l }
@@ -103,9 +145,12 @@ func (m *Module) Login(ctx context.Context, _ *authn.Request, s *authn.Subject) 
 	u, err := m.dir.LookupUser(ctx, name)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
-		return false, authn.Reject(wsse.FailedAuthentication, "enrich: %s (looked up as %q) is not in the directory", s.Name(), name)
+		return false, authn.Reject(wsse.FailedAuthentication, "enrich: %s (looked up as %q) is not a usable account of the directory: %v", s.Name(), name, err)
 	case err != nil:
 		return false, fmt.Errorf("enrich: looking up %q: %w", name, err)
+	}
+	if err := m.nameSIDs(ctx, s); err != nil {
+		return false, err
 	}
 	s.AddGroups(u.Groups...)
 	if m.attributes {
@@ -119,6 +164,33 @@ func (m *Module) Login(ctx context.Context, _ *authn.Request, s *authn.Subject) 
 	}
 	m.log.Debug("enrich: added directory groups", "principal", s.Name(), "user", name, "groups", u.Groups)
 	return true, nil
+}
+
+// nameSIDs applies the SID mode to the Subject's group SIDs.
+func (m *Module) nameSIDs(ctx context.Context, s *authn.Subject) error {
+	sids := s.Attributes[GroupSIDsAttribute]
+	if m.sids == nil || m.sidMode == SIDsOnly || len(sids) == 0 {
+		return nil
+	}
+	names, err := m.sids.ResolveSIDs(ctx, sids)
+	if err != nil {
+		return fmt.Errorf("enrich: resolving the group SIDs of %s: %w", s.Name(), err)
+	}
+	if m.sidMode == SIDNames {
+		s.Groups = slices.DeleteFunc(s.Groups, func(g string) bool { return slices.Contains(sids, g) })
+	}
+	var unknown []string
+	for _, sid := range sids {
+		if n, ok := names[sid]; ok {
+			s.AddGroups(n)
+		} else {
+			unknown = append(unknown, sid)
+		}
+	}
+	if len(unknown) > 0 {
+		m.log.Debug("enrich: group SIDs without a name in the directory", "principal", s.Name(), "sids", unknown)
+	}
+	return nil
 }
 
 // lookupName maps the Subject to the name the directory knows.

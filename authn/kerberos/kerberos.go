@@ -269,8 +269,17 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		if len(p.GroupSIDs) > 0 {
 			s.AddAttribute("group_sids", p.GroupSIDs...)
 		}
+		if p.PrimaryGroupSID != "" {
+			s.AddAttribute("primary_group_sid", p.PrimaryGroupSID)
+		}
 		if p.LogonDomain != "" {
 			s.AddAttribute("logon_domain", p.LogonDomain)
+		}
+		if p.AccountName != "" {
+			s.AddAttribute("account_name", p.AccountName)
+		}
+		if p.LogonServer != "" {
+			s.AddAttribute("logon_server", p.LogonServer)
 		}
 		if p.FullName != "" {
 			s.AddAttribute("full_name", p.FullName)
@@ -345,12 +354,19 @@ func (m *Module) decodeB64(s string) ([]byte, error) {
 	return b, nil
 }
 
-// PAC is what an Active Directory PAC said about the client.
+// PAC is what an Active Directory PAC (KERB_VALIDATION_INFO, MS-PAC 2.5)
+// said about the client. The Subject gets them as attributes: sid,
+// group_sids, primary_group_sid, logon_domain (the NetBIOS domain, ADEX),
+// account_name (sAMAccountName), logon_server, full_name; and the group SIDs
+// as groups, which authn/enrich can turn into names.
 type PAC struct {
-	UserSID     string
-	GroupSIDs   []string
-	LogonDomain string
-	FullName    string
+	UserSID         string
+	GroupSIDs       []string
+	PrimaryGroupSID string
+	LogonDomain     string
+	AccountName     string
+	LogonServer     string
+	FullName        string
 }
 
 type pacInfo = PAC
@@ -739,10 +755,13 @@ func (m *Module) readPAC(enc *messages.EncTicketPart, key types.EncryptionKey) (
 			out := &PAC{
 				GroupSIDs:   v.GetGroupMembershipSIDs(),
 				LogonDomain: v.LogonDomainName.Value,
+				AccountName: v.EffectiveName.Value,
+				LogonServer: v.LogonServer.Value,
 				FullName:    v.FullName.Value,
 			}
 			if v.LogonDomainID.SubAuthorityCount > 0 {
 				out.UserSID = fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.UserID)
+				out.PrimaryGroupSID = fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.PrimaryGroupID)
 			}
 			return out, nil
 		}

@@ -3,6 +3,9 @@ package testenv
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -14,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
 )
 
 // SambaAD is a private Active Directory domain, AD.EXAMPLE.TEST (NetBIOS
@@ -210,4 +215,65 @@ func (a *SambaAD) TryKinit(t testing.TB, user, password string) (ccache string, 
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err = cmd.Run()
 	return cc, buf.Bytes(), err
+}
+
+// LDAP returns a connection to the DC over LDAPS, bound as the domain
+// administrator; it is closed when the test ends.
+func (a *SambaAD) LDAP(t testing.TB) *goldap.Conn {
+	t.Helper()
+	pem, err := os.ReadFile(a.CAFile)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c, err := goldap.DialURL(a.LDAPURL(), goldap.DialWithTLSConfig(&tls.Config{ServerName: a.ServerName, RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatalf("testenv: LDAP to the DC: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Bind(a.AdminDN, a.AdminPassword); err != nil {
+		t.Fatalf("testenv: LDAP bind as the administrator: %v", err)
+	}
+	return c
+}
+
+// UserDN is the DN of one of the domain's users (CN=name,CN=Users,...).
+func (a *SambaAD) UserDN(name string) string { return "CN=" + name + ",CN=Users," + a.BaseDN }
+
+// ObjectSID returns the SID (S-1-5-21-...) of the object whose
+// sAMAccountName is name.
+func (a *SambaAD) ObjectSID(t testing.TB, name string) string {
+	t.Helper()
+	res, err := a.LDAP(t).Search(goldap.NewSearchRequest(a.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
+		2, 10, false, "(sAMAccountName="+goldap.EscapeFilter(name)+")", []string{"objectSid"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("testenv: objectSid of %s: %v", name, err)
+	}
+	b := res.Entries[0].GetRawAttributeValue("objectSid")
+	if len(b) < 8 || len(b) != 8+4*int(b[1]) {
+		t.Fatalf("testenv: objectSid of %s: malformed %x", name, b)
+	}
+	var auth uint64
+	for _, c := range b[2:8] {
+		auth = auth<<8 | uint64(c)
+	}
+	s := fmt.Sprintf("S-%d-%d", b[0], auth)
+	for i := 8; i < len(b); i += 4 {
+		s += fmt.Sprintf("-%d", binary.LittleEndian.Uint32(b[i:]))
+	}
+	return s
+}
+
+// Modify replaces attributes of the entry dn (as the administrator): the
+// live tests disable, lock and expire accounts with it.
+func (a *SambaAD) Modify(t testing.TB, dn string, attrs map[string]string) {
+	t.Helper()
+	req := goldap.NewModifyRequest(dn, nil)
+	for k, v := range attrs {
+		req.Replace(k, []string{v})
+	}
+	if err := a.LDAP(t).Modify(req); err != nil {
+		t.Fatalf("testenv: modifying %s: %v", dn, err)
+	}
 }

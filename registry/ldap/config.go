@@ -45,6 +45,9 @@ type Config struct {
 
 	UserSearch  UserSearch   `yaml:"user_search"`
 	GroupSearch *GroupSearch `yaml:"group_search"`
+	// ActiveDirectory, when set, adds what an AD domain needs: DOMAIN\user
+	// names, account states (disabled, locked out, expired) and SID names.
+	ActiveDirectory *ActiveDirectory `yaml:"active_directory"`
 
 	// DialTimeout bounds connecting, TLS and the service bind (default 5s).
 	DialTimeout time.Duration `yaml:"dial_timeout"`
@@ -155,6 +158,11 @@ func (c *Config) validate() ([]*server, error) {
 	}
 	for _, check := range []func() error{c.checkBind, c.UserSearch.check, c.checkGroupSearch, c.checkTimeouts, c.CredentialCache.check} {
 		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	if c.ActiveDirectory != nil {
+		if err := c.ActiveDirectory.check(&c.UserSearch); err != nil {
 			return nil, err
 		}
 	}
@@ -366,6 +374,10 @@ func (c *Config) Open(logger *slog.Logger) (*Registry, error) {
 		gs := *c.GroupSearch
 		gs.UserMatchers = append([]UserMatcher(nil), gs.UserMatchers...)
 		cfg.GroupSearch = &gs
+	}
+	if c.ActiveDirectory != nil {
+		ad := *c.ActiveDirectory
+		cfg.ActiveDirectory = &ad
 	}
 	servers, err := cfg.validate()
 	if err != nil {

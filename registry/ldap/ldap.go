@@ -81,6 +81,8 @@ type Registry struct {
 	search  *pool // service-account connections
 	binds   *pool // connections for users' binds
 	cache   *credCache
+	sids    *sidCache // with active_directory
+	now     func() time.Time
 	// dummyDN is bound to when the user is unknown, so that an unknown user
 	// costs a round trip like a wrong password does.
 	dummyDN string
@@ -102,6 +104,10 @@ func newRegistry(cfg *Config, servers []*server, logger *slog.Logger) (*Registry
 		servers:   servers,
 		downUntil: make(map[*server]time.Time),
 		dummyDN:   "cn=authsvc-no-such-user," + cfg.UserSearch.BaseDN,
+		now:       time.Now,
+	}
+	if cfg.ActiveDirectory != nil {
+		r.sids = newSIDCache(cfg.ActiveDirectory)
 	}
 	r.search = newPool(r, true, cfg.MaxConnections)
 	r.binds = newPool(r, false, cfg.MaxConnections)
@@ -199,6 +205,15 @@ func (r *Registry) verifyEntry(ctx context.Context, name, password string) (_ *r
 	case err != nil:
 		return nil, false, "", err
 	}
+	if why := r.accountRefusal(e); why != "" {
+		// Spend the bind a usable account would, and say no as for a wrong
+		// password.
+		if _, err := r.bind(ctx, r.dummyDN, password); err != nil {
+			return nil, false, resolved, err
+		}
+		r.log.Info("ldap: password rejected", "user", logsafe.Clip(name, logsafe.MaxName), "dn", e.DN, "reason", why)
+		return nil, false, resolved, nil
+	}
 	reason, err := r.bind(ctx, e.DN, password)
 	if err != nil {
 		return nil, false, resolved, err
@@ -223,7 +238,20 @@ func (r *Registry) LookupUser(ctx context.Context, name string) (*registry.User,
 	if err != nil {
 		return nil, err
 	}
+	if why := r.accountRefusal(e); why != "" {
+		r.log.Info("ldap: user refused", "user", logsafe.Clip(name, logsafe.MaxName), "dn", e.DN, "reason", why)
+		return nil, adRefused(name, why)
+	}
 	return r.userFromEntry(ctx, name, e)
+}
+
+// accountRefusal says why the entry's account may not log in, or "" (always
+// "" without active_directory).
+func (r *Registry) accountRefusal(e *goldap.Entry) string {
+	if r.cfg.ActiveDirectory == nil {
+		return ""
+	}
+	return adAccountRefusal(e, r.now())
 }
 
 // userAttributes are the attributes a user search asks for.
@@ -234,6 +262,9 @@ func (r *Registry) userAttributes() []string {
 		attrs = append(attrs, us.MemberOfAttribute)
 	}
 	attrs = append(attrs, us.Attributes...)
+	if r.cfg.ActiveDirectory != nil {
+		attrs = append(attrs, adStateAttributes...)
+	}
 	if gs := r.cfg.GroupSearch; gs != nil {
 		for _, m := range gs.UserMatchers {
 			if !strings.EqualFold(m.UserAttribute, "dn") {
@@ -249,6 +280,13 @@ func (r *Registry) userAttributes() []string {
 // wrapping registry.ErrNotFound when none or several do.
 func (r *Registry) findUser(ctx context.Context, name string) (*goldap.Entry, error) {
 	us := r.cfg.UserSearch
+	if ad := r.cfg.ActiveDirectory; ad != nil {
+		short, ok := ad.adName(name)
+		if !ok {
+			return nil, fmt.Errorf("ldap: %q names another domain than %q: %w", logsafe.Clip(name, logsafe.MaxName), ad.NetBIOSDomain, registry.ErrNotFound)
+		}
+		name = short
+	}
 	scope, _ := parseScope(us.Scope)
 	filter := strings.ReplaceAll(us.Filter, "%s", goldap.EscapeFilter(name))
 	req := goldap.NewSearchRequest(us.BaseDN, scope, goldap.NeverDerefAliases, 2,
