@@ -46,8 +46,13 @@ import (
 // The fault a failed chain returns is the first failure of a required or
 // requisite entry; without one, a technical failure of any entry (so the
 // client retries instead of hearing "wrong password" while a directory is
-// down), else the first rejection, else UnsupportedSecurityToken (or
-// InvalidSecurity when the request has no Security header at all).
+// down), else the first rejection, else the fault of the first required or
+// requisite entry that found no credential, else UnsupportedSecurityToken
+// (or InvalidSecurity when the request has no Security header at all). A
+// required entry that found no credential thus does not hide another
+// module's rejection: with "password optional, enrich required", a wrong
+// password is FailedAuthentication, not "the required module found no
+// credential".
 type Flag int
 
 // The control flags.
@@ -283,6 +288,9 @@ type entryResult struct {
 	// challenge is the module's HTTP challenge when it found no credential
 	// (authn.Challenger), "" otherwise.
 	challenge string
+	// missing: a required or requisite entry found no credential (its
+	// failure is the flag's, not the module's).
+	missing bool
 }
 
 // run runs one entry's login and classifies its outcome. A module that did
@@ -325,6 +333,7 @@ func (c *Chain) run(ctx context.Context, e Entry, req *Request, s *Subject) entr
 	}
 	if e.Flag == Required || e.Flag == Requisite {
 		r.outcome = Rejected
+		r.missing = true
 		r.fault = &Fault{Code: wsse.UnsupportedSecurityToken, Module: e.Name,
 			Reason: "the " + e.Flag.String() + " module found no credential of its kind", Challenge: r.challenge}
 		if req.Security() == nil {
@@ -399,12 +408,19 @@ type faults struct {
 	decisive  *Fault // first failure of a required/requisite entry
 	technical *Fault // first technical failure
 	rejection *Fault // first rejection
+	missing   *Fault // first required/requisite entry that found no credential
 	challenge string // first challenge of an ignored module
 }
 
 func (fs *faults) note(f Flag, r entryResult) {
 	if fs.challenge == "" {
 		fs.challenge = r.challenge
+	}
+	if r.missing {
+		if fs.missing == nil {
+			fs.missing = r.fault
+		}
+		return
 	}
 	switch r.outcome {
 	case Succeeded:
@@ -426,9 +442,12 @@ func (fs *faults) note(f Flag, r entryResult) {
 // pick is the fault of a failed chain: the first failure of a required or
 // requisite entry; else a technical failure (so the client retries instead
 // of hearing "wrong password" while a directory is down); else the first
-// rejection; else no module found a credential.
+// rejection; else the first required or requisite entry that found no
+// credential (a required enricher after optional logins that all failed
+// must not hide their "wrong password" or "replayed" behind "no
+// credential"); else no module found a credential.
 func (fs *faults) pick(req *Request) *Fault {
-	for _, f := range []*Fault{fs.decisive, fs.technical, fs.rejection} {
+	for _, f := range []*Fault{fs.decisive, fs.technical, fs.rejection, fs.missing} {
 		if f != nil {
 			return f
 		}

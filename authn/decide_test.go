@@ -25,7 +25,7 @@ type jaasRun struct {
 // additions (see Flag): a required or requisite module that finds no
 // credential fails, and the fault of a failed chain is chosen as the doc
 // says (first required/requisite failure, else first technical failure,
-// else first rejection).
+// else first rejection, else first required/requisite that found nothing).
 //
 //   - Required: must succeed; whether it succeeds or fails, go on.
 //   - Requisite: must succeed; if it fails, return to the application at once.
@@ -38,7 +38,7 @@ type jaasRun struct {
 func jaas(steps []step) jaasRun {
 	run := jaasRun{fault: -1}
 	requiredFailed, sawRequired, otherOK := false, false, false
-	firstReqFail, firstTech, firstNo := -1, -1, -1
+	firstReqFail, firstTech, firstNo, firstMissing := -1, -1, -1, -1
 	failedOutcome := func(i int) res {
 		// What the entry counts as: an ignored required/requisite is a rejection.
 		if steps[i].r == ign {
@@ -51,7 +51,11 @@ func jaas(steps []step) jaasRun {
 		mustSucceed := s.flag == Required || s.flag == Requisite
 		succeeded := s.r == ok
 		failed := !succeeded && (s.r != ign || mustSucceed)
-		if failed {
+		if failed && s.r == ign {
+			if firstMissing < 0 {
+				firstMissing = i
+			}
+		} else if failed {
 			switch failedOutcome(i) {
 			case tech:
 				if firstTech < 0 {
@@ -67,7 +71,7 @@ func jaas(steps []step) jaasRun {
 			sawRequired = true
 			if !succeeded {
 				requiredFailed = true
-				if firstReqFail < 0 {
+				if firstReqFail < 0 && s.r != ign {
 					firstReqFail = i
 				}
 				if s.flag == Requisite {
@@ -85,7 +89,7 @@ func jaas(steps []step) jaasRun {
 	}
 	run.success = !requiredFailed && (sawRequired || otherOK)
 	if !run.success {
-		for _, i := range []int{firstReqFail, firstTech, firstNo} {
+		for _, i := range []int{firstReqFail, firstTech, firstNo, firstMissing} {
 			if i >= 0 {
 				run.fault, run.kind = i, failedOutcome(i)
 				break
