@@ -141,6 +141,7 @@ func TestActiveDirectory(t *testing.T) {
 	if err != nil || json.Unmarshal(out, &js) != nil {
 		t.Fatalf("curl --negotiate /v1/authenticate: %v %s", err, out)
 	}
+	t.Logf("the Subject of a Negotiate login: %s", out)
 	if js.Principal != "alice" || js.Realm != "AD.EXAMPLE.TEST" ||
 		!slices.Equal(js.Attributes["logon_domain"], []string{"ADEX"}) ||
 		!slices.Equal(js.Attributes["sid"], []string{ad.ObjectSID(t, "alice")}) ||
@@ -191,5 +192,39 @@ func TestActiveDirectory(t *testing.T) {
 	svc.WaitLog(t, "msDS-SupportedEncryptionTypes=24")
 	if !strings.Contains(svc.Log(), "arcfour-hmac") {
 		t.Errorf("the RC4 refusal does not name the enctype:\n%s", svc.Log())
+	}
+}
+
+// TestActiveDirectoryDocMatchesExample: the configuration shown in
+// docs/active-directory.md is the tested example file, comments aside.
+func TestActiveDirectoryDocMatchesExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "active-directory.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := os.ReadFile(filepath.Join(testenv.Root(), "examples", "active-directory", "authsvc.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## 5. The authsvc configuration")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	block, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/active-directory.md has no yaml block in section 5")
+	}
+	strip := func(s string) []string {
+		var out []string
+		for line := range strings.Lines(s) {
+			if i := strings.Index(line, " #"); i >= 0 {
+				line = line[:i]
+			}
+			if line = strings.TrimRight(line, " \n"); line != "" && !strings.HasPrefix(strings.TrimSpace(line), "#") {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+	if d, e := strip(block), strip(string(ex)); !slices.Equal(d, e) {
+		t.Errorf("the doc's configuration differs from examples/active-directory/authsvc.yaml:\ndoc:\n%s\nexample:\n%s", strings.Join(d, "\n"), strings.Join(e, "\n"))
 	}
 }
