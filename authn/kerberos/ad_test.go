@@ -158,6 +158,31 @@ func checkAD(t *testing.T, keytabPath string, rec adRecording) {
 	_, err = login(m, negotiateRequest(bad, now))
 	f := wantFault(t, err, wsse.FailedAuthentication, "PAC")
 	t.Logf("altered PAC: %s", f.Reason)
+
+	// A PAC that does not decode at all (its buffer count made absurd) is
+	// ignored: the ticket is good, the Subject gets no PAC facts.
+	broken := resealPAC(t, toks[1], kt, func(pac []byte) { binary.LittleEndian.PutUint32(pac, 0xFFFF) })
+	s, err = login(m, negotiateRequest(broken, now))
+	if err != nil {
+		t.Fatalf("undecodable PAC: %v", err)
+	}
+	if s.Name() != "alice@AD.EXAMPLE.TEST" || s.Attributes["sid"] != nil || len(s.Groups) != 0 {
+		t.Errorf("undecodable PAC: subject %+v", s)
+	}
+
+	// decode_pac: false leaves the PAC alone (no SIDs in the Subject).
+	off := false
+	rc2 := replay.NewMemory(replay.MemoryOptions{SweepInterval: -1, Now: func() time.Time { return now }})
+	t.Cleanup(func() { rc2.Close() })
+	m2, err := (&Config{Keytab: keytabPath, ServicePrincipals: []string{spnAD}, KeytabReload: -1, DecodePAC: &off}).Build(Deps{Replay: rc2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m2.Close() })
+	s, err = login(m2, bstRequest(t, gssVT, toks[0], now))
+	if err != nil || s.Attributes["sid"] != nil || len(s.Groups) != 0 {
+		t.Errorf("decode_pac false: %+v, %v", s, err)
+	}
 }
 
 // resealPAC decrypts the ticket in a GSS-framed AP-REQ with the keytab's
