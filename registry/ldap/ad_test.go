@@ -231,3 +231,26 @@ func TestSIDForms(t *testing.T) {
 		t.Error("a DOMAIN\\user name accepted without netbios_domain")
 	}
 }
+
+// FuzzSID: the SID parsers never panic, and what one accepts the other
+// renders back to the same bytes.
+func FuzzSID(f *testing.F) {
+	f.Add("S-1-5-21-1036985264-758316630-2674877866-1116", []byte{1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0})
+	f.Add("S-1-18-1", []byte{1, 0, 0, 0, 0, 0, 0, 5})
+	f.Fuzz(func(t *testing.T, s string, b []byte) {
+		if raw, err := sidBytes(s); err == nil {
+			back, err := sidString(raw)
+			if err != nil {
+				t.Fatalf("%q -> %x does not render: %v", s, raw, err)
+			}
+			if again, err := sidBytes(back); err != nil || !bytes.Equal(again, raw) {
+				t.Fatalf("%q -> %x -> %q -> %x, %v", s, raw, back, again, err)
+			}
+		}
+		if str, err := sidString(b); err == nil {
+			if raw, err := sidBytes(str); err != nil || !bytes.Equal(raw, b) {
+				t.Fatalf("%x -> %q -> %x, %v", b, str, raw, err)
+			}
+		}
+	})
+}
