@@ -106,10 +106,20 @@ smbconf() {
 EOF
 }
 
-# provision D: a new domain with the test accounts in D (samba not started).
-provision() {
+# clear D: empties D, which must be empty or hold an earlier domain of this
+# script (never wipe a directory given by mistake).
+clear() {
+	if [ -d "$1" ] && [ -n "$(ls -A "$1")" ] && [ ! -f "$1/etc/smb.conf" ] && [ ! -f "$1/provision.log" ]; then
+		echo "provision.sh: $1 is not empty and holds no domain of this script; refusing to clear it" >&2
+		exit 1
+	fi
 	rm -rf "$1"
 	mkdir -p "$1"
+}
+
+# provision D: a new domain with the test accounts in D (samba not started).
+provision() {
+	clear "$1"
 	"$SAMBA_TOOL" domain provision --targetdir="$1" --realm=$REALM --domain=$DOMAIN \
 		--server-role=dc --dns-backend=NONE --host-name=dc1 --use-rfc2307 \
 		--adminpass='Admin-pw-1' --option="interfaces=127.0.0.1/8" \
@@ -144,8 +154,7 @@ if [ -n "${AD_TEMPLATE:-}" ]; then
 	exec 9>"$AD_TEMPLATE.lock"
 	flock 9
 	[ -f "$AD_TEMPLATE/complete" ] || provision "$AD_TEMPLATE"
-	rm -rf "$DIR"
-	mkdir -p "$DIR"
+	clear "$DIR"
 	cp -a "$AD_TEMPLATE/." "$DIR/"
 	flock -u 9
 	exec 9>&-
