@@ -19,12 +19,12 @@ packages=(
   ca-certificates curl git gcc libc6-dev openssl
   krb5-kdc krb5-admin-server krb5-user
   slapd ldap-utils
-  samba samba-ad-dc samba-ad-provision python3-samba util-linux
   redis-server
   nginx
   python3 python3-zeep python3-gssapi python3-lxml
   openjdk-17-jdk-headless maven libwss4j-java libxml-security-java libcommons-logging-java libslf4j-java
   xmlsec1
+  samba samba-ad-dc samba-ad-provision python3-samba util-linux
 )
 
 missing=()
@@ -40,7 +40,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The Debian packages start their daemons; the tests run their own on
 # loopback ports and do not use the system ones.
-for svc in krb5-kdc krb5-admin-server slapd redis-server nginx samba-ad-dc smbd nmbd; do
+for svc in krb5-kdc krb5-admin-server slapd redis-server nginx; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
+  fi
+done
+# Samba's (smbd, nmbd, samba-ad-dc): test/ad/provision.sh runs its own DCs.
+for svc in samba-ad-dc smbd nmbd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
