@@ -18,13 +18,13 @@ need_root() {
 packages=(
   ca-certificates curl git gcc libc6-dev openssl
   krb5-kdc krb5-admin-server krb5-user
+  samba samba-ad-dc samba-ad-provision python3-samba util-linux
   slapd ldap-utils
   redis-server
   nginx
   python3 python3-zeep python3-gssapi python3-lxml
   openjdk-17-jdk-headless maven libwss4j-java libxml-security-java libcommons-logging-java libslf4j-java
   xmlsec1
-  samba samba-ad-dc samba-ad-provision python3-samba util-linux
 )
 
 missing=()
