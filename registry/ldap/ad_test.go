@@ -12,6 +12,7 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/registry"
@@ -253,4 +254,79 @@ func FuzzSID(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestADConfig: the active_directory section's defaults and the errors that
+// name its keys.
+func TestADConfig(t *testing.T) {
+	base := func(ad *ActiveDirectory) *Config {
+		return &Config{URLs: []string{"ldaps://dc1.ad.example.test"}, UserSearch: UserSearch{BaseDN: "CN=Users,DC=ad,DC=example,DC=test"}, ActiveDirectory: ad}
+	}
+	r, err := base(&ActiveDirectory{NetBIOSDomain: "ADEX"}).Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ad := r.cfg.ActiveDirectory
+	if ad.SIDBaseDN != "DC=ad,DC=example,DC=test" || ad.SIDNameAttribute != "sAMAccountName" || ad.SIDCacheTTL != 10*time.Minute || ad.SIDCacheEntries != 10000 || !r.ResolvesSIDs() {
+		t.Errorf("defaults: %+v", ad)
+	}
+	for _, tc := range []struct {
+		ad   ActiveDirectory
+		base string
+		want string
+	}{
+		{ActiveDirectory{NetBIOSDomain: `AD\EX`}, "", "active_directory.netbios_domain"},
+		{ActiveDirectory{}, "OU=People,O=Example", "active_directory.sid_base_dn: required"},
+		{ActiveDirectory{SIDBaseDN: "not a dn"}, "", "active_directory.sid_base_dn"},
+		{ActiveDirectory{SIDCacheTTL: -time.Second}, "", "must not be negative"},
+		{ActiveDirectory{SIDCacheTTL: 25 * time.Hour}, "", "active_directory.sid_cache_ttl: 25h0m0s is longer than 24h0m0s"},
+	} {
+		c := base(&tc.ad)
+		if tc.base != "" {
+			c.UserSearch.BaseDN = tc.base
+		}
+		if _, err := c.Open(nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.ad, err, tc.want)
+		}
+	}
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader("active_directory: {netbios_domain: ADEX, sid_cache_ttl: 1m, sid_cache_entries: 5}\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil || c.ActiveDirectory.SIDCacheTTL != time.Minute || c.ActiveDirectory.SIDCacheEntries != 5 {
+		t.Errorf("yaml: %+v, %v", c.ActiveDirectory, err)
+	}
+	plain, err := (&Config{URLs: []string{"ldaps://x"}, UserSearch: UserSearch{BaseDN: "dc=x"}}).Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if plain.ResolvesSIDs() {
+		t.Error("a registry without active_directory says it resolves SIDs")
+	}
+	if _, err := plain.ResolveSIDs(context.Background(), []string{"S-1-1-0"}); err == nil {
+		t.Error("ResolveSIDs without active_directory succeeded")
+	}
+}
+
+// TestSIDCacheBounded: the SID cache never holds more than its bound, and
+// its entries expire.
+func TestSIDCacheBounded(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newSIDCache(&ActiveDirectory{SIDCacheTTL: time.Minute, SIDCacheEntries: 3})
+	c.now = func() time.Time { return now }
+	for i := range 10 {
+		c.put("S-1-5-"+strconv.Itoa(i), "g")
+		if c.len() > 3 {
+			t.Fatalf("%d entries after %d puts", c.len(), i+1)
+		}
+	}
+	c.put("S-1-5-x", "")
+	if name, found := c.get("S-1-5-x"); !found || name != "" {
+		t.Errorf("negative entry: %q, %v", name, found)
+	}
+	now = now.Add(time.Minute)
+	if _, found := c.get("S-1-5-x"); found {
+		t.Error("an entry outlived its TTL")
+	}
 }
