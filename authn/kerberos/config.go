@@ -105,6 +105,10 @@ func (c *Config) settings(m *Module) error {
 	case m.maxToken < 0 || m.maxToken > 1<<20:
 		return fmt.Errorf("kerberos: max_token_bytes: %d is not between 1 and 1048576", c.MaxTokenBytes)
 	}
+	var err error
+	if m.enctypes, err = enctypeSet(c.Enctypes); err != nil {
+		return err
+	}
 	if err := c.principals(m); err != nil {
 		return err
 	}

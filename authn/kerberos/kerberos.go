@@ -152,6 +152,10 @@ type Config struct {
 	// MaxTokenBytes bounds a decoded token (default 64 KiB; AD tickets
 	// with large PACs reach 48 KiB).
 	MaxTokenBytes int `yaml:"max_token_bytes"`
+	// Enctypes are the encryption types accepted for the ticket and its
+	// session key (default DefaultEnctypes: AES and AES-SHA2; rc4-hmac and
+	// DES are refused unless listed).
+	Enctypes Enctypes `yaml:"enctypes"`
 }
 
 // Deps are the module's dependencies.
@@ -180,6 +184,7 @@ type Module struct {
 	spnList    string
 	realms     map[string]bool
 	skew       time.Duration
+	enctypes   map[int32]bool
 	stripRealm bool
 	rules      []mapRule
 	decodePAC  bool
@@ -506,6 +511,9 @@ func (m *Module) ticket(ap *messages.APReq, now time.Time) (info *ticketInfo, sp
 	if _, err := crypto.GetEtype(etype); err != nil {
 		return nil, spn, reject(wsse.InvalidSecurityToken, "unsupported enctype: the ticket for %s is encrypted with %s", spn, keytabs.ETypeName(etype))
 	}
+	if !m.enctypes[etype] {
+		return nil, spn, enctypeRefused("ticket", spn, etype)
+	}
 	key, kv, err := m.keys.Key(sname, tkt.Realm, kvno, etype)
 	if err != nil {
 		switch {
@@ -556,6 +564,9 @@ func (m *Module) authenticator(ap *messages.APReq, enc *messages.EncTicketPart, 
 	client := principalString(enc.CName)
 	if _, err := crypto.GetEtype(enc.Key.KeyType); err != nil {
 		return auth, ct, reject(wsse.InvalidSecurityToken, "unsupported enctype: the session key is %s", keytabs.ETypeName(enc.Key.KeyType))
+	}
+	if !m.enctypes[enc.Key.KeyType] {
+		return auth, ct, enctypeRefused("session key of the ticket", client+"@"+enc.CRealm, enc.Key.KeyType)
 	}
 	var plain []byte
 	if keys != nil && ap.EncryptedAuthenticator.EType == keys.keyType {
