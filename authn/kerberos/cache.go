@@ -12,6 +12,9 @@ import (
 type ticketInfo struct {
 	enc messages.EncTicketPart
 	pac *pacInfo // nil without a PAC that carries logon info
+	// keys are the session key's derived keys (nil for enctypes that
+	// sessionKeys does not handle).
+	keys *sessionKeys
 }
 
 type cachedTicket struct {

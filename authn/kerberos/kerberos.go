@@ -391,6 +391,7 @@ type Result struct {
 	ctime      time.Time
 	cusec      int
 	sessionKey types.EncryptionKey
+	keys       *sessionKeys // nil: derive through gokrb5
 }
 
 // Reply builds the AP-REP (RFC 4120 5.5.2) for mutual authentication,
@@ -406,7 +407,12 @@ func (r *Result) Reply() ([]byte, error) {
 		return nil, fmt.Errorf("kerberos: EncAPRepPart: %w", err)
 	}
 	b = asn1tools.AddASNAppTag(b, asnAppTag.EncAPRepPart)
-	ed, err := crypto.GetEncryptedData(b, r.sessionKey, keyusage.AP_REP_ENCPART, 0)
+	var ed types.EncryptedData
+	if r.keys != nil {
+		ed, err = r.keys.encryptReply(b)
+	} else {
+		ed, err = crypto.GetEncryptedData(b, r.sessionKey, keyusage.AP_REP_ENCPART, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: encrypting EncAPRepPart: %w", err)
 	}
@@ -506,7 +512,7 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 	}
 	enc := &info.enc
 	client := principalString(enc.CName)
-	auth, ct, err := m.authenticator(&ap, enc, now)
+	auth, ct, err := m.authenticator(&ap, enc, info.keys, now)
 	if err != nil {
 		return nil, err
 	}
@@ -520,7 +526,7 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 	res := &Result{
 		Principal: local, ClientName: client, ClientRealm: enc.CRealm, Service: spn,
 		Token: tok, PAC: info.pac, EndTime: enc.EndTime,
-		ctime: auth.CTime, cusec: auth.Cusec, sessionKey: enc.Key,
+		ctime: auth.CTime, cusec: auth.Cusec, sessionKey: enc.Key, keys: info.keys,
 	}
 	res.Mutual = types.IsFlagSet(&ap.APOptions, flags.APOptionMutualRequired)
 	if auth.Cksum.CksumType == 0x8003 && len(auth.Cksum.Checksum) >= 24 {
@@ -620,7 +626,7 @@ func (m *Module) checkTicket(enc *messages.EncTicketPart, spn string, now time.T
 // authenticator decrypts the authenticator with the ticket's session key
 // and checks that it names the ticket's client and is within the clock
 // skew (step 5). ct is its time.
-func (m *Module) authenticator(ap *messages.APReq, enc *messages.EncTicketPart, now time.Time) (auth types.Authenticator, ct time.Time, err error) {
+func (m *Module) authenticator(ap *messages.APReq, enc *messages.EncTicketPart, keys *sessionKeys, now time.Time) (auth types.Authenticator, ct time.Time, err error) {
 	client := principalString(enc.CName)
 	if _, err := crypto.GetEtype(enc.Key.KeyType); err != nil {
 		return auth, ct, reject(wsse.InvalidSecurityToken, "unsupported enctype: the session key is %s", keytabs.ETypeName(enc.Key.KeyType))
@@ -628,7 +634,12 @@ func (m *Module) authenticator(ap *messages.APReq, enc *messages.EncTicketPart, 
 	if !m.enctypes[enc.Key.KeyType] {
 		return auth, ct, enctypeRefused("session key of the ticket", client+"@"+enc.CRealm, enc.Key.KeyType)
 	}
-	plain, err := crypto.DecryptEncPart(ap.EncryptedAuthenticator, enc.Key, keyusage.AP_REQ_AUTHENTICATOR)
+	var plain []byte
+	if keys != nil && ap.EncryptedAuthenticator.EType == keys.keyType {
+		plain, err = keys.decryptAuthenticator(ap.EncryptedAuthenticator.Cipher)
+	} else {
+		plain, err = crypto.DecryptEncPart(ap.EncryptedAuthenticator, enc.Key, keyusage.AP_REQ_AUTHENTICATOR)
+	}
 	if err != nil {
 		return auth, ct, reject(wsse.FailedAuthentication, "client %s@%s: the authenticator does not decrypt with the ticket's session key", client, enc.CRealm)
 	}
@@ -704,6 +715,7 @@ func (m *Module) decryptTicket(tkt *messages.Ticket, key types.EncryptionKey, sp
 	if err := safely(func() error { return info.enc.Unmarshal(plain) }); err != nil {
 		return nil, reject(wsse.InvalidSecurityToken, "the ticket for %s does not decode: %v", spn, err)
 	}
+	info.keys = newSessionKeys(info.enc.Key)
 	if m.decodePAC {
 		p, err := m.readPAC(&info.enc, key)
 		if err != nil {
