@@ -47,9 +47,10 @@ type Redis struct {
 	t    testing.TB
 	args []string
 	tls  bool
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	paused bool
 }
 
 // StartRedis starts a redis-server without a password and stops it when the
@@ -155,7 +156,7 @@ func (r *Redis) Stop() {
 		syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
 		<-r.done
 	}
-	r.cmd, r.done = nil, nil
+	r.cmd, r.done, r.paused = nil, nil, false
 }
 
 // Kill kills the server with SIGKILL (a crash: nothing is flushed, no
@@ -169,30 +170,31 @@ func (r *Redis) Kill() {
 	}
 	syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
 	<-r.done
-	r.cmd, r.done = nil, nil
+	r.cmd, r.done, r.paused = nil, nil, false
 }
 
 // Pause stops the server with SIGSTOP: it keeps its connections and its
 // data but answers nothing (a hung or partitioned server) until Resume.
-func (r *Redis) Pause() { r.signal(syscall.SIGSTOP) }
+func (r *Redis) Pause() { r.signal(syscall.SIGSTOP, true) }
 
 // Resume continues a paused server (SIGCONT); it then answers what was
 // sent to it meanwhile.
-func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT, false) }
 
-func (r *Redis) signal(sig syscall.Signal) {
+func (r *Redis) signal(sig syscall.Signal, paused bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cmd != nil {
 		syscall.Kill(-r.cmd.Process.Pid, sig)
+		r.paused = paused
 	}
 }
 
-// Running reports whether the server process runs (paused included).
+// Running reports whether the server process runs and is not paused.
 func (r *Redis) Running() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.cmd != nil
+	return r.cmd != nil && !r.paused
 }
 
 // Log returns the server's log so far.

@@ -181,6 +181,21 @@ func (s *Sentinel) WaitFailover(old *Redis, max time.Duration, settle bool) *Red
 	return nil
 }
 
+// WaitReplica waits until node says it is a replica (a master that was
+// cut off and came back is converted by the sentinels), and fails the test
+// after max.
+func (s *Sentinel) WaitReplica(node *Redis, max time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		if role(s.Admin(node)) == "slave" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("testenv: %s is not a replica after %s;\nsentinel log:\n%s", node.Addr, max, tail(s.Sentinels[0].Log(), 3000))
+}
+
 // waitSettled waits until master has every other running node online as
 // a replica with the same offset, and every running sentinel sees them and
 // the other sentinels.

@@ -271,6 +271,13 @@ func (c *Cache) fail(op string, err error) error {
 		c.logger.Error("replay cache: Redis unavailable; refusing credentials that need a replay check until it answers",
 			"op", op, "err", err)
 	}
+	if cc, ok := c.client.(*goredis.ClusterClient); ok {
+		// A master may have failed over: read the slot map again (at
+		// most one reload at a time, then a 200 ms pause, in go-redis).
+		// go-redis reloads by itself on MOVED, but not when the master
+		// it knows refuses connections.
+		cc.ReloadState(context.Background())
+	}
 	return fmt.Errorf("replay/redis: %s: %w: %w", op, health.ErrUnavailable, err)
 }
 
