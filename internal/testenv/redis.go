@@ -44,9 +44,9 @@ type Redis struct {
 	// Dir holds redis.conf and redis.log.
 	Dir string
 
-	t    testing.TB
-	args []string
-	tls  bool
+	t      testing.TB
+	args   []string
+	tls    bool
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{}

@@ -123,8 +123,8 @@ type stormResult struct {
 // stats are a storm's figures.
 type stats struct {
 	tokens, accepted, double, refusedTokens, refused503 int
-	firstRefusal, lastRefusal                          time.Duration
-	failAt, failoverAt, resumeAt, restartedAt          time.Duration
+	firstRefusal, lastRefusal                           time.Duration
+	failAt, failoverAt, resumeAt, restartedAt           time.Duration
 }
 
 func (s stats) String() string {
