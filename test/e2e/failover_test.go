@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/internal/testenv"
 )
@@ -43,10 +46,11 @@ replay:
 type topology struct {
 	// yaml is the connection part of the replay section.
 	yaml string
-	// fail fails the master of the key space (SIGKILL or SIGSTOP) and
-	// returns a function that waits for the failover and returns when a
-	// replica serves the failed master's keys.
-	fail func(t *testing.T, pause bool) (waitFailover func())
+	// fail fails the master of the key space (mode kill: SIGKILL;
+	// pause: SIGSTOP; lag: its replicas stopped for a second first, see
+	// lagThenKill) and returns a function that waits for the failover and
+	// returns when a replica serves the failed master's keys.
+	fail func(t *testing.T, mode string) (waitFailover func())
 	// restart brings a killed master back (as a replica of the new one),
 	// or is nil when the topology does not need it: a Cluster shard with
 	// one replica has none left after a failover, and acknowledged
@@ -63,14 +67,23 @@ func sentinelTopology(t *testing.T) topology {
 	var old *testenv.Redis
 	return topology{
 		yaml: fmt.Sprintf("  master_name: %s\n  addrs: [%q, %q, %q]", s.MasterName, s.SentinelAddrs[0], s.SentinelAddrs[1], s.SentinelAddrs[2]),
-		fail: func(t *testing.T, pause bool) func() {
+		fail: func(t *testing.T, mode string) func() {
 			old = s.Master()
 			if old == nil {
 				t.Fatal("the sentinels do not agree on a master")
 			}
-			if pause {
+			switch mode {
+			case "pause":
 				old.Pause()
-			} else {
+			case "lag":
+				var replicas []*testenv.Redis
+				for _, n := range s.Nodes {
+					if n != old {
+						replicas = append(replicas, n)
+					}
+				}
+				lagThenKill(t, s.Admin(old), old, replicas)
+			default:
 				old.Kill()
 			}
 			return func() { s.WaitFailover(old, 30*time.Second, false) }
@@ -91,12 +104,15 @@ func clusterTopology(t *testing.T) topology {
 	}
 	return topology{
 		yaml: "  cluster: true\n  addrs: [" + strings.Join(quoted, ", ") + "]",
-		fail: func(t *testing.T, pause bool) func() {
+		fail: func(t *testing.T, mode string) func() {
 			old = c.MasterFor("any key")
 			replica := c.ReplicaOf(old)
-			if pause {
+			switch mode {
+			case "pause":
 				old.Pause()
-			} else {
+			case "lag":
+				lagThenKill(t, c.Admin(old), old, []*testenv.Redis{replica})
+			default:
 				old.Kill()
 			}
 			return func() { c.WaitFailover(old, replica, 30*time.Second) }
@@ -112,6 +128,44 @@ func clusterTopology(t *testing.T) topology {
 	}
 }
 
+// failoverLag is how long the replicas lag behind the master in the lag
+// mode before it is killed.
+const failoverLag = time.Second
+
+// lagThenKill makes the replicas lag behind master by failoverLag, then
+// kills the master: the writes it accepted in that time are lost, as when
+// replicas fall behind under load or over a slow link and the master
+// crashes. It stops the replicas (SIGSTOP); sends the master one 16 MB
+// value, which fills the kernel's socket buffers towards them (about 4 MB
+// each on loopback), so that later writes wait in the master's own
+// memory; waits; kills the master (SIGKILL: its memory is gone); and
+// continues the replicas, one of which is then promoted.
+func lagThenKill(t *testing.T, admin *goredis.Client, master *testenv.Redis, replicas []*testenv.Redis) {
+	for _, r := range replicas {
+		r.Pause()
+	}
+	junk := strings.Repeat("x", 16<<20)
+	ctx := context.Background()
+	var err error
+	for i := 0; i < 100; i++ {
+		// With a Cluster, the key must be in one of master's slots.
+		if err = admin.Set(ctx, fmt.Sprintf("failover-test-junk:%d", i), junk, 0).Err(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		for _, r := range replicas {
+			r.Resume()
+		}
+		t.Fatalf("writing the 16 MB value: %v", err)
+	}
+	time.Sleep(failoverLag)
+	master.Kill()
+	for _, r := range replicas {
+		r.Resume()
+	}
+}
+
 // stormResult is what the three replicas answered to one token.
 type stormResult struct {
 	at       time.Duration // when it was sent, from the storm's start
@@ -124,12 +178,12 @@ type stormResult struct {
 type stats struct {
 	tokens, accepted, double, refusedTokens, refused503 int
 	firstRefusal, lastRefusal                           time.Duration
-	failAt, failoverAt, resumeAt, restartedAt           time.Duration
+	failAt, killedAt, failoverAt, resumeAt, restartedAt time.Duration
 }
 
 func (s stats) String() string {
-	return fmt.Sprintf("tokens=%d accepted=%d accepted_twice=%d tokens_refused=%d refusals_503=%d fail_at=%s failover_done=%s resume_at=%s back_in_sync_at=%s refusals_from=%s refusals_until=%s refusal_window=%s",
-		s.tokens, s.accepted, s.double, s.refusedTokens, s.refused503, ms(s.failAt), ms(s.failoverAt), ms(s.resumeAt), ms(s.restartedAt),
+	return fmt.Sprintf("tokens=%d accepted=%d accepted_twice=%d tokens_refused=%d refusals_503=%d fail_at=%s killed_or_stopped_at=%s failover_done=%s resume_at=%s back_in_sync_at=%s refusals_from=%s refusals_until=%s refusal_window=%s",
+		s.tokens, s.accepted, s.double, s.refusedTokens, s.refused503, ms(s.failAt), ms(s.killedAt), ms(s.failoverAt), ms(s.resumeAt), ms(s.restartedAt),
 		ms(s.firstRefusal), ms(s.lastRefusal), ms(s.lastRefusal-s.firstRefusal))
 }
 
@@ -139,16 +193,17 @@ func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
 // Each case starts its own topology and replicas.
 func TestFailover(t *testing.T) {
 	for _, topo := range []string{"sentinel", "cluster"} {
-		for _, failure := range []string{"kill", "pause"} {
+		for _, failure := range []string{"kill", "pause", "lag"} {
 			for _, acked := range []bool{true, false} {
 				name := fmt.Sprintf("%s/%s/acked=%v", topo, failure, acked)
-				t.Run(name, func(t *testing.T) { failoverStorm(t, topo, failure == "pause", acked) })
+				t.Run(name, func(t *testing.T) { failoverStorm(t, topo, failure, acked) })
 			}
 		}
 	}
 }
 
-func failoverStorm(t *testing.T, topoName string, pause, acked bool) {
+func failoverStorm(t *testing.T, topoName, mode string, acked bool) {
+	pause := mode == "pause"
 	var topo topology
 	if topoName == "sentinel" {
 		topo = sentinelTopology(t)
@@ -201,7 +256,8 @@ func failoverStorm(t *testing.T, topoName string, pause, acked bool) {
 
 	time.Sleep(time.Second)
 	st.failAt = time.Since(start)
-	waitFailover := topo.fail(t, pause)
+	waitFailover := topo.fail(t, mode)
+	st.killedAt = time.Since(start)
 	waitFailover()
 	st.failoverAt = time.Since(start)
 	if pause {
@@ -287,7 +343,7 @@ func failoverStorm(t *testing.T, topoName string, pause, acked bool) {
 			st.lastRefusal = r.at
 		}
 	}
-	t.Logf("FAILOVER topology=%s failure=%s acked=%v %s", topoName, map[bool]string{true: "SIGSTOP", false: "SIGKILL"}[pause], acked, st)
+	t.Logf("FAILOVER topology=%s failure=%s acked=%v %s", topoName, mode, acked, st)
 
 	if acked && st.double != 0 {
 		t.Errorf("%d tokens accepted more than once with acknowledged records", st.double)
