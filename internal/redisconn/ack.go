@@ -2,6 +2,7 @@ package redisconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -85,7 +86,54 @@ func (a *Acker) Run(ctx context.Context, keys []string, cmds []goredis.Cmder) []
 }
 
 // pipeline sends cmds and WAIT in one pipeline on one connection of p.
+// With a Cluster, when the master p no longer serves the keys' slot (a
+// failover the client has not heard of) every command answers MOVED
+// without running: they are sent once more, to the master named.
 func (a *Acker) pipeline(ctx context.Context, p goredis.Cmdable, cmds []goredis.Cmder) *goredis.IntCmd {
+	w := a.send(ctx, p, cmds)
+	if a.cluster == nil || len(cmds) == 0 {
+		return w
+	}
+	if w.Err() != nil && cmds[0].Err() != nil && !isRedisError(cmds[0].Err()) {
+		// No answer (a master killed, or not reachable): read the
+		// slot map again, a replica may have taken over.
+		a.cluster.ReloadState(ctx)
+		return w
+	}
+	addr, moved := goredis.IsMovedError(cmds[0].Err())
+	for _, c := range cmds {
+		if to, m := goredis.IsMovedError(c.Err()); !m || to != addr {
+			moved = false
+		}
+	}
+	if !moved {
+		for _, c := range cmds {
+			if goredis.IsClusterDownError(c.Err()) || goredis.IsReadOnlyError(c.Err()) {
+				a.cluster.ReloadState(ctx)
+				break
+			}
+		}
+		return w
+	}
+	a.cluster.ReloadState(ctx)
+	var target *goredis.Client
+	_ = a.cluster.ForEachShard(ctx, func(_ context.Context, c *goredis.Client) error {
+		if c.Options().Addr == addr {
+			target = c
+		}
+		return nil
+	})
+	if target == nil {
+		return w // not a node we know yet: fail now, the reload will tell
+	}
+	for _, c := range cmds {
+		c.SetErr(nil)
+	}
+	return a.send(ctx, target, cmds)
+}
+
+// send is one pipeline: cmds, then WAIT.
+func (a *Acker) send(ctx context.Context, p goredis.Cmdable, cmds []goredis.Cmder) *goredis.IntCmd {
 	w := goredis.NewIntCmd(ctx, "wait", a.replicas, a.timeout.Milliseconds())
 	// The pipeline's own error is some command's error, each command has
 	// its own (nil for a SET NX that found its key): read them there.
@@ -95,24 +143,14 @@ func (a *Acker) pipeline(ctx context.Context, p goredis.Cmdable, cmds []goredis.
 		}
 		return pipe.Process(ctx, w)
 	})
-	if a.cluster != nil {
-		if w.Err() != nil && len(cmds) > 0 && cmds[0].Err() != nil {
-			// No answer (a master killed, or not reachable): read the
-			// slot map again, a replica may have taken over.
-			a.cluster.ReloadState(ctx)
-			return w
-		}
-		for _, c := range cmds {
-			// A master that lost its slots (a failover) answers MOVED:
-			// the write did not happen; the next one goes to the new
-			// master once the slot map is read again.
-			if _, moved := goredis.IsMovedError(c.Err()); moved || goredis.IsClusterDownError(c.Err()) || goredis.IsReadOnlyError(c.Err()) {
-				a.cluster.ReloadState(ctx)
-				break
-			}
-		}
-	}
 	return w
+}
+
+// isRedisError reports whether err is an answer from Redis (an error
+// reply), as opposed to no answer.
+func isRedisError(err error) bool {
+	var rerr goredis.Error
+	return errors.As(err, &rerr)
 }
 
 // Check reports whether a write answered by w counts: nil when at least

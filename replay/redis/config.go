@@ -229,6 +229,14 @@ func (c *Config) NewClient() (goredis.UniversalClient, error) {
 	return conn.NewClient("replay/redis")
 }
 
+// Acker returns what makes client's writes wait for replicas under the
+// configuration's replicas_ack, or nil when it is off. The brute-force
+// store, which shares these settings, uses it.
+func (c *Config) Acker(client goredis.UniversalClient) *redisconn.Acker {
+	conn := c.conn()
+	return conn.Acker(client)
+}
+
 // timeouts are the dial and operation timeouts, defaulted.
 func (c *Config) timeouts() (dial, timeout time.Duration) {
 	conn := c.conn()
