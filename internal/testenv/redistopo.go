@@ -108,7 +108,7 @@ func StartSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 			so.Conf = append(so.Conf,
 				"user default on >"+o.Node.RequirePass+" ~* &* +@all",
 				"sentinel sentinel-pass "+o.Node.RequirePass,
-				"user "+o.SentinelUser+" on >"+o.SentinelPassword+" resetchannels &__sentinel__:hello &+switch-master -@all +sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas +subscribe +psubscribe +ping +hello +auth")
+				"user "+o.SentinelUser+" on >"+o.SentinelPassword+" resetchannels &+switch-master -@all +sentinel|get-master-addr-by-name +sentinel|sentinels +subscribe +ping +hello +auth")
 		}
 		r := newRedis(t, so, filepath.Join(base, "sentinel"+strconv.Itoa(i)), FreePort(t))
 		t.Cleanup(r.Stop)

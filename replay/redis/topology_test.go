@@ -1,6 +1,8 @@
 package redis_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -47,4 +49,87 @@ func quotaConfig(q replay.Quota) replay.QuotaConfig {
 		qc.Address = -1
 	}
 	return qc
+}
+
+// TestSentinelACLAndTLS runs the suite against a Sentinel topology where
+// every data node and sentinel speaks TLS only and requires client
+// certificates, the data nodes have the replay cache's ACL user (with
+// +wait) and no open default user, and the sentinels have a client user
+// with only what finding the master needs (docs/replicas.md). Then the
+// master is killed: the client follows the promotion over TLS.
+func TestSentinelACLAndTLS(t *testing.T) {
+	pki := testenv.NewRedisPKI(t)
+	s := testenv.StartSentinel(t, testenv.SentinelOptions{
+		Node: testenv.RedisOptions{RequirePass: "admin-pw", User: "authsvc", UserPassword: "authsvc-pw", UserKeyPrefix: "test:",
+			TLSCertFile: pki.NodeCert, TLSKeyFile: pki.NodeKey, TLSCAFile: pki.CA},
+		SentinelUser: "authsvc-sentinel", SentinelPassword: "sentinel-pw",
+	})
+	cfg := redis.Config{MasterName: s.MasterName, Addrs: s.SentinelAddrs, Timeout: 2 * time.Second,
+		Username: "authsvc", Password: "authsvc-pw", SentinelUsername: "authsvc-sentinel", SentinelPassword: "sentinel-pw",
+		TLS: redis.TLSConfig{CAFile: pki.CA, CertFile: pki.ClientCert, KeyFile: pki.ClientKey}}
+	replaytest.Run(t, func(t *testing.T) replay.Cache { return open(t, cfg) })
+
+	c := open(t, cfg)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Minute)
+	before := "ut-nonce:" + randHex(16)
+	if err := c.Add(ctx, before, exp); err != nil {
+		t.Fatal(err)
+	}
+	old := s.Master()
+	old.Kill()
+	s.WaitFailover(old, 30*time.Second, false)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.Add(ctx, before, exp)
+		if errors.Is(err, replay.ErrReplay) {
+			break
+		}
+		if err == nil {
+			t.Fatal("a nonce recorded before the failover was accepted again")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer 30 s after the failover: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := c.Add(ctx, "ut-nonce:"+randHex(16), exp); err != nil {
+		t.Fatalf("fresh nonce on the new master: %v", err)
+	}
+
+	// Without the client user's password the sentinels refuse; without a
+	// client certificate the TLS handshake fails.
+	for name, bad := range map[string]redis.Config{
+		"sentinel password": func() redis.Config { b := cfg; b.SentinelPassword = "wrong"; return b }(),
+		"no certificate":    func() redis.Config { b := cfg; b.TLS = redis.TLSConfig{CAFile: pki.CA}; return b }(),
+	} {
+		bad.KeyPrefix = "test:" + randHex(4) + ":"
+		b, err := bad.Open(nil)
+		if err == nil {
+			err = b.Add(ctx, "ut-nonce:"+randHex(16), exp)
+			b.Close()
+		}
+		if err == nil {
+			t.Errorf("%s: Add succeeded", name)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+}
+
+// TestClusterACL runs the suite against a Redis Cluster as an ACL user
+// with the replay cache's commands plus +cluster|slots (the slot map) and
+// +command (go-redis reads the command table to route commands), and
+// nothing else; the default user needs a password.
+func TestClusterACL(t *testing.T) {
+	c := testenv.StartCluster(t, testenv.ClusterOptions{
+		Node: testenv.RedisOptions{RequirePass: "admin-pw", User: "authsvc", UserPassword: "authsvc-pw", UserKeyPrefix: "test:"},
+	})
+	for _, n := range c.Nodes {
+		if err := c.Admin(n).Do(context.Background(), "ACL", "SETUSER", "authsvc", "+cluster|slots", "+command").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := redis.Config{Cluster: true, Addrs: c.Addrs, Timeout: 2 * time.Second, Username: "authsvc", Password: "authsvc-pw",
+		Quota: replay.QuotaConfig{Principal: -1, Address: -1}}
+	replaytest.Run(t, func(t *testing.T) replay.Cache { return open(t, cfg) })
 }
