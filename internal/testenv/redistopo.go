@@ -397,15 +397,23 @@ func (c *Cluster) MasterFor(key string) *Redis {
 		if err != nil {
 			continue
 		}
-		slots, err := a.ClusterSlots(ctx).Result()
+		shards, err := a.ClusterShards(ctx).Result()
 		if err != nil {
 			continue
 		}
-		for _, s := range slots {
-			if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
-				for _, m := range c.Nodes {
-					if m.Addr == s.Nodes[0].Addr {
-						return m
+		for _, sh := range shards {
+			for _, r := range sh.Slots {
+				if r.Start > slot || slot > r.End {
+					continue
+				}
+				for _, nd := range sh.Nodes {
+					if nd.Role != "master" || nd.Health == "fail" {
+						continue
+					}
+					for _, m := range c.Nodes {
+						if int64(m.Port) == nd.Port || int64(m.Port) == nd.TLSPort {
+							return m
+						}
 					}
 				}
 			}
