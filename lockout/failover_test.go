@@ -23,12 +23,12 @@ func TestRedisStoreFailover(t *testing.T) {
 			var failover func(old *testenv.Redis)
 			if topo == "sentinel" {
 				s := testenv.StartSentinel(t, testenv.SentinelOptions{})
-				conn = redisconn.Conn{MasterName: s.MasterName, Addrs: s.SentinelAddrs, Timeout: time.Second}
+				conn = redisconn.Conn{MasterName: s.MasterName, Addrs: s.SentinelAddrs, Timeout: 2 * time.Second, Ack: redisconn.Ack{Timeout: time.Second}}
 				master = func(string) *testenv.Redis { return s.Master() }
 				failover = func(old *testenv.Redis) { s.WaitFailover(old, 30*time.Second, false) }
 			} else {
 				c := testenv.StartCluster(t, testenv.ClusterOptions{})
-				conn = redisconn.Conn{Cluster: true, Addrs: c.Addrs, Timeout: time.Second}
+				conn = redisconn.Conn{Cluster: true, Addrs: c.Addrs, Timeout: 2 * time.Second, Ack: redisconn.Ack{Timeout: time.Second}}
 				var replica *testenv.Redis
 				master = func(key string) *testenv.Redis { m := c.MasterFor(key); replica = c.ReplicaOf(m); return m }
 				failover = func(old *testenv.Redis) {
@@ -42,7 +42,7 @@ func TestRedisStoreFailover(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer client.Close()
-			st := &Redis{Client: client, Prefix: "test:bf:", Timeout: time.Second, Ack: conn.Acker(client)}
+			st := &Redis{Client: client, Prefix: "test:bf:", Timeout: 2 * time.Second, Ack: conn.Acker(client)}
 			if st.Ack == nil {
 				t.Fatal("no acknowledgement by default")
 			}

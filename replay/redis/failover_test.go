@@ -24,7 +24,7 @@ func TestClusterFailover(t *testing.T) {
 	cl := testenv.StartCluster(t, testenv.ClusterOptions{})
 	ctx := context.Background()
 	noQuota := replay.QuotaConfig{Principal: -1, Address: -1}
-	acked := open(t, redis.Config{Cluster: true, Addrs: cl.Addrs, Timeout: 500 * time.Millisecond, Quota: noQuota})
+	acked := open(t, redis.Config{Cluster: true, Addrs: cl.Addrs, Timeout: 2 * time.Second, Quota: noQuota, ReplicasAck: loadedAck})
 	plain := open(t, redis.Config{Cluster: true, Addrs: cl.Addrs, Timeout: 500 * time.Millisecond, Quota: noQuota,
 		ReplicasAck: redisconn.Ack{Replicas: -1}})
 	exp := time.Now().Add(time.Minute)

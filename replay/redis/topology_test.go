@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/internal/redisconn"
 	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/replay/redis"
@@ -17,7 +18,7 @@ import (
 // master through the sentinels.
 func TestConformanceSentinel(t *testing.T) {
 	s := testenv.StartSentinel(t, testenv.SentinelOptions{})
-	cfg := redis.Config{MasterName: s.MasterName, Addrs: s.SentinelAddrs, Timeout: 2 * time.Second}
+	cfg := redis.Config{MasterName: s.MasterName, Addrs: s.SentinelAddrs, Timeout: 2 * time.Second, ReplicasAck: loadedAck}
 	t.Run("replay", func(t *testing.T) {
 		replaytest.Run(t, func(t *testing.T) replay.Cache { return open(t, cfg) })
 	})
@@ -35,9 +36,14 @@ func TestConformanceSentinel(t *testing.T) {
 func TestConformanceCluster(t *testing.T) {
 	c := testenv.StartCluster(t, testenv.ClusterOptions{})
 	replaytest.Run(t, func(t *testing.T) replay.Cache {
-		return open(t, redis.Config{Cluster: true, Addrs: c.Addrs, Timeout: 2 * time.Second, Quota: replay.QuotaConfig{Principal: -1, Address: -1}})
+		return open(t, redis.Config{Cluster: true, Addrs: c.Addrs, Timeout: 2 * time.Second, ReplicasAck: loadedAck, Quota: replay.QuotaConfig{Principal: -1, Address: -1}})
 	})
 }
+
+// loadedAck is replicas_ack's default replica count with a timeout for a
+// loaded test machine (packages run in parallel on two cores): a WAIT that
+// times out is an error, and the suites expect none.
+var loadedAck = redisconn.Ack{Timeout: time.Second}
 
 // quotaConfig is q as configuration, a kind q leaves at zero turned off.
 func quotaConfig(q replay.Quota) replay.QuotaConfig {
@@ -64,7 +70,7 @@ func TestSentinelACLAndTLS(t *testing.T) {
 			TLSCertFile: pki.NodeCert, TLSKeyFile: pki.NodeKey, TLSCAFile: pki.CA},
 		SentinelUser: "authsvc-sentinel", SentinelPassword: "sentinel-pw",
 	})
-	cfg := redis.Config{MasterName: s.MasterName, Addrs: s.SentinelAddrs, Timeout: 2 * time.Second,
+	cfg := redis.Config{MasterName: s.MasterName, Addrs: s.SentinelAddrs, Timeout: 2 * time.Second, ReplicasAck: loadedAck,
 		Username: "authsvc", Password: "authsvc-pw", SentinelUsername: "authsvc-sentinel", SentinelPassword: "sentinel-pw",
 		TLS: redis.TLSConfig{CAFile: pki.CA, CertFile: pki.ClientCert, KeyFile: pki.ClientKey}}
 	replaytest.Run(t, func(t *testing.T) replay.Cache { return open(t, cfg) })
@@ -129,7 +135,7 @@ func TestClusterACL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := redis.Config{Cluster: true, Addrs: c.Addrs, Timeout: 2 * time.Second, Username: "authsvc", Password: "authsvc-pw",
+	cfg := redis.Config{Cluster: true, Addrs: c.Addrs, Timeout: 2 * time.Second, ReplicasAck: loadedAck, Username: "authsvc", Password: "authsvc-pw",
 		Quota: replay.QuotaConfig{Principal: -1, Address: -1}}
 	replaytest.Run(t, func(t *testing.T) replay.Cache { return open(t, cfg) })
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsvc/authsvc/internal/redisconn"
 	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/sct"
 	"github.com/authsvc/authsvc/sct/redis"
@@ -17,8 +18,11 @@ func topoConfig(addrs []string, masterName string, cluster bool) redis.Config {
 		Addrs: addrs, MasterName: masterName, Cluster: cluster,
 		KeyPrefix: "test:sct:" + randHex(6) + ":",
 		Timeout:   5 * time.Second,
-		Keys:      []redis.KeyConfig{{ID: "k1", Hex: key1}, {ID: "k2", Hex: key2}},
-		WriteKey:  "k1",
+		// A timeout for a loaded test machine: a WAIT that times out
+		// is an error, and the suites expect none.
+		ReplicasAck: redisconn.Ack{Timeout: time.Second},
+		Keys:        []redis.KeyConfig{{ID: "k1", Hex: key1}, {ID: "k2", Hex: key2}},
+		WriteKey:    "k1",
 	}
 }
 

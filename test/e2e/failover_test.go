@@ -36,7 +36,7 @@ const failoverConfig = `
 replay:
   type: redis
 {{TOPOLOGY}}
-  timeout: 500ms
+  timeout: 1s
   dial_timeout: 300ms
   key_prefix: "e2e:replay:"
   replicas_ack: {{ACK}}
@@ -210,7 +210,9 @@ func failoverStorm(t *testing.T, topoName, mode string, acked bool) {
 	} else {
 		topo = clusterTopology(t)
 	}
-	ack := "{replicas: 1, timeout: 200ms}"
+	// Generous for a loaded machine: a WAIT that times out is a refusal,
+	// and the recovery check expects none once the failover is over.
+	ack := "{replicas: 1, timeout: 500ms}"
 	if !acked {
 		ack = "{replicas: -1}"
 	}
