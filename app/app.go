@@ -23,6 +23,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/config"
+	"github.com/authsvc/authsvc/internal/redisconn"
 	"github.com/authsvc/authsvc/internal/tlsconf"
 	"github.com/authsvc/authsvc/lockout"
 	"github.com/authsvc/authsvc/registry"
@@ -284,15 +285,16 @@ func lockoutOptions(cfg *config.Config, logger *slog.Logger) (*lockout.Options, 
 		return nil, func() {}, nil
 	}
 	var client goredis.UniversalClient
+	var ack *redisconn.Acker
 	if rc, ok := cfg.LockoutRedis(); ok {
 		c, err := rc.NewClient()
 		if err != nil {
 			return nil, nil, fmt.Errorf("brute_force.store: %w", err)
 		}
-		client = c
-		logger.Info("brute-force store: redis", "addrs", rc.Addrs, "key_prefix", b.KeyPrefix)
+		client, ack = c, rc.Acker(c)
+		logger.Info("brute-force store: redis", "addrs", rc.Addrs, "key_prefix", b.KeyPrefix, "replicas_ack", ack != nil)
 	}
-	o, err := b.Open(client)
+	o, err := b.Open(client, ack)
 	if err != nil {
 		if client != nil {
 			client.Close()

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authsvc/authsvc/internal/redisconn"
 )
 
 // Config is the brute_force section of the configuration.
@@ -57,16 +59,17 @@ func (c *Config) Validate() error {
 }
 
 // Open builds the store the section names. A redis store needs client, a
-// connection configured for the purpose by the caller; a memory store
-// ignores it.
-func (c *Config) Open(client goredis.UniversalClient) (Options, error) {
+// connection configured for the purpose by the caller, and takes ack (nil:
+// failures count once the master has them; see Redis); a memory store
+// ignores both.
+func (c *Config) Open(client goredis.UniversalClient, ack *redisconn.Acker) (Options, error) {
 	o := Options{Principal: c.Principal, Address: c.Address}
 	switch c.Store {
 	case "redis":
 		if client == nil {
 			return Options{}, errors.New("lockout: store redis needs a Redis client")
 		}
-		o.Store = &Redis{Client: client, Prefix: c.KeyPrefix}
+		o.Store = &Redis{Client: client, Prefix: c.KeyPrefix, Ack: ack}
 	default:
 		o.Store = NewMemory(c.MaxEntries)
 	}

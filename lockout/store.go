@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authsvc/authsvc/internal/redisconn"
 )
 
 // Store keeps failure counters. Keys are opaque strings.
@@ -140,15 +143,23 @@ func (s *Memory) makeRoom(now time.Time) {
 // Redis is a Store in Redis, shared by replicas. Keys are
 // hashed: prefix + "{" + hex SHA-256 + "}" + suffix (one cluster slot per
 // key).
+//
+// With Ack set, a failure counts only once Ack's replicas have it (WAIT
+// after the script, on the same connection): a failover cannot forget
+// failures or a lock, and a failure not acknowledged in time is an error
+// (it may still have been counted).
 type Redis struct {
 	Client  goredis.UniversalClient
 	Prefix  string
 	Timeout time.Duration
+	Ack     *redisconn.Acker
 }
 
 // failScript counts a failure and sets the lock atomically.
 // KEYS: failures, lock, locks. ARGV: max, window ms, lockout ms, max lockout ms.
-var failScript = goredis.NewScript(`
+var failScript = goredis.NewScript(failSource)
+
+const failSource = `
 local n = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if n >= tonumber(ARGV[1]) then
@@ -167,7 +178,7 @@ if n >= tonumber(ARGV[1]) then
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
 return 0
-`)
+`
 
 func (r *Redis) keys(key string) (failures, lock, locks string) {
 	sum := sha256.Sum256([]byte(key))
@@ -200,10 +211,22 @@ func (r *Redis) Fail(ctx context.Context, key string, p Policy, _ time.Time) (bo
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
 	n, lock, locks := r.keys(key)
-	v, err := failScript.Run(ctx, r.Client, []string{n, lock, locks},
-		p.MaxFailures, p.Window.Milliseconds(), p.Lockout.Milliseconds(), p.MaxLockout.Milliseconds()).Int()
+	args := []any{p.MaxFailures, p.Window.Milliseconds(), p.Lockout.Milliseconds(), p.MaxLockout.Milliseconds()}
+	if r.Ack == nil {
+		v, err := failScript.Run(ctx, r.Client, []string{n, lock, locks}, args...).Int()
+		if err != nil {
+			return false, err
+		}
+		return v == 1, nil
+	}
+	cmd := goredis.NewIntCmd(ctx, append([]any{"eval", failSource, 3, n, lock, locks}, args...)...)
+	wait := r.Ack.Run(ctx, []string{n}, []goredis.Cmder{cmd})[0]
+	v, err := cmd.Result()
 	if err != nil {
 		return false, err
+	}
+	if err := r.Ack.Check(wait); err != nil {
+		return v == 1, fmt.Errorf("lockout: %w", err)
 	}
 	return v == 1, nil
 }

@@ -96,7 +96,7 @@ func TestConfigOpen(t *testing.T) {
 	if c.Store != "memory" || c.Principal.MaxFailures != 5 || c.Address.MaxFailures != 50 || c.KeyPrefix != DefaultKeyPrefix || c.MaxEntries != DefaultMaxEntries {
 		t.Errorf("defaults: %+v", c)
 	}
-	o, err := c.Open(nil)
+	o, err := c.Open(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestConfigOpen(t *testing.T) {
 		t.Errorf("store %T", o.Store)
 	}
 	c.Store = "redis"
-	if _, err := c.Open(nil); err == nil {
+	if _, err := c.Open(nil, nil); err == nil {
 		t.Error("redis store opened without a client")
 	}
 	for _, bad := range []Config{

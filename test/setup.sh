@@ -20,7 +20,7 @@ packages=(
   krb5-kdc krb5-admin-server krb5-user
   samba samba-ad-dc samba-ad-provision python3-samba util-linux
   slapd ldap-utils
-  redis-server
+  redis-server redis-sentinel redis-tools
   nginx
   python3 python3-zeep python3-gssapi python3-lxml
   openjdk-17-jdk-headless maven libwss4j-java libxml-security-java libcommons-logging-java libslf4j-java
@@ -40,7 +40,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The Debian packages start their daemons; the tests run their own on
 # loopback ports and do not use the system ones.
-for svc in krb5-kdc krb5-admin-server slapd redis-server nginx; do
+for svc in krb5-kdc krb5-admin-server slapd redis-server redis-sentinel nginx; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   fi

@@ -45,6 +45,45 @@ type Conn struct {
 	Timeout          time.Duration
 	PoolSize         int
 	MinIdleConns     int
+	// Ack is the replicas_ack setting (see Ack and AckPolicy).
+	Ack Ack
+}
+
+// Ack is how many replicas must have a write before it counts (YAML
+// replicas_ack: {replicas: N, timeout: 100ms}): every write that records
+// something (a nonce, a failure, a security context) is followed on the
+// same connection by WAIT replicas timeout, and a write that fewer
+// replicas acknowledged in time is an error (the caller fails closed).
+//
+// Replicas 0 is the default: 1 with Sentinel or Cluster, none with a
+// standalone server; -1 turns acknowledgement off. Timeout 0 is
+// DefaultAckTimeout.
+type Ack struct {
+	Replicas int           `yaml:"replicas"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// DefaultAckTimeout is how long a write waits for its replicas unless
+// replicas_ack.timeout says otherwise: on a LAN a replica acknowledges in
+// about a millisecond; the wait ends as soon as enough have.
+const DefaultAckTimeout = 100 * time.Millisecond
+
+// AckPolicy returns the replicas a write must reach (0: no WAIT) and how
+// long it waits for them, defaulted (see Ack).
+func (c *Conn) AckPolicy() (replicas int, timeout time.Duration) {
+	replicas, timeout = c.Ack.Replicas, c.Ack.Timeout
+	switch {
+	case replicas < 0:
+		return 0, 0
+	case replicas == 0 && (c.MasterName != "" || c.Cluster):
+		replicas = 1
+	case replicas == 0:
+		return 0, 0
+	}
+	if timeout == 0 {
+		timeout = DefaultAckTimeout
+	}
+	return replicas, timeout
 }
 
 // TLS is TLS to Redis, used when any field is set.
@@ -106,6 +145,17 @@ func (c *Conn) Validate(bad func(key, format string, args ...any)) {
 	}{{"dial_timeout", int64(c.DialTimeout)}, {"timeout", int64(c.Timeout)}, {"pool_size", int64(c.PoolSize)}, {"min_idle_conns", int64(c.MinIdleConns)}} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")
+		}
+	}
+	if c.Ack.Replicas < -1 {
+		bad("replicas_ack.replicas", "%d is not -1 (off), 0 (the default) or a number of replicas", c.Ack.Replicas)
+	}
+	if c.Ack.Timeout < 0 {
+		bad("replicas_ack.timeout", "must not be negative")
+	}
+	if n, ack := c.AckPolicy(); n > 0 {
+		if _, timeout := c.Timeouts(); ack >= timeout {
+			bad("replicas_ack.timeout", "%s must be shorter than timeout (%s), which bounds the write and its wait together", ack, timeout)
 		}
 	}
 	if c.PoolSize > 0 && c.MinIdleConns > c.PoolSize {

@@ -71,3 +71,38 @@ func TestNewClientFiles(t *testing.T) {
 		t.Fatalf("default timeouts %v %v", d, to)
 	}
 }
+
+// TestAckPolicy: acknowledgement is on by default (one replica) with
+// Sentinel and Cluster, off by default with a standalone server, -1 turns
+// it off, and the wait must fit within the operation timeout.
+func TestAckPolicy(t *testing.T) {
+	for _, c := range []struct {
+		conn    Conn
+		n       int
+		timeout time.Duration
+	}{
+		{Conn{Addrs: []string{"a:1"}}, 0, 0},
+		{Conn{Addrs: []string{"a:1"}, Ack: Ack{Replicas: 2}}, 2, DefaultAckTimeout},
+		{Conn{Addrs: []string{"a:1"}, MasterName: "m"}, 1, DefaultAckTimeout},
+		{Conn{Addrs: []string{"a:1"}, Cluster: true, Ack: Ack{Timeout: time.Millisecond}}, 1, time.Millisecond},
+		{Conn{Addrs: []string{"a:1"}, Cluster: true, Ack: Ack{Replicas: -1}}, 0, 0},
+	} {
+		if n, to := c.conn.AckPolicy(); n != c.n || to != c.timeout {
+			t.Errorf("%+v: AckPolicy %d %v, want %d %v", c.conn, n, to, c.n, c.timeout)
+		}
+		if a := c.conn.Acker(nil); (a != nil) != (c.n > 0) {
+			t.Errorf("%+v: Acker %v", c.conn, a)
+		}
+	}
+	for _, c := range []Conn{
+		{Addrs: []string{"a:1"}, Ack: Ack{Replicas: -2}},
+		{Addrs: []string{"a:1"}, Ack: Ack{Replicas: 1, Timeout: -1}},
+		{Addrs: []string{"a:1"}, MasterName: "m", Timeout: 100 * time.Millisecond},
+	} {
+		var keys []string
+		c.Validate(func(key, format string, args ...any) { keys = append(keys, key) })
+		if len(keys) == 0 || !strings.HasPrefix(keys[0], "replicas_ack.") {
+			t.Errorf("%+v: errors at %v, want replicas_ack", c, keys)
+		}
+	}
+}

@@ -25,6 +25,12 @@ type RedisOptions struct {
 	// TLSCertFile and TLSKeyFile (PEM) make the server speak TLS only, and
 	// require client certificates issued by TLSCAFile.
 	TLSCertFile, TLSKeyFile, TLSCAFile string
+	// Conf are extra redis.conf lines (replicaof, cluster-enabled,
+	// min-replicas-to-write, user rules, ...).
+	Conf []string
+	// Sentinel runs redis-sentinel instead of redis-server; Conf then
+	// holds the "sentinel ..." lines.
+	Sentinel bool
 }
 
 // Redis is a private redis-server on a loopback port, started by
@@ -33,15 +39,18 @@ type RedisOptions struct {
 type Redis struct {
 	// Addr is "127.0.0.1:PORT".
 	Addr string
+	// Port is the port of Addr.
+	Port int
 	// Dir holds redis.conf and redis.log.
 	Dir string
 
-	t    testing.TB
-	args []string
-	tls  bool
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	t      testing.TB
+	args   []string
+	tls    bool
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	paused bool
 }
 
 // StartRedis starts a redis-server without a password and stops it when the
@@ -51,10 +60,25 @@ func StartRedis(t testing.TB) *Redis { t.Helper(); return StartRedisWith(t, Redi
 // StartRedisWith starts a redis-server with the given authentication.
 func StartRedisWith(t testing.TB, o RedisOptions) *Redis {
 	t.Helper()
-	LookPath(t, "redis-server")
+	r := newRedis(t, o, t.TempDir(), FreePort(t))
+	t.Cleanup(r.Stop)
+	r.Start()
+	return r
+}
+
+// newRedis prepares a server (or sentinel) on port with its files in dir,
+// not started.
+func newRedis(t testing.TB, o RedisOptions, dir string, port int) *Redis {
+	t.Helper()
+	if o.Sentinel {
+		LookPath(t, "redis-sentinel")
+	} else {
+		LookPath(t, "redis-server")
+	}
 	LookPath(t, "bash")
-	dir := t.TempDir()
-	port := FreePort(t)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 	args := []string{filepath.Join(Root(), "test", "redis", "start.sh"), strconv.Itoa(port), dir}
 	if o.RequirePass != "" {
 		args = append(args, "--requirepass", o.RequirePass)
@@ -65,10 +89,13 @@ func StartRedisWith(t testing.TB, o RedisOptions) *Redis {
 	if o.TLSCertFile != "" {
 		args = append(args, "--tls", o.TLSCertFile, o.TLSKeyFile, o.TLSCAFile)
 	}
-	r := &Redis{Addr: Addr(port), Dir: dir, t: t, args: args, tls: o.TLSCertFile != ""}
-	t.Cleanup(r.Stop)
-	r.Start()
-	return r
+	for _, l := range o.Conf {
+		args = append(args, "--conf", l)
+	}
+	if o.Sentinel {
+		args = append(args, "--sentinel")
+	}
+	return &Redis{Addr: Addr(port), Port: port, Dir: dir, t: t, args: args, tls: o.TLSCertFile != ""}
 }
 
 // Start (re)starts the server on the same port and waits until it answers.
@@ -122,13 +149,58 @@ func (r *Redis) Stop() {
 		return
 	}
 	syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
+	syscall.Kill(-r.cmd.Process.Pid, syscall.SIGCONT) // if Paused
 	select {
 	case <-r.done:
 	case <-time.After(10 * time.Second):
 		syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
 		<-r.done
 	}
-	r.cmd, r.done = nil, nil
+	r.cmd, r.done, r.paused = nil, nil, false
+}
+
+// Kill kills the server with SIGKILL (a crash: nothing is flushed, no
+// replica or client is told) and waits until it has exited. Start brings
+// it back on the same address. Calling it while stopped does nothing.
+func (r *Redis) Kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	<-r.done
+	r.cmd, r.done, r.paused = nil, nil, false
+}
+
+// Pause stops the server with SIGSTOP: it keeps its connections and its
+// data but answers nothing (a hung or partitioned server) until Resume.
+func (r *Redis) Pause() { r.signal(syscall.SIGSTOP, true) }
+
+// Resume continues a paused server (SIGCONT); it then answers what was
+// sent to it meanwhile.
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT, false) }
+
+func (r *Redis) signal(sig syscall.Signal, paused bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		syscall.Kill(-r.cmd.Process.Pid, sig)
+		r.paused = paused
+	}
+}
+
+// Running reports whether the server process runs and is not paused.
+func (r *Redis) Running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cmd != nil && !r.paused
+}
+
+// Log returns the server's log so far.
+func (r *Redis) Log() string {
+	b, _ := os.ReadFile(filepath.Join(r.Dir, "redis.log"))
+	return string(b)
 }
 
 // waitRedis waits until something at addr answers PING with a RESP reply

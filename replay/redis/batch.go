@@ -22,7 +22,9 @@ type batcher struct {
 }
 
 type addReq struct {
+	key  string
 	cmd  goredis.Cmder
+	wait *goredis.IntCmd // with acknowledged records
 	done chan struct{}
 }
 
@@ -65,6 +67,18 @@ func (b *batcher) send(batch []*addReq) {
 	defer cancel()
 	// Pipelined sets every command's error when the round trip fails, so
 	// each caller reads its answer from its own command.
+	if b.c.ack != nil {
+		// One WAIT per round trip acknowledges the whole batch.
+		keys, cmds := make([]string, len(batch)), make([]goredis.Cmder, len(batch))
+		for i, r := range batch {
+			keys[i], cmds[i] = r.key, r.cmd
+		}
+		for i, w := range b.c.ack.Run(ctx, keys, cmds) {
+			batch[i].wait = w
+			close(batch[i].done)
+		}
+		return
+	}
 	b.c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, r := range batch {
 			p.Process(ctx, r.cmd)
@@ -76,25 +90,26 @@ func (b *batcher) send(batch []*addReq) {
 	}
 }
 
-// do queues cmd and waits until its answer is in, or for ctx. It returns
-// an error only when the command was not answered; the answer, an error
-// from Redis included, is read from cmd.
-func (b *batcher) do(ctx context.Context, cmd goredis.Cmder) error {
-	r := &addReq{cmd: cmd, done: make(chan struct{})}
+// do queues cmd, which writes key, and waits until its answer is in, or
+// for ctx. It returns an error only when the command was not answered; the
+// answer, an error from Redis included, is read from cmd, and with
+// acknowledged records the WAIT that followed it is returned.
+func (b *batcher) do(ctx context.Context, key string, cmd goredis.Cmder) (*goredis.IntCmd, error) {
+	r := &addReq{key: key, cmd: cmd, done: make(chan struct{})}
 	select {
 	case b.queue <- r:
 	case <-b.stop:
-		return goredis.ErrClosed
+		return nil, goredis.ErrClosed
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	select {
 	case <-r.done:
-		return nil
+		return r.wait, nil
 	case <-ctx.Done():
 		// The command may still reach Redis and record the key; the
 		// credential is refused now and would be a replay later: closed.
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 

@@ -95,6 +95,14 @@ type Config struct {
 	// deployment sharing a Redis its own prefix.
 	KeyPrefix string `yaml:"key_prefix"`
 
+	// ReplicasAck makes a nonce count as recorded only once that many
+	// replicas have it (WAIT after the SET NX, on the same connection),
+	// so that a failover cannot forget it; a record not acknowledged in
+	// time refuses the credential (503) and stays recorded. Default: one
+	// replica with Sentinel or Cluster, off with a standalone server;
+	// replicas: -1 turns it off. See docs/replicas.md.
+	ReplicasAck redisconn.Ack `yaml:"replicas_ack"`
+
 	// PipelineWorkers is how many workers send concurrent Adds together,
 	// one pipelined round trip per batch (default 2; -1: every Add makes
 	// its own round trip).
@@ -168,7 +176,15 @@ func (c *Config) Open(logger *slog.Logger) (*Cache, error) {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	cache := &Cache{client: client, prefix: prefix, timeout: timeout, now: time.Now, logger: logger}
+	conn := c.conn()
+	cache := &Cache{client: client, prefix: prefix, timeout: timeout, now: time.Now, logger: logger, ack: conn.Acker(client)}
+	if cache.ack != nil {
+		logger.Info("replay cache: a nonce counts as recorded once replicas acknowledge it",
+			"replicas", cache.ack.Replicas(), "timeout", cache.ack.Timeout())
+	} else if c.MasterName != "" || c.Cluster {
+		logger.Warn("replay cache: replicas_ack is off: a nonce recorded just before a failover can be accepted once more afterwards",
+			"see", "docs/replicas.md")
+	}
 	if !c.Cluster {
 		cache.quota = c.Quota.Quota(DefaultQuota)
 		cache.window = cache.quota.Window
@@ -213,20 +229,34 @@ func (c *Config) NewClient() (goredis.UniversalClient, error) {
 	return conn.NewClient("replay/redis")
 }
 
+// Acker returns what makes client's writes wait for replicas under the
+// configuration's replicas_ack, or nil when it is off. The brute-force
+// store, which shares these settings, uses it.
+func (c *Config) Acker(client goredis.UniversalClient) *redisconn.Acker {
+	conn := c.conn()
+	return conn.Acker(client)
+}
+
 // timeouts are the dial and operation timeouts, defaulted.
 func (c *Config) timeouts() (dial, timeout time.Duration) {
 	conn := c.conn()
 	return conn.Timeouts()
 }
 
-// probe runs a trivial script on a key of the prefix when quotas are on, so
-// that an ACL without EVAL fails at start rather than at every login.
+// probe runs a trivial script on a key of the prefix when quotas are on,
+// and WAIT 0 0 when replicas must acknowledge, so that an ACL without EVAL
+// or WAIT fails at start rather than at every login.
 func (c *Cache) probe(ctx context.Context) error {
+	var rerr goredis.Error
+	if c.ack != nil {
+		if err := c.client.Do(ctx, "wait", 0, 0).Err(); err != nil && errors.As(err, &rerr) {
+			return fmt.Errorf("replay/redis: replicas_ack needs WAIT (add +wait to the ACL, or set replicas_ack.replicas to -1): %w", err)
+		}
+	}
 	if !c.quota.On() {
 		return nil
 	}
 	err := c.client.Eval(ctx, "return 1", []string{c.prefix + "probe"}).Err()
-	var rerr goredis.Error
 	if err != nil && errors.As(err, &rerr) {
 		return fmt.Errorf("replay/redis: the per-owner quota needs EVAL on keys %s* (add +eval to the ACL, or set quota.principal and quota.address to -1): %w", c.prefix, err)
 	}
@@ -265,5 +295,6 @@ func (c *Config) conn() redisconn.Conn {
 		SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
 		DB: c.DB, TLS: redisconn.TLS(c.TLS),
 		DialTimeout: c.DialTimeout, Timeout: c.Timeout, PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns,
+		Ack: c.ReplicasAck,
 	}
 }

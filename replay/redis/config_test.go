@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/authsvc/authsvc/internal/redisconn"
 	"github.com/authsvc/authsvc/replay/redis"
 )
 
@@ -36,6 +37,10 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 		{"pool_size", redis.Config{Addrs: one, PoolSize: -1}},
 		{"min_idle_conns", redis.Config{Addrs: one, PoolSize: 2, MinIdleConns: 3}},
 		{"key_prefix", redis.Config{Addrs: one, KeyPrefix: strings.Repeat("p", 257)}},
+		{"replicas_ack.replicas", redis.Config{Addrs: one, ReplicasAck: redisconn.Ack{Replicas: -2}}},
+		{"replicas_ack.timeout", redis.Config{Addrs: one, ReplicasAck: redisconn.Ack{Replicas: 1, Timeout: -1}}},
+		{"replicas_ack.timeout", redis.Config{Addrs: one, ReplicasAck: redisconn.Ack{Replicas: 1, Timeout: time.Second}}},
+		{"replicas_ack.timeout", redis.Config{Addrs: []string{"n1:7000"}, Cluster: true, Timeout: 50 * time.Millisecond}},
 	} {
 		err := tc.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), "replay/redis: "+tc.key+": ") {
@@ -50,6 +55,8 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 		{Addrs: []string{"s1:26379", "s2:26379", "s3:26379"}, MasterName: "authsvc", SentinelPassword: "s"},
 		{Addrs: []string{"n1:7000", "n2:7000"}, Cluster: true},
 		{Addrs: []string{"[::1]:6379"}, Username: "u", PasswordFile: "/run/secrets/p", DB: 3},
+		{Addrs: []string{"n1:7000"}, Cluster: true, ReplicasAck: redisconn.Ack{Replicas: 2, Timeout: 200 * time.Millisecond}},
+		{Addrs: []string{"n1:7000"}, Cluster: true, Timeout: 50 * time.Millisecond, ReplicasAck: redisconn.Ack{Replicas: -1}},
 	} {
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("Validate(%+v) = %v", cfg, err)
@@ -104,6 +111,7 @@ timeout: 250ms
 pool_size: 32
 min_idle_conns: 4
 key_prefix: "prod:replay:"
+replicas_ack: {replicas: 1, timeout: 50ms}
 `
 	var got redis.Config
 	dec := yaml.NewDecoder(strings.NewReader(doc))
@@ -116,6 +124,7 @@ key_prefix: "prod:replay:"
 		TLS: redis.TLSConfig{CAFile: "/etc/authsvc/redis-ca.pem", CertFile: "/etc/authsvc/redis-client.pem",
 			KeyFile: "/etc/authsvc/redis-client.key", ServerName: "redis.internal"},
 		DialTimeout: time.Second, Timeout: 250 * time.Millisecond, PoolSize: 32, MinIdleConns: 4, KeyPrefix: "prod:replay:",
+		ReplicasAck: redisconn.Ack{Replicas: 1, Timeout: 50 * time.Millisecond},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decoded %+v\nwant    %+v", got, want)

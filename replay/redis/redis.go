@@ -39,6 +39,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/health"
+	"github.com/authsvc/authsvc/internal/redisconn"
 	"github.com/authsvc/authsvc/replay"
 )
 
@@ -52,6 +53,8 @@ type Cache struct {
 
 	quota  replay.Quota
 	window time.Duration
+
+	ack *redisconn.Acker // nil: a record counts once the master has it
 
 	batch     *batcher    // nil: one round trip per Add
 	down      atomic.Bool // the last command failed; logged on each transition
@@ -72,17 +75,37 @@ func (c *Cache) Add(ctx context.Context, key string, exp time.Time) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	cmd := goredis.NewBoolCmd(ctx, "set", c.Key(key), "1", "px", ms, "nx")
-	if err := c.run(ctx, cmd); err != nil {
+	rkey := c.Key(key)
+	cmd := goredis.NewBoolCmd(ctx, "set", rkey, "1", "px", ms, "nx")
+	wait, err := c.run(ctx, rkey, cmd)
+	if err != nil {
 		return c.fail("SET NX", err)
 	}
 	set, err := cmd.Result()
 	if err != nil {
 		return c.fail("SET NX", err)
 	}
-	c.ok()
 	if !set {
+		// The key was there: a replay, whatever the replicas say.
+		c.ok()
 		return replay.ErrReplay
+	}
+	if err := c.acked(wait); err != nil {
+		return err
+	}
+	c.ok()
+	return nil
+}
+
+// acked checks that enough replicas have the record that wait followed.
+// When not, the record stays (the nonce is spent: a later Add of it is a
+// replay) but this Add fails closed.
+func (c *Cache) acked(wait *goredis.IntCmd) error {
+	if c.ack == nil {
+		return nil
+	}
+	if err := c.ack.Check(wait); err != nil {
+		return c.fail("WAIT", err)
 	}
 	return nil
 }
@@ -102,8 +125,9 @@ func (c *Cache) AddOwned(ctx context.Context, key string, exp time.Time, o repla
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	rkey := c.Key(key)
 	args := make([]any, 0, 5+2*len(counters)+2)
-	args = append(args, "eval", quotaScript, 1+len(counters), c.Key(key))
+	args = append(args, "eval", quotaScript, 1+len(counters), rkey)
 	for _, q := range counters {
 		args = append(args, c.quotaKey(q.Key))
 	}
@@ -112,19 +136,25 @@ func (c *Cache) AddOwned(ctx context.Context, key string, exp time.Time, o repla
 		args = append(args, q.Limit)
 	}
 	cmd := goredis.NewSliceCmd(ctx, args...)
-	if err := c.run(ctx, cmd); err != nil {
+	wait, err := c.run(ctx, rkey, cmd)
+	if err != nil {
 		return c.fail("EVAL", err)
 	}
 	res, err := cmd.Result()
 	if err != nil {
 		return c.fail("EVAL", err)
 	}
-	c.ok()
 	var status, pttl int64
 	if len(res) == 2 {
 		status, _ = res[0].(int64)
 		pttl, _ = res[1].(int64)
 	}
+	if status == 1 {
+		if err := c.acked(wait); err != nil {
+			return err
+		}
+	}
+	c.ok()
 	switch {
 	case status == 1:
 		return nil
@@ -174,15 +204,19 @@ func (c *Cache) ttl(exp time.Time) (int64, bool) {
 	return int64((ttl + time.Millisecond - 1) / time.Millisecond), true
 }
 
-// run sends cmd, through the batcher when there is one; an error means no
-// answer arrived (the answer itself, an error from Redis included, is in
-// cmd).
-func (c *Cache) run(ctx context.Context, cmd goredis.Cmder) error {
+// run sends cmd, which writes the Redis key rkey, through the batcher when
+// there is one; an error means no answer arrived (the answer itself, an
+// error from Redis included, is in cmd). With acknowledged records, wait
+// is the WAIT that followed cmd on its connection.
+func (c *Cache) run(ctx context.Context, rkey string, cmd goredis.Cmder) (wait *goredis.IntCmd, err error) {
 	if c.batch != nil {
-		return c.batch.do(ctx, cmd)
+		return c.batch.do(ctx, rkey, cmd)
+	}
+	if c.ack != nil {
+		return c.ack.Run(ctx, []string{rkey}, []goredis.Cmder{cmd})[0], nil
 	}
 	_ = c.client.Process(ctx, cmd)
-	return nil
+	return nil, nil
 }
 
 // quotaKey is the Redis key of a quota counter: the prefix, "quota:" and
@@ -236,6 +270,13 @@ func (c *Cache) fail(op string, err error) error {
 	if c.down.CompareAndSwap(false, true) {
 		c.logger.Error("replay cache: Redis unavailable; refusing credentials that need a replay check until it answers",
 			"op", op, "err", err)
+	}
+	if cc, ok := c.client.(*goredis.ClusterClient); ok {
+		// A master may have failed over: read the slot map again (at
+		// most one reload at a time, then a 200 ms pause, in go-redis).
+		// go-redis reloads by itself on MOVED, but not when the master
+		// it knows refuses connections.
+		cc.ReloadState(context.Background())
 	}
 	return fmt.Errorf("replay/redis: %s: %w: %w", op, health.ErrUnavailable, err)
 }

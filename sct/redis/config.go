@@ -51,7 +51,7 @@ const MaxKeyIDLen = 64
 //
 // The ACL the store needs (Redis 7), for the default key_prefix:
 //
-//	user authsvc-sct on >PASSWORD resetkeys ~authsvc:sct:* resetchannels -@all +get +set +eval +evalsha +ping +hello +auth
+//	user authsvc-sct on >PASSWORD resetkeys ~authsvc:sct:* resetchannels -@all +get +set +eval +evalsha +wait +ping +hello +auth
 type Config struct {
 	// Addrs are host:port pairs: one server, the sentinels, or cluster seeds.
 	Addrs []string `yaml:"addrs"`
@@ -85,6 +85,15 @@ type Config struct {
 	// 10 per CPU); MinIdleConns keeps that many open when idle.
 	PoolSize     int `yaml:"pool_size"`
 	MinIdleConns int `yaml:"min_idle_conns"`
+
+	// ReplicasAck makes an issue, renewal or cancellation count only once
+	// that many replicas have it (WAIT on the same connection), so that a
+	// failover cannot bring back a cancelled context or lose an issued
+	// one; one not acknowledged in time fails with
+	// health.ErrUnavailable (it may still have happened). Default: one
+	// replica with Sentinel or Cluster, off with a standalone server;
+	// replicas: -1 turns it off. See docs/replicas.md.
+	ReplicasAck redisconn.Ack `yaml:"replicas_ack"`
 
 	// KeyPrefix namespaces the keys (default "authsvc:sct:"). Give each
 	// deployment sharing a Redis its own prefix, or its own issuer.
@@ -248,7 +257,14 @@ func (c *Config) Open(logger *slog.Logger) (*Store, error) {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	s := &Store{client: client, prefix: prefix, ring: ring, timeout: timeout, now: time.Now, logger: logger}
+	s := &Store{client: client, prefix: prefix, ring: ring, timeout: timeout, now: time.Now, logger: logger, ack: conn.Acker(client)}
+	if s.ack != nil {
+		logger.Info("sct store: an issue, renewal or cancellation counts once replicas acknowledge it",
+			"replicas", s.ack.Replicas(), "timeout", s.ack.Timeout())
+	} else if c.MasterName != "" || c.Cluster {
+		logger.Warn("sct store: replicas_ack is off: a cancellation made just before a failover can be undone by it",
+			"see", "docs/replicas.md")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), dial+timeout)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
@@ -272,5 +288,6 @@ func (c *Config) conn() redisconn.Conn {
 		SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
 		DB: c.DB, TLS: redisconn.TLS(c.TLS),
 		DialTimeout: c.DialTimeout, Timeout: c.Timeout, PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns,
+		Ack: c.ReplicasAck,
 	}
 }

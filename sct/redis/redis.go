@@ -39,6 +39,17 @@
 // are never retried by the client: a retried SET NX whose first attempt
 // reached Redis would report ErrExists for an honest Issue.
 //
+// # Acknowledged writes
+//
+// With replicas_ack (the default with Sentinel and Cluster: one replica),
+// Issue, Renew and Cancel send WAIT after their command on the same
+// connection and succeed only once that many replicas have the write, so
+// that a failover cannot undo a cancellation or lose an issued context
+// (docs/replicas.md says what this does and does not guarantee). A write
+// not acknowledged in time fails with health.ErrUnavailable although it
+// may have happened: a cancellation then may or may not hold, and the
+// caller, told of a failure, must not report success.
+//
 // A Redis at maxmemory with maxmemory-policy noeviction refuses new records:
 // Issue then returns sct.ErrFull (and logs), while renewals and
 // cancellations, which replace a record in place, may still fail with
@@ -74,6 +85,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/health"
+	"github.com/authsvc/authsvc/internal/redisconn"
 	"github.com/authsvc/authsvc/sct"
 )
 
@@ -85,6 +97,7 @@ type Store struct {
 	timeout time.Duration
 	now     func() time.Time
 	logger  *slog.Logger
+	ack     *redisconn.Acker // nil: a write counts once the master has it
 
 	down      atomic.Bool // the last command failed; logged on each transition
 	closeOnce sync.Once
@@ -108,7 +121,9 @@ const (
 // renewScript: KEYS[1] the record; ARGV[1] SHA-256 of the old instance,
 // ARGV[2] the new record, ARGV[3] its TTL in ms. The hash sits at bytes
 // 3..34 of a record (see codec.go).
-var renewScript = goredis.NewScript(`
+var renewScript = goredis.NewScript(renewSource)
+
+const renewSource = `
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local kind = string.sub(v, 1, 1)
@@ -117,10 +132,12 @@ if kind ~= 'R' or string.len(v) < 34 then return 3 end
 if string.sub(v, 3, 34) ~= ARGV[1] then return 1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 4
-`)
+`
 
 // cancelScript: KEYS[1] the record; ARGV[1] the tombstone.
-var cancelScript = goredis.NewScript(`
+var cancelScript = goredis.NewScript(cancelSource)
+
+const cancelSource = `
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local kind = string.sub(v, 1, 1)
@@ -128,7 +145,7 @@ if kind == 'X' then return 2 end
 if kind ~= 'R' then return 3 end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 return 4
-`)
+`
 
 // Issue implements sct.Store with SET NX PX.
 func (s *Store) Issue(ctx context.Context, c *sct.Context) error {
@@ -143,7 +160,12 @@ func (s *Store) Issue(ctx context.Context, c *sct.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	err = s.client.Do(ctx, "set", rkey, v, "px", ttl(c.Retention(), now), "nx").Err()
+	cmd := goredis.NewStatusCmd(ctx, "set", rkey, v, "px", ttl(c.Retention(), now), "nx")
+	wait := s.write(ctx, rkey, cmd)
+	err = cmd.Err()
+	if err == nil {
+		err = s.acked(wait)
+	}
 	switch {
 	case errors.Is(err, goredis.Nil):
 		s.ok()
@@ -159,6 +181,46 @@ func (s *Store) Issue(ctx context.Context, c *sct.Context) error {
 	}
 	s.ok()
 	return nil
+}
+
+// write sends cmd, which writes rkey, and with acknowledged writes WAIT
+// after it on the same connection; it returns that WAIT (nil without).
+func (s *Store) write(ctx context.Context, rkey string, cmd goredis.Cmder) *goredis.IntCmd {
+	if s.ack == nil {
+		_ = s.client.Process(ctx, cmd)
+		return nil
+	}
+	return s.ack.Run(ctx, []string{rkey}, []goredis.Cmder{cmd})[0]
+}
+
+// acked checks that enough replicas have the write that wait followed
+// (nil without acknowledged writes). The write happened either way.
+func (s *Store) acked(wait *goredis.IntCmd) error {
+	if s.ack == nil || wait == nil {
+		return nil
+	}
+	return s.ack.Check(wait)
+}
+
+// script runs one of the store's scripts on rkey: EVALSHA with go-redis's
+// fallback to EVAL, or, with acknowledged writes, EVAL and WAIT in one
+// pipeline.
+func (s *Store) script(ctx context.Context, sc *goredis.Script, src, rkey string, args ...any) (int64, error) {
+	if s.ack == nil {
+		return sc.Run(ctx, s.client, []string{rkey}, args...).Int64()
+	}
+	cmd := goredis.NewIntCmd(ctx, append([]any{"eval", src, 1, rkey}, args...)...)
+	wait := s.write(ctx, rkey, cmd)
+	ans, err := cmd.Result()
+	if err != nil {
+		return 0, err
+	}
+	if ans == ansOK {
+		if err := s.acked(wait); err != nil {
+			return 0, err
+		}
+	}
+	return ans, nil
 }
 
 // Get implements sct.Store.
@@ -209,7 +271,7 @@ func (s *Store) Renew(ctx context.Context, oldInstance string, next *sct.Context
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	ans, err := renewScript.Run(ctx, s.client, []string{rkey}, instanceHash(oldInstance), v, ttl(next.Retention(), now)).Int64()
+	ans, err := s.script(ctx, renewScript, renewSource, rkey, instanceHash(oldInstance), v, ttl(next.Retention(), now))
 	if err != nil {
 		return s.fail("renew script", err)
 	}
@@ -235,7 +297,7 @@ func (s *Store) Cancel(ctx context.Context, issuer, identifier string) error {
 	rkey := s.Key(issuer, identifier)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	ans, err := cancelScript.Run(ctx, s.client, []string{rkey}, tombstone).Int64()
+	ans, err := s.script(ctx, cancelScript, cancelSource, rkey, tombstone)
 	if err != nil {
 		return s.fail("cancel script", err)
 	}
@@ -308,6 +370,9 @@ func (s *Store) fail(op string, err error) error {
 	if s.down.CompareAndSwap(false, true) {
 		s.logger.Error("sct store: Redis unavailable; security contexts cannot be issued, used, renewed or cancelled until it answers",
 			"op", op, "err", err)
+	}
+	if cc, ok := s.client.(*goredis.ClusterClient); ok {
+		cc.ReloadState(context.Background()) // a master may have failed over
 	}
 	return fmt.Errorf("sct/redis: %s: %w: %w", op, health.ErrUnavailable, err)
 }

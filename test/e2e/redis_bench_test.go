@@ -5,14 +5,20 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/authn/username"
+	"github.com/authsvc/authsvc/internal/redisconn"
 	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
@@ -124,6 +130,15 @@ func benchAuth(b *testing.B, reg *registry.File, cache replay.Cache, parallel bo
 		}
 		return true
 	}
+	// Each authentication's latency, into one slot per iteration.
+	lat := make([]time.Duration, b.N)
+	var slot atomic.Int64
+	timed := func(msg []byte) bool {
+		t0 := time.Now()
+		ok := auth(msg)
+		lat[slot.Add(1)-1] = time.Since(t0)
+		return ok
+	}
 	b.SetBytes(int64(len(tmpl)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -132,7 +147,7 @@ func benchAuth(b *testing.B, reg *registry.File, cache replay.Cache, parallel bo
 		b.RunParallel(func(pb *testing.PB) {
 			msg := bytes.Clone(tmpl)
 			for pb.Next() {
-				if !auth(msg) {
+				if !timed(msg) {
 					return
 				}
 			}
@@ -140,10 +155,61 @@ func benchAuth(b *testing.B, reg *registry.File, cache replay.Cache, parallel bo
 	} else {
 		msg := bytes.Clone(tmpl)
 		for i := 0; i < b.N; i++ {
-			if !auth(msg) {
+			if !timed(msg) {
 				return
 			}
 		}
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "auths/s")
+	lat = lat[:slot.Load()]
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	}
+}
+
+// BenchmarkAuthReplicasAck measures the cost of acknowledged records
+// (replicas_ack): whole authentications, as BenchmarkAuthReplayCache, on
+// a master with one replica on loopback, each nonce recorded with SET NX
+// alone and with SET NX then WAIT 1 on the same connection:
+//
+//	go test -run '^$' -bench AuthReplicasAck -benchmem ./test/e2e/
+//
+// Besides ns/op and auths/s it reports each authentication's latency at
+// the median and the 99th percentile (p50-µs, p99-µs).
+func BenchmarkAuthReplicasAck(b *testing.B) {
+	master := testenv.StartRedis(b)
+	testenv.StartRedisWith(b, testenv.RedisOptions{Conf: []string{fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port)}})
+	reg := benchRegistry(b)
+	waitReplica(b, master)
+	for _, mode := range []string{"serial", "parallel"} {
+		for _, c := range []struct {
+			name string
+			ack  redisconn.Ack
+		}{{"no-ack", redisconn.Ack{Replicas: -1}}, {"ack1", redisconn.Ack{Replicas: 1, Timeout: time.Second}}} {
+			b.Run(mode+"/"+c.name, func(b *testing.B) {
+				cache, err := (&redis.Config{Addrs: []string{master.Addr}, Timeout: 5 * time.Second, KeyPrefix: "bench:", ReplicasAck: c.ack}).Open(nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer cache.Close()
+				benchAuth(b, reg, cache, mode == "parallel")
+			})
+		}
+	}
+}
+
+// waitReplica waits until master has a replica online.
+func waitReplica(b *testing.B, master *testenv.Redis) {
+	b.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: master.Addr})
+	defer c.Close()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if info, _ := c.Info(context.Background(), "replication").Result(); strings.Contains(info, "state=online") {
+			return
+		}
+	}
+	b.Fatal("the replica did not come online")
 }
