@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/signed.sh: the cost of verifying derived-key signed messages whose
-# signature covers Bodies of 4 KiB, 100 KiB and 1 MiB, authsvc next to Apache
+# signature covers Bodies of 200 B, 4 KiB, 100 KiB and 1 MiB, authsvc next to Apache
 # WSS4J 1.6.19 on the same bytes, interleaved in one run.
 #
 #   bench/signed.sh [ROUNDS]     (default 3 rounds; about 40 s a round)
@@ -22,7 +22,7 @@ JARS=/usr/share/java/wss4j.jar:/usr/share/java/xmlsec.jar:/usr/share/java/common
 JAVA_OPTS=${JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseSerialGC -XX:ActiveProcessorCount=1}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/authsvc-signed.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-SIZES=(4096 102400 1048576)
+SIZES=(200 4096 102400 1048576)
 
 echo "# bench/signed.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs ($(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //')), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(go version); $(java -version 2>&1 | head -1); commit $(git rev-parse --short HEAD)"

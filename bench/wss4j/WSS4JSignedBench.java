@@ -17,7 +17,7 @@
 // Output: one line per round in Go's benchmark format, and the median.
 //
 //	java -cp DIR:JARS WSS4JSignedBench -dir MSGDIR [-sizes 4096,102400,1048576]
-//	     [-warmup 10s] [-rounds 5] [-round 2s]
+//	     [-warmup 10s] [-rounds 5] [-round 2s] [-new-dbf]
 import java.io.ByteArrayInputStream;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -44,6 +44,9 @@ import org.w3c.dom.Element;
 
 public class WSS4JSignedBench {
     static final String USER = "bob", PASSWORD = "security";
+    // -new-dbf: a new DocumentBuilderFactory and DocumentBuilder per message
+    // (the "default" configuration of issue 14); else one reused builder.
+    static boolean newDbf;
 
     static final CallbackHandler PASSWORDS = new CallbackHandler() {
         public void handle(Callback[] cbs) throws UnsupportedCallbackException {
@@ -65,11 +68,7 @@ public class WSS4JSignedBench {
         final RequestData data = new RequestData();
 
         Verifier() throws Exception {
-            DocumentBuilderFactory dbf = DocumentBuilderFactory.newInstance();
-            dbf.setNamespaceAware(true);
-            dbf.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
-            dbf.setFeature(javax.xml.XMLConstants.FEATURE_SECURE_PROCESSING, true);
-            db = dbf.newDocumentBuilder();
+            db = newBuilder();
             WSSConfig cfg = WSSConfig.getNewInstance();
             // The files are made before the run; their Timestamp must stay
             // acceptable for its length (the Go side judges them at Created+1s).
@@ -83,9 +82,17 @@ public class WSS4JSignedBench {
             data.setCallbackHandler(PASSWORDS);
         }
 
+        static DocumentBuilder newBuilder() throws Exception {
+            DocumentBuilderFactory dbf = DocumentBuilderFactory.newInstance();
+            dbf.setNamespaceAware(true);
+            dbf.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+            dbf.setFeature(javax.xml.XMLConstants.FEATURE_SECURE_PROCESSING, true);
+            return dbf.newDocumentBuilder();
+        }
+
         /** Parses and verifies; returns the signer's name. */
         String verify(byte[] msg) throws Exception {
-            Document doc = db.parse(new ByteArrayInputStream(msg));
+            Document doc = (newDbf ? newBuilder() : db).parse(new ByteArrayInputStream(msg));
             Element sec = WSSecurityUtil.getSecurityHeader(doc, null);
             if (sec == null) {
                 throw new IllegalStateException("no Security header");
@@ -144,6 +151,7 @@ public class WSS4JSignedBench {
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
             case "-dir": dir = args[++i]; break;
+            case "-new-dbf": newDbf = true; break;
             case "-warmup": warmup = parseDur(args[++i]); break;
             case "-round": round = parseDur(args[++i]); break;
             case "-rounds": rounds = Integer.parseInt(args[++i]); break;
@@ -151,7 +159,7 @@ public class WSS4JSignedBench {
                 sizes = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 break;
             default:
-                System.err.println("usage: WSS4JSignedBench -dir DIR [-sizes 4096,102400,1048576] [-warmup 10s] [-rounds 5] [-round 2s]");
+                System.err.println("usage: WSS4JSignedBench -dir DIR [-sizes 4096,102400,1048576] [-warmup 10s] [-rounds 5] [-round 2s] [-new-dbf]");
                 System.exit(2);
             }
         }
