@@ -9,6 +9,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/authsvc/authsvc/internal/asynclog"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,7 +35,11 @@ import (
 	"github.com/authsvc/authsvc/wsse/wstrust"
 )
 
-// NewLogger builds the service logger from the log section.
+// NewLogger builds the service logger from the log section. Routine
+// (Info, Debug) records are written asynchronously, batched, through a
+// bounded queue (internal/asynclog): a full queue drops them, counted and
+// reported; Warn and Error records (every refusal and its reason) are
+// written at once and never dropped.
 func NewLogger(c config.Log) *slog.Logger {
 	var level slog.Level
 	switch strings.ToLower(c.Level) {
@@ -46,9 +52,9 @@ func NewLogger(c config.Log) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+		return slog.New(asynclog.New(os.Stderr, func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	return slog.New(asynclog.New(os.Stderr, func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }))
 }
 
 // Reloader is implemented by registries that can re-read their source

@@ -55,6 +55,14 @@ func (s *Server) accept(w http.ResponseWriter, res *result, own bool) (assertion
 // versionFromContentType guesses the SOAP version of a message that could not
 // be parsed: application/soap+xml is SOAP 1.2, anything else 1.1.
 func versionFromContentType(ct string) wsse.Version {
+	// Fast path for what clients send (mime.ParseMediaType cost 1.7 µs a
+	// request); anything else is parsed in full.
+	switch ct {
+	case "text/xml; charset=utf-8", "text/xml;charset=UTF-8", "text/xml; charset=UTF-8", "text/xml":
+		return wsse.SOAP11
+	case "application/soap+xml; charset=utf-8", "application/soap+xml;charset=UTF-8", "application/soap+xml; charset=UTF-8", "application/soap+xml":
+		return wsse.SOAP12
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil && strings.EqualFold(mt, "application/soap+xml") {
 		return wsse.SOAP12

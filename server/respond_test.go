@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -211,5 +212,22 @@ func TestProxyScrubPasswordNegotiate(t *testing.T) {
 	srv.Handler().ServeHTTP(w, r)
 	if w.Code != http.StatusOK || w.Body.String() != "upstream alice" {
 		t.Errorf("%d %s", w.Code, w.Body)
+	}
+}
+
+// The fast path of versionFromContentType agrees with the full parse.
+func TestVersionFromContentTypeFastPath(t *testing.T) {
+	for _, ct := range []string{"text/xml; charset=utf-8", "text/xml;charset=UTF-8", "text/xml; charset=UTF-8", "text/xml",
+		"application/soap+xml; charset=utf-8", "application/soap+xml;charset=UTF-8", "application/soap+xml; charset=UTF-8", "application/soap+xml"} {
+		want := wsse.SOAP11
+		if mt, _, err := mime.ParseMediaType(ct); err == nil && strings.EqualFold(mt, "application/soap+xml") {
+			want = wsse.SOAP12
+		}
+		if got := versionFromContentType(ct); got != want {
+			t.Errorf("%q: fast path says %v, mime.ParseMediaType %v", ct, got, want)
+		}
+	}
+	if got := versionFromContentType(`Application/SOAP+XML; action="urn:x"`); got != wsse.SOAP12 {
+		t.Errorf("the full parse path: got %v, want SOAP 1.2", got)
 	}
 }

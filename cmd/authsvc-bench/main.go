@@ -7,7 +7,8 @@
 // By default it starts everything itself on loopback: the bare handler
 // (baseline, and the upstream of proxy mode) and authsvc in process (the
 // app package, with a generated configuration: a file registry, the memory
-// replay cache, proxy mode to the bare handler, log level warn). Each
+// replay cache, proxy mode to the bare handler, log level -log-level, info
+// by default as in a default configuration; the log goes to stderr). Each
 // request carries a fresh token (new nonce, current Created), made by the
 // load generator. Connections are kept alive; -conns of them run for
 // -duration per target.
@@ -25,7 +26,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -54,7 +54,12 @@ func main() {
 	user := flag.String("user", "bench", "user name (external authsvc)")
 	password := flag.String("password", "bench-secret", "password (external authsvc)")
 	bodySize := flag.Int("body", 150, "bytes of SOAP Body text (150: an envelope of about 1.1 KB)")
+	logLevel := flag.String("log-level", "info", "log level of the in-process authsvc (debug, info, warn, error)")
+	rounds := flag.Int("rounds", 1, "rounds; each measures every target once, in turn (interleaved)")
 	flag.Parse()
+	if *rounds < 1 || *rounds > 100 {
+		fatal(errors.New("-rounds must be in [1, 100]"))
+	}
 	if *duration <= 0 || *duration > 2*time.Minute || *conns < 1 || *conns > 1024 {
 		fatal(errors.New("-duration must be in (0, 2m] and -conns in [1, 1024]"))
 	}
@@ -71,7 +76,7 @@ func main() {
 		fatal(err)
 	}
 	if *apiURL == "" && *proxyURL == "" {
-		base, err := startAuthsvc(ctx, bare, *user, *password)
+		base, err := startAuthsvc(ctx, bare, *user, *password, *logLevel)
 		if err != nil {
 			fatal(err)
 		}
@@ -88,26 +93,32 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	targets := []struct{ name, url string }{{"bare net/http handler", bare + "/"}, {"bare httputil.ReverseProxy", bareProxy + "/"}}
+	type target struct{ name, key, url string }
+	targets := []target{{"bare net/http handler", "bare", bare + "/"}}
 	if *apiURL != "" {
-		targets = append(targets, struct{ name, url string }{"authsvc /v1/authenticate", *apiURL})
+		targets = append(targets, target{"authsvc /v1/authenticate", "api", *apiURL})
 	}
+	targets = append(targets, target{"bare httputil.ReverseProxy", "bareproxy", bareProxy + "/"})
 	if *proxyURL != "" {
-		targets = append(targets, struct{ name, url string }{"authsvc proxy mode", *proxyURL})
+		targets = append(targets, target{"authsvc proxy mode", "proxy", *proxyURL})
 	}
-	fmt.Printf("%-26s %9s %10s %9s %9s %9s %9s %7s %7s\n", "target", "requests", "req/s", "p50", "p90", "p99", "max", "errors", "ratio")
-	var baseRate float64
-	for i, tg := range targets {
-		run(tg.url, *conns, *warmup, mk) // warm-up: connections, caches, JIT of nothing
-		r := run(tg.url, *conns, *duration, mk)
-		rate := float64(r.n) / r.elapsed.Seconds()
-		if i == 0 {
-			baseRate = rate
-		}
-		fmt.Printf("%-26s %9d %10.0f %9s %9s %9s %9s %7d %6.0f%%\n", tg.name, r.n, rate,
-			r.pct(50), r.pct(90), r.pct(99), r.pct(100), r.errors, 100*rate/baseRate)
-		if r.firstErr != "" {
-			fmt.Printf("  first error: %s\n", r.firstErr)
+	for round := 1; round <= *rounds; round++ {
+		fmt.Printf("round %d\n%-26s %9s %10s %9s %9s %9s %9s %7s %7s\n", round, "target", "requests", "req/s", "p50", "p90", "p99", "max", "errors", "ratio")
+		var baseRate float64
+		for i, tg := range targets {
+			run(tg.url, *conns, *warmup, mk) // warm-up: connections, caches, JIT of nothing
+			r := run(tg.url, *conns, *duration, mk)
+			rate := float64(r.n) / r.elapsed.Seconds()
+			if i == 0 {
+				baseRate = rate
+			}
+			fmt.Printf("%-26s %9d %10.0f %9s %9s %9s %9s %7d %6.0f%%\n", tg.name, r.n, rate,
+				r.pct(50), r.pct(90), r.pct(99), r.pct(100), r.errors, 100*rate/baseRate)
+			if r.firstErr != "" {
+				fmt.Printf("  first error: %s\n", r.firstErr)
+			}
+			// For scripts (bench/rows/http.sh): one line per measurement.
+			fmt.Printf("RATE round=%d target=%s rps=%.0f errors=%d\n", round, tg.key, rate, r.errors)
 		}
 	}
 }
@@ -173,7 +184,7 @@ func startBareProxy(upstream string) (string, error) {
 }
 
 // startAuthsvc runs authsvc in process with a generated configuration.
-func startAuthsvc(ctx context.Context, upstream, user, password string) (string, error) {
+func startAuthsvc(ctx context.Context, upstream, user, password, level string) (string, error) {
 	dir, err := os.MkdirTemp("", "authsvc-bench")
 	if err != nil {
 		return "", err
@@ -191,7 +202,7 @@ chain:
   - {name: users, type: username, flag: requisite, registry: users}
 proxy:
   upstream: ` + upstream + `
-log: {level: warn}
+log: {level: ` + level + `}
 `
 	if err := os.WriteFile(filepath.Join(dir, "users.yaml"), []byte(users), 0o600); err != nil {
 		return "", err
@@ -204,7 +215,7 @@ log: {level: warn}
 	if err != nil {
 		return "", err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := app.NewLogger(cfg.Log) // as cmd/authsvc: JSON to stderr
 	addr := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
