@@ -25,6 +25,7 @@ packages=(
   python3 python3-zeep python3-gssapi python3-lxml
   openjdk-17-jdk-headless maven libwss4j-java libxml-security-java libcommons-logging-java libslf4j-java
   xmlsec1
+  systemd                 # systemd-analyze verify/security for deploy/systemd (no systemd as PID 1 needed)
 )
 
 missing=()

@@ -17,6 +17,11 @@
 #   camellia.keytab         HTTP/camellia.example.test
 #   krb5kdc.pid, krb5kdc.log
 #
+# When DIR already holds a realm (principal database, stash and
+# service.keytab, as a container's volume does after its first start), the
+# database and keytabs are kept and only the KDC is started: a restart keeps
+# the keys that authsvc's keytab holds. Remove DIR to start afresh.
+#
 # With --foreground the KDC runs in the foreground (for a container);
 # otherwise it forks and the script returns once the KDC answers.
 #
@@ -97,32 +102,35 @@ KRB5_CONFIG=$DIR/krb5.conf
 KRB5_KDC_PROFILE=$DIR/kdc.conf
 export KRB5_CONFIG KRB5_KDC_PROFILE
 
-rm -f "$DIR"/principal* "$DIR/stash" "$DIR"/*.keytab
-"$KDB5_UTIL" -r "$REALM" create -s -P "master-$$-pw" >/dev/null
+if [ -s "$DIR/principal" ] && [ -s "$DIR/stash" ] && [ -s "$DIR/service.keytab" ]; then
+	echo "provision.sh: realm $REALM already in $DIR, kept" >&2
+else
+	rm -f "$DIR"/principal* "$DIR/stash" "$DIR"/*.keytab
+	"$KDB5_UTIL" -r "$REALM" create -s -P "master-$$-pw" >/dev/null
 
-ka() { "$KADMIN" -r "$REALM" -q "$1" >/dev/null; }
+	ka() { "$KADMIN" -r "$REALM" -q "$1" >/dev/null; }
 
-ka "addprinc -clearpolicy -pw alice-pw alice@$REALM"
-ka "addprinc -clearpolicy -pw bob-pw bob@$REALM"
+	ka "addprinc -clearpolicy -pw alice-pw alice@$REALM"
+	ka "addprinc -clearpolicy -pw bob-pw bob@$REALM"
 
-# HTTP/localhost: first a key we export as the wrong one, then the real key,
-# with the kvno set back so that both keytabs claim the same kvno: the
-# negative test then fails on decryption, not on the kvno.
-ka "addprinc -clearpolicy -pw wrong-$$-$(date +%s) HTTP/localhost@$REALM"
-ka "modprinc -kvno 2 HTTP/localhost@$REALM"
-ka "ktadd -norandkey -k $DIR/wrong.keytab HTTP/localhost@$REALM"
-ka "cpw -randkey HTTP/localhost@$REALM"
-ka "modprinc -kvno 2 HTTP/localhost@$REALM"
-ka "ktadd -norandkey -k $DIR/localhost.keytab HTTP/localhost@$REALM"
-ka "ktadd -norandkey -k $DIR/service.keytab HTTP/localhost@$REALM"
+	# HTTP/localhost: first a key we export as the wrong one, then the real key,
+	# with the kvno set back so that both keytabs claim the same kvno: the
+	# negative test then fails on decryption, not on the kvno.
+	ka "addprinc -clearpolicy -pw wrong-$$-$(date +%s) HTTP/localhost@$REALM"
+	ka "modprinc -kvno 2 HTTP/localhost@$REALM"
+	ka "ktadd -norandkey -k $DIR/wrong.keytab HTTP/localhost@$REALM"
+	ka "cpw -randkey HTTP/localhost@$REALM"
+	ka "modprinc -kvno 2 HTTP/localhost@$REALM"
+	ka "ktadd -norandkey -k $DIR/localhost.keytab HTTP/localhost@$REALM"
+	ka "ktadd -norandkey -k $DIR/service.keytab HTTP/localhost@$REALM"
 
-ka "addprinc -clearpolicy -randkey HTTP/other.example.test@$REALM"
-ka "modprinc -kvno 2 HTTP/other.example.test@$REALM"
-ka "ktadd -norandkey -k $DIR/service.keytab HTTP/other.example.test@$REALM"
+	ka "addprinc -clearpolicy -randkey HTTP/other.example.test@$REALM"
+	ka "modprinc -kvno 2 HTTP/other.example.test@$REALM"
+	ka "ktadd -norandkey -k $DIR/service.keytab HTTP/other.example.test@$REALM"
 
-ka "addprinc -clearpolicy -randkey -e camellia256-cts-cmac:normal HTTP/camellia.example.test@$REALM"
-ka "ktadd -norandkey -k $DIR/camellia.keytab HTTP/camellia.example.test@$REALM"
-
+	ka "addprinc -clearpolicy -randkey -e camellia256-cts-cmac:normal HTTP/camellia.example.test@$REALM"
+	ka "ktadd -norandkey -k $DIR/camellia.keytab HTTP/camellia.example.test@$REALM"
+fi
 chmod 0644 "$DIR"/*.keytab
 
 if [ "$FG" = "--foreground" ]; then
