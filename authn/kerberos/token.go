@@ -45,9 +45,15 @@ type Token struct {
 	// APReq is the DER of the KRB_AP_REQ.
 	APReq   []byte
 	Framing Framing
-	// Mech is the krb5 mech OID (DER contents) the client named: the
-	// standard one or Microsoft's. A reply names the same.
+	// Mech is the OID (DER contents) framing the client's krb5 GSS token:
+	// the standard one, or Microsoft's when a client frames with it. The
+	// AP-REP is framed with the same, as MIT's acceptor does (RFC 4121
+	// 4.1: MIT's initiator refuses a reply framed with another).
 	Mech []byte
+	// NegMech is, for SPNEGO, the mech the client proposed first: the
+	// reply's supportedMech. Windows lists MS-KRB5 (1.2.840.48018.1.2.2)
+	// first while framing its token with the standard krb5 OID.
+	NegMech []byte
 }
 
 // ErrToken reports a token that is not a Kerberos initial context token.
@@ -260,7 +266,7 @@ func unwrapNegTokenInit(b []byte) (Token, error) {
 		return Token{}, tokenErr("SPNEGO inside SPNEGO")
 	}
 	t.Framing = FrameSPNEGO
-	t.Mech = firstMech
+	t.NegMech = firstMech
 	return t, nil
 }
 
@@ -290,8 +296,10 @@ func appendTLV(b []byte, tag byte, content ...[]byte) []byte {
 }
 
 // WrapReply frames an AP-REP the way the AP-REQ came: raw, as a krb5 GSS
-// token (TOK_ID 02 00), or inside an SPNEGO NegTokenResp with negState
-// accept-completed and the client's krb5 mech OID.
+// token (TOK_ID 02 00) framed with the OID of the client's token, or inside
+// an SPNEGO NegTokenResp with negState accept-completed and supportedMech
+// the mech the client proposed first (Token.NegMech), which for Windows is
+// MS-KRB5 while the AP-REP inside stays framed with the standard krb5 OID.
 func WrapReply(t Token, aprep []byte) []byte {
 	if t.Framing == FrameRaw {
 		return aprep
@@ -300,13 +308,16 @@ func WrapReply(t Token, aprep []byte) []byte {
 	if mech == nil {
 		mech = oidKRB5
 	}
-	oid := appendTLV(nil, 0x06, mech)
-	gss := appendTLV(nil, 0x60, oid, []byte{0x02, 0x00}, aprep)
+	gss := appendTLV(nil, 0x60, appendTLV(nil, 0x06, mech), []byte{0x02, 0x00}, aprep)
 	if t.Framing == FrameGSS {
 		return gss
 	}
+	neg := t.NegMech
+	if neg == nil {
+		neg = mech
+	}
 	negState := []byte{0xa0, 0x03, 0x0a, 0x01, 0x00} // accept-completed
-	supported := appendTLV(nil, 0xa1, oid)
+	supported := appendTLV(nil, 0xa1, appendTLV(nil, 0x06, neg))
 	resp := appendTLV(nil, 0xa2, appendTLV(nil, 0x04, gss))
 	seq := appendTLV(nil, 0x30, negState, supported, resp)
 	return appendTLV(nil, 0xa1, seq)
