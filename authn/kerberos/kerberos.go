@@ -31,7 +31,11 @@
 // When the client asks for mutual authentication (the AP option or the GSS
 // mutual flag) on HTTP Negotiate, the module builds the AP-REP itself and
 // puts it in Subject.Reply.Negotiate (the server sends it as
-// WWW-Authenticate: Negotiate <token>).
+// WWW-Authenticate: Negotiate <token>). An SPNEGO client always gets the
+// final NegTokenResp (accept-completed), with or without an AP-REP, since
+// its context completes only on it; a mechListMIC in its NegTokenInit is
+// verified before the authenticator is recorded, and answered with ours
+// (RFC 4178 5, as MIT's acceptor does).
 // Client addresses in tickets are not checked (they mean nothing behind
 // proxies and NAT, and MIT issues address-less tickets by default), nor are
 // GSS channel bindings.
@@ -44,7 +48,6 @@ package kerberos
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -247,10 +250,10 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		default:
 			tokenType = "Kerberosv5_AP_REQ"
 		}
-		if res.Mutual {
+		if res.HasReply() {
 			rep, err := res.Reply()
 			if err != nil {
-				return false, fmt.Errorf("kerberos: building the AP-REP: %w", err)
+				return false, fmt.Errorf("kerberos: building the reply token: %w", err)
 			}
 			s.Reply = &authn.Reply{Negotiate: rep}
 		}
@@ -392,16 +395,13 @@ type Result struct {
 	cusec      int
 	sessionKey types.EncryptionKey
 	keys       *sessionKeys // nil: derive through gokrb5
+	micKey     types.EncryptionKey
+	initSeq    uint32 // the authenticator's sequence number
 }
 
-// Reply builds the AP-REP (RFC 4120 5.5.2) for mutual authentication,
-// framed as the request was (see WrapReply).
-func (r *Result) Reply() ([]byte, error) {
-	var seq [4]byte
-	if _, err := rand.Read(seq[:]); err != nil {
-		return nil, err
-	}
-	part := messages.EncAPRepPart{CTime: r.ctime, Cusec: r.cusec, SequenceNumber: int64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff)}
+// apRep builds the AP-REP (RFC 4120 5.5.2) with our sequence number seq.
+func (r *Result) apRep(seq uint32) ([]byte, error) {
+	part := messages.EncAPRepPart{CTime: r.ctime, Cusec: r.cusec, SequenceNumber: int64(seq)}
 	b, err := asn1.Marshal(part)
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: EncAPRepPart: %w", err)
@@ -420,7 +420,7 @@ func (r *Result) Reply() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: AP-REP: %w", err)
 	}
-	return WrapReply(r.Token, asn1tools.AddASNAppTag(rep, asnAppTag.APREP)), nil
+	return asn1tools.AddASNAppTag(rep, asnAppTag.APREP), nil
 }
 
 func reject(code wsse.FaultCode, format string, args ...any) error {
@@ -516,6 +516,10 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 	if err != nil {
 		return nil, err
 	}
+	mk := micKey(&auth, enc.Key)
+	if err := m.checkMechListMIC(&tok, mk, client+"@"+realmString(enc.CRealm)); err != nil {
+		return nil, err
+	}
 	if err := m.recordAuthenticator(ctx, &ap, enc, spn, ct, from); err != nil {
 		return nil, err
 	}
@@ -527,6 +531,7 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 		Principal: local, ClientName: client, ClientRealm: enc.CRealm, Service: spn,
 		Token: tok, PAC: info.pac, EndTime: enc.EndTime,
 		ctime: auth.CTime, cusec: auth.Cusec, sessionKey: enc.Key, keys: info.keys,
+		micKey: mk, initSeq: uint32(auth.SeqNumber),
 	}
 	res.Mutual = types.IsFlagSet(&ap.APOptions, flags.APOptionMutualRequired)
 	if auth.Cksum.CksumType == 0x8003 && len(auth.Cksum.Checksum) >= 24 {

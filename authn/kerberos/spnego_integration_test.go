@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/internal/testenv"
+	"github.com/authsvc/authsvc/wsse"
 )
 
 // negTokenInit builds an RFC 4178 NegTokenInit (GSS-framed with the SPNEGO
@@ -171,5 +172,85 @@ func TestSPNEGOMSKRB5First(t *testing.T) {
 	p.send(resp.responseToken)
 	if got := p.line(); got != "complete" {
 		t.Fatalf("the MIT initiator did not accept the AP-REP in our NegTokenResp: %q\n%s", got, p.stderr.String())
+	}
+}
+
+// TestSPNEGOWithoutMutual: MIT's SPNEGO initiator without mutual
+// authentication completes its context only on the acceptor's final
+// NegTokenResp (accept-completed, no response token, no MIC).
+func TestSPNEGOWithoutMutual(t *testing.T) {
+	k := testenv.StartKDC(t)
+	cc := k.Kinit(t, "alice", "alice-pw")
+	m := newModule(t, k.LocalhostKeytab, nil, spnLocal)
+
+	p := startPeer(t, k, cc, "spnego", spnLocal, "once")
+	s, err := login(m, negotiateRequest(p.token(), time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Reply == nil {
+		t.Fatal("no final NegTokenResp without mutual authentication")
+	}
+	resp, err := parseNegTokenResp(s.Reply.Negotiate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.negState != 0 || !bytes.Equal(resp.supportedMech, oidKRB5) || resp.responseToken != nil || resp.mechListMIC != nil {
+		t.Fatalf("NegTokenResp %+v", resp)
+	}
+	p.send(s.Reply.Negotiate)
+	if got := p.line(); got != "complete" {
+		t.Fatalf("MIT's SPNEGO context did not complete on our reply: %q\n%s", got, p.stderr.String())
+	}
+}
+
+// TestSPNEGOMechListMIC: a NegTokenInit carrying a mechListMIC (RFC 4178
+// section 5) made by MIT's gss_get_mic over the DER mechTypes with the
+// context of the krb5 token it carries. A good MIC is accepted and answered
+// with our own MIC, which MIT's gss_verify_mic accepts; a MIC that does not
+// verify, or one over another mech list (a downgrade), is refused.
+func TestSPNEGOMechListMIC(t *testing.T) {
+	k := testenv.StartKDC(t)
+	cc := k.Kinit(t, "alice", "alice-pw")
+	m := newModule(t, k.LocalhostKeytab, nil, spnLocal)
+	ntlm := []byte{0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a}
+	mechs := [][]byte{oidKRB5, ntlm}
+
+	p := startPeer(t, k, cc, "krb5", spnLocal, "mic")
+	krb5Tok := p.token()
+	p.send(mechTypesDER(mechs))
+	mic := p.token()
+
+	for name, bad := range map[string][]byte{
+		"flipped checksum": append(mic[:len(mic)-1:len(mic)-1], mic[len(mic)-1]^1),
+		"acceptor flag":    append([]byte{mic[0], mic[1], mic[2] | 1}, mic[3:]...),
+		"truncated":        mic[:10],
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := login(m, negotiateRequest(negTokenInit(mechs, krb5Tok, bad), time.Now()))
+			wantFault(t, err, wsse.FailedAuthentication, "mechListMIC")
+		})
+	}
+	// The MIC over [krb5, NTLM] does not cover [krb5] alone.
+	_, err := login(m, negotiateRequest(negTokenInit([][]byte{oidKRB5}, krb5Tok, mic), time.Now()))
+	wantFault(t, err, wsse.FailedAuthentication, "mechListMIC does not verify")
+
+	s, err := login(m, negotiateRequest(negTokenInit(mechs, krb5Tok, mic), time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Reply == nil {
+		t.Fatal("no NegTokenResp")
+	}
+	resp, err := parseNegTokenResp(s.Reply.Negotiate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.negState != 0 || resp.responseToken != nil || resp.mechListMIC == nil {
+		t.Fatalf("NegTokenResp %+v", resp)
+	}
+	p.send(resp.mechListMIC)
+	if got := p.line(); got != "verified" {
+		t.Fatalf("MIT's gss_verify_mic refused our mechListMIC: %q\n%s", got, p.stderr.String())
 	}
 }

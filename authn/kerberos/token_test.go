@@ -85,7 +85,7 @@ func TestUnwrap(t *testing.T) {
 func TestWrapReplyRoundTrip(t *testing.T) {
 	rep := appendTLV(nil, 0x6f, appendTLV(nil, 0x30, nil))
 	for _, f := range []Framing{FrameRaw, FrameGSS, FrameSPNEGO} {
-		out := WrapReply(Token{Framing: f, Mech: oidKRB5, NegMech: oidMSKRB5}, rep)
+		out := WrapReply(Token{Framing: f, Mech: oidKRB5, NegMech: oidMSKRB5}, rep, nil)
 		switch f {
 		case FrameRaw:
 			if !bytes.Equal(out, rep) {
@@ -124,7 +124,8 @@ func FuzzUnwrap(f *testing.F) {
 		if len(tok.APReq) == 0 || tok.APReq[0] != 0x6e || !bytes.Contains(b, tok.APReq) {
 			t.Fatalf("bad AP-REQ slice from % x", b)
 		}
-		_ = WrapReply(tok, tok.APReq)
+		_ = WrapReply(tok, tok.APReq, tok.MechListMIC)
+		_ = WrapReply(tok, nil, nil)
 	})
 }
 
