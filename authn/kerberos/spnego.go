@@ -49,7 +49,7 @@ func (m *Module) checkMechListMIC(tok *Token, key types.EncryptionKey, client st
 		return nil
 	}
 	if !rfc4121(key.KeyType) || !m.enctypes[key.KeyType] {
-		return reject(wsse.FailedAuthentication, "client %s: a mechListMIC made with a %s key is not supported", client, keytabs.ETypeName(key.KeyType))
+		return reject(wsse.FailedAuthentication, "client %s: a mechListMIC made with a key of enctype %s is not supported (RFC 4121 MICs only)", client, keytabs.ETypeName(key.KeyType))
 	}
 	var mt gssapi.MICToken
 	if err := mt.Unmarshal(tok.MechListMIC, false); err != nil {
