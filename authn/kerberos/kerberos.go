@@ -302,19 +302,12 @@ func (m *Module) credential(req *authn.Request) (raw []byte, method, tokenType s
 	at = -1
 	var bst *wsse.BinarySecurityToken
 	if sec := req.Security(); sec != nil {
-		for i := range sec.BinaryTokens {
-			if !IsKerberosValueType(sec.BinaryTokens[i].ValueType) {
-				continue
-			}
-			if bst != nil {
-				return nil, "", "", -1, authn.Reject(wsse.InvalidSecurity, "more than one Kerberos BinarySecurityToken")
-			}
-			bst = &sec.BinaryTokens[i]
+		if bst, tokenType, err = kerberosToken(sec); err != nil {
+			return nil, "", "", -1, err
 		}
 	}
 	if bst != nil {
-		tokenType = valueTypes[bst.ValueType]
-		if bst.EncodingType != "" && bst.EncodingType != wsse.Base64Binary {
+		if !base64Encoded(bst) {
 			return nil, "", "", -1, authn.Reject(wsse.InvalidSecurityToken, "Kerberos token with EncodingType %q, not Base64Binary", bst.EncodingType)
 		}
 		raw, err := m.decodeB64(strings.Map(dropSpace, bst.Value))
