@@ -159,6 +159,16 @@ type Config struct {
 	// session key (default DefaultEnctypes: AES and AES-SHA2; rc4-hmac and
 	// DES are refused unless listed).
 	Enctypes Enctypes `yaml:"enctypes"`
+	// TrustedTransitRealms are the realms a cross-realm ticket's transited
+	// path (RFC 4120 3.3.3.2) may name. A ticket whose path names another
+	// realm is refused unless the KDC checked the path (see
+	// TrustKDCTransitCheck).
+	TrustedTransitRealms []string `yaml:"trusted_transit_realms"`
+	// TrustKDCTransitCheck (default true) accepts a ticket whose path the
+	// service realm's KDC checked against its own policy (the
+	// TRANSITED-POLICY-CHECKED flag, MIT's [capaths]); false: every realm
+	// of the path must be in TrustedTransitRealms.
+	TrustKDCTransitCheck *bool `yaml:"trust_kdc_transit_check"`
 }
 
 // Deps are the module's dependencies.
@@ -193,6 +203,9 @@ type Module struct {
 	decodePAC  bool
 	tickets    *ticketCache
 	maxToken   int
+
+	transit         map[string]bool
+	trustKDCTransit bool
 }
 
 var (
@@ -599,7 +612,8 @@ func (m *Module) ticket(ap *messages.APReq, now time.Time) (info *ticketInfo, sp
 	return info, spn, m.checkTicket(&info.enc, spn, now)
 }
 
-// checkTicket checks a decrypted ticket's times, flags and client realm.
+// checkTicket checks a decrypted ticket's times, flags, client realm and
+// transited path.
 func (m *Module) checkTicket(enc *messages.EncTicketPart, spn string, now time.Time) error {
 	start := enc.StartTime
 	if start.IsZero() {
@@ -618,7 +632,7 @@ func (m *Module) checkTicket(enc *messages.EncTicketPart, spn string, now time.T
 		client := principalString(enc.CName)
 		return reject(wsse.FailedAuthentication, "client %s@%s: realm %s is not accepted", client, enc.CRealm, enc.CRealm)
 	}
-	return nil
+	return m.checkTransited(enc, spn)
 }
 
 // authenticator decrypts the authenticator with the ticket's session key
