@@ -17,7 +17,10 @@
 //     ticket are told apart);
 //  4. the ticket is decrypted, or taken from a bounded cache of decrypted
 //     tickets keyed by a hash of its ciphertext, and its start and end times
-//     checked against the request time with the clock skew;
+//     checked against the request time with the clock skew, its client
+//     realm against realms, and a cross-realm transited path against
+//     trusted_transit_realms or the KDC's TRANSITED-POLICY-CHECKED flag
+//     (transit.go);
 //  5. the authenticator is decrypted with the session key; its client name
 //     and realm must be the ticket's (the identity is the ticket's), and its
 //     time within the clock skew;
@@ -39,6 +42,10 @@
 // Client addresses in tickets are not checked (they mean nothing behind
 // proxies and NAT, and MIT issues address-less tickets by default), nor are
 // GSS channel bindings.
+//
+// Besides the OASIS shapes, the pre-OASIS ones of WSE 1.0/2.0 and FileNet
+// (a 2002 secext Security header, ValueType="wsse:Kerberosv5ST") are taken
+// as Kerberos tokens (wse.go).
 //
 // WCF clients send a plain Kerberos BinarySecurityToken only with
 // negotiateServiceCredential=false and establishSecurityContext=false;
@@ -94,8 +101,9 @@ var valueTypes = map[string]string{
 	ValueTypeWSE: "Kerberosv5ST",
 }
 
-// IsKerberosValueType reports whether a BinarySecurityToken ValueType is one
-// this module takes.
+// IsKerberosValueType reports whether a BinarySecurityToken ValueType URI is
+// one this module takes. The module also takes the pre-OASIS QName
+// wsse:Kerberosv5ST (see wse.go), which needs the namespaces in scope.
 func IsKerberosValueType(vt string) bool { _, ok := valueTypes[vt]; return ok }
 
 // Defaults.
