@@ -75,6 +75,8 @@ func TestTransitedHermetic(t *testing.T) {
 		{"unknown encoding", realms, ticketOpts{realm: "OTHER.TEST", transited: &messages.TransitedEncoding{TRType: 2, Contents: []byte("x")}},
 			"transited encoding of type 2"},
 		{"malformed", realms, ticketOpts{realm: "OTHER.TEST", transited: tr("MIDDLE.")}, "transited field does not parse"},
+		{"malformed, KDC checked", realms, ticketOpts{realm: "OTHER.TEST", transited: tr("MIDDLE."), flags: checked}, "transited field does not parse"},
+		{"unknown encoding, KDC checked", realms, ticketOpts{realm: "OTHER.TEST", transited: &messages.TransitedEncoding{TRType: 2, Contents: []byte("x")}, flags: checked}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := mt.module(t, tc.cfg)
