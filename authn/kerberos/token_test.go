@@ -116,6 +116,7 @@ func FuzzUnwrap(f *testing.F) {
 	f.Add(spnegoWrap(oidMSKRB5, gssWrap(ap)))
 	f.Add([]byte{0x60, 0x82, 0xff, 0xff, 0x06})
 	f.Add([]byte{0xa1, 0x03, 0x30, 0x01, 0x00})
+	f.Add(negTokenInit([][]byte{oidMSKRB5, oidKRB5}, gssWrap(ap), []byte{4, 4, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tok, err := Unwrap(b)
 		if err != nil {
@@ -123,6 +124,9 @@ func FuzzUnwrap(f *testing.F) {
 		}
 		if len(tok.APReq) == 0 || tok.APReq[0] != 0x6e || !bytes.Contains(b, tok.APReq) {
 			t.Fatalf("bad AP-REQ slice from % x", b)
+		}
+		if tok.MechListMIC != nil && (tok.Framing != FrameSPNEGO || len(tok.MechTypes) == 0 || tok.MechTypes[0] != 0x30 || !bytes.Contains(b, tok.MechListMIC)) {
+			t.Fatalf("mechListMIC without its mech list from % x", b)
 		}
 		_ = WrapReply(tok, tok.APReq, tok.MechListMIC)
 		_ = WrapReply(tok, nil, nil)
