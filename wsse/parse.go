@@ -89,6 +89,13 @@ type Security struct {
 	Timestamp      *Timestamp
 	UsernameTokens []UsernameToken
 	BinaryTokens   []BinarySecurityToken
+	// Space is the header's namespace: NSWSSE, or for a pre-OASIS header
+	// NSWSSE0207 or NSWSSE0212. A pre-OASIS header's BinarySecurityTokens
+	// (in its own namespace) are in LegacyBinaryTokens, not BinaryTokens,
+	// and nothing else in it is typed: only a module that asks for them
+	// (the Kerberos module, for WSE's tokens) sees them.
+	Space              string
+	LegacyBinaryTokens []BinarySecurityToken
 	// Elements are all child elements of the header, in document order,
 	// including the ones also parsed into typed fields above.
 	Elements []Element
@@ -181,6 +188,12 @@ type BinarySecurityToken struct {
 	EncodingType string
 	Value        string // as sent (usually Base64, possibly with white space)
 	Start, End   int
+
+	// ValueTypeSpace and EncodingTypeSpace are set when the attribute is a
+	// QName whose prefix is declared at the token (pre-OASIS tokens write
+	// ValueType="wsse:Kerberosv5ST"): the namespace the prefix stands for.
+	// ValueType and EncodingType stay as sent.
+	ValueTypeSpace, EncodingTypeSpace string
 }
 
 type nsBind struct {
@@ -201,6 +214,7 @@ const (
 	nsWSSE11
 	nsWSU
 	nsXML
+	nsWSSELegacy // NSWSSE0207, NSWSSE0212
 )
 
 func classifyNS(uri []byte) nsID {
@@ -219,6 +233,8 @@ func classifyNS(uri []byte) nsID {
 		return nsWSU
 	case NSXML:
 		return nsXML
+	case NSWSSE0207, NSWSSE0212:
+		return nsWSSELegacy
 	}
 	return nsOther
 }
@@ -473,8 +489,8 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		st, done, err = p.startEnvelopeChild(&t, &name, ra, mark)
 	case inHeader:
 		st = inOtherHeaderBlock
-		if sid == nsWSSE && bytes.Equal(local, []byte("Security")) {
-			st, err = p.securityStart(t, ra)
+		if (sid == nsWSSE || sid == nsWSSELegacy) && bytes.Equal(local, []byte("Security")) {
+			st, err = p.securityStart(t, ra, space)
 		}
 	case inSecurity:
 		st, err = p.securityChild(t, space, sid, local, ra)
@@ -661,6 +677,10 @@ func internString(b []byte) string {
 		return NSWSU
 	case NSDSig:
 		return NSDSig
+	case NSWSSE0207:
+		return NSWSSE0207
+	case NSWSSE0212:
+		return NSWSSE0212
 	}
 	return string(b)
 }
@@ -681,7 +701,7 @@ func internLocal(b []byte) string {
 	return string(b)
 }
 
-func (p *parser) securityStart(t token, ra []resolvedAttr) (uint8, error) {
+func (p *parser) securityStart(t token, ra []resolvedAttr, space []byte) (uint8, error) {
 	envID := p.envID()
 	var actor string
 	mu := false
@@ -715,7 +735,7 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (uint8, error) {
 		return 0, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
 	}
 	a := p.arena
-	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu,
+	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu, Space: internString(space),
 		UsernameTokens: a.ut[:0], Elements: a.el[:0]}
 	p.sec = &a.sec
 	p.sec.scope = append(a.scope[:0], p.ns...)
@@ -752,30 +772,18 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 	p.sec.Elements = append(p.sec.Elements, el)
 	p.curChild = len(p.sec.Elements) - 1
 	switch {
+	case p.sec.Space != NSWSSE:
+		// A pre-OASIS header: its own BinarySecurityTokens only.
+		if sid == nsWSSELegacy && string(space) == p.sec.Space && bytes.Equal(local, []byte("BinarySecurityToken")) {
+			return p.startBST(t.start, el.ID, ra, &p.sec.LegacyBinaryTokens)
+		}
+		return inSecurityChild, nil
 	case sid == nsWSSE && bytes.Equal(local, []byte("UsernameToken")):
 		p.sec.UsernameTokens = append(p.sec.UsernameTokens, UsernameToken{ID: el.ID, Start: t.start})
 		p.ut = &p.sec.UsernameTokens[len(p.sec.UsernameTokens)-1]
 		return inUT, nil
 	case sid == nsWSSE && bytes.Equal(local, []byte("BinarySecurityToken")):
-		bst := BinarySecurityToken{ID: el.ID, Start: t.start}
-		for _, a := range ra {
-			if a.sid != nsNone {
-				continue
-			}
-			v, err := attrString(a)
-			if err != nil {
-				return 0, err
-			}
-			switch string(a.local) {
-			case "ValueType":
-				bst.ValueType = v
-			case "EncodingType":
-				bst.EncodingType = v
-			}
-		}
-		p.sec.BinaryTokens = append(p.sec.BinaryTokens, bst)
-		p.bst = &p.sec.BinaryTokens[len(p.sec.BinaryTokens)-1]
-		return inBST, nil
+		return p.startBST(t.start, el.ID, ra, &p.sec.BinaryTokens)
 	case sid == nsWSU && bytes.Equal(local, []byte("Timestamp")):
 		if p.sec.Timestamp != nil {
 			return 0, &Error{Code: InvalidSecurity, Reason: "more than one Timestamp in the Security header"}
@@ -785,6 +793,44 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 		return inTS, nil
 	}
 	return inSecurityChild, nil
+}
+
+// startBST opens a BinarySecurityToken, appended to list.
+func (p *parser) startBST(start int, id string, ra []resolvedAttr, list *[]BinarySecurityToken) (uint8, error) {
+	bst := BinarySecurityToken{ID: id, Start: start}
+	for _, a := range ra {
+		if a.sid != nsNone {
+			continue
+		}
+		v, err := attrString(a)
+		if err != nil {
+			return 0, err
+		}
+		switch string(a.local) {
+		case "ValueType":
+			bst.ValueType, bst.ValueTypeSpace = v, p.qnameSpace(v)
+		case "EncodingType":
+			bst.EncodingType, bst.EncodingTypeSpace = v, p.qnameSpace(v)
+		}
+	}
+	*list = append(*list, bst)
+	p.bst = &(*list)[len(*list)-1]
+	return inBST, nil
+}
+
+// qnameSpace returns the namespace of the prefix of an attribute value
+// that is a QName (prefix:local, no '/') with a prefix declared in scope,
+// else "". A URI value ("http://...") has a '/' and is not resolved.
+func (p *parser) qnameSpace(v string) string {
+	i := strings.IndexByte(v, ':')
+	if i <= 0 || i == len(v)-1 || strings.ContainsAny(v, "/#") {
+		return ""
+	}
+	uri, _, ok := p.lookupNS([]byte(v[:i]))
+	if !ok {
+		return ""
+	}
+	return internString(uri)
 }
 
 func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {

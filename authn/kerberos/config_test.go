@@ -61,3 +61,21 @@ func TestConfigOpenResolvesKeytabs(t *testing.T) {
 		t.Errorf("without a replay cache: %v", err)
 	}
 }
+
+func TestConfigTransit(t *testing.T) {
+	var c Config
+	doc := "keytab: k\nservice_principals: [" + spn + "]\ntrusted_transit_realms: [MIDDLE.TEST, /COM/HP]\ntrust_kdc_transit_check: false\n"
+	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || len(c.TrustedTransitRealms) != 2 || *c.TrustKDCTransitCheck {
+		t.Fatalf("%+v: %v", c, err)
+	}
+	for _, bad := range []string{"", "A B", "A,B", "A@B", `A\B`} {
+		c2 := c
+		c2.TrustedTransitRealms = []string{bad}
+		if err := c2.Validate(); err == nil || !strings.Contains(err.Error(), "trusted_transit_realms: ") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
