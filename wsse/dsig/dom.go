@@ -87,6 +87,8 @@ type Document struct {
 	security *etree.Element
 	// macOnly stops Verify once the MAC has matched (the header pass).
 	macOnly bool
+	// c14nBuf is canonicalize's output buffer, reused.
+	c14nBuf []byte
 }
 
 var errTooDeep = errors.New("nested too deep")
