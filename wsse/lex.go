@@ -18,6 +18,10 @@ import (
 // attribute whitespace in its input buffer. The fuzz tests check this tokenizer
 // against encoding/xml.
 
+// ReasonTooManyAttributes is the Reason of the Error the tokenizer returns
+// for a start tag with more attributes than the limit.
+const ReasonTooManyAttributes = "too many attributes on one element"
+
 type tokKind uint8
 
 const (
@@ -214,7 +218,7 @@ func (l *lexer) startTagRest(t *token) *Error {
 			return l.errAt("attributes must be separated by white space")
 		}
 		if len(l.attrs) >= l.lim.MaxAttributes {
-			return &Error{Code: InvalidSecurity, Reason: "too many attributes on one element"}
+			return &Error{Code: InvalidSecurity, Reason: ReasonTooManyAttributes}
 		}
 		n, err := l.name()
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/beevik/etree"
 	goxmldsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/authsvc/authsvc/wsse"
 )
 
 // refC14N is the canonicalization this package used before c14n.go:
@@ -326,4 +328,137 @@ func TestC14NGenerated(t *testing.T) {
 		t.Fatalf("only %d elements compared", n)
 	}
 	t.Logf("%d elements compared", n)
+}
+
+// etreeC14N canonicalizes the whole of raw as read by etree, that is by
+// encoding/xml, the parser the DOM was built with before wsse's tokenizer:
+// attribute values get the white space normalization encoding/xml leaves
+// out. ok is false when encoding/xml refuses raw or when raw has character
+// references in a start tag next to white space in a value (which the
+// builder refuses).
+func etreeC14N(raw []byte) (out []byte, ok bool) {
+	doc := etree.NewDocument()
+	doc.ReadSettings.Permissive = false
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return nil, false
+	}
+	var norm func(el *etree.Element) bool
+	norm = func(el *etree.Element) bool {
+		for i := range el.Attr {
+			if v := el.Attr[i].Value; strings.ContainsAny(v, "\t\n\r") {
+				if bytes.Contains(raw, []byte("&#")) {
+					return false
+				}
+				el.Attr[i].Value = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(v)
+			}
+		}
+		for _, c := range el.ChildElements() {
+			if !norm(c) {
+				return false
+			}
+		}
+		return true
+	}
+	if !norm(doc.Root()) {
+		return nil, false
+	}
+	out, err := excC14N(nil, doc.Root(), "")
+	return out, err == nil
+}
+
+// domC14N canonicalizes the whole of raw as the Document reads it.
+func domC14N(raw []byte) ([]byte, error) {
+	env, err := wsse.Parse(raw, nil)
+	if err != nil {
+		return nil, err
+	}
+	d, err := NewDocument(env, nil)
+	if err != nil {
+		return nil, err
+	}
+	return excC14N(nil, d.root, "")
+}
+
+// checkDOMMatches fails when the Document and encoding/xml read raw into
+// different trees, or when the Document accepts what encoding/xml refuses.
+func checkDOMMatches(t *testing.T, raw []byte) {
+	t.Helper()
+	got, err := domC14N(raw)
+	if err != nil {
+		return
+	}
+	want, ok := etreeC14N(raw)
+	if !ok {
+		if _, eerr := etree.NewDocument(), etree.NewDocument().ReadFromBytes(raw); eerr != nil {
+			t.Fatalf("the Document accepts what encoding/xml refuses (%v):\n%q", eerr, raw)
+		}
+		return
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the Document and encoding/xml read different trees:\n ours %q\n enc  %q", got, want)
+	}
+}
+
+// TestDOMMatchesEncodingXML: on the recorded messages and on variants that
+// exercise what XML parsers must normalize (line ends, character and
+// entity references, CDATA, attribute white space, comments), the
+// Document's tree is the one encoding/xml reads.
+func TestDOMMatchesEncodingXML(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.xml")
+	if len(files) < 4 {
+		t.Fatalf("only %d recorded messages", len(files))
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := domC14N(raw); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		checkDOMMatches(t, raw)
+		for _, v := range domVariants(raw) {
+			checkDOMMatches(t, v)
+		}
+	}
+}
+
+// domVariants returns raw with its Body's first text and attributes
+// rewritten in the ways an XML parser must normalize.
+func domVariants(raw []byte) [][]byte {
+	var out [][]byte
+	i := bytes.Index(raw, []byte("Body"))
+	j := bytes.IndexByte(raw[i:], '>')
+	if i < 0 || j < 0 {
+		return nil
+	}
+	at := i + j + 1
+	for _, ins := range []string{
+		"a\r\nb\rc\n", "&lt;&amp;&gt;&quot;&apos;&#x41;&#66;&#13;&#xD;&#10;", "<![CDATA[x\r\n<&]]>y",
+		"<!-- c -->t", "<e a='1&#9;2' b=\"x\ty\r\nz\"/>", "<e a=\"&#9;\"/>", "<e a=\"\r\n\"/>",
+		"é€𝄞", "<e xmlns=\"urn:d\"><f xmlns=\"\"/></e>",
+	} {
+		v := append(append(append([]byte{}, raw[:at]...), ins...), raw[at:]...)
+		out = append(out, v)
+	}
+	return out
+}
+
+// FuzzDOMMatchesEncodingXML mutates the recorded messages and holds the
+// Document's tree to encoding/xml's.
+func FuzzDOMMatchesEncodingXML(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.xml")
+	for _, p := range files {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+		for _, v := range domVariants(raw) {
+			f.Add(v)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		checkDOMMatches(t, raw)
+	})
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"fmt"
-	"io"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -128,9 +126,8 @@ type scopeBind struct{ prefix, uri string }
 // what has been seen so far.
 type builder struct {
 	d      *Document
-	dec    *xml.Decoder
+	tz     *wsse.XMLTokenizer
 	raw    []byte
-	base   int // bytes of raw before the decoder's input (a BOM)
 	doc    *etree.Document
 	stack  []*etree.Element
 	names  []xml.Name
@@ -141,12 +138,18 @@ type builder struct {
 	envNS  string // the SOAP envelope namespace of the parsed envelope
 	bodyAt int    // offset of the Body start tag, -1 before it
 
+	// names and text decoded, interned: the usual envelope repeats them.
+	intern map[string]string
+	text   []byte
+	attrv  []xml.Attr
+
 	// The usual envelope's stacks fit here: the builder is allocated once
 	// with them, instead of each stack growing from nil.
 	stackBuf [builderDepth]*etree.Element
 	nameBuf  [builderDepth]xml.Name
 	markBuf  [builderDepth]int
 	scopeBuf [builderScope]scopeBind
+	attrBuf  [8]xml.Attr
 }
 
 // The depth and the namespace declarations in scope of the usual SOAP
@@ -157,6 +160,8 @@ const (
 	builderScope = 16
 )
 
+// build reads the envelope with wsse's strict tokenizer, the one
+// wsse.Parse reads the header with, into the DOM.
 func (d *Document) build() error {
 	raw := d.env.Raw
 	if len(raw) > d.lim.MaxBytes {
@@ -166,25 +171,29 @@ func (d *Document) build() error {
 	if bytes.HasPrefix(raw, []byte("\xEF\xBB\xBF")) {
 		base = 3
 	}
-	dec := xml.NewDecoder(bytes.NewReader(raw[base:]))
-	dec.Strict = true
-	dec.Entity = nil // only the five predefined entities
-	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
-		return nil, fmt.Errorf("encoding %q is not UTF-8", charset)
+	tz, err := wsse.NewXMLTokenizer(raw, base, d.lim.MaxAttributes)
+	if err != nil {
+		return errorf(wsse.InvalidSecurity, err, "envelope is not well-formed XML")
 	}
-	b := &builder{d: d, dec: dec, raw: raw, base: base, doc: etree.NewDocument(),
-		envNS: d.env.Version.Namespace(), bodyAt: -1}
+	b := &builder{d: d, tz: tz, raw: raw, doc: etree.NewDocument(),
+		envNS: d.env.Version.Namespace(), bodyAt: -1, intern: make(map[string]string, 64)}
 	b.stack, b.names, b.marks, b.scope = b.stackBuf[:0], b.nameBuf[:0], b.markBuf[:0], b.scopeBuf[:0]
 	for first := true; ; first = false {
-		off := int(dec.InputOffset()) + base
-		tok, err := dec.RawToken()
-		if err == io.EOF {
-			break
-		}
+		tok, err := tz.Next()
 		if err != nil {
+			if rest := raw[tz.Offset():]; bytes.HasPrefix(rest, []byte("<!")) && !bytes.HasPrefix(rest, []byte("<!--")) &&
+				!bytes.HasPrefix(rest, []byte("<![CDATA[")) {
+				return errorf(wsse.InvalidSecurity, nil, "DTDs and other directives are not accepted")
+			}
+			if we, ok := err.(*wsse.Error); ok && we.Reason == wsse.ReasonTooManyAttributes {
+				return errorf(wsse.InvalidSecurity, nil, "an element has too many attributes, more than %d", d.lim.MaxAttributes)
+			}
 			return errorf(wsse.InvalidSecurity, err, "envelope is not well-formed XML")
 		}
-		if err := b.token(tok, off, first); err != nil {
+		if tok.Kind == wsse.XMLEOF {
+			break
+		}
+		if err := b.token(&tok, first); err != nil {
 			return err
 		}
 	}
@@ -195,26 +204,96 @@ func (d *Document) build() error {
 	return d.matchParser(b.bodyAt)
 }
 
-// token dispatches one token, found at offset off of Envelope.Raw, to the
-// handler of its kind. first says it is the document's first token.
-func (b *builder) token(tok xml.Token, off int, first bool) error {
-	switch t := tok.(type) {
-	case xml.StartElement:
-		return b.start(t, off)
-	case xml.EndElement:
-		return b.end(t)
-	case xml.CharData:
-		return b.charData(t)
-	case xml.Comment:
-		// Exclusive C14N without comments drops them.
-	case xml.ProcInst:
-		if !first || t.Target != "xml" {
-			return errorf(wsse.InvalidSecurity, nil, "processing instruction %q in the envelope", t.Target)
+// token dispatches one token to the handler of its kind. first says it is
+// the document's first token.
+func (b *builder) token(tok *wsse.XMLToken, first bool) error {
+	switch tok.Kind {
+	case wsse.XMLStart:
+		t, err := b.startElement(tok)
+		if err != nil {
+			return err
 		}
-	case xml.Directive:
-		return errorf(wsse.InvalidSecurity, nil, "DTDs and other directives are not accepted")
+		if err := b.start(t, tok.Start); err != nil {
+			return err
+		}
+		if tok.SelfClose {
+			return b.end(xml.EndElement{Name: t.Name})
+		}
+	case wsse.XMLEnd:
+		return b.end(xml.EndElement{Name: b.qname(tok.Name)})
+	case wsse.XMLText, wsse.XMLCDATA:
+		var ok bool
+		b.text, ok = wsse.DecodeXMLText(b.text[:0], tok.Data, false, tok.Kind == wsse.XMLCDATA)
+		if !ok {
+			return errorf(wsse.InvalidSecurity, nil, "envelope is not well-formed XML: unknown entity or bad character reference at byte %d", tok.Start)
+		}
+		return b.charData(b.text)
+	case wsse.XMLComment:
+		// Exclusive C14N without comments drops them.
+	case wsse.XMLPI:
+		if !first || string(tok.Name) != "xml" {
+			return errorf(wsse.InvalidSecurity, nil, "processing instruction %q in the envelope", tok.Name)
+		}
 	}
 	return nil
+}
+
+// qname splits a qualified name into prefix and local name, interned.
+func (b *builder) qname(n []byte) xml.Name {
+	var prefix []byte
+	if i := bytes.IndexByte(n, ':'); i >= 0 {
+		prefix, n = n[:i], n[i+1:]
+	}
+	return xml.Name{Space: b.str(prefix), Local: b.str(n)}
+}
+
+func (b *builder) str(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if v, ok := b.intern[string(s)]; ok {
+		return v
+	}
+	v := string(s)
+	if len(b.intern) < 256 {
+		b.intern[v] = v
+	}
+	return v
+}
+
+// startElement decodes a start tag as encoding/xml would report it:
+// attribute values with references resolved and white space normalized.
+// As before, when the builder read with encoding/xml, a value holding
+// white space in a tag that has character references is refused (the two
+// were indistinguishable then).
+func (b *builder) startElement(tok *wsse.XMLToken) (xml.StartElement, error) {
+	t := xml.StartElement{Name: b.qname(tok.Name)}
+	if b.attrv == nil {
+		b.attrv = b.attrBuf[:0]
+	}
+	b.attrv = b.attrv[:0]
+	charRefs := -1
+	for _, a := range tok.Attrs {
+		var ok bool
+		b.text, ok = wsse.DecodeXMLText(b.text[:0], a.Value, true, false)
+		if !ok {
+			return t, errorf(wsse.InvalidSecurity, nil, "envelope is not well-formed XML: unknown entity or bad character reference in attribute %s", a.Name)
+		}
+		if bytes.ContainsAny(a.Value, "\t\n\r") || bytes.ContainsAny(b.text, "\t\n\r") {
+			if charRefs < 0 {
+				charRefs = 0
+				if bytes.Contains(b.raw[tok.Start:tok.End], []byte("&#")) {
+					charRefs = 1
+				}
+			}
+			if charRefs == 1 {
+				return t, errorf(wsse.InvalidSecurity, nil, "attribute %s mixes literal white space and character references", b.qname(a.Name).Local)
+			}
+		}
+		b.attrv = append(b.attrv, xml.Attr{Name: b.qname(a.Name), Value: string(b.text)})
+	}
+	t.Attr = b.attrv
+	return t, nil
 }
 
 // start opens the element of a start tag at offset off: within the
@@ -242,9 +321,6 @@ func (b *builder) start(t xml.StartElement, off int) error {
 	space, ok := lookup(b.scope, t.Name.Space)
 	if !ok {
 		return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", t.Name.Space)
-	}
-	if err := normalizeAttrs(t.Attr, b.raw[off:b.base+int(b.dec.InputOffset())]); err != nil {
-		return err
 	}
 	el := etree.NewElement(t.Name.Local)
 	el.Space = t.Name.Space
@@ -372,7 +448,7 @@ func (b *builder) end(t xml.EndElement) error {
 
 // charData adds text to the open element; outside the root only white
 // space may appear.
-func (b *builder) charData(t xml.CharData) error {
+func (b *builder) charData(t []byte) error {
 	if len(b.stack) == 0 {
 		if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
 			return errorf(wsse.InvalidSecurity, nil, "text outside the root element")
@@ -409,38 +485,6 @@ func (d *Document) matchParser(bodyAt int) error {
 		if n.start != e.Start || n.space != e.Space || k.Tag != e.Local || n.id != e.ID {
 			return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about Security child %d", i)
 		}
-	}
-	return nil
-}
-
-// normalizeAttrs applies XML attribute-value normalization, which
-// encoding/xml leaves out: a literal tab, newline or carriage return in an
-// attribute value is a space, while one written as a character reference
-// stays. When a value holds such a character and the start tag (tag, raw)
-// has character references, the two cannot be told apart after decoding:
-// refuse rather than canonicalize wrongly.
-func normalizeAttrs(attrs []xml.Attr, tag []byte) error {
-	charRefs := -1 // looked up once per tag, not once per attribute
-	for i := range attrs {
-		v := attrs[i].Value
-		if !strings.ContainsAny(v, "\t\n\r") {
-			continue
-		}
-		if charRefs < 0 {
-			charRefs = 0
-			if bytes.Contains(tag, []byte("&#")) {
-				charRefs = 1
-			}
-		}
-		if charRefs == 1 {
-			return errorf(wsse.InvalidSecurity, nil, "attribute %s mixes literal white space and character references", attrs[i].Name.Local)
-		}
-		attrs[i].Value = strings.Map(func(r rune) rune {
-			if r == '\t' || r == '\n' || r == '\r' {
-				return ' '
-			}
-			return r
-		}, v)
 	}
 	return nil
 }
