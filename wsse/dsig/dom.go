@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -138,10 +139,16 @@ type builder struct {
 	envNS  string // the SOAP envelope namespace of the parsed envelope
 	bodyAt int    // offset of the Body start tag, -1 before it
 
-	// names and text decoded, interned: the usual envelope repeats them.
-	intern map[string]string
+	// rawStr is raw as one string: names, and values and text that need
+	// no decoding, are its substrings rather than strings of their own.
+	rawStr string
 	text   []byte
 	attrv  []xml.Attr
+
+	// The expanded names of the attributes of the tag being read (seen).
+	expanded []expandedName
+	seenSet  map[expandedName]struct{}
+	nodes    []node // allocated in slabs
 
 	// The usual envelope's stacks fit here: the builder is allocated once
 	// with them, instead of each stack growing from nil.
@@ -176,7 +183,7 @@ func (d *Document) build() error {
 		return errorf(wsse.InvalidSecurity, err, "envelope is not well-formed XML")
 	}
 	b := &builder{d: d, tz: tz, raw: raw, doc: etree.NewDocument(),
-		envNS: d.env.Version.Namespace(), bodyAt: -1, intern: make(map[string]string, 64)}
+		envNS: d.env.Version.Namespace(), bodyAt: -1, rawStr: string(raw)}
 	b.stack, b.names, b.marks, b.scope = b.stackBuf[:0], b.nameBuf[:0], b.markBuf[:0], b.scopeBuf[:0]
 	for first := true; ; first = false {
 		tok, err := tz.Next()
@@ -227,7 +234,7 @@ func (b *builder) token(tok *wsse.XMLToken, first bool) error {
 		if !ok {
 			return errorf(wsse.InvalidSecurity, nil, "envelope is not well-formed XML: unknown entity or bad character reference at byte %d", tok.Start)
 		}
-		return b.charData(b.text)
+		return b.charData(b.decoded(tok.Data, b.text))
 	case wsse.XMLComment:
 		// Exclusive C14N without comments drops them.
 	case wsse.XMLPI:
@@ -238,27 +245,34 @@ func (b *builder) token(tok *wsse.XMLToken, first bool) error {
 	return nil
 }
 
-// qname splits a qualified name into prefix and local name, interned.
+// qname splits a qualified name into prefix and local name.
 func (b *builder) qname(n []byte) xml.Name {
 	var prefix []byte
 	if i := bytes.IndexByte(n, ':'); i >= 0 {
 		prefix, n = n[:i], n[i+1:]
 	}
-	return xml.Name{Space: b.str(prefix), Local: b.str(n)}
+	return xml.Name{Space: b.sub(prefix), Local: b.sub(n)}
 }
 
-func (b *builder) str(s []byte) string {
+// sub returns s, a part of raw, as a substring of rawStr.
+func (b *builder) sub(s []byte) string {
 	if len(s) == 0 {
 		return ""
 	}
-	if v, ok := b.intern[string(s)]; ok {
-		return v
+	off := cap(b.raw) - cap(s)
+	if off < 0 || off+len(s) > len(b.raw) || &b.raw[off] != &s[0] {
+		return string(s) // not from raw: never with the tokenizer's tokens
 	}
-	v := string(s)
-	if len(b.intern) < 256 {
-		b.intern[v] = v
+	return b.rawStr[off : off+len(s)]
+}
+
+// decoded returns the decoded form of raw, a part of raw: a substring of
+// rawStr when decoding changed nothing.
+func (b *builder) decoded(raw, dec []byte) string {
+	if bytes.Equal(raw, dec) {
+		return b.sub(raw)
 	}
-	return v
+	return string(dec)
 }
 
 // startElement decodes a start tag as encoding/xml would report it:
@@ -290,7 +304,7 @@ func (b *builder) startElement(tok *wsse.XMLToken) (xml.StartElement, error) {
 				return t, errorf(wsse.InvalidSecurity, nil, "attribute %s mixes literal white space and character references", b.qname(a.Name).Local)
 			}
 		}
-		b.attrv = append(b.attrv, xml.Attr{Name: b.qname(a.Name), Value: string(b.text)})
+		b.attrv = append(b.attrv, xml.Attr{Name: b.qname(a.Name), Value: b.decoded(a.Value, b.text)})
 	}
 	t.Attr = b.attrv
 	return t, nil
@@ -324,7 +338,8 @@ func (b *builder) start(t xml.StartElement, off int) error {
 	}
 	el := etree.NewElement(t.Name.Local)
 	el.Space = t.Name.Space
-	n := &node{start: off, space: space}
+	n := b.newNode()
+	n.start, n.space = off, space
 	if err := b.attrs(el, n, t); err != nil {
 		return err
 	}
@@ -345,11 +360,25 @@ func (b *builder) start(t xml.StartElement, off int) error {
 		return err
 	}
 	d.info[el] = n
-	d.byStart[off] = el
+	if len(b.stack) <= 3 {
+		// Only the Envelope, its children (the Body) and the Header's
+		// children (our Security header) and theirs (the Signature) are
+		// looked up by offset.
+		d.byStart[off] = el
+	}
 	b.stack = append(b.stack, el)
 	b.names = append(b.names, t.Name)
 	b.marks = append(b.marks, mark)
 	return nil
+}
+
+// newNode returns a zero node from a slab.
+func (b *builder) newNode() *node {
+	if len(b.nodes) == cap(b.nodes) {
+		b.nodes = make([]node, 0, 32)
+	}
+	b.nodes = b.nodes[:len(b.nodes)+1]
+	return &b.nodes[len(b.nodes)-1]
 }
 
 // declare adds the namespace declarations of a start tag to the scope.
@@ -374,8 +403,8 @@ func (b *builder) declare(t xml.StartElement) error {
 // attrs copies the attributes of a start tag onto el, refusing two with
 // the same expanded name, and records the element's Id in n.
 func (b *builder) attrs(el *etree.Element, n *node, t xml.StartElement) error {
-	type expanded struct{ space, local string }
-	seen := make(map[expanded]struct{}, len(t.Attr))
+	el.Attr = make([]etree.Attr, 0, len(t.Attr))
+	b.expanded = b.expanded[:0]
 	for _, a := range t.Attr {
 		var as string
 		isNS := a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns"
@@ -387,19 +416,16 @@ func (b *builder) attrs(el *etree.Element, n *node, t xml.StartElement) error {
 				return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", a.Name.Space)
 			}
 		}
-		k := expanded{as, a.Name.Local}
+		k := expandedName{as, a.Name.Local}
 		if isNS && a.Name.Space == "" {
 			k.local = ""
 		}
-		if _, dup := seen[k]; dup {
+		if b.seen(k) {
 			return errorf(wsse.InvalidSecurity, nil, "two attributes with the same expanded name on %s", t.Name.Local)
 		}
-		seen[k] = struct{}{}
-		key := a.Name.Local
-		if a.Name.Space != "" {
-			key = a.Name.Space + ":" + a.Name.Local
-		}
-		el.CreateAttr(key, a.Value)
+		// As el.CreateAttr("prefix:local", value) would make it, without
+		// joining the name to split it again.
+		el.Attr = append(el.Attr, etree.Attr{Space: a.Name.Space, Key: a.Name.Local, Value: a.Value})
 		if !isNS && isIDAttr(as, a.Name.Local) {
 			if n.id != "" && n.id != a.Value {
 				return errorf(wsse.InvalidSecurity, nil, "element %s has two different Ids", t.Name.Local)
@@ -408,6 +434,37 @@ func (b *builder) attrs(el *etree.Element, n *node, t xml.StartElement) error {
 		}
 	}
 	return nil
+}
+
+type expandedName struct{ space, local string }
+
+// seen reports whether the start tag being read has an attribute of
+// expanded name k already, and records k. A tag has at most
+// Limits.MaxAttributes attributes: up to 16 are compared one by one, more
+// go through a map, so that a tag of many attributes is not quadratic.
+func (b *builder) seen(k expandedName) bool {
+	if len(b.expanded) < 16 {
+		if slices.Contains(b.expanded, k) {
+			return true
+		}
+		b.expanded = append(b.expanded, k)
+		return false
+	}
+	if len(b.expanded) == 16 {
+		clear(b.seenSet)
+		if b.seenSet == nil {
+			b.seenSet = make(map[expandedName]struct{}, 64)
+		}
+		for _, e := range b.expanded {
+			b.seenSet[e] = struct{}{}
+		}
+		b.expanded = append(b.expanded, k) // past 16: the map from now on
+	}
+	if _, dup := b.seenSet[k]; dup {
+		return true
+	}
+	b.seenSet[k] = struct{}{}
+	return false
 }
 
 // attach makes el the root or a child of the open element. Nothing may
@@ -448,14 +505,14 @@ func (b *builder) end(t xml.EndElement) error {
 
 // charData adds text to the open element; outside the root only white
 // space may appear.
-func (b *builder) charData(t []byte) error {
+func (b *builder) charData(t string) error {
 	if len(b.stack) == 0 {
-		if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
+		if len(strings.TrimLeft(t, " \t\r\n")) != 0 {
 			return errorf(wsse.InvalidSecurity, nil, "text outside the root element")
 		}
 		return nil
 	}
-	b.stack[len(b.stack)-1].CreateText(string(t))
+	b.stack[len(b.stack)-1].CreateText(t)
 	return nil
 }
 

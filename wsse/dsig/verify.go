@@ -166,6 +166,9 @@ func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error
 		return nil, err
 	}
 	sig := d.byStart[sigElem.Start]
+	if sig == nil {
+		return nil, errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Signature")
+	}
 	kids, err := onlyElements(sig)
 	if err != nil {
 		return nil, err
