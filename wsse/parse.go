@@ -11,7 +11,9 @@ package wsse
 
 import (
 	"bytes"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -259,19 +261,51 @@ const (
 	inTSChild
 )
 
-// arena holds a parse's state and its usual result in one allocation.
+// arena holds a parse's usual result in one allocation.
 type arena struct {
-	p     parser
 	env   Envelope
 	sec   Security
 	ut    [1]UsernameToken
 	el    [4]Element
 	scope [6]nsBind
+	body  [4]nsBind // Envelope.bodyScope
+}
+
+// scratch is a parser's working state. It never ends up in the result, so
+// it is reused from parse to parse (scratchPool) instead of being
+// allocated and zeroed each time (about 2 KB).
+type scratch struct {
+	p     parser
 	ns    [8]nsBind
 	stack [10]openElem
 	state [10]uint8
 	attrs [6]rawAttr
 	utBuf [192]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledText bounds the text buffers a pooled scratch keeps.
+const maxPooledText = 4 << 10
+
+// release wipes what the parse left in s (pointers into its input, the
+// token's texts, a password among them) and returns s to the pool.
+func (s *scratch) release() {
+	text, sc := s.p.text, s.p.scratch
+	clear(text[:cap(text)])
+	clear(sc[:cap(sc)])
+	if cap(text) > maxPooledText {
+		text = nil
+	}
+	if cap(sc) > maxPooledText {
+		sc = nil
+	}
+	s.p = parser{text: text[:0], scratch: sc[:0]}
+	clear(s.ns[:])
+	clear(s.stack[:])
+	clear(s.attrs[:])
+	clear(s.utBuf[:])
+	scratchPool.Put(s)
 }
 
 type parser struct {
@@ -323,20 +357,23 @@ func Parse(b []byte, opts *Options) (*Envelope, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	// One allocation holds the parser's state and the typical result.
+	// One allocation holds the typical result; the parser's state is
+	// reused.
 	a := &arena{}
-	p := &a.p
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	p := &sc.p
 	p.arena = a
 	p.opts, p.lim = opts, opts.Limits.withDefaults()
 	p.lex.b = b
 	p.lex.lim = &p.lim
-	p.lex.attrs = a.attrs[:0]
-	p.utText = a.utBuf[:0]
+	p.lex.attrs = sc.attrs[:0]
+	p.utText = sc.utBuf[:0]
 	a.env.Raw = b
 	p.env = &a.env
-	p.ns = a.ns[:0]
-	p.stack = a.stack[:0]
-	p.state = a.state[:0]
+	p.ns = sc.ns[:0]
+	p.stack = sc.stack[:0]
+	p.state = sc.state[:0]
 	if err := p.run(); err != nil {
 		if e, ok := err.(*Error); ok && e.Version == 0 {
 			e.Version = p.env.Version
@@ -621,7 +658,8 @@ func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, ma
 		return inHeader, false, nil
 	case bytes.Equal(n.local, []byte("Body")):
 		p.env.BodyStart = t.start
-		p.env.bodyScope = p.ns[:mark:mark]
+		// A copy: p.ns is the pooled scratch's.
+		p.env.bodyScope = slices.Clip(append(p.arena.body[:0], p.ns[:mark]...))
 		for _, a := range ra {
 			if isIDAttr(a) {
 				v, err := attrString(a)
