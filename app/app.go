@@ -57,6 +57,15 @@ func NewLogger(c config.Log) *slog.Logger {
 	return slog.New(asynclog.New(os.Stderr, func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }))
 }
 
+// closeLogger writes out the routine records an asynchronous logger
+// (NewLogger's) still holds, so that the last lines before exit are not
+// lost; later records are written at once.
+func closeLogger(l *slog.Logger) {
+	if c, ok := l.Handler().(io.Closer); ok {
+		c.Close()
+	}
+}
+
 // Reloader is implemented by registries that can re-read their source
 // (the file registry); SIGHUP reloads them (registry.Set.Reloader).
 type Reloader = registry.Reloader
@@ -66,6 +75,7 @@ type Reloader = registry.Reloader
 // overrides the configured address. ready, when not nil, is called with the
 // bound address once the listener is open.
 func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.Logger, ready func(addr net.Addr)) error {
+	defer closeLogger(logger)
 	rt, err := cfg.Build(logger)
 	if err != nil {
 		return err
