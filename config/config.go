@@ -31,7 +31,13 @@ type Config struct {
 	// Listen is the address to listen on (default 127.0.0.1:8080).
 	Listen          string        `yaml:"listen"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	TLS             *TLS          `yaml:"tls"`
+	// ShutdownDelay is how long /readyz answers 503 after SIGTERM before the
+	// listener closes and in-flight requests drain (default 0; config/ops.go).
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
+	TLS           *TLS          `yaml:"tls"`
+	// Admin, when set, is a second listener for /metrics, /readyz and
+	// /healthz (config/ops.go).
+	Admin *Admin `yaml:"admin"`
 	// TrustedProxies are CIDRs or addresses of TLS-terminating proxies
 	// whose X-Forwarded-Proto/-For and X-Request-Id are believed.
 	TrustedProxies []string  `yaml:"trusted_proxies"`
@@ -58,6 +64,8 @@ type Config struct {
 	regs    map[string]RegistryConfig
 	replay  ReplayConfig
 	proxies []netip.Prefix
+	raw     []byte // the file as parsed, for line numbers and Changes
+	types   *Types // the type table it was loaded with, for Reread
 }
 
 // TLS configures the listener's TLS.
@@ -181,6 +189,10 @@ func Load(path string, types *Types) (*Config, error) {
 	return c, nil
 }
 
+// Reread loads the file c was loaded from again, with the same types (for
+// SIGHUP).
+func (c *Config) Reread() (*Config, error) { return Load(c.Path, c.types) }
+
 // Parse checks a configuration held in memory.
 func Parse(raw []byte, types *Types) (*Config, error) {
 	if types == nil {
@@ -188,7 +200,7 @@ func Parse(raw []byte, types *Types) (*Config, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	var c Config
+	c := Config{raw: raw, types: types}
 	if err := dec.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -201,7 +213,7 @@ func Parse(raw []byte, types *Types) (*Config, error) {
 // check validates c and fills in defaults, one part of the file after the
 // other; the sections with a type are decoded through types.
 func (c *Config) check(types *Types) error {
-	for _, step := range []func() error{c.checkListener, c.checkLimits, c.checkSecurity, c.checkLog, c.checkProxy, c.checkSecureConversation} {
+	for _, step := range []func() error{c.checkListener, c.checkLimits, c.checkSecurity, c.checkLog, c.checkProxy, c.checkSecureConversation, c.checkOps} {
 		if err := step(); err != nil {
 			return err
 		}
