@@ -24,7 +24,11 @@ type Runtime struct {
 	Contexts sct.Store
 	// Checkers are the dependencies whose health decides readiness.
 	Checkers map[string]authn.Checker
-	closers  []io.Closer
+	// Reloaders are the chain entries that re-read files on SIGHUP (a
+	// kerberos entry's keytabs), by "module/NAME"; registries that can are
+	// in Registries.
+	Reloaders map[string]registry.Reloader
+	closers   []io.Closer
 }
 
 // Close releases what Build opened.
@@ -38,7 +42,7 @@ func (r *Runtime) Close() error {
 
 // Build opens the replay cache, the registries and the modules.
 func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
-	rt := &Runtime{Registries: map[string]registry.Set{}, Checkers: map[string]authn.Checker{}}
+	rt := &Runtime{Registries: map[string]registry.Set{}, Checkers: map[string]authn.Checker{}, Reloaders: map[string]registry.Reloader{}}
 	defer func() {
 		if err != nil {
 			rt.Close() // what was opened before the failure
@@ -94,6 +98,9 @@ func (c *Config) Build(logger *slog.Logger) (_ *Runtime, err error) {
 		}
 		if ch, ok := m.(authn.Checker); ok {
 			rt.Checkers["module/"+e.Name] = ch
+		}
+		if rl, ok := m.(registry.Reloader); ok {
+			rt.Reloaders["module/"+e.Name] = rl
 		}
 		entries = append(entries, authn.Entry{Name: e.Name, Flag: e.Flag, Module: m})
 	}

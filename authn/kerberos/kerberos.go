@@ -206,6 +206,18 @@ func (m *Module) Close() error {
 	return nil
 }
 
+// Reload re-reads the module's keytab files now if they changed (SIGHUP),
+// besides the keytab_reload polling; on an error the keys loaded before
+// stay in use. Keytabs given to the module (Deps) are the giver's to
+// reload.
+func (m *Module) Reload() error {
+	if !m.ownKeys {
+		return nil
+	}
+	_, err := m.keys.Reload()
+	return err
+}
+
 // Challenge implements authn.Challenger.
 func (m *Module) Challenge() string { return "Negotiate" }
 
