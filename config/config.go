@@ -8,12 +8,14 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"os"
+	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,8 +66,8 @@ type Config struct {
 	regs    map[string]RegistryConfig
 	replay  ReplayConfig
 	proxies []netip.Prefix
-	raw     []byte // the file as parsed, for line numbers and Changes
-	types   *Types // the type table it was loaded with, for Reread
+	root    *yaml.Node // the file's top-level mapping, for lines
+	types   *Types     // the type table it was loaded with, for Reread
 }
 
 // TLS configures the listener's TLS.
@@ -193,41 +195,111 @@ func Load(path string, types *Types) (*Config, error) {
 // SIGHUP).
 func (c *Config) Reread() (*Config, error) { return Load(c.Path, c.types) }
 
-// Parse checks a configuration held in memory.
+// Parse checks a configuration held in memory. Its error is an Errors
+// listing every problem found, each naming its key and line.
 func Parse(raw []byte, types *Types) (*Config, error) {
+	return parse(raw, types, osLookup)
+}
+
+func parse(raw []byte, types *Types, lookup func(string) (string, bool)) (*Config, error) {
 	if types == nil {
 		types = Builtin()
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	c := Config{raw: raw, types: types}
-	if err := dec.Decode(&c); err != nil {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, err
 	}
+	if root.Kind == 0 || (root.Kind == yaml.DocumentNode && (len(root.Content) == 0 || isNull(root.Content[0]))) {
+		return nil, errors.New("the file is empty (or only comments): it needs at least a chain (see docs/configuration.md)")
+	}
+	errs := expandEnv(&root, lookup)
+	errs = append(errs, checkKeys(&root, reflect.TypeOf(Config{}), "")...)
+	var c Config
+	if err := root.Decode(&c); err != nil && len(errs) == 0 {
+		errs = append(errs, err)
+	}
+	c.root, c.types = root.Content[0], types
 	if err := c.check(types); err != nil {
+		errs = append(errs, err)
+	}
+	if err := collect(errs...); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
 // check validates c and fills in defaults, one part of the file after the
-// other; the sections with a type are decoded through types.
+// other; the sections with a type are decoded through types. It goes on
+// after an error, to report every one.
 func (c *Config) check(types *Types) error {
-	for _, step := range []func() error{c.checkListener, c.checkLimits, c.checkSecurity, c.checkLog, c.checkProxy, c.checkSecureConversation, c.checkOps} {
-		if err := step(); err != nil {
-			return err
+	var errs []error
+	for _, step := range []struct {
+		key string
+		f   func() error
+	}{
+		{"listen", c.checkListener}, {"limits", c.checkLimits}, {"security", c.checkSecurity}, {"log", c.checkLog},
+		{"proxy", c.checkProxy}, {"secure_conversation", c.checkSecureConversation}, {"admin", c.checkOps},
+		{"replay", func() error { return c.checkReplay(types) }},
+		{"registries", func() error { return c.checkRegistries(types) }},
+		{"chain", func() error { return c.checkChain(types) }},
+		{"", c.checkProduction},
+	} {
+		if err := collect(step.f()); err != nil {
+			for _, e := range err.(Errors) {
+				errs = append(errs, c.at(e, step.key))
+			}
 		}
 	}
-	if err := c.checkReplay(types); err != nil {
+	return collect(errs...)
+}
+
+// at puts the line of the key that err names (its first word, "tls:" or
+// "identity.keys[0].file:"), or else of section, before err, unless err
+// already names a line.
+func (c *Config) at(err error, section string) error {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "line ") {
 		return err
 	}
-	if err := c.checkRegistries(types); err != nil {
-		return err
+	key, _, _ := strings.Cut(msg, ":")
+	if line := c.lineOf(strings.Fields(key + " ")[0]); line > 0 {
+		return fmt.Errorf("line %d: %w", line, err)
 	}
-	if err := c.checkChain(types); err != nil {
-		return err
+	if line := c.lineOf(section); line > 0 {
+		return fmt.Errorf("line %d: %w", line, err)
 	}
-	return c.checkProduction()
+	return err
+}
+
+// lineOf returns the line of a dotted key path such as "tls.cert_file" or
+// "identity.keys[1].file" in the file, the deepest part found; 0 when not
+// even its first part is in the file.
+func (c *Config) lineOf(path string) int {
+	n, line := c.root, 0
+	for _, part := range strings.Split(path, ".") {
+		name, idx, _ := strings.Cut(part, "[")
+		if n == nil || n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == name {
+				line, next = n.Content[i].Line, n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if idx != "" {
+			i, err := strconv.Atoi(strings.TrimSuffix(idx, "]"))
+			if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n, line = n.Content[i], n.Content[i].Line
+		}
+	}
+	return line
 }
 
 // checkListener checks listen, shutdown_timeout, tls and trusted_proxies.
@@ -330,29 +402,43 @@ func (c *Config) checkReplay(types *Types) error {
 		return fmt.Errorf("replay.type: unknown type %q (known: %s)", rtype, keys(types.Replay))
 	}
 	c.replay = newReplay()
-	return decodeSection(rnode, c.replay, "replay")
+	if err := decodeSection(rnode, c.replay, "replay"); err != nil {
+		c.replay = nil
+		return atLine(c.Replay.Line, err)
+	}
+	return nil
 }
 
-// checkRegistries decodes each registry by its type.
+// checkRegistries decodes each registry by its type, in file order.
 func (c *Config) checkRegistries(types *Types) error {
 	c.regs = make(map[string]RegistryConfig, len(c.Registries))
-	for name, n := range c.Registries {
+	names := make([]string, 0, len(c.Registries))
+	for name := range c.Registries {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return c.Registries[names[i]].Line < c.Registries[names[j]].Line })
+	var errs []error
+	for _, name := range names {
+		n := c.Registries[name]
 		where := "registries." + name
 		typ, node, err := splitType(&n, where, "")
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		newReg, ok := types.Registries[typ]
 		if !ok {
-			return fmt.Errorf("line %d: %s.type: unknown registry type %q (known: %s)", n.Line, where, typ, keys(types.Registries))
+			errs = append(errs, fmt.Errorf("line %d: %s.type: unknown registry type %q (known: %s)", n.Line, where, typ, keys(types.Registries)))
+			continue
 		}
 		rc := newReg()
 		if err := decodeSection(node, rc, where); err != nil {
-			return err
+			errs = append(errs, atLine(n.Line, err))
+			continue
 		}
 		c.regs[name] = rc
 	}
-	return nil
+	return collect(errs...)
 }
 
 // checkChain decodes the chain entries in order.
@@ -361,14 +447,28 @@ func (c *Config) checkChain(types *Types) error {
 		return errors.New("chain: at least one module is required")
 	}
 	seen := map[string]bool{}
+	var errs []error
 	for i := range c.Chain {
 		e, err := c.checkEntry(i, types, seen)
 		if err != nil {
-			return err
+			errs = append(errs, atLine(c.Chain[i].Line, err))
+			continue
 		}
 		c.Modules = append(c.Modules, e)
 	}
-	return nil
+	return collect(errs...)
+}
+
+// atLine puts "line N: " before each error of err that names no line.
+func atLine(line int, err error) error {
+	var out []error
+	for _, e := range collect(err).(Errors) {
+		if line > 0 && !strings.HasPrefix(e.Error(), "line ") {
+			e = fmt.Errorf("line %d: %w", line, e)
+		}
+		out = append(out, e)
+	}
+	return collect(out...)
 }
 
 // checkEntry decodes chain[i]: name, type and flag are the chain's; the

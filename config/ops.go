@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -32,43 +33,20 @@ const maxShutdownDelay = 5 * time.Minute
 // checkOps checks shutdown_delay and admin.
 func (c *Config) checkOps() error {
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > maxShutdownDelay {
-		return fmt.Errorf("line %d: shutdown_delay: %s is not between 0s and %s", c.line("shutdown_delay"), c.ShutdownDelay, maxShutdownDelay)
+		return fmt.Errorf("line %d: shutdown_delay: %s is not between 0s and %s", c.lineOf("shutdown_delay"), c.ShutdownDelay, maxShutdownDelay)
 	}
 	if a := c.Admin; a != nil {
 		if a.Listen == "" {
-			return fmt.Errorf("line %d: admin.listen is required (host:port, e.g. 127.0.0.1:9090)", c.line("admin"))
+			return fmt.Errorf("line %d: admin.listen is required (host:port, e.g. 127.0.0.1:9090)", c.lineOf("admin"))
 		}
 		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
-			return fmt.Errorf("line %d: admin.listen: %q is not host:port", c.line("admin", "listen"), a.Listen)
+			return fmt.Errorf("line %d: admin.listen: %q is not host:port", c.lineOf("admin.listen"), a.Listen)
 		}
 		if a.Listen == c.Listen {
-			return fmt.Errorf("line %d: admin.listen: %s is also listen; the admin listener needs an address of its own", c.line("admin", "listen"), a.Listen)
+			return fmt.Errorf("line %d: admin.listen: %s is also listen; the admin listener needs an address of its own", c.lineOf("admin.listen"), a.Listen)
 		}
 	}
 	return nil
-}
-
-// line returns the line of the key at path in the file (that of the
-// deepest key found on the way), 0 if the file has none of it.
-func (c *Config) line(path ...string) int {
-	var root yaml.Node
-	if yaml.Unmarshal(c.raw, &root) != nil || len(root.Content) == 0 {
-		return 0
-	}
-	n, line := root.Content[0], 0
-	for _, k := range path {
-		found := false
-		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				line, n, found = n.Content[i].Line, n.Content[i+1], true
-				break
-			}
-		}
-		if !found {
-			break
-		}
-	}
-	return line
 }
 
 // LiveKeys are the parts of the file that SIGHUP applies to a running
@@ -89,27 +67,17 @@ type Change struct {
 
 // Changes returns the keys whose values differ between the file c was read
 // from and the file next was read from, except LiveKeys: what a reload
-// cannot apply, for the service to say so. A list whose length changed (a
+// cannot apply, for the service to say so. Values are compared after
+// ${VAR} expansion. A list whose length changed (a
 // chain entry added) is reported as a whole.
 func (c *Config) Changes(next *Config) ([]Change, error) {
-	var a, b yaml.Node
-	if err := yaml.Unmarshal(c.raw, &a); err != nil {
-		return nil, err
-	}
-	if err := yaml.Unmarshal(next.raw, &b); err != nil {
-		return nil, err
+	if c.root == nil || next.root == nil {
+		return nil, errors.New("config: Changes needs two configurations read from files")
 	}
 	var out []Change
-	diffNodes(doc(&a), doc(&b), "", &out)
+	diffNodes(c.root, next.root, "", &out)
 	out = slices.DeleteFunc(out, func(ch Change) bool { return isLive(ch.Key) })
 	return out, nil
-}
-
-func doc(n *yaml.Node) *yaml.Node {
-	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-		return n.Content[0]
-	}
-	return n
 }
 
 func isLive(key string) bool {

@@ -20,11 +20,11 @@ func TestShutdownDelayAndAdmin(t *testing.T) {
 	cases := []struct{ doc, want string }{
 		{"shutdown_delay: -1s\n", "line 1: shutdown_delay: -1s is not between 0s and 5m0s"},
 		{"listen: 127.0.0.1:8080\nshutdown_delay: 1h\n", "line 2: shutdown_delay: 1h0m0s is not between"},
-		{"shutdown_delay: 15\n", "line 1: cannot unmarshal !!int `15` into time.Duration"},
+		{"shutdown_delay: 15\n", "line 1: shutdown_delay: want a duration such as 5m, 30s or 1h30m, got 15"},
 		{"admin: {}\n", "line 1: admin.listen is required"},
 		{"\nadmin:\n  listen: localhost\n", "line 3: admin.listen: \"localhost\" is not host:port"},
 		{"listen: 127.0.0.1:8080\nadmin:\n  listen: 127.0.0.1:8080\n", "line 3: admin.listen: 127.0.0.1:8080 is also listen"},
-		{"admin:\n  listen: 127.0.0.1:9090\n  tls: true\n", `line 3: field tls not found in type config.Admin`},
+		{"admin:\n  listen: 127.0.0.1:9090\n  tls: true\n", `line 3: unknown key "tls" in admin (known keys: listen)`},
 	}
 	for _, tc := range cases {
 		_, err := Parse([]byte(tc.doc+minimal), nil)
