@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/config"
@@ -136,9 +135,9 @@ func serverOptions(cfg *config.Config, rt *config.Runtime, logger *slog.Logger) 
 	if err := productionOptions(cfg, rt, &opts); err != nil {
 		return opts, err
 	}
+	opts.Registry = newRegistry()
 	if sc := cfg.SecureConversation; sc != nil {
 		// The STS's metrics go where the server's do.
-		opts.Registry = prometheus.NewRegistry()
 		svc, err := sts.New(sc.Config, rt.Contexts, opts.Registry, logger.With("component", "sts"))
 		if err != nil {
 			return opts, err

@@ -171,7 +171,7 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.o.Chain = o.Chain.WithTimestamp(o.Timestamp).WithObserver(func(entry string, out authn.Outcome, _ error, d time.Duration) {
-		s.m.modules.WithLabelValues(entry, out.String()).Inc()
+		s.m.modules.WithLabelValues(entry, moduleOutcome(out)).Inc()
 		s.m.moduleDuration.WithLabelValues(entry).Observe(d.Seconds())
 	})
 	s.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
@@ -181,6 +181,7 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.handler = s.routes()
+	s.initSeries()
 	return s, nil
 }
 

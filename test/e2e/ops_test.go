@@ -160,8 +160,13 @@ func TestShutdownDelay(t *testing.T) {
 	if code, _ := get(t, http.DefaultClient, svc.URL+"/metrics"); code == 200 {
 		t.Error("/metrics on the service's listener with an admin listener configured")
 	}
-	if code, body := get(t, http.DefaultClient, admin+"/metrics"); code != 200 || !strings.Contains(body, "authsvc_authentication_duration_seconds_count 0") {
-		t.Errorf("admin /metrics: %d", code)
+	code, body := get(t, http.DefaultClient, admin+"/metrics")
+	for _, want := range []string{"\ngo_goroutines ", "\nprocess_cpu_seconds_total ", "\nauthsvc_build_info{commit=\"",
+		"\nauthsvc_faults_total{code=\"FailedAuthentication\"} 0\n", "\nauthsvc_module_logins_total{module=\"users\",outcome=\"accepted\"} 0\n",
+		"\nauthsvc_requests_total{endpoint=\"api\",outcome=\"locked\"} 0\n"} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("admin /metrics (%d) lacks %q", code, strings.TrimSpace(want))
+		}
 	}
 	msg := zeep(t, "--user", "alice", "--password", "wonderland", "--digest")
 	svc.cmd.Process.Signal(syscall.SIGTERM)
