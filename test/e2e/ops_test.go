@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
 	"github.com/authsvc/authsvc/internal/testenv"
 )
 
@@ -265,5 +267,58 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("still running 20 s after the last request ended")
+	}
+}
+
+// keytabFile returns a keytab holding one key for spn (service/host) in
+// EXAMPLE.TEST.
+func keytabFile(t *testing.T, spn string, kvno uint8) []byte {
+	t.Helper()
+	kt := keytab.New()
+	if err := kt.AddEntry(spn, "EXAMPLE.TEST", "service-pw", time.Now(), kvno, 18); err != nil {
+		t.Fatal(err)
+	}
+	b, err := kt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReloadKeytabOnSIGHUP: with keytab polling off, SIGHUP re-reads a
+// kerberos entry's keytab: a keytab that lost the service principal's key
+// makes /readyz fail naming the entry (the admin listener says why).
+func TestReloadKeytabOnSIGHUP(t *testing.T) {
+	adminAddr := testenv.Addr(testenv.FreePort(t))
+	cfg := `admin: {listen: ` + adminAddr + `}
+chain:
+  - name: sso
+    type: kerberos
+    flag: sufficient
+    keytab: service.keytab
+    keytab_reload: -1s
+    service_principals: [HTTP/soap.example.test@EXAMPLE.TEST]
+`
+	svc := StartService(t, cfg, map[string]string{"service.keytab": string(keytabFile(t, "HTTP/soap.example.test", 2))})
+	if code, body := get(t, http.DefaultClient, svc.URL+"/readyz"); code != 200 {
+		t.Fatalf("/readyz at start: %d %s", code, body)
+	}
+	// A new file (a new inode), as ktutil or a Secret update makes it.
+	path := filepath.Join(svc.Dir, "service.keytab")
+	if err := os.WriteFile(path+".new", keytabFile(t, "HTTP/other.example.test", 3), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	svc.cmd.Process.Signal(syscall.SIGHUP)
+	svc.WaitLog(t, `"msg":"reloaded","component":"module/sso"`)
+	code, body := get(t, http.DefaultClient, svc.URL+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `{"name":"module/sso","ok":false,"error":"failing"}`) {
+		t.Errorf("/readyz after the key was removed: %d %s", code, body)
+	}
+	code, body = get(t, http.DefaultClient, "http://"+adminAddr+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "HTTP/soap.example.test") {
+		t.Errorf("admin /readyz does not say why: %d %s", code, body)
 	}
 }
