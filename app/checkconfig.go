@@ -22,13 +22,12 @@ func checkConfig(path string, types *config.Types) error {
 	if err != nil {
 		return err
 	}
-	// Open everything once (users files, keytabs, ...) to find what only
-	// opening can find, then close it again.
-	rt, err := cfg.Build(NewLogger(config.Log{Level: "warn"}))
-	if err != nil {
-		return err
+	// Open what serve opens (users files, keytabs, TLS and identity keys,
+	// the audit file, exec programs, ...) without binding or dialing, then
+	// close it again; every failure is reported.
+	if err := cfg.Check(NewLogger(config.Log{Level: "warn"})); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
 	}
-	rt.Close()
 	fmt.Printf("%s: OK (%d chain entries)\n", path, len(cfg.Modules))
 	return nil
 }

@@ -223,7 +223,9 @@ func parse(raw []byte, types *Types, lookup func(string) (string, bool)) (*Confi
 		errs = append(errs, err)
 	}
 	if err := collect(errs...); err != nil {
-		return nil, err
+		e := err.(Errors)
+		sort.SliceStable(e, func(i, j int) bool { return lineNumber(e[i]) < lineNumber(e[j]) })
+		return nil, e
 	}
 	return &c, nil
 }

@@ -161,22 +161,33 @@ type SigningKey struct {
 // baseDir).
 func (id *Identity) LoadKeys(baseDir string) ([]SigningKey, error) {
 	out := make([]SigningKey, 0, len(id.Keys))
-	for i, k := range id.Keys {
-		p := k.File
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(baseDir, p)
-		}
-		data, err := os.ReadFile(p)
+	for i := range id.Keys {
+		k, err := id.loadKey(i, baseDir)
 		if err != nil {
-			return nil, fmt.Errorf("identity.keys[%d].file: %w", i, err)
+			return nil, err
 		}
-		key, err := parsePrivateKeyPEM(data)
-		if err != nil {
-			return nil, fmt.Errorf("identity.keys[%d].file: %s: %w", i, p, err)
-		}
-		out = append(out, SigningKey{ID: k.ID, Key: key, ActiveFrom: k.ActiveFrom})
+		out = append(out, k)
 	}
 	return out, nil
+}
+
+// loadKey reads keys[i].
+func (id *Identity) loadKey(i int, baseDir string) (SigningKey, error) {
+	k := id.Keys[i]
+	p := k.File
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(baseDir, p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("identity.keys[%d].file: %w", i, err)
+	}
+	key, err := parsePrivateKeyPEM(data)
+	clear(data)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("identity.keys[%d].file: %s: %w", i, p, err)
+	}
+	return SigningKey{ID: k.ID, Key: key, ActiveFrom: k.ActiveFrom}, nil
 }
 
 // parsePrivateKeyPEM reads the first PEM private key: PKCS#8, SEC 1

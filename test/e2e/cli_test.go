@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -222,5 +223,117 @@ func TestHealthcheckTLS(t *testing.T) {
 	os.WriteFile(otherCfg, []byte(cfg), 0o600)
 	if _, errOut, code := runCLI(t, nil, "healthcheck", "-config", otherCfg); code != 1 || !strings.Contains(errOut, "not tls.cert_file's") {
 		t.Fatalf("another certificate: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestCheckConfigOpensWhatServeOpens: a configuration whose TLS key,
+// identity key, audit directory, exec program and Redis password file are
+// missing is refused by check-config with every one of those errors (key
+// and line each), and by serve too; Redis is not dialed. A key that is not
+// the certificate's is refused. With the files in place, check-config says
+// OK (still without dialing Redis), and serve starts.
+func TestCheckConfigOpensWhatServeOpens(t *testing.T) {
+	dir, pki := t.TempDir(), t.TempDir()
+	certFile, goodKey, pool := selfSigned(t, pki)
+	os.WriteFile(filepath.Join(dir, "users.yaml"), []byte(usersFile(t)), 0o600)
+	redisAddr, dialed := listenNoDial(t)
+	addr := testenv.Addr(testenv.FreePort(t))
+	tail := `registries:
+  users: {type: file, path: users.yaml}
+chain:
+  - name: users
+    type: username
+    flag: sufficient
+    registry: users
+  - name: ext
+    type: exec
+    flag: optional
+    command: [./decide]
+identity:
+  issuer: https://authsvc.example.test
+  audience: [soap]
+  keys:
+    - file: keys/signing.pem
+audit:
+  output: logs/audit.jsonl
+`
+	head := "listen: " + addr + "\ntls:\n  cert_file: " + certFile + "\n  key_file: key.pem\n"
+	cfg := head + "replay:\n  type: redis\n  addrs: [\"" + redisAddr + "\"]\n  password_file: redis-password\n" + tail
+	cfgPath := filepath.Join(dir, "authsvc.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	_, errOut, code := runCLI(t, nil, "check-config", "-config", cfgPath)
+	for _, want := range []string{
+		"5 errors",
+		"line 4: tls.key_file: open " + filepath.Join(dir, "key.pem") + ": no such file or directory",
+		"line 5: replay: replay/redis: password_file: open " + filepath.Join(dir, "redis-password"),
+		"line 16: chain[1] (ext): command: ",
+		"line 24: identity.keys[0].file: open " + filepath.Join(dir, "keys/signing.pem"),
+		"line 26: audit.output: directory " + filepath.Join(dir, "logs") + ": no such file or directory",
+	} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("check-config: exit %d, want 1 and %q in:\n%s", code, want, errOut)
+		}
+	}
+	if _, errOut, code := runCLI(t, nil, "serve", "-config", cfgPath); code != 1 || !strings.Contains(errOut, "redis-password") {
+		t.Errorf("serve: exit %d, %s", code, errOut)
+	}
+
+	os.WriteFile(filepath.Join(dir, "redis-password"), []byte("secret\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "decide"), []byte("#!/bin/sh\nexit 1\n"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "keys"), 0o700)
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o700)
+	genKey := exec.Command("openssl", "genpkey", "-algorithm", "ed25519", "-out", filepath.Join(dir, "keys/signing.pem"))
+	if out, err := genKey.CombinedOutput(); err != nil {
+		t.Fatalf("openssl genpkey: %v\n%s", err, out)
+	}
+	_, otherKey, _ := selfSigned(t, t.TempDir())
+	copyFile(t, otherKey, filepath.Join(dir, "key.pem"))
+	if _, errOut, code := runCLI(t, nil, "check-config", "-config", cfgPath); code != 1 ||
+		!strings.Contains(errOut, "line 3: tls.cert_file: ") || !strings.Contains(errOut, "private key does not match public key") {
+		t.Errorf("a key that is not the certificate's: exit %d, %s", code, errOut)
+	}
+	copyFile(t, goodKey, filepath.Join(dir, "key.pem"))
+	if out, errOut, code := runCLI(t, nil, "check-config", "-config", cfgPath); code != 0 || !strings.Contains(out, "OK") {
+		t.Errorf("everything in place: exit %d, %s%s", code, out, errOut)
+	}
+	select {
+	case <-dialed:
+		t.Error("check-config connected to the Redis address")
+	default:
+	}
+	// serve starts on the same files (with the in-memory replay cache: no
+	// Redis runs here).
+	memCfg := filepath.Join(dir, "memory.yaml")
+	os.WriteFile(memCfg, []byte(head+tail), 0o600)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	startFromConfig(t, memCfg, "https://"+addr+"/healthz", client)
+}
+
+// listenNoDial opens a TCP listener that reports on dialed when anything
+// connects to it.
+func listenNoDial(t *testing.T) (string, chan struct{}) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	dialed := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			dialed <- struct{}{}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String(), dialed
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
