@@ -31,30 +31,53 @@ import (
 // Config is a whole configuration file.
 type Config struct {
 	// Listen is the address to listen on (default 127.0.0.1:8080).
-	Listen          string        `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// ShutdownTimeout is how long requests in flight may take to finish
+	// after SIGTERM or SIGINT (default 15s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// ShutdownDelay is how long /readyz answers 503 after SIGTERM before the
-	// listener closes and in-flight requests drain (default 0; config/ops.go).
+	// ShutdownDelay is how long /readyz answers 503 after SIGTERM, while
+	// requests are still served, before the listener closes and requests in
+	// flight drain (default 0s; at most 5m). Set it above the readiness
+	// probe's period times its failure threshold.
 	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
-	TLS           *TLS          `yaml:"tls"`
-	// Admin, when set, is a second listener for /metrics, /readyz and
-	// /healthz (config/ops.go).
+	// TLS serves HTTPS on listen (default: plain HTTP, for TLS terminated
+	// by a proxy in front, see trusted_proxies).
+	TLS *TLS `yaml:"tls"`
+	// Admin, when set, is a second, plain-HTTP listener for /metrics,
+	// /readyz (with each failing check's error text) and /healthz; /metrics
+	// then leaves the service's listener.
 	Admin *Admin `yaml:"admin"`
 	// TrustedProxies are CIDRs or addresses of TLS-terminating proxies
 	// whose X-Forwarded-Proto/-For and X-Request-Id are believed.
-	TrustedProxies []string  `yaml:"trusted_proxies"`
-	Limits         Limits    `yaml:"limits"`
-	Security       Security  `yaml:"security"`
-	Replay         yaml.Node `yaml:"replay"`
-	// Registries are named user stores that modules refer to.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Limits bound what one request may cost; 0 is the built-in limit.
+	Limits Limits `yaml:"limits"`
+	// Security is the message-level policy shared by all modules.
+	Security Security `yaml:"security"`
+	// Replay is the replay cache that remembers nonces and tokens: type
+	// memory (the default) or redis, with the keys of its type (below).
+	Replay yaml.Node `yaml:"replay"`
+	// Registries are named user stores that modules refer to, each with a
+	// type (file or ldap) and the keys of its type (below).
 	Registries map[string]yaml.Node `yaml:"registries"`
-	Chain      []yaml.Node          `yaml:"chain"`
-	Proxy      *Proxy               `yaml:"proxy"`
-	Log        Log                  `yaml:"log"`
-	// Production features (config/production.go).
-	Identity   *Identity   `yaml:"identity"`
-	Gateway    *Gateway    `yaml:"gateway"`
-	Audit      *Audit      `yaml:"audit"`
+	// Chain is the ordered list of login modules, each with name, type,
+	// flag and the keys of its type (below).
+	Chain []yaml.Node `yaml:"chain"`
+	// Proxy turns on reverse-proxy mode: an authenticated request is
+	// forwarded to proxy.upstream with the Subject in identity headers.
+	Proxy *Proxy `yaml:"proxy"`
+	// Log configures the service log, written to stderr.
+	Log Log `yaml:"log"`
+	// Identity signs the Subject into a short-lived JWT for the upstream
+	// (docs/identity.md).
+	Identity *Identity `yaml:"identity"`
+	// Gateway enables /v1/ext-authz for Envoy and Traefik
+	// (docs/gateways.md).
+	Gateway *Gateway `yaml:"gateway"`
+	// Audit writes one JSON line per authentication decision.
+	Audit *Audit `yaml:"audit"`
+	// BruteForce counts failures per principal and per client address and
+	// locks them out (docs/brute-force.md).
 	BruteForce *BruteForce `yaml:"brute_force"`
 	// SecureConversation enables the STS (WS-SecureConversation,
 	// config/secureconv.go).
@@ -72,6 +95,8 @@ type Config struct {
 
 // TLS configures the listener's TLS.
 type TLS struct {
+	// CertFile and KeyFile are the PEM certificate (with its chain) and
+	// private key, relative to the configuration file's directory.
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	// ClientCAFile, if set, asks clients for certificates signed by it
@@ -81,17 +106,24 @@ type TLS struct {
 
 // Limits bound what one request may cost.
 type Limits struct {
-	MaxBodyBytes   int64 `yaml:"max_body_bytes"`
-	MaxHeaderBytes int   `yaml:"max_header_bytes"`
-	MaxDepth       int   `yaml:"max_depth"`
-	MaxElements    int   `yaml:"max_elements"`
-	MaxAttributes  int   `yaml:"max_attributes"`
+	// MaxBodyBytes is the largest request body (default 10485760, 10 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxHeaderBytes is the most bytes read before the SOAP Body
+	// (default 262144).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxDepth is the deepest element nesting in the header (default 32).
+	MaxDepth int `yaml:"max_depth"`
+	// MaxElements is the most elements in the header (default 1024).
+	MaxElements int `yaml:"max_elements"`
+	// MaxAttributes is the most attributes on one element (default 32).
+	MaxAttributes int `yaml:"max_attributes"`
 }
 
 // Security holds message-level policy shared by all modules.
 type Security struct {
 	// Actor is the SOAP actor/role URI of this service.
-	Actor     string    `yaml:"actor"`
+	Actor string `yaml:"actor"`
+	// Timestamp is the wsu:Timestamp policy.
 	Timestamp Timestamp `yaml:"timestamp"`
 	// PassThrough names Security header element types, as
 	// {namespace}local, that may reach the upstream although no module
@@ -107,20 +139,36 @@ func (s *Security) PassThroughNames() []authn.QName { return s.passThrough }
 
 // Timestamp is the wsu:Timestamp policy.
 type Timestamp struct {
-	Required   bool          `yaml:"required"`
-	MaxAge     time.Duration `yaml:"max_age"`
+	// Required refuses a message without a wsu:Timestamp.
+	Required bool `yaml:"required"`
+	// MaxAge is the oldest a Timestamp's Created may be (default 5m).
+	MaxAge time.Duration `yaml:"max_age"`
+	// FutureSkew is how far in the future Created may be, for clock
+	// differences (default 60s).
 	FutureSkew time.Duration `yaml:"future_skew"`
 }
 
 // Proxy configures reverse-proxy mode.
 type Proxy struct {
-	Upstream          string        `yaml:"upstream"`
-	HeaderPrefix      string        `yaml:"header_prefix"`
-	ScrubPassword     bool          `yaml:"scrub_password"`
-	StrictEnvelope    bool          `yaml:"strict_envelope"`
-	SOAP11FaultStatus int           `yaml:"soap11_fault_status"`
-	Timeout           time.Duration `yaml:"timeout"`
-	upstream          *url.URL
+	// Upstream is the http(s) URL requests are forwarded to.
+	Upstream string `yaml:"upstream"`
+	// HeaderPrefix names the identity headers sent upstream
+	// (default X-Authenticated-); the client's own headers with this
+	// prefix are removed.
+	HeaderPrefix string `yaml:"header_prefix"`
+	// ScrubPassword drops a PasswordText value from the message before
+	// forwarding it.
+	ScrubPassword bool `yaml:"scrub_password"`
+	// StrictEnvelope checks the rest of the message while forwarding it
+	// (README, proxy.strict_envelope).
+	StrictEnvelope bool `yaml:"strict_envelope"`
+	// SOAP11FaultStatus is the HTTP status of a SOAP 1.1 fault
+	// (default 500, as SOAP 1.1 says; 401 or 403 for clients that want it).
+	SOAP11FaultStatus int `yaml:"soap11_fault_status"`
+	// Timeout bounds the wait for the upstream's response headers
+	// (default: none).
+	Timeout  time.Duration `yaml:"timeout"`
+	upstream *url.URL
 }
 
 // URL returns the parsed upstream.
@@ -128,8 +176,10 @@ func (p *Proxy) URL() *url.URL { return p.upstream }
 
 // Log configures the service log.
 type Log struct {
-	Level  string `yaml:"level"`  // debug, info, warn, error
-	Format string `yaml:"format"` // json (default) or text
+	// Level is debug, info (the default), warn or error.
+	Level string `yaml:"level"`
+	// Format is json (the default) or text.
+	Format string `yaml:"format"`
 }
 
 // ModuleEntry is one checked chain entry.

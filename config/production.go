@@ -34,11 +34,17 @@ import (
 // published until ttl (plus leeway) after its successor took over. See
 // docs/identity.md.
 type Identity struct {
-	Issuer   string        `yaml:"issuer"`
-	Audience []string      `yaml:"audience"`
-	TTL      time.Duration `yaml:"ttl"`
-	Header   string        `yaml:"header"`
-	Keys     []IdentityKey `yaml:"keys"`
+	// Issuer is the JWT's iss (required).
+	Issuer string `yaml:"issuer"`
+	// Audience is the JWT's aud (at least one).
+	Audience []string `yaml:"audience"`
+	// TTL is how long an assertion is valid (default 1m, at most 1h).
+	TTL time.Duration `yaml:"ttl"`
+	// Header is the request header that carries it upstream
+	// (default X-Authenticated-Assertion).
+	Header string `yaml:"header"`
+	// Keys are the signing keys, for rotation (at least one).
+	Keys []IdentityKey `yaml:"keys"`
 }
 
 // IdentityKey is one signing key.
@@ -57,6 +63,7 @@ type IdentityKey struct {
 //	gateway:
 //	  enabled: true
 type Gateway struct {
+	// Enabled serves /v1/ext-authz.
 	Enabled bool `yaml:"enabled"`
 	// HeaderPrefix names the identity headers in the answer (default: the
 	// proxy's header_prefix, else "X-Authenticated-").
@@ -69,6 +76,8 @@ type Gateway struct {
 //	audit:
 //	  output: /var/log/authsvc/audit.jsonl   # or stderr, stdout
 type Audit struct {
+	// Output is stderr, stdout or a file (relative to the configuration
+	// file's directory) appended to with mode 0600.
 	Output string `yaml:"output"`
 }
 

@@ -106,7 +106,9 @@ const (
 // auth_to_local RULE: Match is a regular expression over "name@REALM"
 // (anchored at both ends); Principal is the replacement ($1 etc.).
 type MapRule struct {
-	Match     string `yaml:"match"`
+	// Match is a regular expression over "name@REALM", anchored.
+	Match string `yaml:"match"`
+	// Principal is the local name it maps to ($1 etc. from Match).
 	Principal string `yaml:"principal"`
 }
 
