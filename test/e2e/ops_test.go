@@ -146,6 +146,18 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	svc.cmd.Process.Signal(syscall.SIGHUP)
 	svc.WaitLog(t, `"msg":"TLS certificate not reloaded; keeping the one in use"`)
 	post(clientB)
+
+	// A file with errors: nothing of it applies, the service says why and
+	// serves on.
+	if err := os.WriteFile(filepath.Join(svc.Dir, "authsvc.yaml"), []byte(edited+"listen_typo: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	svc.cmd.Process.Signal(syscall.SIGHUP)
+	svc.WaitLog(t, `"msg":"configuration file not reloaded: it has errors; re-reading the files the running configuration names"`)
+	if !strings.Contains(svc.Log(), `listen_typo`) {
+		t.Errorf("the error does not name the key:\n%s", svc.Log())
+	}
+	post(clientB)
 }
 
 // TestShutdownDelay: after SIGTERM, /readyz answers 503 naming the
