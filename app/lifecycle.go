@@ -115,13 +115,17 @@ func (s *service) run(ctx context.Context) error {
 }
 
 // shutdown makes /readyz answer 503 for shutdown_delay while everything
-// else is served as before (load balancers and Kubernetes take the
-// instance out of rotation), then closes the listeners and waits up to
+// else is served as before, but without keep-alive (load balancers and
+// Kubernetes take the instance out of rotation), then closes the listeners and waits up to
 // shutdown_timeout for the requests in flight. A second SIGINT or SIGTERM
 // cuts the delay short.
 func (s *service) shutdown(sigs <-chan os.Signal, errc <-chan error, servers int) error {
 	s.srv.Drain()
 	if d := s.cfg.ShutdownDelay; d > 0 {
+		// Connection: close on every answer from now on, so that clients
+		// and proxies holding keep-alive connections reconnect, through
+		// their load balancer, to an instance that stays.
+		s.hs.SetKeepAlivesEnabled(false)
 		s.logger.Info("draining: /readyz answers 503 until the listener closes", "shutdown_delay", d.String())
 		t := time.NewTimer(d)
 	wait:

@@ -161,7 +161,8 @@ func TestReloadOnSIGHUP(t *testing.T) {
 }
 
 // TestShutdownDelay: after SIGTERM, /readyz answers 503 naming the
-// "shutdown" check for shutdown_delay while requests are still served, on
+// "shutdown" check for shutdown_delay while requests are still served (with
+// Connection: close, so that keep-alive clients move elsewhere), on
 // the service's and the admin listener; a second SIGTERM ends the delay
 // and the service stops cleanly, its last log line written.
 func TestShutdownDelay(t *testing.T) {
@@ -194,8 +195,8 @@ func TestShutdownDelay(t *testing.T) {
 			t.Errorf("%s/healthz while draining: %d", u, code)
 		}
 	}
-	if resp, body := svc.Post(t, "/v1/authenticate", soapContentType("11"), msg); resp.StatusCode != 200 {
-		t.Errorf("authenticate while draining: %d %s", resp.StatusCode, body)
+	if resp, body := svc.Post(t, "/v1/authenticate", soapContentType("11"), msg); resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("authenticate while draining: %d (Connection: close %v) %s", resp.StatusCode, resp.Close, body)
 	}
 	svc.cmd.Process.Signal(syscall.SIGTERM)
 	select {
