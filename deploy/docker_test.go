@@ -89,3 +89,27 @@ func TestDockerHealthcheckRunsTheBinary(t *testing.T) {
 		t.Fatalf("healthcheck's timeout %s is not below the HEALTHCHECK --timeout %s", m[1], dockerTimeout)
 	}
 }
+
+// TestDockerfilePinnedAndUnprivileged: every base image is pinned to an
+// exact version tag, and every runtime stage drops root.
+func TestDockerfilePinnedAndUnprivileged(t *testing.T) {
+	df := string(readRepoFile(t, "Dockerfile"))
+	froms := regexp.MustCompile(`(?m)^FROM\s+(\S+)(?:\s+AS\s+(\S+))?`).FindAllStringSubmatch(df, -1)
+	if len(froms) < 2 {
+		t.Fatalf("Dockerfile: %d FROM lines", len(froms))
+	}
+	pinned := regexp.MustCompile(`^[a-z0-9./-]+:\d+(\.\d+)+[a-z0-9.-]*(@sha256:[0-9a-f]{64})?$`)
+	stages := strings.Split(df, "\nFROM ")
+	for i, m := range froms {
+		if !pinned.MatchString(m[1]) {
+			t.Errorf("FROM %s: not pinned to an exact version tag", m[1])
+		}
+		if m[2] == "build" {
+			continue
+		}
+		users := regexp.MustCompile(`(?m)^USER\s+(\S+)`).FindAllStringSubmatch(stages[i+1], -1)
+		if len(users) == 0 || strings.HasPrefix(users[len(users)-1][1], "0") || strings.HasPrefix(users[len(users)-1][1], "root") {
+			t.Errorf("stage %d (FROM %s) runs as root: %v", i, m[1], users)
+		}
+	}
+}

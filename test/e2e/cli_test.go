@@ -110,10 +110,10 @@ func TestVersionStamped(t *testing.T) {
 // startFromConfig runs `authsvc serve` with only $AUTHSVC_CONFIG (no flag):
 // the listen address comes from the file. It waits for /healthz over
 // scheme and returns the process.
-func startFromConfig(t *testing.T, cfgPath, healthURL string, client *http.Client) *exec.Cmd {
+func startFromConfig(t *testing.T, cfgPath, healthURL string, client *http.Client, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve")
-	cmd.Env = append(os.Environ(), "AUTHSVC_CONFIG="+cfgPath)
+	cmd.Env = append(append(os.Environ(), "AUTHSVC_CONFIG="+cfgPath), env...)
 	var log syncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
@@ -158,21 +158,26 @@ func stop(t *testing.T, cmd *exec.Cmd) {
 }
 
 // TestHealthcheck runs `authsvc healthcheck` against a real `authsvc
-// serve` started from $AUTHSVC_CONFIG: -config (from the environment and
-// as a flag) and -url answer 0 while it runs, 1 with a reason on stderr
-// once it is stopped.
+// serve` started from $AUTHSVC_CONFIG, whose listen port is ${HC_PORT}:
+// -config (from the environment and as a flag) and -url answer 0 while it
+// runs, 1 with a reason on stderr once it is stopped.
 func TestHealthcheck(t *testing.T) {
 	dir := t.TempDir()
 	addr := testenv.Addr(testenv.FreePort(t))
 	if err := os.WriteFile(filepath.Join(dir, "users.yaml"), []byte(usersFile(t)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The port comes from the environment (${VAR} expansion).
 	cfgPath := filepath.Join(dir, "authsvc.yaml")
-	if err := os.WriteFile(cfgPath, []byte("listen: "+addr+"\n"+baseConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte("listen: \"127.0.0.1:${HC_PORT}\"\n"+baseConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	svc := startFromConfig(t, cfgPath, "http://"+addr+"/healthz", http.DefaultClient)
-	env := []string{"AUTHSVC_CONFIG=" + cfgPath}
+	port := "HC_PORT=" + strings.TrimPrefix(addr, "127.0.0.1:")
+	if _, errOut, code := runCLI(t, []string{"AUTHSVC_CONFIG=" + cfgPath}, "check-config"); code != 1 || !strings.Contains(errOut, "line 1: ${HC_PORT}: environment variable HC_PORT is not set") {
+		t.Errorf("HC_PORT unset: exit %d, %s", code, errOut)
+	}
+	svc := startFromConfig(t, cfgPath, "http://"+addr+"/healthz", http.DefaultClient, port)
+	env := []string{"AUTHSVC_CONFIG=" + cfgPath, port}
 	for _, args := range [][]string{{"healthcheck"}, {"healthcheck", "-config", cfgPath}, {"healthcheck", "-url", "http://" + addr + "/readyz"}} {
 		out, errOut, code := runCLI(t, env, args...)
 		if code != 0 || !strings.Contains(out, "ready: http://"+addr+"/readyz") {
@@ -184,7 +189,7 @@ func TestHealthcheck(t *testing.T) {
 	}
 	stop(t, svc)
 	for _, args := range [][]string{{"healthcheck", "-config", cfgPath}, {"healthcheck", "-url", "http://" + addr + "/readyz"}} {
-		_, errOut, code := runCLI(t, nil, args...)
+		_, errOut, code := runCLI(t, []string{port}, args...)
 		if code != 1 || !strings.Contains(errOut, "not ready") || !strings.Contains(errOut, "connection refused") {
 			t.Errorf("stopped: authsvc %v: exit %d, stderr %q", args, code, errOut)
 		}
