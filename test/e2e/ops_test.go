@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -333,5 +334,54 @@ chain:
 	code, body = get(t, http.DefaultClient, "http://"+adminAddr+"/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "HTTP/soap.example.test") {
 		t.Errorf("admin /readyz does not say why: %d %s", code, body)
+	}
+}
+
+// TestLogrotateReopensAudit runs Debian's logrotate with the README's
+// configuration (no copytruncate; its postrotate sends SIGHUP) against the
+// running binary's audit file: the records before the rotation are in the
+// rotated file, those after it in a new audit.jsonl.
+func TestLogrotateReopensAudit(t *testing.T) {
+	logrotate := testenv.LookPath(t, "logrotate")
+	readme, err := os.ReadFile(filepath.Join(testenv.Root(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "Rotating the audit file with logrotate")
+	_, block, ok2 := strings.Cut(after, "```\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 || !strings.Contains(block, "systemctl reload authsvc") || strings.Contains(block, "copytruncate") {
+		t.Fatalf("README.md's logrotate example not found or changed:\n%s", block)
+	}
+	svc := StartService(t, baseConfig+"audit: {output: audit.jsonl}\n", map[string]string{"users.yaml": usersFile(t)})
+	audit := filepath.Join(svc.Dir, "audit.jsonl")
+	post := func() string {
+		t.Helper()
+		resp, body := svc.Post(t, "/v1/authenticate", soapContentType("11"), zeep(t, "--user", "alice", "--password", "wonderland"))
+		if resp.StatusCode != 200 {
+			t.Fatalf("authenticate: %d %s", resp.StatusCode, body)
+		}
+		return resp.Header.Get("X-Request-Id")
+	}
+	first := post()
+	waitFor(t, "the first audit record", func() bool { return strings.Contains(auditIDs(audit), first) })
+
+	conf := strings.NewReplacer("/var/log/authsvc/audit.jsonl", audit,
+		"systemctl reload authsvc", fmt.Sprintf("kill -HUP %d", svc.cmd.Process.Pid)).Replace(block)
+	dir := t.TempDir()
+	confPath := filepath.Join(dir, "authsvc.logrotate")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(logrotate, "-v", "-f", "-s", filepath.Join(dir, "state"), confPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("logrotate: %v\n%s", err, out)
+	}
+	svc.WaitLog(t, `"msg":"audit output reopened"`)
+	second := post()
+	waitFor(t, "the second audit record in a new audit.jsonl", func() bool { return strings.Contains(auditIDs(audit), second) })
+	rotated := auditIDs(audit + ".1")
+	if !strings.Contains(rotated, first) || strings.Contains(rotated, second) || strings.Contains(auditIDs(audit), first) {
+		t.Errorf("rotated file:\n%s\nnew file:\n%s\nlogrotate:\n%s", rotated, auditIDs(audit), out)
 	}
 }
