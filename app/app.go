@@ -75,6 +75,8 @@ type Reloader = registry.Reloader
 // is open.
 func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.Logger, ready func(addr net.Addr)) error {
 	defer closeLogger(logger)
+	sigs, stop := notifySignals()
+	defer stop()
 	rt, err := cfg.Build(logger)
 	if err != nil {
 		return err
@@ -95,7 +97,7 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 	if err != nil {
 		return err
 	}
-	svc := &service{cfg: cfg, rt: rt, srv: srv, logger: logger, audit: opts.Audit}
+	svc := &service{cfg: cfg, rt: rt, srv: srv, logger: logger, audit: opts.Audit, sigs: sigs}
 	if err := svc.listen(listen); err != nil {
 		return err
 	}

@@ -34,6 +34,17 @@ type service struct {
 	// handshake takes the current one.
 	tls   atomic.Pointer[tls.Config]
 	audit io.Writer // the audit output in use, nil without audit
+	// sigs receives SIGINT, SIGTERM and SIGHUP from before the service is
+	// built (notifySignals), so that none arriving during the start is
+	// lost or, for SIGHUP, ends the process.
+	sigs <-chan os.Signal
+}
+
+// notifySignals starts catching SIGINT, SIGTERM and SIGHUP; stop ends it.
+func notifySignals() (sigs <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 4)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	return c, func() { signal.Stop(c) }
 }
 
 // listen opens the service's listener (addr, else cfg.Listen) with its
@@ -80,9 +91,7 @@ func (s *service) listen(addr string) error {
 // run serves until ctx is done or SIGINT or SIGTERM arrives, then shuts
 // down; SIGHUP reloads.
 func (s *service) run(ctx context.Context) error {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	sigs := s.sigs
 	defer s.closeAudit()
 	errc := make(chan error, 2)
 	servers := 1
