@@ -270,8 +270,8 @@ audit:
 	for _, want := range []string{
 		"5 errors",
 		"line 4: tls.key_file: open " + filepath.Join(dir, "key.pem") + ": no such file or directory",
-		"line 5: replay: replay/redis: password_file: open " + filepath.Join(dir, "redis-password"),
-		"line 16: chain[1] (ext): command: ",
+		"line 8: replay: replay/redis: password_file: open " + filepath.Join(dir, "redis-password"),
+		"line 19: chain[1] (ext): command: ",
 		"line 24: identity.keys[0].file: open " + filepath.Join(dir, "keys/signing.pem"),
 		"line 26: audit.output: directory " + filepath.Join(dir, "logs") + ": no such file or directory",
 	} {
