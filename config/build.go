@@ -48,7 +48,7 @@ type FileChecker interface {
 func (c *Config) Build(logger *slog.Logger) (*Runtime, error) {
 	rt, err := c.build(logger, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("config: %s: %w", c.Path, err)
 	}
 	return rt, nil
 }
@@ -72,7 +72,7 @@ func (c *Config) build(logger *slog.Logger, offline bool) (*Runtime, error) {
 	var err error
 	if rt.Chain, err = authn.NewChain(entries...); err != nil {
 		rt.Close()
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("chain: %w", err)
 	}
 	rt.Chain = rt.Chain.WithPassThrough(c.Security.passThrough...)
 	return rt, nil
