@@ -52,7 +52,7 @@ type FileChecker interface {
 func (c *Config) Build(logger *slog.Logger) (*Runtime, error) {
 	rt, err := c.build(logger, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("config: %s: %w", c.Path, err)
 	}
 	return rt, nil
 }
@@ -76,7 +76,7 @@ func (c *Config) build(logger *slog.Logger, offline bool) (*Runtime, error) {
 	var err error
 	if rt.Chain, err = authn.NewChain(entries...); err != nil {
 		rt.Close()
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("chain: %w", err)
 	}
 	rt.Chain = rt.Chain.WithPassThrough(c.Security.passThrough...)
 	return rt, nil
@@ -94,7 +94,7 @@ func (c *Config) openStores(rt *Runtime, env *Env, logger *slog.Logger, offline 
 		rt.Replay, _ = new(MemoryReplay).Open(env) // so that the modules can be checked
 	}
 	if err != nil {
-		errs = append(errs, c.lineErr("replay", fmt.Errorf("replay: %w", err)))
+		errs = append(errs, c.keyLine("replay", fmt.Errorf("replay: %w", err)))
 	}
 	env.Replay = rt.Replay
 	rt.closers = append(rt.closers, rt.Replay)
@@ -109,7 +109,7 @@ func (c *Config) openStores(rt *Runtime, env *Env, logger *slog.Logger, offline 
 			rt.Contexts = sct.NewMemory(1)
 		}
 		if err != nil {
-			errs = append(errs, c.lineErr("secure_conversation", fmt.Errorf("secure_conversation: %w", err)))
+			errs = append(errs, c.keyLine("secure_conversation.redis", fmt.Errorf("secure_conversation: %w", err)))
 		}
 		env.Contexts = rt.Contexts
 		if cl, ok := rt.Contexts.(io.Closer); ok {
@@ -135,7 +135,7 @@ func (c *Config) openRegistries(rt *Runtime, env *Env, logger *slog.Logger, errs
 		r, err := c.regs[n].Open(env.With(n, logger.With("registry", n)))
 		if err != nil {
 			failed[n] = true
-			*errs = append(*errs, atLine(c.Registries[n].Line, fmt.Errorf("registries.%s: %w", n, err)))
+			*errs = append(*errs, c.keyLine("registries."+n, fmt.Errorf("registries.%s: %w", n, err)))
 			continue
 		}
 		rt.Registries[n] = r
@@ -159,7 +159,7 @@ func (c *Config) openModules(rt *Runtime, env *Env, logger *slog.Logger, failed 
 		}
 		m, err := e.Config.Open(env.With(e.Name, logger.With("module", e.Name)))
 		if err != nil {
-			*errs = append(*errs, atLine(c.chainLine(i), fmt.Errorf("chain[%d] (%s): %w", i, e.Name, err)))
+			*errs = append(*errs, c.keyLine(fmt.Sprintf("chain[%d]", i), fmt.Errorf("chain[%d] (%s): %w", i, e.Name, err)))
 			continue
 		}
 		if cl, ok := m.(io.Closer); ok {
@@ -178,10 +178,3 @@ func (c *Config) openModules(rt *Runtime, env *Env, logger *slog.Logger, failed 
 
 // lineErr puts the line of key before err.
 func (c *Config) lineErr(key string, err error) error { return atLine(c.lineOf(key), err) }
-
-func (c *Config) chainLine(i int) int {
-	if i < len(c.Chain) {
-		return c.Chain[i].Line
-	}
-	return 0
-}

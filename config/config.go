@@ -327,11 +327,17 @@ func (c *Config) at(err error, section string) error {
 // "identity.keys[1].file" in the file, the deepest part found; 0 when not
 // even its first part is in the file.
 func (c *Config) lineOf(path string) int {
+	line, _ := c.lookup(path)
+	return line
+}
+
+// lookup is lineOf, and whether the whole path was found.
+func (c *Config) lookup(path string) (int, bool) {
 	n, line := c.root, 0
 	for _, part := range strings.Split(path, ".") {
 		name, idx, _ := strings.Cut(part, "[")
 		if n == nil || n.Kind != yaml.MappingNode {
-			return line
+			return line, false
 		}
 		var next *yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -340,18 +346,33 @@ func (c *Config) lineOf(path string) int {
 			}
 		}
 		if next == nil {
-			return line
+			return line, false
 		}
 		n = next
 		if idx != "" {
 			i, err := strconv.Atoi(strings.TrimSuffix(idx, "]"))
 			if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
-				return line
+				return line, false
 			}
 			n, line = n.Content[i], n.Content[i].Line
 		}
 	}
-	return line
+	return line, true
+}
+
+// keyLine puts before err the line of the key under section that err
+// names ("replay/redis: password_file: open ..." under "replay" is
+// replay.password_file's line), else the section's.
+func (c *Config) keyLine(section string, err error) error {
+	for _, seg := range strings.Split(err.Error(), ": ") {
+		if seg == "" || strings.ContainsAny(seg, " /\"") {
+			continue
+		}
+		if line, ok := c.lookup(section + "." + seg); ok {
+			return atLine(line, err)
+		}
+	}
+	return atLine(c.lineOf(section), err)
 }
 
 // checkListener checks listen, shutdown_timeout, tls and trusted_proxies.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -114,5 +116,41 @@ proxy: {upstream: "${UPSTREAM}", header_prefix: "X-${EMPTY:-Auth}-"}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", doc, err, want)
 		}
+	}
+}
+
+// TestCheckNamesTheKeyLine: Check's errors carry the line of the key that
+// names the file, and an audit output that is a directory is refused.
+func TestCheckNamesTheKeyLine(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "audit"), 0o700)
+	cfg := `registries:
+  users:
+    type: file
+    path: missing-users.yaml
+chain:
+  - name: users
+    type: username
+    flag: sufficient
+    registry: users
+audit:
+  output: audit
+`
+	p := filepath.Join(dir, "authsvc.yaml")
+	os.WriteFile(p, []byte(cfg), 0o600)
+	c, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Check(nil)
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("Check: %v", err)
+	}
+	if !strings.HasPrefix(errs[0].Error(), "line 4: registries.users: ") || !strings.Contains(errs[0].Error(), "missing-users.yaml") {
+		t.Errorf("registry: %v", errs[0])
+	}
+	if !strings.HasPrefix(errs[1].Error(), "line 11: audit.output: ") || !strings.Contains(errs[1].Error(), "not a regular file") {
+		t.Errorf("audit: %v", errs[1])
 	}
 }

@@ -52,7 +52,7 @@ type FileRegistry struct {
 func (f *FileRegistry) Open(env *Env) (registry.Set, error) {
 	r, err := registry.OpenFile(env.Path(f.Path))
 	if err != nil {
-		return registry.Set{}, err
+		return registry.Set{}, fmt.Errorf("path: %w", err)
 	}
 	return r.Set(), nil
 }

@@ -270,8 +270,8 @@ audit:
 	for _, want := range []string{
 		"5 errors",
 		"line 4: tls.key_file: open " + filepath.Join(dir, "key.pem") + ": no such file or directory",
-		"line 5: replay: replay/redis: password_file: open " + filepath.Join(dir, "redis-password"),
-		"line 16: chain[1] (ext): command: ",
+		"line 8: replay: replay/redis: password_file: open " + filepath.Join(dir, "redis-password"),
+		"line 19: chain[1] (ext): command: ",
 		"line 24: identity.keys[0].file: open " + filepath.Join(dir, "keys/signing.pem"),
 		"line 26: audit.output: directory " + filepath.Join(dir, "logs") + ": no such file or directory",
 	} {
@@ -340,5 +340,39 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckConfigWordsTheMistake: through the binary, an empty file says
+// so, and the issue's wrong type says what was expected, next to the
+// other errors of the same file.
+func TestCheckConfigWordsTheMistake(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, []byte("# nothing yet\n"), 0o600)
+	if _, errOut, code := runCLI(t, nil, "check-config", "-config", empty); code != 1 || !strings.Contains(errOut, "the file is empty") {
+		t.Errorf("empty file: exit %d, %s", code, errOut)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(`shutdown_timeout: 15
+chain:
+  - name: krb
+    type: kerberos
+    flag: sufficient
+    keytab: http.keytab
+    service_principals: [HTTP/authsvc.example.test@EXAMPLE.TEST]
+    clock_skew: 15
+log: {level: loud}
+`), 0o600)
+	_, errOut, code := runCLI(t, nil, "check-config", "-config", bad)
+	for _, want := range []string{
+		"3 errors",
+		"line 1: shutdown_timeout: want a duration such as 5m, 30s or 1h30m, got 15",
+		"line 8: chain[0] (krb).clock_skew: want a duration such as 5m, 30s or 1h30m, got 15",
+		`line 9: log.level: "loud" is not debug, info, warn or error`,
+	} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, want 1 and %q in:\n%s", code, want, errOut)
+		}
 	}
 }
