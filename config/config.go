@@ -8,12 +8,14 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"os"
+	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,24 +31,53 @@ import (
 // Config is a whole configuration file.
 type Config struct {
 	// Listen is the address to listen on (default 127.0.0.1:8080).
-	Listen          string        `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// ShutdownTimeout is how long requests in flight may take to finish
+	// after SIGTERM or SIGINT (default 15s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	TLS             *TLS          `yaml:"tls"`
+	// ShutdownDelay is how long /readyz answers 503 after SIGTERM, while
+	// requests are still served, before the listener closes and requests in
+	// flight drain (default 0s; at most 5m). Set it above the readiness
+	// probe's period times its failure threshold.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
+	// TLS serves HTTPS on listen (default: plain HTTP, for TLS terminated
+	// by a proxy in front, see trusted_proxies).
+	TLS *TLS `yaml:"tls"`
+	// Admin, when set, is a second, plain-HTTP listener for /metrics,
+	// /readyz (with each failing check's error text) and /healthz; /metrics
+	// then leaves the service's listener.
+	Admin *Admin `yaml:"admin"`
 	// TrustedProxies are CIDRs or addresses of TLS-terminating proxies
 	// whose X-Forwarded-Proto/-For and X-Request-Id are believed.
-	TrustedProxies []string  `yaml:"trusted_proxies"`
-	Limits         Limits    `yaml:"limits"`
-	Security       Security  `yaml:"security"`
-	Replay         yaml.Node `yaml:"replay"`
-	// Registries are named user stores that modules refer to.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Limits bound what one request may cost; 0 is the built-in limit.
+	Limits Limits `yaml:"limits"`
+	// Security is the message-level policy shared by all modules.
+	Security Security `yaml:"security"`
+	// Replay is the replay cache that remembers nonces and tokens: type
+	// memory (the default) or redis, with the keys of its type (below).
+	Replay yaml.Node `yaml:"replay"`
+	// Registries are named user stores that modules refer to, each with a
+	// type (file or ldap) and the keys of its type (below).
 	Registries map[string]yaml.Node `yaml:"registries"`
-	Chain      []yaml.Node          `yaml:"chain"`
-	Proxy      *Proxy               `yaml:"proxy"`
-	Log        Log                  `yaml:"log"`
-	// Production features (config/production.go).
-	Identity   *Identity   `yaml:"identity"`
-	Gateway    *Gateway    `yaml:"gateway"`
-	Audit      *Audit      `yaml:"audit"`
+	// Chain is the ordered list of login modules, each with name, type,
+	// flag and the keys of its type (below).
+	Chain []yaml.Node `yaml:"chain"`
+	// Proxy turns on reverse-proxy mode: an authenticated request is
+	// forwarded to proxy.upstream with the Subject in identity headers.
+	Proxy *Proxy `yaml:"proxy"`
+	// Log configures the service log, written to stderr.
+	Log Log `yaml:"log"`
+	// Identity signs the Subject into a short-lived JWT for the upstream
+	// (docs/identity.md).
+	Identity *Identity `yaml:"identity"`
+	// Gateway enables /v1/ext-authz for Envoy and Traefik
+	// (docs/gateways.md).
+	Gateway *Gateway `yaml:"gateway"`
+	// Audit writes one JSON line per authentication decision.
+	Audit *Audit `yaml:"audit"`
+	// BruteForce counts failures per principal and per client address and
+	// locks them out (docs/brute-force.md).
 	BruteForce *BruteForce `yaml:"brute_force"`
 	// SecureConversation enables the STS (WS-SecureConversation,
 	// config/secureconv.go).
@@ -58,10 +89,14 @@ type Config struct {
 	regs    map[string]RegistryConfig
 	replay  ReplayConfig
 	proxies []netip.Prefix
+	root    *yaml.Node // the file's top-level mapping, for lines
+	types   *Types     // the type table it was loaded with, for Reread
 }
 
 // TLS configures the listener's TLS.
 type TLS struct {
+	// CertFile and KeyFile are the PEM certificate (with its chain) and
+	// private key, relative to the configuration file's directory.
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	// ClientCAFile, if set, asks clients for certificates signed by it
@@ -71,17 +106,24 @@ type TLS struct {
 
 // Limits bound what one request may cost.
 type Limits struct {
-	MaxBodyBytes   int64 `yaml:"max_body_bytes"`
-	MaxHeaderBytes int   `yaml:"max_header_bytes"`
-	MaxDepth       int   `yaml:"max_depth"`
-	MaxElements    int   `yaml:"max_elements"`
-	MaxAttributes  int   `yaml:"max_attributes"`
+	// MaxBodyBytes is the largest request body (default 10485760, 10 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxHeaderBytes is the most bytes read before the SOAP Body
+	// (default 262144).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxDepth is the deepest element nesting in the header (default 32).
+	MaxDepth int `yaml:"max_depth"`
+	// MaxElements is the most elements in the header (default 1024).
+	MaxElements int `yaml:"max_elements"`
+	// MaxAttributes is the most attributes on one element (default 32).
+	MaxAttributes int `yaml:"max_attributes"`
 }
 
 // Security holds message-level policy shared by all modules.
 type Security struct {
 	// Actor is the SOAP actor/role URI of this service.
-	Actor     string    `yaml:"actor"`
+	Actor string `yaml:"actor"`
+	// Timestamp is the wsu:Timestamp policy.
 	Timestamp Timestamp `yaml:"timestamp"`
 	// PassThrough names Security header element types, as
 	// {namespace}local, that may reach the upstream although no module
@@ -97,20 +139,36 @@ func (s *Security) PassThroughNames() []authn.QName { return s.passThrough }
 
 // Timestamp is the wsu:Timestamp policy.
 type Timestamp struct {
-	Required   bool          `yaml:"required"`
-	MaxAge     time.Duration `yaml:"max_age"`
+	// Required refuses a message without a wsu:Timestamp.
+	Required bool `yaml:"required"`
+	// MaxAge is the oldest a Timestamp's Created may be (default 5m).
+	MaxAge time.Duration `yaml:"max_age"`
+	// FutureSkew is how far in the future Created may be, for clock
+	// differences (default 60s).
 	FutureSkew time.Duration `yaml:"future_skew"`
 }
 
 // Proxy configures reverse-proxy mode.
 type Proxy struct {
-	Upstream          string        `yaml:"upstream"`
-	HeaderPrefix      string        `yaml:"header_prefix"`
-	ScrubPassword     bool          `yaml:"scrub_password"`
-	StrictEnvelope    bool          `yaml:"strict_envelope"`
-	SOAP11FaultStatus int           `yaml:"soap11_fault_status"`
-	Timeout           time.Duration `yaml:"timeout"`
-	upstream          *url.URL
+	// Upstream is the http(s) URL requests are forwarded to.
+	Upstream string `yaml:"upstream"`
+	// HeaderPrefix names the identity headers sent upstream
+	// (default X-Authenticated-); the client's own headers with this
+	// prefix are removed.
+	HeaderPrefix string `yaml:"header_prefix"`
+	// ScrubPassword drops a PasswordText value from the message before
+	// forwarding it.
+	ScrubPassword bool `yaml:"scrub_password"`
+	// StrictEnvelope checks the rest of the message while forwarding it
+	// (README, proxy.strict_envelope).
+	StrictEnvelope bool `yaml:"strict_envelope"`
+	// SOAP11FaultStatus is the HTTP status of a SOAP 1.1 fault
+	// (default 500, as SOAP 1.1 says; 401 or 403 for clients that want it).
+	SOAP11FaultStatus int `yaml:"soap11_fault_status"`
+	// Timeout bounds the wait for the upstream's response headers
+	// (default: none).
+	Timeout  time.Duration `yaml:"timeout"`
+	upstream *url.URL
 }
 
 // URL returns the parsed upstream.
@@ -118,8 +176,10 @@ func (p *Proxy) URL() *url.URL { return p.upstream }
 
 // Log configures the service log.
 type Log struct {
-	Level  string `yaml:"level"`  // debug, info, warn, error
-	Format string `yaml:"format"` // json (default) or text
+	// Level is debug, info (the default), warn or error.
+	Level string `yaml:"level"`
+	// Format is json (the default) or text.
+	Format string `yaml:"format"`
 }
 
 // ModuleEntry is one checked chain entry.
@@ -181,41 +241,138 @@ func Load(path string, types *Types) (*Config, error) {
 	return c, nil
 }
 
-// Parse checks a configuration held in memory.
+// Reread loads the file c was loaded from again, with the same types (for
+// SIGHUP).
+func (c *Config) Reread() (*Config, error) { return Load(c.Path, c.types) }
+
+// Parse checks a configuration held in memory. Its error is an Errors
+// listing every problem found, each naming its key and line.
 func Parse(raw []byte, types *Types) (*Config, error) {
+	return parse(raw, types, osLookup)
+}
+
+func parse(raw []byte, types *Types, lookup func(string) (string, bool)) (*Config, error) {
 	if types == nil {
 		types = Builtin()
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, err
 	}
+	if root.Kind == 0 || (root.Kind == yaml.DocumentNode && (len(root.Content) == 0 || isNull(root.Content[0]))) {
+		return nil, errors.New("the file is empty (or only comments): it needs at least a chain (see docs/configuration.md)")
+	}
+	errs := expandEnv(&root, lookup)
+	errs = append(errs, checkKeys(&root, reflect.TypeOf(Config{}), "")...)
+	var c Config
+	if err := root.Decode(&c); err != nil && len(errs) == 0 {
+		errs = append(errs, err)
+	}
+	c.root, c.types = root.Content[0], types
 	if err := c.check(types); err != nil {
-		return nil, err
+		errs = append(errs, err)
+	}
+	if err := collect(errs...); err != nil {
+		e := err.(Errors)
+		sort.SliceStable(e, func(i, j int) bool { return lineNumber(e[i]) < lineNumber(e[j]) })
+		return nil, e
 	}
 	return &c, nil
 }
 
 // check validates c and fills in defaults, one part of the file after the
-// other; the sections with a type are decoded through types.
+// other; the sections with a type are decoded through types. It goes on
+// after an error, to report every one.
 func (c *Config) check(types *Types) error {
-	for _, step := range []func() error{c.checkListener, c.checkLimits, c.checkSecurity, c.checkLog, c.checkProxy, c.checkSecureConversation} {
-		if err := step(); err != nil {
-			return err
+	var errs []error
+	for _, step := range []struct {
+		key string
+		f   func() error
+	}{
+		{"listen", c.checkListener}, {"limits", c.checkLimits}, {"security", c.checkSecurity}, {"log", c.checkLog},
+		{"proxy", c.checkProxy}, {"secure_conversation", c.checkSecureConversation}, {"admin", c.checkOps},
+		{"replay", func() error { return c.checkReplay(types) }},
+		{"registries", func() error { return c.checkRegistries(types) }},
+		{"chain", func() error { return c.checkChain(types) }},
+		{"", c.checkProduction},
+	} {
+		if err := collect(step.f()); err != nil {
+			for _, e := range err.(Errors) {
+				errs = append(errs, c.at(e, step.key))
+			}
 		}
 	}
-	if err := c.checkReplay(types); err != nil {
+	return collect(errs...)
+}
+
+// at puts the line of the key that err names (its first word, "tls:" or
+// "identity.keys[0].file:"), or else of section, before err, unless err
+// already names a line.
+func (c *Config) at(err error, section string) error {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "line ") {
 		return err
 	}
-	if err := c.checkRegistries(types); err != nil {
-		return err
+	key, _, _ := strings.Cut(msg, ":")
+	if line := c.lineOf(strings.Fields(key + " ")[0]); line > 0 {
+		return fmt.Errorf("line %d: %w", line, err)
 	}
-	if err := c.checkChain(types); err != nil {
-		return err
+	if line := c.lineOf(section); line > 0 {
+		return fmt.Errorf("line %d: %w", line, err)
 	}
-	return c.checkProduction()
+	return err
+}
+
+// lineOf returns the line of a dotted key path such as "tls.cert_file" or
+// "identity.keys[1].file" in the file, the deepest part found; 0 when not
+// even its first part is in the file.
+func (c *Config) lineOf(path string) int {
+	line, _ := c.lookup(path)
+	return line
+}
+
+// lookup is lineOf, and whether the whole path was found.
+func (c *Config) lookup(path string) (int, bool) {
+	n, line := c.root, 0
+	for _, part := range strings.Split(path, ".") {
+		name, idx, _ := strings.Cut(part, "[")
+		if n == nil || n.Kind != yaml.MappingNode {
+			return line, false
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == name {
+				line, next = n.Content[i].Line, n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return line, false
+		}
+		n = next
+		if idx != "" {
+			i, err := strconv.Atoi(strings.TrimSuffix(idx, "]"))
+			if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return line, false
+			}
+			n, line = n.Content[i], n.Content[i].Line
+		}
+	}
+	return line, true
+}
+
+// keyLine puts before err the line of the key under section that err
+// names ("replay/redis: password_file: open ..." under "replay" is
+// replay.password_file's line), else the section's.
+func (c *Config) keyLine(section string, err error) error {
+	for _, seg := range strings.Split(err.Error(), ": ") {
+		if seg == "" || strings.ContainsAny(seg, " /\"") {
+			continue
+		}
+		if line, ok := c.lookup(section + "." + seg); ok {
+			return atLine(line, err)
+		}
+	}
+	return atLine(c.lineOf(section), err)
 }
 
 // checkListener checks listen, shutdown_timeout, tls and trusted_proxies.
@@ -318,29 +475,43 @@ func (c *Config) checkReplay(types *Types) error {
 		return fmt.Errorf("replay.type: unknown type %q (known: %s)", rtype, keys(types.Replay))
 	}
 	c.replay = newReplay()
-	return decodeSection(rnode, c.replay, "replay")
+	if err := decodeSection(rnode, c.replay, "replay"); err != nil {
+		c.replay = nil
+		return atLine(c.Replay.Line, err)
+	}
+	return nil
 }
 
-// checkRegistries decodes each registry by its type.
+// checkRegistries decodes each registry by its type, in file order.
 func (c *Config) checkRegistries(types *Types) error {
 	c.regs = make(map[string]RegistryConfig, len(c.Registries))
-	for name, n := range c.Registries {
+	names := make([]string, 0, len(c.Registries))
+	for name := range c.Registries {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return c.Registries[names[i]].Line < c.Registries[names[j]].Line })
+	var errs []error
+	for _, name := range names {
+		n := c.Registries[name]
 		where := "registries." + name
 		typ, node, err := splitType(&n, where, "")
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		newReg, ok := types.Registries[typ]
 		if !ok {
-			return fmt.Errorf("line %d: %s.type: unknown registry type %q (known: %s)", n.Line, where, typ, keys(types.Registries))
+			errs = append(errs, fmt.Errorf("line %d: %s.type: unknown registry type %q (known: %s)", n.Line, where, typ, keys(types.Registries)))
+			continue
 		}
 		rc := newReg()
 		if err := decodeSection(node, rc, where); err != nil {
-			return err
+			errs = append(errs, atLine(n.Line, err))
+			continue
 		}
 		c.regs[name] = rc
 	}
-	return nil
+	return collect(errs...)
 }
 
 // checkChain decodes the chain entries in order.
@@ -349,14 +520,28 @@ func (c *Config) checkChain(types *Types) error {
 		return errors.New("chain: at least one module is required")
 	}
 	seen := map[string]bool{}
+	var errs []error
 	for i := range c.Chain {
 		e, err := c.checkEntry(i, types, seen)
 		if err != nil {
-			return err
+			errs = append(errs, atLine(c.Chain[i].Line, err))
+			continue
 		}
 		c.Modules = append(c.Modules, e)
 	}
-	return nil
+	return collect(errs...)
+}
+
+// atLine puts "line N: " before each error of err that names no line.
+func atLine(line int, err error) error {
+	var out []error
+	for _, e := range collect(err).(Errors) {
+		if line > 0 && !strings.HasPrefix(e.Error(), "line ") {
+			e = fmt.Errorf("line %d: %w", line, e)
+		}
+		out = append(out, e)
+	}
+	return collect(out...)
 }
 
 // checkEntry decodes chain[i]: name, type and flag are the chain's; the

@@ -58,7 +58,7 @@ func TestPassThroughBuildsIntoTheChain(t *testing.T) {
 
 func TestParseErrorsNameTheKey(t *testing.T) {
 	cases := []struct{ doc, want string }{
-		{"listn: x\n" + minimal, "field listn not found"},
+		{"listn: x\n" + minimal, `line 1: unknown key "listn" in the top level`},
 		{strings.Replace(minimal, "registry: users", "registry: users\n    pasword_digest: false", 1), `line 9: unknown key "pasword_digest" in chain[0] (users)`},
 		{strings.Replace(minimal, "path: users.yaml", "path: users.yaml, colour: red", 1), `unknown key "colour" in registries.users`},
 		{strings.Replace(minimal, "type: username", "type: usrname", 1), `unknown module type "usrname"`},
@@ -82,7 +82,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"security:\n  pass_through: ['{}Signature']\n" + minimal, "line 2: security.pass_through[0]: \"{}Signature\" is not {namespace}local: empty namespace"},
 		{"security:\n  pass_through:\n    - {a: b}\n" + minimal, "line 3: security.pass_through[0]: want a string"},
 		{"security:\n  pass_through: '{urn:x}A'\n" + minimal, "line 2"},
-		{"security:\n  pas_through: []\n" + minimal, "field pas_through not found"},
+		{"security:\n  pas_through: []\n" + minimal, `line 2: unknown key "pas_through" in security`},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.doc), nil)

@@ -34,11 +34,17 @@ import (
 // published until ttl (plus leeway) after its successor took over. See
 // docs/identity.md.
 type Identity struct {
-	Issuer   string        `yaml:"issuer"`
-	Audience []string      `yaml:"audience"`
-	TTL      time.Duration `yaml:"ttl"`
-	Header   string        `yaml:"header"`
-	Keys     []IdentityKey `yaml:"keys"`
+	// Issuer is the JWT's iss (required).
+	Issuer string `yaml:"issuer"`
+	// Audience is the JWT's aud (at least one).
+	Audience []string `yaml:"audience"`
+	// TTL is how long an assertion is valid (default 1m, at most 1h).
+	TTL time.Duration `yaml:"ttl"`
+	// Header is the request header that carries it upstream
+	// (default X-Authenticated-Assertion).
+	Header string `yaml:"header"`
+	// Keys are the signing keys, for rotation (at least one).
+	Keys []IdentityKey `yaml:"keys"`
 }
 
 // IdentityKey is one signing key.
@@ -57,6 +63,7 @@ type IdentityKey struct {
 //	gateway:
 //	  enabled: true
 type Gateway struct {
+	// Enabled serves /v1/ext-authz.
 	Enabled bool `yaml:"enabled"`
 	// HeaderPrefix names the identity headers in the answer (default: the
 	// proxy's header_prefix, else "X-Authenticated-").
@@ -69,6 +76,8 @@ type Gateway struct {
 //	audit:
 //	  output: /var/log/authsvc/audit.jsonl   # or stderr, stdout
 type Audit struct {
+	// Output is stderr, stdout or a file (relative to the configuration
+	// file's directory) appended to with mode 0600.
 	Output string `yaml:"output"`
 }
 
@@ -161,22 +170,33 @@ type SigningKey struct {
 // baseDir).
 func (id *Identity) LoadKeys(baseDir string) ([]SigningKey, error) {
 	out := make([]SigningKey, 0, len(id.Keys))
-	for i, k := range id.Keys {
-		p := k.File
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(baseDir, p)
-		}
-		data, err := os.ReadFile(p)
+	for i := range id.Keys {
+		k, err := id.loadKey(i, baseDir)
 		if err != nil {
-			return nil, fmt.Errorf("identity.keys[%d].file: %w", i, err)
+			return nil, err
 		}
-		key, err := parsePrivateKeyPEM(data)
-		if err != nil {
-			return nil, fmt.Errorf("identity.keys[%d].file: %s: %w", i, p, err)
-		}
-		out = append(out, SigningKey{ID: k.ID, Key: key, ActiveFrom: k.ActiveFrom})
+		out = append(out, k)
 	}
 	return out, nil
+}
+
+// loadKey reads keys[i].
+func (id *Identity) loadKey(i int, baseDir string) (SigningKey, error) {
+	k := id.Keys[i]
+	p := k.File
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(baseDir, p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("identity.keys[%d].file: %w", i, err)
+	}
+	key, err := parsePrivateKeyPEM(data)
+	clear(data)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("identity.keys[%d].file: %s: %w", i, p, err)
+	}
+	return SigningKey{ID: k.ID, Key: key, ActiveFrom: k.ActiveFrom}, nil
 }
 
 // parsePrivateKeyPEM reads the first PEM private key: PKCS#8, SEC 1

@@ -54,6 +54,16 @@ func (r *RedisReplay) Open(env *Env) (replay.Cache, error) {
 	return c.Open(logger)
 }
 
+// CheckFiles implements FileChecker: Open without dialing.
+func (r *RedisReplay) CheckFiles(env *Env) error {
+	c := r.Config
+	c.PasswordFile = env.Path(c.PasswordFile)
+	c.TLS.CAFile = env.Path(c.TLS.CAFile)
+	c.TLS.CertFile = env.Path(c.TLS.CertFile)
+	c.TLS.KeyFile = env.Path(c.TLS.KeyFile)
+	return c.CheckFiles()
+}
+
 // goRedisLogger adapts slog to go-redis's Printf logger. Failed dials are
 // logged at debug level: during an outage go-redis reports one per request,
 // while the cache itself logs the outage and the recovery once each at

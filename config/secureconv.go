@@ -86,6 +86,19 @@ func (sc *SecureConversation) openContexts(env *Env, logger *slog.Logger) (sct.S
 	if sc.Store != "redis" {
 		return sct.NewMemory(sc.MaxEntries), nil
 	}
+	rc := sc.resolvedRedis(env)
+	return rc.Open(logger.With("store", "sct/redis"))
+}
+
+// checkFiles is openContexts without dialing: for check-config.
+func (sc *SecureConversation) checkFiles(env *Env) error {
+	rc := sc.resolvedRedis(env)
+	return rc.CheckFiles()
+}
+
+// resolvedRedis is the redis settings with file paths resolved against
+// the configuration's directory.
+func (sc *SecureConversation) resolvedRedis(env *Env) sctredis.Config {
 	rc := *sc.Redis
 	rc.PasswordFile = env.Path(rc.PasswordFile)
 	rc.TLS.CAFile = env.Path(rc.TLS.CAFile)
@@ -95,5 +108,5 @@ func (sc *SecureConversation) openContexts(env *Env, logger *slog.Logger) (sct.S
 	for i := range rc.Keys {
 		rc.Keys[i].File = env.Path(rc.Keys[i].File)
 	}
-	return rc.Open(logger.With("store", "sct/redis"))
+	return rc
 }

@@ -52,7 +52,7 @@ type FileRegistry struct {
 func (f *FileRegistry) Open(env *Env) (registry.Set, error) {
 	r, err := registry.OpenFile(env.Path(f.Path))
 	if err != nil {
-		return registry.Set{}, err
+		return registry.Set{}, fmt.Errorf("path: %w", err)
 	}
 	return r.Set(), nil
 }
@@ -67,9 +67,13 @@ func (f *FileRegistry) Open(env *Env) (registry.Set, error) {
 //	    address: 100000        # default: max_entries / 10; -1: no limit
 //	    window: 5m             # default 5m (the UsernameToken max_age)
 type MemoryReplay struct {
-	MaxEntries int                `yaml:"max_entries"`
-	Shards     int                `yaml:"shards"`
-	Quota      replay.QuotaConfig `yaml:"quota"`
+	// MaxEntries bounds the cache (default 1000000); the sustained rate
+	// of fresh nonces it can hold is max_entries / max_age.
+	MaxEntries int `yaml:"max_entries"`
+	// Shards splits the cache into independently locked parts (default 64).
+	Shards int `yaml:"shards"`
+	// Quota is each owner's share of the cache (docs/replay.md).
+	Quota replay.QuotaConfig `yaml:"quota"`
 }
 
 // DefaultMemoryMaxEntries is max_entries when none is configured.

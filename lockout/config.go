@@ -19,11 +19,19 @@ import (
 //	  max_entries: 100000
 //	  key_prefix: "authsvc:bf:"
 type Config struct {
-	Store      string `yaml:"store"`
-	Principal  Policy `yaml:"principal"`
-	Address    Policy `yaml:"address"`
-	MaxEntries int    `yaml:"max_entries"`
-	KeyPrefix  string `yaml:"key_prefix"`
+	// Store is memory (the default) or redis (the replay section's Redis
+	// settings, on a connection of its own).
+	Store string `yaml:"store"`
+	// Principal limits failures per claimed principal (default
+	// max_failures 5 when neither limit is set).
+	Principal Policy `yaml:"principal"`
+	// Address limits failures per client address (default max_failures
+	// 50 when neither limit is set).
+	Address Policy `yaml:"address"`
+	// MaxEntries bounds the memory store's counters (default 100000).
+	MaxEntries int `yaml:"max_entries"`
+	// KeyPrefix prefixes the redis store's keys.
+	KeyPrefix string `yaml:"key_prefix"`
 }
 
 // Validate checks the section and fills in the defaults. Its errors name
@@ -92,7 +100,8 @@ type Policy struct {
 	// Lockout is the first lock's length. Each lock after that (a failure
 	// right after a lock ends, while failures are still remembered) doubles
 	// it, up to MaxLockout.
-	Lockout    time.Duration `yaml:"lockout"`
+	Lockout time.Duration `yaml:"lockout"`
+	// MaxLockout is the longest a lock grows to.
 	MaxLockout time.Duration `yaml:"max_lockout"`
 }
 

@@ -214,9 +214,14 @@ func (q Quota) WindowOrDefault() time.Duration {
 //	  address: 100000    # keys one client address (IPv6: /64) may record per window
 //	  window: 5m
 type QuotaConfig struct {
-	Principal int           `yaml:"principal"`
-	Address   int           `yaml:"address"`
-	Window    time.Duration `yaml:"window"`
+	// Principal is how many entries one principal may record per window
+	// (0: the default share; -1: no limit).
+	Principal int `yaml:"principal"`
+	// Address is how many entries one client address may record per
+	// window (0: the default share; -1: no limit).
+	Address int `yaml:"address"`
+	// Window is the quota's period (default 5m).
+	Window time.Duration `yaml:"window"`
 }
 
 // Validate checks the configuration; errors name the yaml key.

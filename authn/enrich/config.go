@@ -25,11 +25,19 @@ import (
 // registry with active_directory), else to sids; names and both need such a
 // registry.
 type Config struct {
-	Registry   string   `yaml:"registry"`
-	StripRealm bool     `yaml:"strip_realm"`
-	Realms     []string `yaml:"realms"`
-	GroupsOnly bool     `yaml:"groups_only"`
-	SIDGroups  string   `yaml:"sid_groups"`
+	// Registry names the registry (under registries) that knows the
+	// groups and attributes (required).
+	Registry string `yaml:"registry"`
+	// StripRealm looks alice@EXAMPLE.TEST up as alice.
+	StripRealm bool `yaml:"strip_realm"`
+	// Realms, with strip_realm, are the only realms stripped; a principal
+	// of another realm is refused.
+	Realms []string `yaml:"realms"`
+	// GroupsOnly adds groups but not attributes.
+	GroupsOnly bool `yaml:"groups_only"`
+	// SIDGroups is names, sids or both: what Kerberos PAC group SIDs
+	// become (default names when the registry resolves SIDs, else sids).
+	SIDGroups string `yaml:"sid_groups"`
 }
 
 var (

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/authsvc/authsvc/authn"
@@ -43,8 +45,22 @@ func (c *ExecConfig) Open(env *modenv.Env) (authn.Module, error) {
 	o.Command = append([]string{}, c.Command...)
 	if strings.Contains(o.Command[0], "/") {
 		o.Command[0] = env.Path(o.Command[0])
+		if !strings.Contains(o.Command[0], "/") { // ./prog next to a config in the working directory
+			o.Command[0] = "./" + o.Command[0]
+		}
 	}
 	o.Dir = env.Path(c.Dir)
+	// The program must be there at start (and check-config says so), not
+	// only at the first request. A name without a slash is looked up in
+	// PATH, as it will be run.
+	if _, err := exec.LookPath(o.Command[0]); err != nil {
+		return nil, fmt.Errorf("command: %w", err)
+	}
+	if o.Dir != "" {
+		if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("dir: %s is not a directory", o.Dir)
+		}
+	}
 	o.Document.Module = env.Name
 	o.Logger = env.Logger
 	return NewExec(o)

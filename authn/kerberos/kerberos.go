@@ -117,7 +117,9 @@ const (
 // auth_to_local RULE: Match is a regular expression over "name@REALM"
 // (anchored at both ends); Principal is the replacement ($1 etc.).
 type MapRule struct {
-	Match     string `yaml:"match"`
+	// Match is a regular expression over "name@REALM", anchored.
+	Match string `yaml:"match"`
+	// Principal is the local name it maps to ($1 etc. from Match).
 	Principal string `yaml:"principal"`
 }
 
@@ -228,6 +230,18 @@ func (m *Module) Close() error {
 		return m.keys.Close()
 	}
 	return nil
+}
+
+// Reload re-reads the module's keytab files now if they changed (SIGHUP),
+// besides the keytab_reload polling; on an error the keys loaded before
+// stay in use. Keytabs given to the module (Deps) are the giver's to
+// reload.
+func (m *Module) Reload() error {
+	if !m.ownKeys {
+		return nil
+	}
+	_, err := m.keys.Reload()
+	return err
 }
 
 // Challenge implements authn.Challenger.

@@ -59,8 +59,10 @@ type Conn struct {
 // standalone server; -1 turns acknowledgement off. Timeout 0 is
 // DefaultAckTimeout.
 type Ack struct {
-	Replicas int           `yaml:"replicas"`
-	Timeout  time.Duration `yaml:"timeout"`
+	// Replicas is how many replicas must acknowledge a write (-1: off).
+	Replicas int `yaml:"replicas"`
+	// Timeout is how long a write waits for them (default 100ms).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // DefaultAckTimeout is how long a write waits for its replicas unless

@@ -43,7 +43,10 @@ type Config struct {
 	BindPassword     string `yaml:"bind_password"`
 	BindPasswordFile string `yaml:"bind_password_file"`
 
-	UserSearch  UserSearch   `yaml:"user_search"`
+	// UserSearch finds a user's entry (required).
+	UserSearch UserSearch `yaml:"user_search"`
+	// GroupSearch, when set, finds the groups whose members include the
+	// user (else groups come from member_of_attribute).
 	GroupSearch *GroupSearch `yaml:"group_search"`
 	// ActiveDirectory, when set, adds what an AD domain needs: DOMAIN\user
 	// names, account states (disabled, locked out, expired) and SID names.

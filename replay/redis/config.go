@@ -298,3 +298,17 @@ func (c *Config) conn() redisconn.Conn {
 		Ack: c.ReplicasAck,
 	}
 }
+
+// CheckFiles does what Open does before it connects: it validates the
+// configuration and reads the password and TLS files. check-config calls
+// it; it never dials.
+func (c *Config) CheckFiles() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	client, err := c.NewClient()
+	if err != nil {
+		return err
+	}
+	return client.Close()
+}

@@ -291,3 +291,21 @@ func (c *Config) conn() redisconn.Conn {
 		Ack: c.ReplicasAck,
 	}
 }
+
+// CheckFiles does what Open does before it connects: it validates the
+// configuration and reads the key, password and TLS files. check-config
+// calls it; it never dials.
+func (c *Config) CheckFiles() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if _, err := c.keyring(); err != nil {
+		return err
+	}
+	conn := c.conn()
+	client, err := conn.NewClient("sct/redis")
+	if err != nil {
+		return err
+	}
+	return client.Close()
+}
