@@ -52,10 +52,14 @@ type topology struct {
 	// lagThenKill) and returns a function that waits for the failover and
 	// returns when a replica serves the failed master's keys.
 	fail func(t *testing.T, mode string) (waitFailover func())
-	// restart brings a killed master back (as a replica of the new one),
-	// or is nil when the topology does not need it: a Cluster shard with
-	// one replica has none left after a failover, and acknowledged
-	// records of that shard are refused until it has one again.
+	// restart brings a killed master back (as a replica of the new one)
+	// and waits until the new master's replicas are in sync: a Cluster
+	// shard with one replica has none left after a failover, and
+	// acknowledged records of that shard are refused until it has one
+	// again. A Sentinel master keeps its other replica, which the
+	// sentinels point at the new master after the promotion; until it has
+	// resynced (seconds on a loaded machine), acknowledged records are
+	// refused too, so restart waits for that.
 	restart func()
 	// resume continues the paused old master and waits until it is a
 	// replica of the new one (with a Cluster: in sync). Until then it
@@ -93,6 +97,7 @@ func sentinelTopology(t *testing.T) topology {
 			old.Resume()
 			s.WaitReplica(old, 30*time.Second)
 		},
+		restart: func() { s.WaitFailover(old, 30*time.Second, true) },
 	}
 }
 
