@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"github.com/authsvc/authsvc/internal/asynclog"
 	"io"
@@ -15,13 +14,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authsvc/authsvc/config"
@@ -57,15 +53,30 @@ func NewLogger(c config.Log) *slog.Logger {
 	return slog.New(asynclog.New(os.Stderr, func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }))
 }
 
+// closeLogger writes out the routine records an asynchronous logger
+// (NewLogger's) still holds, so that the last lines before exit are not
+// lost; later records are written at once.
+func closeLogger(l *slog.Logger) {
+	if c, ok := l.Handler().(io.Closer); ok {
+		c.Close()
+	}
+}
+
 // Reloader is implemented by registries that can re-read their source
 // (the file registry); SIGHUP reloads them (registry.Set.Reloader).
 type Reloader = registry.Reloader
 
 // Serve runs the service described by cfg until ctx is done or SIGINT or
-// SIGTERM arrives, then shuts down gracefully. listen, when not empty,
-// overrides the configured address. ready, when not nil, is called with the
-// bound address once the listener is open.
+// SIGTERM arrives, then shuts down gracefully (app/lifecycle.go): /readyz
+// answers 503 for shutdown_delay, then the listeners close and requests in
+// flight finish within shutdown_timeout. SIGHUP reloads what can be
+// reloaded. listen, when not empty, overrides the configured address.
+// ready, when not nil, is called with the bound address once the listener
+// is open.
 func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.Logger, ready func(addr net.Addr)) error {
+	defer closeLogger(logger)
+	sigs, stop := notifySignals()
+	defer stop()
 	rt, err := cfg.Build(logger)
 	if err != nil {
 		return err
@@ -81,30 +92,19 @@ func Serve(ctx context.Context, cfg *config.Config, listen string, logger *slog.
 	}
 	defer closeLockout()
 	opts.Lockout = lo
+	opts.AdminOnlyMetrics = cfg.Admin != nil
 	srv, err := server.New(opts)
 	if err != nil {
 		return err
 	}
-	hs, err := httpServer(cfg, srv.Handler(), logger)
-	if err != nil {
+	svc := &service{cfg: cfg, rt: rt, srv: srv, logger: logger, audit: opts.Audit, sigs: sigs}
+	if err := svc.listen(listen); err != nil {
 		return err
 	}
-	if listen == "" {
-		listen = cfg.Listen
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	if hs.TLSConfig != nil {
-		ln = tls.NewListener(ln, hs.TLSConfig)
-	}
-	logger.Info("authsvc listening", "addr", ln.Addr().String(), "tls", hs.TLSConfig != nil,
-		"modules", len(cfg.Modules), "proxy", cfg.Proxy != nil)
 	if ready != nil {
-		ready(ln.Addr())
+		ready(svc.ln.Addr())
 	}
-	return run(ctx, hs, ln, cfg.ShutdownTimeout, rt, logger)
+	return svc.run(ctx)
 }
 
 // serverOptions translates the configuration and what it built into the
@@ -137,9 +137,9 @@ func serverOptions(cfg *config.Config, rt *config.Runtime, logger *slog.Logger) 
 	if err := productionOptions(cfg, rt, &opts); err != nil {
 		return opts, err
 	}
+	opts.Registry = newRegistry()
 	if sc := cfg.SecureConversation; sc != nil {
 		// The STS's metrics go where the server's do.
-		opts.Registry = prometheus.NewRegistry()
 		svc, err := sts.New(sc.Config, rt.Contexts, opts.Registry, logger.With("component", "sts"))
 		if err != nil {
 			return opts, err
@@ -157,8 +157,9 @@ func (stsService) Classify(env *wsse.Envelope, contentType, soapAction string) (
 	return sts.Classify(env, contentType, soapAction)
 }
 
-// httpServer is the HTTP server around h, with the listener's TLS.
-func httpServer(cfg *config.Config, h http.Handler, logger *slog.Logger) (*http.Server, error) {
+// httpServer is the HTTP server around h (without TLS: see
+// service.listen).
+func httpServer(h http.Handler, logger *slog.Logger) *http.Server {
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -167,64 +168,7 @@ func httpServer(cfg *config.Config, h http.Handler, logger *slog.Logger) (*http.
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	if t := cfg.TLS; t != nil {
-		tc, err := tlsConfig(t, func(p string) string { return resolve(cfg.Path, p) })
-		if err != nil {
-			return nil, err
-		}
-		hs.TLSConfig = tc
-	}
-	return hs, nil
-}
-
-// run serves on ln until ctx is done or SIGINT or SIGTERM arrives, then
-// shuts down within timeout. SIGHUP reloads the registries that can.
-func run(ctx context.Context, hs *http.Server, ln net.Listener, timeout time.Duration, rt *config.Runtime, logger *slog.Logger) error {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	for {
-		select {
-		case err := <-errc:
-			return err
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				reload(rt, logger)
-				continue
-			}
-			logger.Info("shutting down", "signal", sig.String(), "timeout", timeout.String())
-		case <-ctx.Done():
-			logger.Info("shutting down", "reason", ctx.Err().Error())
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), timeout)
-		err := hs.Shutdown(sctx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("shutdown: %w", err)
-		}
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		logger.Info("stopped")
-		return nil
-	}
-}
-
-// reload re-reads the registries that can; one that fails keeps its old
-// content.
-func reload(rt *config.Runtime, logger *slog.Logger) {
-	for name, r := range rt.Registries {
-		if r.Reloader == nil {
-			continue
-		}
-		if err := r.Reloader.Reload(); err != nil {
-			logger.Error("reload failed; keeping the old content", "registry", name, "error", err.Error())
-		} else {
-			logger.Info("registry reloaded", "registry", name)
-		}
-	}
+	return hs
 }
 
 func resolve(cfgPath, p string) string {
@@ -277,7 +221,7 @@ func productionOptions(cfg *config.Config, rt *config.Runtime, o *server.Options
 		if err != nil {
 			return err
 		}
-		o.Audit = w // closed with the process
+		o.Audit = w // closed by Serve; SIGHUP reopens it
 	}
 	return nil
 }

@@ -28,19 +28,20 @@ func TestReloadRegistries(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	rt := &config.Runtime{Registries: map[string]registry.Set{"users": r.Set(), "dir": {}}}
+	svc := &service{rt: rt, logger: logger}
 	lookup := func(name string) bool {
 		_, err := r.LookupUser(context.Background(), name)
 		return err == nil
 	}
 
 	os.WriteFile(users, []byte("users: [{name: bob, digest_secret: b}]\n"), 0o600)
-	reload(rt, logger)
+	svc.reloadFiles()
 	if !lookup("bob") || lookup("alice") || !strings.Contains(logs.String(), "registry reloaded") {
 		t.Fatalf("after a reload: bob %v, alice %v; log %s", lookup("bob"), lookup("alice"), logs.String())
 	}
 
 	os.WriteFile(users, []byte("users: [{name: carol, pasword: x}]\n"), 0o600)
-	reload(rt, logger)
+	svc.reloadFiles()
 	if !lookup("bob") || !strings.Contains(logs.String(), "reload failed; keeping the old content") {
 		t.Fatalf("after a failed reload: bob %v; log %s", lookup("bob"), logs.String())
 	}

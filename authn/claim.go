@@ -35,7 +35,8 @@ type Claim struct {
 // Claimed describes the credential of a request whose envelope is env (nil
 // when there is none, or it did not parse) and whose Authorization header
 // is authorization. The first UsernameToken, else the first
-// BinarySecurityToken of the Security header, else the header's scheme.
+// BinarySecurityToken of the Security header (a pre-OASIS header's too),
+// else the header's scheme.
 func Claimed(env *wsse.Envelope, authorization string) Claim {
 	if env != nil && env.Security != nil {
 		sec := env.Security
@@ -49,7 +50,7 @@ func Claimed(env *wsse.Envelope, authorization string) Claim {
 			}
 			return c
 		}
-		if len(sec.BinaryTokens) > 0 {
+		if len(sec.BinaryTokens) > 0 || len(sec.LegacyBinaryTokens) > 0 {
 			return Claim{Method: MethodBinarySecurityToken}
 		}
 	}

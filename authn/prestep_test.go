@@ -143,6 +143,18 @@ func TestClaimed(t *testing.T) {
 	if got := Claimed(nil, ""); got != (Claim{Method: MethodNone}) {
 		t.Errorf("no envelope: %+v", got)
 	}
+	// A WSE 2.0 (pre-OASIS secext) header's token is claimed as a
+	// BinarySecurityToken too, so a refusal is counted under its method.
+	legacy := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header>` +
+		`<w:Security xmlns:w="` + wsse.NSWSSE0212 + `"><w:BinarySecurityToken ValueType="w:Kerberosv5ST">AAAA</w:BinarySecurityToken></w:Security>` +
+		`</s:Header><s:Body/></s:Envelope>`
+	env, err := wsse.Parse([]byte(legacy), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Claimed(env, ""); got != (Claim{Method: MethodBinarySecurityToken}) {
+		t.Errorf("pre-OASIS header: %+v", got)
+	}
 }
 
 // TestCleartextPassword: the span of the only UsernameToken's cleartext

@@ -24,7 +24,11 @@ type Runtime struct {
 	Contexts sct.Store
 	// Checkers are the dependencies whose health decides readiness.
 	Checkers map[string]authn.Checker
-	closers  []io.Closer
+	// Reloaders are the chain entries that re-read files on SIGHUP (a
+	// kerberos entry's keytabs), by "module/NAME"; registries that can are
+	// in Registries.
+	Reloaders map[string]registry.Reloader
+	closers   []io.Closer
 }
 
 // Close releases what Build opened.
@@ -60,7 +64,7 @@ func (c *Config) build(logger *slog.Logger, offline bool) (*Runtime, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	rt := &Runtime{Registries: map[string]registry.Set{}, Checkers: map[string]authn.Checker{}}
+	rt := &Runtime{Registries: map[string]registry.Set{}, Checkers: map[string]authn.Checker{}, Reloaders: map[string]registry.Reloader{}}
 	env := &Env{Logger: logger, BaseDir: filepath.Dir(c.Path), Registries: rt.Registries}
 	errs := []error{c.openStores(rt, env, logger, offline)}
 	failed := c.openRegistries(rt, env, logger, &errs)
@@ -163,6 +167,9 @@ func (c *Config) openModules(rt *Runtime, env *Env, logger *slog.Logger, failed 
 		}
 		if ch, ok := m.(authn.Checker); ok {
 			rt.Checkers["module/"+e.Name] = ch
+		}
+		if rl, ok := m.(registry.Reloader); ok {
+			rt.Reloaders["module/"+e.Name] = rl
 		}
 		entries = append(entries, authn.Entry{Name: e.Name, Flag: e.Flag, Module: m})
 	}

@@ -35,9 +35,18 @@ type Config struct {
 	// ShutdownTimeout is how long requests in flight may take to finish
 	// after SIGTERM or SIGINT (default 15s).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long /readyz answers 503 after SIGTERM, while
+	// requests are still served, before the listener closes and requests in
+	// flight drain (default 0s; at most 5m). Set it above the readiness
+	// probe's period times its failure threshold.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 	// TLS serves HTTPS on listen (default: plain HTTP, for TLS terminated
 	// by a proxy in front, see trusted_proxies).
 	TLS *TLS `yaml:"tls"`
+	// Admin, when set, is a second, plain-HTTP listener for /metrics,
+	// /readyz (with each failing check's error text) and /healthz; /metrics
+	// then leaves the service's listener.
+	Admin *Admin `yaml:"admin"`
 	// TrustedProxies are CIDRs or addresses of TLS-terminating proxies
 	// whose X-Forwarded-Proto/-For and X-Request-Id are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -81,6 +90,7 @@ type Config struct {
 	replay  ReplayConfig
 	proxies []netip.Prefix
 	root    *yaml.Node // the file's top-level mapping, for lines
+	types   *Types     // the type table it was loaded with, for Reread
 }
 
 // TLS configures the listener's TLS.
@@ -231,6 +241,10 @@ func Load(path string, types *Types) (*Config, error) {
 	return c, nil
 }
 
+// Reread loads the file c was loaded from again, with the same types (for
+// SIGHUP).
+func (c *Config) Reread() (*Config, error) { return Load(c.Path, c.types) }
+
 // Parse checks a configuration held in memory. Its error is an Errors
 // listing every problem found, each naming its key and line.
 func Parse(raw []byte, types *Types) (*Config, error) {
@@ -254,7 +268,7 @@ func parse(raw []byte, types *Types, lookup func(string) (string, bool)) (*Confi
 	if err := root.Decode(&c); err != nil && len(errs) == 0 {
 		errs = append(errs, err)
 	}
-	c.root = root.Content[0]
+	c.root, c.types = root.Content[0], types
 	if err := c.check(types); err != nil {
 		errs = append(errs, err)
 	}
@@ -276,7 +290,7 @@ func (c *Config) check(types *Types) error {
 		f   func() error
 	}{
 		{"listen", c.checkListener}, {"limits", c.checkLimits}, {"security", c.checkSecurity}, {"log", c.checkLog},
-		{"proxy", c.checkProxy}, {"secure_conversation", c.checkSecureConversation},
+		{"proxy", c.checkProxy}, {"secure_conversation", c.checkSecureConversation}, {"admin", c.checkOps},
 		{"replay", func() error { return c.checkReplay(types) }},
 		{"registries", func() error { return c.checkRegistries(types) }},
 		{"chain", func() error { return c.checkChain(types) }},

@@ -162,6 +162,10 @@ func TestKubernetesConfigChecks(t *testing.T) {
 		t.Errorf("the Deployment mounts secret %q, the file defines %q", secretName, m.sec.Name)
 	}
 	cfg := m.cm.Data["authsvc.yaml"]
+	// The grace period above counts on this shutdown_delay.
+	if !strings.Contains(cfg, "\nshutdown_delay: 10s ") {
+		t.Errorf("the config's shutdown_delay is not the 10s the grace period counts on:\n%s", cfg)
+	}
 	keytabPath := mounts["keytab"] + "/service.keytab"
 	if !strings.Contains(cfg, "keytab: "+keytabPath) {
 		t.Fatalf("the config does not name the Secret's keytab %s:\n%s", keytabPath, cfg)

@@ -24,7 +24,8 @@ type AuditRecord struct {
 	Principal string `json:"principal,omitempty"`
 	Method    string `json:"method,omitempty"`
 	TokenType string `json:"token_type,omitempty"`
-	// Outcome is accepted, rejected, locked or error.
+	// Outcome is accepted, rejected, locked, throttled or error (the
+	// vocabulary of the metrics, server/series.go).
 	Outcome string `json:"outcome"`
 	Fault   string `json:"fault,omitempty"`
 	Reason  string `json:"reason,omitempty"`

@@ -256,11 +256,11 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 			s.m.depErrorsTotal.WithLabelValues("module/" + f.Module).Inc()
 		}
 	}
+	if res.locked != "" {
+		outcome = outcomeLocked
+	}
 	s.m.requests.WithLabelValues(endpoint, outcome).Inc()
 	s.m.faults.WithLabelValues(string(f.Code)).Inc()
-	if res.locked != "" {
-		outcome = "locked"
-	}
 	method, tokenType := claimedMethod(res, r)
 	s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcome).Inc()
 	if isReplay(f) {

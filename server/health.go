@@ -17,8 +17,14 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz asks every dependency (Options.Checkers) at once and answers 503
-// unless all answer.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+// unless all answer and the service is not shutting down (Drain). On the
+// service's listener it names a failing check but not its error text,
+// which may describe the internal network (addresses, DNs); the log and the
+// admin listener (AdminHandler) have it.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) { s.readiness(w, r, false) }
+
+// readiness answers /readyz; detail adds each failing check's error text.
+func (s *Server) readiness(w http.ResponseWriter, r *http.Request, detail bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	names := make([]string, 0, len(s.o.Checkers))
@@ -48,7 +54,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			defer mu.Unlock()
 			c := check{Name: n, OK: err == nil}
 			if err != nil {
-				c.Error = err.Error()
+				c.Error = "failing"
+				if detail {
+					c.Error = err.Error()
+				}
 				out.Ready = false
 				s.m.depErrors.WithLabelValues(n).Inc()
 			}
@@ -64,6 +73,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	wg.Wait()
+	if s.draining.Load() {
+		out.Ready = false
+		out.Checks = append(out.Checks, check{Name: "shutdown", OK: false, Error: "shutting down"})
+	}
 	sort.Slice(out.Checks, func(i, j int) bool { return out.Checks[i].Name < out.Checks[j].Name })
 	w.Header().Set("Content-Type", "application/json")
 	if !out.Ready {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -77,9 +78,14 @@ type signingKey struct {
 }
 
 type identity struct {
-	o    IdentityOptions
-	keys []signingKey // by ActiveFrom, stable
+	o IdentityOptions // o.Keys: as first given; the live ones are in keys
+	// keys are the signing keys by ActiveFrom (stable); SIGHUP swaps them
+	// (Server.ReloadIdentityKeys).
+	keys atomic.Pointer[[]signingKey]
 }
+
+// ring returns the signing keys in use.
+func (id *identity) ring() []signingKey { return *id.keys.Load() }
 
 func newIdentity(o IdentityOptions, now time.Time) (*identity, error) {
 	if o.Issuer == "" || len(o.Audience) == 0 {
@@ -95,8 +101,23 @@ func newIdentity(o IdentityOptions, now time.Time) (*identity, error) {
 		return nil, errors.New("server: identity needs at least one signing key")
 	}
 	id := &identity{o: o}
+	keys, err := prepareKeys(o.Keys, now)
+	if err != nil {
+		return nil, err
+	}
+	id.keys.Store(&keys)
+	return id, nil
+}
+
+// prepareKeys checks the keys, names them (kid) and sorts them by
+// ActiveFrom; one must be active at now.
+func prepareKeys(in []SigningKey, now time.Time) ([]signingKey, error) {
+	if len(in) == 0 {
+		return nil, errors.New("server: identity needs at least one signing key")
+	}
+	var keys []signingKey
 	seen := map[string]bool{}
-	for i, k := range o.Keys {
+	for i, k := range in {
 		alg, err := keyAlgorithm(k.Key)
 		if err != nil {
 			return nil, fmt.Errorf("server: identity key %d: %w", i, err)
@@ -119,13 +140,29 @@ func newIdentity(o IdentityOptions, now time.Time) (*identity, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: identity key %d: %w", i, err)
 		}
-		id.keys = append(id.keys, signingKey{SigningKey: k, alg: alg, signer: signer, jwk: pub})
+		keys = append(keys, signingKey{SigningKey: k, alg: alg, signer: signer, jwk: pub})
 	}
-	slices.SortStableFunc(id.keys, func(a, b signingKey) int { return a.ActiveFrom.Compare(b.ActiveFrom) })
-	if id.current(now) < 0 {
-		return nil, fmt.Errorf("server: no identity key is active yet (the first becomes active at %s)", id.keys[0].ActiveFrom)
+	slices.SortStableFunc(keys, func(a, b signingKey) int { return a.ActiveFrom.Compare(b.ActiveFrom) })
+	if current(keys, now) < 0 {
+		return nil, fmt.Errorf("server: no identity key is active yet (the first becomes active at %s)", keys[0].ActiveFrom)
 	}
-	return id, nil
+	return keys, nil
+}
+
+// ReloadIdentityKeys replaces the identity's signing keys (SIGHUP: key
+// files re-read, keys added for a rotation). The new set is checked as at
+// start; on error the keys in use stay. Assertions being signed finish with
+// the key they started with.
+func (s *Server) ReloadIdentityKeys(keys []SigningKey) error {
+	if s.id == nil {
+		return errors.New("server: no identity section to reload")
+	}
+	ks, err := prepareKeys(keys, s.o.Now())
+	if err != nil {
+		return err
+	}
+	s.id.keys.Store(&ks)
+	return nil
 }
 
 func keyAlgorithm(k crypto.Signer) (jose.SignatureAlgorithm, error) {
@@ -152,9 +189,9 @@ func keyAlgorithm(k crypto.Signer) (jose.SignatureAlgorithm, error) {
 }
 
 // current returns the index of the signing key at now, -1 if none.
-func (id *identity) current(now time.Time) int {
+func current(keys []signingKey, now time.Time) int {
 	cur := -1
-	for i, k := range id.keys {
+	for i, k := range keys {
 		if !k.ActiveFrom.After(now) {
 			cur = i
 		}
@@ -166,12 +203,13 @@ func (id *identity) current(now time.Time) int {
 // active, the signing key, and older keys until every assertion they may
 // have signed has expired.
 func (id *identity) published(now time.Time) []jose.JSONWebKey {
-	cur := id.current(now)
-	out := make([]jose.JSONWebKey, 0, len(id.keys))
-	for i, k := range id.keys {
+	keys := id.ring()
+	cur := current(keys, now)
+	out := make([]jose.JSONWebKey, 0, len(keys))
+	for i, k := range keys {
 		if i < cur {
 			// Superseded when the next key became active.
-			retire := id.keys[i+1].ActiveFrom.Add(id.o.TTL + assertionLeeway)
+			retire := keys[i+1].ActiveFrom.Add(id.o.TTL + assertionLeeway)
 			if !now.Before(retire) {
 				continue
 			}
@@ -183,7 +221,8 @@ func (id *identity) published(now time.Time) []jose.JSONWebKey {
 
 // sign issues an assertion for s.
 func (id *identity) sign(s *authn.Subject, requestID string, now time.Time) (string, error) {
-	cur := id.current(now)
+	keys := id.ring()
+	cur := current(keys, now)
 	if cur < 0 {
 		return "", errors.New("no active signing key")
 	}
@@ -208,7 +247,7 @@ func (id *identity) sign(s *authn.Subject, requestID string, now time.Time) (str
 	if !s.AuthTime.IsZero() {
 		c.AuthTime = s.AuthTime.Unix()
 	}
-	return jwt.Signed(id.keys[cur].signer).Claims(c).Serialize()
+	return jwt.Signed(keys[cur].signer).Claims(c).Serialize()
 }
 
 // jwks serves /.well-known/jwks.json.

@@ -33,11 +33,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_requests_total",
-			Help: "Authentication decisions by endpoint (api, proxy, gateway) and outcome (accepted, rejected, error).",
+			Help: "Authentication decisions by endpoint (api, proxy, gateway) and outcome (accepted, rejected, locked, throttled, error).",
 		}, []string{"endpoint", "outcome"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_authentications_total",
-			Help: "Authentication decisions by endpoint, method (UsernameToken, Kerberos, ...; as claimed when rejected), token type and outcome (accepted, rejected, locked, error).",
+			Help: "Authentication decisions by endpoint, method (UsernameToken, Kerberos, ...; as claimed when rejected), token type and outcome (accepted, rejected, locked, throttled, error).",
 		}, []string{"endpoint", "method", "token_type", "outcome"}),
 		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_faults_total",
@@ -45,7 +45,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"code"}),
 		modules: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authsvc_module_logins_total",
-			Help: "Login attempts by chain entry and outcome (success, rejected, error, ignored).",
+			Help: "Login attempts by chain entry and outcome (accepted, rejected, error, ignored: no credential of its kind).",
 		}, []string{"module", "outcome"}),
 		moduleDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "authsvc_module_duration_seconds",

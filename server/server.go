@@ -23,11 +23,11 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/internal/logsafe"
@@ -81,6 +81,9 @@ type Options struct {
 	// them; they are never forwarded upstream. Without it an RST is
 	// refused (wst:InvalidRequest).
 	STS STS
+	// AdminOnlyMetrics leaves /metrics off the service's handler: an admin
+	// listener (AdminHandler) serves it.
+	AdminOnlyMetrics bool
 }
 
 // TimestampPolicy says how wsu:Timestamp is checked.
@@ -119,6 +122,8 @@ type Server struct {
 	id      *identity
 	audit   *auditLog
 	guard   *lockout.Guard
+	// draining is set by Drain: /readyz answers 503 from then on.
+	draining atomic.Bool
 }
 
 // New builds a Server.
@@ -166,7 +171,7 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.o.Chain = o.Chain.WithTimestamp(o.Timestamp).WithObserver(func(entry string, out authn.Outcome, _ error, d time.Duration) {
-		s.m.modules.WithLabelValues(entry, out.String()).Inc()
+		s.m.modules.WithLabelValues(entry, moduleOutcome(out)).Inc()
 		s.m.moduleDuration.WithLabelValues(entry).Observe(d.Seconds())
 	})
 	s.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
@@ -176,6 +181,7 @@ func New(o Options) (*Server, error) {
 		}
 	}
 	s.handler = s.routes()
+	s.initSeries()
 	return s, nil
 }
 
@@ -222,9 +228,10 @@ func (s *Server) newProxy(p *ProxyOptions) error {
 	// without a Content-Length (chunked from the upstream), so a streaming
 	// upstream's events are not held back.
 	s.proxy = &httputil.ReverseProxy{
-		Rewrite:      s.rewrite,
-		Transport:    timedTransport{p.Transport, s.m},
-		ErrorHandler: s.upstreamError,
+		Rewrite:        s.rewrite,
+		Transport:      timedTransport{p.Transport, s.m},
+		ErrorHandler:   s.upstreamError,
+		ModifyResponse: s.tagResponse,
 	}
 	return nil
 }
@@ -235,7 +242,9 @@ func (s *Server) routes() http.Handler {
 	r.Use(s.recoverer)
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{}))
+	if !s.o.AdminOnlyMetrics {
+		r.Method(http.MethodGet, "/metrics", s.metricsHandler())
+	}
 	r.Post("/v1/authenticate", s.authenticateAPI)
 	r.Get("/v1/authenticate", s.authenticateAPI) // HTTP Negotiate without a SOAP body
 	if s.o.STS != nil {

@@ -517,7 +517,23 @@ func newMetrics() *metrics {
 	}
 }
 
+// refusalReasons are the reason label's values of authsvc_sts_refused_total.
+var refusalReasons = []string{"invalid_request", "insecure_channel", "bootstrap_is_context", "no_proof_of_possession",
+	"target_mismatch", "amend", "renew_conflict", "context_gone", "store_full", "store_unavailable", "store_error", "error"}
+
+// register registers the metrics with every series at zero (versions,
+// kinds and reasons are known), so that they are there from the start.
 func (m *metrics) register(reg prometheus.Registerer) error {
+	for _, v := range wstrust.Versions {
+		m.issued.WithLabelValues(v.Name)
+		m.renewed.WithLabelValues(v.Name)
+		m.cancelled.WithLabelValues(v.Name)
+	}
+	for _, k := range []wstrust.Kind{wstrust.Issue, wstrust.Renew, wstrust.Cancel, wstrust.Amend} {
+		for _, r := range refusalReasons {
+			m.refused.WithLabelValues(k.String(), r)
+		}
+	}
 	for _, c := range []prometheus.Collector{m.issued, m.renewed, m.cancelled, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("sts: metrics: %w", err)

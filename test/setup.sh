@@ -26,6 +26,7 @@ packages=(
   openjdk-17-jdk-headless maven libwss4j-java libxml-security-java libcommons-logging-java libslf4j-java
   xmlsec1
   systemd                 # systemd-analyze verify/security for deploy/systemd (no systemd as PID 1 needed)
+  logrotate               # the README's audit rotation, run against the binary (test/e2e)
 )
 
 missing=()

@@ -86,6 +86,7 @@ func seedCorpus(f *testing.F) {
 		env12 + `<s:Header><Security xmlns="` + NSWSSE + `" s:role="urn:x"/><Security xmlns="` + NSWSSE + `"><UsernameToken><Username><![CDATA[x]]>y</Username></UsernameToken></Security></s:Header><s:Body/></s:Envelope>`,
 		`<?xml version="1.0"?><!-- x --><s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Body/></s:Envelope>`,
 		`<!DOCTYPE x><x/>`,
+		env11 + `<s:Header><wsse:Security xmlns:wsse="` + NSWSSE0207 + `"><wsse:BinarySecurityToken ValueType="wsse:Kerberosv5ST" EncodingType="wsse:Base64Binary">YWJj</wsse:BinarySecurityToken></wsse:Security></s:Header><s:Body/></s:Envelope>`,
 		`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header><a:b xmlns:a="urn:a" a:c="1" c='2'>&#x41;&#65;</a:b></s:Header><s:Body></s:Body></s:Envelope>`,
 	} {
 		f.Add([]byte(s))

@@ -18,6 +18,10 @@ import (
 // attribute whitespace in its input buffer. The fuzz tests check this tokenizer
 // against encoding/xml.
 
+// ReasonTooManyAttributes is the Reason of the Error the tokenizer returns
+// for a start tag with more attributes than the limit.
+const ReasonTooManyAttributes = "too many attributes on one element"
+
 type tokKind uint8
 
 const (
@@ -55,13 +59,29 @@ type lexer struct {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-func isNameStart(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':' || c >= 0x80
-}
+func isNameStart(c byte) bool { return nameClass[c]&nameStart != 0 }
 
-func isNameChar(c byte) bool {
-	return isNameStart(c) || c >= '0' && c <= '9' || c == '-' || c == '.'
-}
+func isNameChar(c byte) bool { return nameClass[c]&nameChar != 0 }
+
+// nameClass classifies bytes for names in one lookup each: the name loop
+// is the tokenizer's hottest.
+var nameClass = func() (t [256]uint8) {
+	for c := range 256 {
+		b := byte(c)
+		if b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == ':' || b >= 0x80 {
+			t[c] |= nameStart | nameChar
+		}
+		if b >= '0' && b <= '9' || b == '-' || b == '.' {
+			t[c] |= nameChar
+		}
+	}
+	return t
+}()
+
+const (
+	nameStart = 1 << iota
+	nameChar
+)
 
 // name reads an XML name at l.pos. Non-ASCII bytes are accepted as name
 // characters when they form valid UTF-8 (checked once for the whole input).
@@ -214,7 +234,7 @@ func (l *lexer) startTagRest(t *token) *Error {
 			return l.errAt("attributes must be separated by white space")
 		}
 		if len(l.attrs) >= l.lim.MaxAttributes {
-			return &Error{Code: InvalidSecurity, Reason: "too many attributes on one element"}
+			return &Error{Code: InvalidSecurity, Reason: ReasonTooManyAttributes}
 		}
 		n, err := l.name()
 		if err != nil {

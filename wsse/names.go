@@ -27,6 +27,16 @@ const (
 	RoleNone12         = "http://www.w3.org/2003/05/soap-envelope/role/none"
 )
 
+// NSWSSE0207 and NSWSSE0212 are the secext namespaces of the WS-Security
+// drafts before OASIS, which Microsoft WSE 1.0/2.0 and FileNet clients still
+// send. Parse takes a Security header in them for its BinarySecurityTokens
+// only (Security.LegacyBinaryTokens, for the Kerberos module); nothing else
+// in such a header is typed.
+const (
+	NSWSSE0207 = "http://schemas.xmlsoap.org/ws/2002/07/secext"
+	NSWSSE0212 = "http://schemas.xmlsoap.org/ws/2002/12/secext"
+)
+
 // Version is the SOAP version of an envelope.
 type Version int
 

@@ -11,7 +11,9 @@ package wsse
 
 import (
 	"bytes"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -89,6 +91,13 @@ type Security struct {
 	Timestamp      *Timestamp
 	UsernameTokens []UsernameToken
 	BinaryTokens   []BinarySecurityToken
+	// Space is the header's namespace: NSWSSE, or for a pre-OASIS header
+	// NSWSSE0207 or NSWSSE0212. A pre-OASIS header's BinarySecurityTokens
+	// (in its own namespace) are in LegacyBinaryTokens, not BinaryTokens,
+	// and nothing else in it is typed: only a module that asks for them
+	// (the Kerberos module, for WSE's tokens) sees them.
+	Space              string
+	LegacyBinaryTokens []BinarySecurityToken
 	// Elements are all child elements of the header, in document order,
 	// including the ones also parsed into typed fields above.
 	Elements []Element
@@ -181,6 +190,12 @@ type BinarySecurityToken struct {
 	EncodingType string
 	Value        string // as sent (usually Base64, possibly with white space)
 	Start, End   int
+
+	// ValueTypeSpace and EncodingTypeSpace are set when the attribute is a
+	// QName whose prefix is declared at the token (pre-OASIS tokens write
+	// ValueType="wsse:Kerberosv5ST"): the namespace the prefix stands for.
+	// ValueType and EncodingType stay as sent.
+	ValueTypeSpace, EncodingTypeSpace string
 }
 
 type nsBind struct {
@@ -201,6 +216,7 @@ const (
 	nsWSSE11
 	nsWSU
 	nsXML
+	nsWSSELegacy // NSWSSE0207, NSWSSE0212
 )
 
 func classifyNS(uri []byte) nsID {
@@ -219,6 +235,8 @@ func classifyNS(uri []byte) nsID {
 		return nsWSU
 	case NSXML:
 		return nsXML
+	case NSWSSE0207, NSWSSE0212:
+		return nsWSSELegacy
 	}
 	return nsOther
 }
@@ -243,19 +261,51 @@ const (
 	inTSChild
 )
 
-// arena holds a parse's state and its usual result in one allocation.
+// arena holds a parse's usual result in one allocation.
 type arena struct {
-	p     parser
 	env   Envelope
 	sec   Security
 	ut    [1]UsernameToken
 	el    [4]Element
 	scope [6]nsBind
+	body  [4]nsBind // Envelope.bodyScope
+}
+
+// scratch is a parser's working state. It never ends up in the result, so
+// it is reused from parse to parse (scratchPool) instead of being
+// allocated and zeroed each time (about 2 KB).
+type scratch struct {
+	p     parser
 	ns    [8]nsBind
 	stack [10]openElem
 	state [10]uint8
 	attrs [6]rawAttr
 	utBuf [192]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledText bounds the text buffers a pooled scratch keeps.
+const maxPooledText = 4 << 10
+
+// release wipes what the parse left in s (pointers into its input, the
+// token's texts, a password among them) and returns s to the pool.
+func (s *scratch) release() {
+	text, sc := s.p.text, s.p.scratch
+	clear(text[:cap(text)])
+	clear(sc[:cap(sc)])
+	if cap(text) > maxPooledText {
+		text = nil
+	}
+	if cap(sc) > maxPooledText {
+		sc = nil
+	}
+	s.p = parser{text: text[:0], scratch: sc[:0]}
+	clear(s.ns[:])
+	clear(s.stack[:])
+	clear(s.attrs[:])
+	clear(s.utBuf[:])
+	scratchPool.Put(s)
 }
 
 type parser struct {
@@ -307,20 +357,23 @@ func Parse(b []byte, opts *Options) (*Envelope, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	// One allocation holds the parser's state and the typical result.
+	// One allocation holds the typical result; the parser's state is
+	// reused.
 	a := &arena{}
-	p := &a.p
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	p := &sc.p
 	p.arena = a
 	p.opts, p.lim = opts, opts.Limits.withDefaults()
 	p.lex.b = b
 	p.lex.lim = &p.lim
-	p.lex.attrs = a.attrs[:0]
-	p.utText = a.utBuf[:0]
+	p.lex.attrs = sc.attrs[:0]
+	p.utText = sc.utBuf[:0]
 	a.env.Raw = b
 	p.env = &a.env
-	p.ns = a.ns[:0]
-	p.stack = a.stack[:0]
-	p.state = a.state[:0]
+	p.ns = sc.ns[:0]
+	p.stack = sc.stack[:0]
+	p.state = sc.state[:0]
 	if err := p.run(); err != nil {
 		if e, ok := err.(*Error); ok && e.Version == 0 {
 			e.Version = p.env.Version
@@ -473,8 +526,8 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		st, done, err = p.startEnvelopeChild(&t, &name, ra, mark)
 	case inHeader:
 		st = inOtherHeaderBlock
-		if sid == nsWSSE && bytes.Equal(local, []byte("Security")) {
-			st, err = p.securityStart(t, ra)
+		if (sid == nsWSSE || sid == nsWSSELegacy) && bytes.Equal(local, []byte("Security")) {
+			st, err = p.securityStart(t, ra, space)
 		}
 	case inSecurity:
 		st, err = p.securityChild(t, space, sid, local, ra)
@@ -605,7 +658,8 @@ func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, ma
 		return inHeader, false, nil
 	case bytes.Equal(n.local, []byte("Body")):
 		p.env.BodyStart = t.start
-		p.env.bodyScope = p.ns[:mark:mark]
+		// A copy: p.ns is the pooled scratch's.
+		p.env.bodyScope = slices.Clip(append(p.arena.body[:0], p.ns[:mark]...))
 		for _, a := range ra {
 			if isIDAttr(a) {
 				v, err := attrString(a)
@@ -661,6 +715,10 @@ func internString(b []byte) string {
 		return NSWSU
 	case NSDSig:
 		return NSDSig
+	case NSWSSE0207:
+		return NSWSSE0207
+	case NSWSSE0212:
+		return NSWSSE0212
 	}
 	return string(b)
 }
@@ -681,7 +739,7 @@ func internLocal(b []byte) string {
 	return string(b)
 }
 
-func (p *parser) securityStart(t token, ra []resolvedAttr) (uint8, error) {
+func (p *parser) securityStart(t token, ra []resolvedAttr, space []byte) (uint8, error) {
 	envID := p.envID()
 	var actor string
 	mu := false
@@ -715,7 +773,7 @@ func (p *parser) securityStart(t token, ra []resolvedAttr) (uint8, error) {
 		return 0, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
 	}
 	a := p.arena
-	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu,
+	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu, Space: internString(space),
 		UsernameTokens: a.ut[:0], Elements: a.el[:0]}
 	p.sec = &a.sec
 	p.sec.scope = append(a.scope[:0], p.ns...)
@@ -752,30 +810,18 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 	p.sec.Elements = append(p.sec.Elements, el)
 	p.curChild = len(p.sec.Elements) - 1
 	switch {
+	case p.sec.Space != NSWSSE:
+		// A pre-OASIS header: its own BinarySecurityTokens only.
+		if sid == nsWSSELegacy && string(space) == p.sec.Space && bytes.Equal(local, []byte("BinarySecurityToken")) {
+			return p.startBST(t.start, el.ID, ra, &p.sec.LegacyBinaryTokens)
+		}
+		return inSecurityChild, nil
 	case sid == nsWSSE && bytes.Equal(local, []byte("UsernameToken")):
 		p.sec.UsernameTokens = append(p.sec.UsernameTokens, UsernameToken{ID: el.ID, Start: t.start})
 		p.ut = &p.sec.UsernameTokens[len(p.sec.UsernameTokens)-1]
 		return inUT, nil
 	case sid == nsWSSE && bytes.Equal(local, []byte("BinarySecurityToken")):
-		bst := BinarySecurityToken{ID: el.ID, Start: t.start}
-		for _, a := range ra {
-			if a.sid != nsNone {
-				continue
-			}
-			v, err := attrString(a)
-			if err != nil {
-				return 0, err
-			}
-			switch string(a.local) {
-			case "ValueType":
-				bst.ValueType = v
-			case "EncodingType":
-				bst.EncodingType = v
-			}
-		}
-		p.sec.BinaryTokens = append(p.sec.BinaryTokens, bst)
-		p.bst = &p.sec.BinaryTokens[len(p.sec.BinaryTokens)-1]
-		return inBST, nil
+		return p.startBST(t.start, el.ID, ra, &p.sec.BinaryTokens)
 	case sid == nsWSU && bytes.Equal(local, []byte("Timestamp")):
 		if p.sec.Timestamp != nil {
 			return 0, &Error{Code: InvalidSecurity, Reason: "more than one Timestamp in the Security header"}
@@ -785,6 +831,44 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 		return inTS, nil
 	}
 	return inSecurityChild, nil
+}
+
+// startBST opens a BinarySecurityToken, appended to list.
+func (p *parser) startBST(start int, id string, ra []resolvedAttr, list *[]BinarySecurityToken) (uint8, error) {
+	bst := BinarySecurityToken{ID: id, Start: start}
+	for _, a := range ra {
+		if a.sid != nsNone {
+			continue
+		}
+		v, err := attrString(a)
+		if err != nil {
+			return 0, err
+		}
+		switch string(a.local) {
+		case "ValueType":
+			bst.ValueType, bst.ValueTypeSpace = v, p.qnameSpace(v)
+		case "EncodingType":
+			bst.EncodingType, bst.EncodingTypeSpace = v, p.qnameSpace(v)
+		}
+	}
+	*list = append(*list, bst)
+	p.bst = &(*list)[len(*list)-1]
+	return inBST, nil
+}
+
+// qnameSpace returns the namespace of the prefix of an attribute value
+// that is a QName (prefix:local, no '/') with a prefix declared in scope,
+// else "". A URI value ("http://...") has a '/' and is not resolved.
+func (p *parser) qnameSpace(v string) string {
+	i := strings.IndexByte(v, ':')
+	if i <= 0 || i == len(v)-1 || strings.ContainsAny(v, "/#") {
+		return ""
+	}
+	uri, _, ok := p.lookupNS([]byte(v[:i]))
+	if !ok {
+		return ""
+	}
+	return internString(uri)
 }
 
 func (p *parser) utChild(sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {

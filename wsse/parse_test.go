@@ -2,6 +2,7 @@ package wsse
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -183,5 +184,39 @@ func TestTruncatedIsReported(t *testing.T) {
 	_, err := Parse([]byte(env11+`<s:Header><wsse:Security `+wsseNS+`>`), nil)
 	if !IsTruncated(err) {
 		t.Fatalf("IsTruncated(%v) = false", err)
+	}
+}
+
+// TestParseResultOutlivesScratch: Parse reuses its working state from
+// parse to parse; an envelope it returned must not change when later
+// parses, of other messages, reuse that state.
+func TestParseResultOutlivesScratch(t *testing.T) {
+	first := env11 + `<s:Header><wsse:Security ` + wsseNS + ` xmlns:a="urn:a"><wsse:UsernameToken>` +
+		`<wsse:Username>alice</wsse:Username><wsse:Password>first-secret</wsse:Password></wsse:UsernameToken>` +
+		`</wsse:Security></s:Header><s:Body><s:x/></s:Body></s:Envelope>`
+	env := mustParse(t, first)
+	other := `<t:Envelope xmlns:t="` + NSSOAP11 + `" xmlns:q="urn:q" xmlns:r="urn:r" xmlns:u="urn:u"><t:Header>` +
+		`<wsse:Security ` + wsseNS + `><wsse:UsernameToken><wsse:Username>mallory</wsse:Username>` +
+		`<wsse:Password>other-password</wsse:Password></wsse:UsernameToken></wsse:Security></t:Header><t:Body/></t:Envelope>`
+	for range 50 {
+		mustParse(t, other)
+	}
+	ut := env.Security.UsernameTokens[0]
+	if ut.Username != "alice" || ut.Password != "first-secret" {
+		t.Errorf("token = %+v", ut)
+	}
+	if ns := env.Security.Namespaces(); len(ns) != 3 || ns["s"] != NSSOAP11 || ns["wsse"] != NSWSSE || ns["a"] != "urn:a" {
+		t.Errorf("namespaces in scope at Security = %v", ns)
+	}
+	if len(env.bodyScope) != 1 || string(env.bodyScope[0].prefix) != "s" || string(env.bodyScope[0].uri) != NSSOAP11 {
+		t.Errorf("namespaces in scope at the Body = %q", fmt.Sprint(env.bodyScope))
+	}
+	// The Body is still checked with the Envelope's declarations.
+	c := NewBodyChecker(env)
+	if err := c.Write([]byte(first[env.BodyStart:])); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

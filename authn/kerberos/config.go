@@ -112,7 +112,25 @@ func (c *Config) settings(m *Module) error {
 	if err := c.principals(m); err != nil {
 		return err
 	}
+	if err := c.transitPolicy(m); err != nil {
+		return err
+	}
 	return c.mapRules(m)
+}
+
+// transitPolicy parses trusted_transit_realms and trust_kdc_transit_check.
+func (c *Config) transitPolicy(m *Module) error {
+	m.transit, m.trustKDCTransit = make(map[string]bool), true
+	if c.TrustKDCTransitCheck != nil {
+		m.trustKDCTransit = *c.TrustKDCTransitCheck
+	}
+	for _, r := range c.TrustedTransitRealms {
+		if r == "" || strings.ContainsAny(r, "@, \\\t\n") {
+			return fmt.Errorf("kerberos: trusted_transit_realms: %q is not a realm name", r)
+		}
+		m.transit[r] = true
+	}
+	return nil
 }
 
 // principals parses service_principals and realms.

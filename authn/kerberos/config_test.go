@@ -1,11 +1,13 @@
 package kerberos
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/authsvc/authsvc/config/modenv"
@@ -59,5 +61,79 @@ func TestConfigOpenResolvesKeytabs(t *testing.T) {
 	}
 	if _, err := c.Open(&modenv.Env{BaseDir: dir}); err == nil || !strings.Contains(err.Error(), "replay cache is required") {
 		t.Errorf("without a replay cache: %v", err)
+	}
+}
+
+func TestConfigTransit(t *testing.T) {
+	var c Config
+	doc := "keytab: k\nservice_principals: [" + spn + "]\ntrusted_transit_realms: [MIDDLE.TEST, /COM/HP]\ntrust_kdc_transit_check: false\n"
+	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || len(c.TrustedTransitRealms) != 2 || *c.TrustKDCTransitCheck {
+		t.Fatalf("%+v: %v", c, err)
+	}
+	for _, bad := range []string{"", "A B", "A,B", "A@B", `A\B`} {
+		c2 := c
+		c2.TrustedTransitRealms = []string{bad}
+		if err := c2.Validate(); err == nil || !strings.Contains(err.Error(), "trusted_transit_realms: ") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// Reload (SIGHUP) re-reads the module's keytab now, with polling off: a
+// rotated key is in use at once; a broken file keeps the keys in use.
+func TestModuleReloadRereadsTheKeytab(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "http.keytab")
+	write := func(kvno int) {
+		t.Helper()
+		kt := keytab.New()
+		if err := kt.AddEntry("HTTP/soap.example.test", "EXAMPLE.TEST", "pw", time.Now(), uint8(kvno), 18); err != nil {
+			t.Fatal(err)
+		}
+		b, err := kt.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A new file (a new inode), as ktutil or a Secret update makes it.
+		if err := os.WriteFile(path+".new", b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".new", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(2)
+	env := &modenv.Env{BaseDir: dir, Replay: replay.NewMemory(replay.MemoryOptions{MaxEntries: 10})}
+	c := Config{Keytab: "http.keytab", ServicePrincipals: []string{spn}, KeytabReload: -1}
+	mod, err := c.Open(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mod.(*Module)
+	defer m.Close()
+	kvno := func() int {
+		t.Helper()
+		_, v, err := m.keys.Key("HTTP/soap.example.test", "EXAMPLE.TEST", 0, 18)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if kvno() != 2 {
+		t.Fatalf("kvno %d at start", kvno())
+	}
+	write(3)
+	if kvno() != 2 {
+		t.Fatal("the keytab was re-read without Reload although polling is off")
+	}
+	if err := m.Reload(); err != nil || kvno() != 3 {
+		t.Fatalf("after Reload: kvno %d, %v", kvno(), err)
+	}
+	os.WriteFile(path, []byte("not a keytab"), 0o600)
+	if err := m.Reload(); err == nil || kvno() != 3 {
+		t.Fatalf("a broken keytab: kvno %d, %v", kvno(), err)
 	}
 }

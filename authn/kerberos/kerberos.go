@@ -17,7 +17,10 @@
 //     ticket are told apart);
 //  4. the ticket is decrypted, or taken from a bounded cache of decrypted
 //     tickets keyed by a hash of its ciphertext, and its start and end times
-//     checked against the request time with the clock skew;
+//     checked against the request time with the clock skew, its client
+//     realm against realms, and a cross-realm transited path against
+//     trusted_transit_realms or the KDC's TRANSITED-POLICY-CHECKED flag
+//     (transit.go);
 //  5. the authenticator is decrypted with the session key; its client name
 //     and realm must be the ticket's (the identity is the ticket's), and its
 //     time within the clock skew;
@@ -31,10 +34,18 @@
 // When the client asks for mutual authentication (the AP option or the GSS
 // mutual flag) on HTTP Negotiate, the module builds the AP-REP itself and
 // puts it in Subject.Reply.Negotiate (the server sends it as
-// WWW-Authenticate: Negotiate <token>).
+// WWW-Authenticate: Negotiate <token>). An SPNEGO client always gets the
+// final NegTokenResp (accept-completed), with or without an AP-REP, since
+// its context completes only on it; a mechListMIC in its NegTokenInit is
+// verified before the authenticator is recorded, and answered with ours
+// (RFC 4178 5, as MIT's acceptor does).
 // Client addresses in tickets are not checked (they mean nothing behind
 // proxies and NAT, and MIT issues address-less tickets by default), nor are
 // GSS channel bindings.
+//
+// Besides the OASIS shapes, the pre-OASIS ones of WSE 1.0/2.0 and FileNet
+// (a 2002 secext Security header, ValueType="wsse:Kerberosv5ST") are taken
+// as Kerberos tokens (wse.go).
 //
 // WCF clients send a plain Kerberos BinarySecurityToken only with
 // negotiateServiceCredential=false and establishSecurityContext=false;
@@ -44,7 +55,6 @@ package kerberos
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -91,8 +101,9 @@ var valueTypes = map[string]string{
 	ValueTypeWSE: "Kerberosv5ST",
 }
 
-// IsKerberosValueType reports whether a BinarySecurityToken ValueType is one
-// this module takes.
+// IsKerberosValueType reports whether a BinarySecurityToken ValueType URI is
+// one this module takes. The module also takes the pre-OASIS QName
+// wsse:Kerberosv5ST (see wse.go), which needs the namespaces in scope.
 func IsKerberosValueType(vt string) bool { _, ok := valueTypes[vt]; return ok }
 
 // Defaults.
@@ -158,6 +169,16 @@ type Config struct {
 	// session key (default DefaultEnctypes: AES and AES-SHA2; rc4-hmac and
 	// DES are refused unless listed).
 	Enctypes Enctypes `yaml:"enctypes"`
+	// TrustedTransitRealms are the realms a cross-realm ticket's transited
+	// path (RFC 4120 3.3.3.2) may name. A ticket whose path names another
+	// realm is refused unless the KDC checked the path (see
+	// TrustKDCTransitCheck).
+	TrustedTransitRealms []string `yaml:"trusted_transit_realms"`
+	// TrustKDCTransitCheck (default true) accepts a ticket whose path the
+	// service realm's KDC checked against its own policy (the
+	// TRANSITED-POLICY-CHECKED flag, MIT's [capaths]); false: every realm
+	// of the path must be in TrustedTransitRealms.
+	TrustKDCTransitCheck *bool `yaml:"trust_kdc_transit_check"`
 }
 
 // Deps are the module's dependencies.
@@ -192,6 +213,9 @@ type Module struct {
 	decodePAC  bool
 	tickets    *ticketCache
 	maxToken   int
+
+	transit         map[string]bool
+	trustKDCTransit bool
 }
 
 var (
@@ -206,6 +230,18 @@ func (m *Module) Close() error {
 		return m.keys.Close()
 	}
 	return nil
+}
+
+// Reload re-reads the module's keytab files now if they changed (SIGHUP),
+// besides the keytab_reload polling; on an error the keys loaded before
+// stay in use. Keytabs given to the module (Deps) are the giver's to
+// reload.
+func (m *Module) Reload() error {
+	if !m.ownKeys {
+		return nil
+	}
+	_, err := m.keys.Reload()
+	return err
 }
 
 // Challenge implements authn.Challenger.
@@ -249,10 +285,10 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		default:
 			tokenType = "Kerberosv5_AP_REQ"
 		}
-		if res.Mutual {
+		if res.HasReply() {
 			rep, err := res.Reply()
 			if err != nil {
-				return false, fmt.Errorf("kerberos: building the AP-REP: %w", err)
+				return false, fmt.Errorf("kerberos: building the reply token: %w", err)
 			}
 			s.Reply = &authn.Reply{Negotiate: rep}
 		}
@@ -301,19 +337,12 @@ func (m *Module) credential(req *authn.Request) (raw []byte, method, tokenType s
 	at = -1
 	var bst *wsse.BinarySecurityToken
 	if sec := req.Security(); sec != nil {
-		for i := range sec.BinaryTokens {
-			if !IsKerberosValueType(sec.BinaryTokens[i].ValueType) {
-				continue
-			}
-			if bst != nil {
-				return nil, "", "", -1, authn.Reject(wsse.InvalidSecurity, "more than one Kerberos BinarySecurityToken")
-			}
-			bst = &sec.BinaryTokens[i]
+		if bst, tokenType, err = kerberosToken(sec); err != nil {
+			return nil, "", "", -1, err
 		}
 	}
 	if bst != nil {
-		tokenType = valueTypes[bst.ValueType]
-		if bst.EncodingType != "" && bst.EncodingType != wsse.Base64Binary {
+		if !base64Encoded(bst) {
 			return nil, "", "", -1, authn.Reject(wsse.InvalidSecurityToken, "Kerberos token with EncodingType %q, not Base64Binary", bst.EncodingType)
 		}
 		raw, err := m.decodeB64(strings.Map(dropSpace, bst.Value))
@@ -394,16 +423,13 @@ type Result struct {
 	cusec      int
 	sessionKey types.EncryptionKey
 	keys       *sessionKeys // nil: derive through gokrb5
+	micKey     types.EncryptionKey
+	initSeq    uint32 // the authenticator's sequence number
 }
 
-// Reply builds the AP-REP (RFC 4120 5.5.2) for mutual authentication,
-// framed as the request was (see WrapReply).
-func (r *Result) Reply() ([]byte, error) {
-	var seq [4]byte
-	if _, err := rand.Read(seq[:]); err != nil {
-		return nil, err
-	}
-	part := messages.EncAPRepPart{CTime: r.ctime, Cusec: r.cusec, SequenceNumber: int64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff)}
+// apRep builds the AP-REP (RFC 4120 5.5.2) with our sequence number seq.
+func (r *Result) apRep(seq uint32) ([]byte, error) {
+	part := messages.EncAPRepPart{CTime: r.ctime, Cusec: r.cusec, SequenceNumber: int64(seq)}
 	b, err := asn1.Marshal(part)
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: EncAPRepPart: %w", err)
@@ -422,7 +448,7 @@ func (r *Result) Reply() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: AP-REP: %w", err)
 	}
-	return WrapReply(r.Token, asn1tools.AddASNAppTag(rep, asnAppTag.APREP)), nil
+	return asn1tools.AddASNAppTag(rep, asnAppTag.APREP), nil
 }
 
 func reject(code wsse.FaultCode, format string, args ...any) error {
@@ -518,6 +544,10 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 	if err != nil {
 		return nil, err
 	}
+	mk := micKey(&auth, enc.Key)
+	if err := m.checkMechListMIC(&tok, mk, client+"@"+realmString(enc.CRealm)); err != nil {
+		return nil, err
+	}
 	if err := m.recordAuthenticator(ctx, &ap, enc, spn, ct, from); err != nil {
 		return nil, err
 	}
@@ -529,6 +559,7 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 		Principal: local, ClientName: client, ClientRealm: enc.CRealm, Service: spn,
 		Token: tok, PAC: info.pac, EndTime: enc.EndTime,
 		ctime: auth.CTime, cusec: auth.Cusec, sessionKey: enc.Key, keys: info.keys,
+		micKey: mk, initSeq: uint32(auth.SeqNumber),
 	}
 	res.Mutual = types.IsFlagSet(&ap.APOptions, flags.APOptionMutualRequired)
 	if auth.Cksum.CksumType == 0x8003 && len(auth.Cksum.Checksum) >= 24 {
@@ -603,7 +634,8 @@ func (m *Module) ticket(ap *messages.APReq, now time.Time) (info *ticketInfo, sp
 	return info, spn, m.checkTicket(&info.enc, spn, now)
 }
 
-// checkTicket checks a decrypted ticket's times, flags and client realm.
+// checkTicket checks a decrypted ticket's times, flags, client realm and
+// transited path.
 func (m *Module) checkTicket(enc *messages.EncTicketPart, spn string, now time.Time) error {
 	start := enc.StartTime
 	if start.IsZero() {
@@ -622,7 +654,7 @@ func (m *Module) checkTicket(enc *messages.EncTicketPart, spn string, now time.T
 		client := principalString(enc.CName)
 		return reject(wsse.FailedAuthentication, "client %s@%s: realm %s is not accepted", client, enc.CRealm, enc.CRealm)
 	}
-	return nil
+	return m.checkTransited(enc, spn)
 }
 
 // authenticator decrypts the authenticator with the ticket's session key

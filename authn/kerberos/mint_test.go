@@ -74,6 +74,12 @@ type ticketOpts struct {
 	transited  *messages.TransitedEncoding
 	authzData  types.AuthorizationData
 	flags      []int
+	keyEtype   int32                // session key enctype (default: the ticket's)
+	subkey     *types.EncryptionKey // the authenticator's subkey
+	seq        int64                // the authenticator's sequence number
+	// patch, if set, alters the AP-REQ before it is encoded; sk is the
+	// ticket's session key.
+	patch func(ap *messages.APReq, sk types.EncryptionKey)
 }
 
 func (mt *minter) apReq(t testing.TB, o ticketOpts) []byte {
@@ -116,7 +122,10 @@ func (mt *minter) apReq(t testing.TB, o ticketOpts) []byte {
 	for _, f := range o.flags {
 		types.SetFlag(&fl, f)
 	}
-	tkt, key, err := newTicket(mt.kt, cname, o.realm, sname, mt.srealm, fl, o.etype, o.kvno, o.start, o.end, o.transited, o.authzData)
+	if o.keyEtype == 0 {
+		o.keyEtype = o.etype
+	}
+	tkt, key, err := newTicket(mt.kt, cname, o.realm, sname, mt.srealm, fl, o.etype, o.keyEtype, o.kvno, o.start, o.end, o.transited, o.authzData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +136,16 @@ func (mt *minter) apReq(t testing.TB, o ticketOpts) []byte {
 		t.Fatal(err)
 	}
 	auth.CTime, auth.Cusec = o.authTime.Truncate(time.Second), o.authTime.Nanosecond()/1000
+	auth.SeqNumber = o.seq
+	if o.subkey != nil {
+		auth.SubKey = *o.subkey
+	}
 	ap, err := messages.NewAPReq(tkt, key, auth)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.patch != nil {
+		o.patch(&ap, key)
 	}
 	raw, err := ap.Marshal()
 	if err != nil {
@@ -159,8 +175,8 @@ func (mt *minter) module(t testing.TB, mod func(*Config)) *Module {
 // newTicket is gokrb5's messages.NewTicket with a transited field and
 // authorization data (a PAC) in the encrypted part.
 func newTicket(kt *keytab.Keytab, cname types.PrincipalName, crealm string, sname types.PrincipalName, srealm string, fl asn1.BitString,
-	etypeID int32, kvno int, start, end time.Time, tr *messages.TransitedEncoding, ad types.AuthorizationData) (messages.Ticket, types.EncryptionKey, error) {
-	et, err := crypto.GetEtype(etypeID)
+	etypeID, keyEtype int32, kvno int, start, end time.Time, tr *messages.TransitedEncoding, ad types.AuthorizationData) (messages.Ticket, types.EncryptionKey, error) {
+	et, err := crypto.GetEtype(keyEtype)
 	if err != nil {
 		return messages.Ticket{}, types.EncryptionKey{}, err
 	}

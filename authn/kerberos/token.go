@@ -45,9 +45,21 @@ type Token struct {
 	// APReq is the DER of the KRB_AP_REQ.
 	APReq   []byte
 	Framing Framing
-	// Mech is the krb5 mech OID (DER contents) the client named: the
-	// standard one or Microsoft's. A reply names the same.
+	// Mech is the OID (DER contents) framing the client's krb5 GSS token:
+	// the standard one, or Microsoft's when a client frames with it. The
+	// AP-REP is framed with the same, as MIT's acceptor does (RFC 4121
+	// 4.1: MIT's initiator refuses a reply framed with another).
 	Mech []byte
+	// NegMech is, for SPNEGO, the mech the client proposed first: the
+	// reply's supportedMech. Windows lists MS-KRB5 (1.2.840.48018.1.2.2)
+	// first while framing its token with the standard krb5 OID.
+	NegMech []byte
+	// MechTypes is the DER of the NegTokenInit's mechTypes (the SEQUENCE
+	// OF OID with its header): what a mechListMIC covers (RFC 4178 5).
+	MechTypes []byte
+	// MechListMIC is the NegTokenInit's mechListMIC (an RFC 4121 MIC
+	// token), nil when absent.
+	MechListMIC []byte
 }
 
 // ErrToken reports a token that is not a Kerberos initial context token.
@@ -199,7 +211,7 @@ func unwrapNegTokenInit(b []byte) (Token, error) {
 	if tag != 0x30 || len(rest) != 0 {
 		return Token{}, tokenErr("NegTokenInit is not a SEQUENCE")
 	}
-	var firstMech, mechToken []byte
+	var firstMech, mechTypes, mechToken, mic []byte
 	last := -1
 	for len(seq) > 0 {
 		tag, field, r, err := tlv(seq)
@@ -214,6 +226,7 @@ func unwrapNegTokenInit(b []byte) (Token, error) {
 		last = n
 		switch n {
 		case 0: // mechTypes [0] SEQUENCE OF OID
+			mechTypes = field
 			t, list, r2, err := tlv(field)
 			if err != nil {
 				return Token{}, err
@@ -238,6 +251,20 @@ func unwrapNegTokenInit(b []byte) (Token, error) {
 				return Token{}, tokenErr("NegTokenInit mechToken is not an OCTET STRING")
 			}
 			mechToken = tok
+		case 3, 4: // mechListMIC [3] OCTET STRING; [3] is negHints and [4] the MIC in MS-SPNG's NegTokenInit2
+			t, v, r2, err := tlv(field)
+			if err != nil {
+				return Token{}, err
+			}
+			if len(r2) != 0 || (t != 0x04 && !(n == 3 && t == 0x30)) {
+				return Token{}, tokenErr("NegTokenInit field %d is malformed", n)
+			}
+			if t == 0x04 {
+				if mic != nil {
+					return Token{}, tokenErr("NegTokenInit with two mechListMICs")
+				}
+				mic = v
+			}
 		}
 	}
 	if firstMech == nil {
@@ -260,7 +287,7 @@ func unwrapNegTokenInit(b []byte) (Token, error) {
 		return Token{}, tokenErr("SPNEGO inside SPNEGO")
 	}
 	t.Framing = FrameSPNEGO
-	t.Mech = firstMech
+	t.NegMech, t.MechTypes, t.MechListMIC = firstMech, mechTypes, mic
 	return t, nil
 }
 
@@ -290,24 +317,41 @@ func appendTLV(b []byte, tag byte, content ...[]byte) []byte {
 }
 
 // WrapReply frames an AP-REP the way the AP-REQ came: raw, as a krb5 GSS
-// token (TOK_ID 02 00), or inside an SPNEGO NegTokenResp with negState
-// accept-completed and the client's krb5 mech OID.
-func WrapReply(t Token, aprep []byte) []byte {
-	if t.Framing == FrameRaw {
-		return aprep
-	}
+// token (TOK_ID 02 00) framed with the OID of the client's token, or inside
+// an SPNEGO NegTokenResp. The NegTokenResp has negState accept-completed,
+// supportedMech the mech the client proposed first (Token.NegMech: for
+// Windows MS-KRB5, while the AP-REP inside stays framed with the OID of its
+// token, the standard one), the AP-REP as responseToken unless aprep is nil
+// (no mutual authentication: the final token only completes the client's
+// SPNEGO context) and mic as mechListMIC unless nil.
+func WrapReply(t Token, aprep, mic []byte) []byte {
 	mech := t.Mech
 	if mech == nil {
 		mech = oidKRB5
 	}
-	oid := appendTLV(nil, 0x06, mech)
-	gss := appendTLV(nil, 0x60, oid, []byte{0x02, 0x00}, aprep)
-	if t.Framing == FrameGSS {
+	var gss []byte
+	if aprep != nil {
+		if t.Framing == FrameRaw {
+			return aprep
+		}
+		gss = appendTLV(nil, 0x60, appendTLV(nil, 0x06, mech), []byte{0x02, 0x00}, aprep)
+	}
+	if t.Framing != FrameSPNEGO {
 		return gss
 	}
-	negState := []byte{0xa0, 0x03, 0x0a, 0x01, 0x00} // accept-completed
-	supported := appendTLV(nil, 0xa1, oid)
-	resp := appendTLV(nil, 0xa2, appendTLV(nil, 0x04, gss))
-	seq := appendTLV(nil, 0x30, negState, supported, resp)
-	return appendTLV(nil, 0xa1, seq)
+	neg := t.NegMech
+	if neg == nil {
+		neg = mech
+	}
+	fields := [][]byte{
+		{0xa0, 0x03, 0x0a, 0x01, 0x00}, // negState accept-completed
+		appendTLV(nil, 0xa1, appendTLV(nil, 0x06, neg)),
+	}
+	if gss != nil {
+		fields = append(fields, appendTLV(nil, 0xa2, appendTLV(nil, 0x04, gss)))
+	}
+	if mic != nil {
+		fields = append(fields, appendTLV(nil, 0xa3, appendTLV(nil, 0x04, mic)))
+	}
+	return appendTLV(nil, 0xa1, appendTLV(nil, 0x30, fields...))
 }

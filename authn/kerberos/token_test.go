@@ -42,18 +42,19 @@ func TestUnwrap(t *testing.T) {
 		name string
 		in   []byte
 		want Framing
-		mech []byte
+		neg  []byte
 	}{
-		{"raw", ap, FrameRaw, oidKRB5},
-		{"gss", gssWrap(ap), FrameGSS, oidKRB5},
+		{"raw", ap, FrameRaw, nil},
+		{"gss", gssWrap(ap), FrameGSS, nil},
 		{"spnego", spnegoWrap(oidKRB5, gssWrap(ap)), FrameSPNEGO, oidKRB5},
+		// Windows: MS-KRB5 proposed first, the token framed with krb5.
 		{"spnego ms oid", spnegoWrap(oidMSKRB5, gssWrap(ap)), FrameSPNEGO, oidMSKRB5},
 	} {
 		tok, err := Unwrap(tc.in)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if tok.Framing != tc.want || !bytes.Equal(tok.APReq, ap) || !bytes.Equal(tok.Mech, tc.mech) {
+		if tok.Framing != tc.want || !bytes.Equal(tok.APReq, ap) || !bytes.Equal(tok.Mech, oidKRB5) || !bytes.Equal(tok.NegMech, tc.neg) {
 			t.Fatalf("%s: %+v", tc.name, tok)
 		}
 	}
@@ -84,20 +85,22 @@ func TestUnwrap(t *testing.T) {
 func TestWrapReplyRoundTrip(t *testing.T) {
 	rep := appendTLV(nil, 0x6f, appendTLV(nil, 0x30, nil))
 	for _, f := range []Framing{FrameRaw, FrameGSS, FrameSPNEGO} {
-		out := WrapReply(Token{Framing: f, Mech: oidMSKRB5}, rep)
+		out := WrapReply(Token{Framing: f, Mech: oidKRB5, NegMech: oidMSKRB5}, rep, nil)
 		switch f {
 		case FrameRaw:
 			if !bytes.Equal(out, rep) {
 				t.Fatal("raw")
 			}
 		case FrameGSS:
-			want := appendTLV(nil, 0x60, appendTLV(nil, 0x06, oidMSKRB5), []byte{2, 0}, rep)
+			want := appendTLV(nil, 0x60, appendTLV(nil, 0x06, oidKRB5), []byte{2, 0}, rep)
 			if !bytes.Equal(out, want) {
 				t.Fatalf("gss % x", out)
 			}
 		case FrameSPNEGO:
-			if out[0] != 0xa1 || !bytes.Contains(out, []byte{0xa0, 0x03, 0x0a, 0x01, 0x00}) || !bytes.HasSuffix(out, rep) {
-				t.Fatalf("spnego % x", out)
+			r, err := parseNegTokenResp(out)
+			inner := appendTLV(nil, 0x60, appendTLV(nil, 0x06, oidKRB5), []byte{2, 0}, rep)
+			if err != nil || r.negState != 0 || !bytes.Equal(r.supportedMech, oidMSKRB5) || !bytes.Equal(r.responseToken, inner) {
+				t.Fatalf("spnego % x: %+v %v", out, r, err)
 			}
 		}
 	}
@@ -113,6 +116,7 @@ func FuzzUnwrap(f *testing.F) {
 	f.Add(spnegoWrap(oidMSKRB5, gssWrap(ap)))
 	f.Add([]byte{0x60, 0x82, 0xff, 0xff, 0x06})
 	f.Add([]byte{0xa1, 0x03, 0x30, 0x01, 0x00})
+	f.Add(negTokenInit([][]byte{oidMSKRB5, oidKRB5}, gssWrap(ap), []byte{4, 4, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tok, err := Unwrap(b)
 		if err != nil {
@@ -121,7 +125,11 @@ func FuzzUnwrap(f *testing.F) {
 		if len(tok.APReq) == 0 || tok.APReq[0] != 0x6e || !bytes.Contains(b, tok.APReq) {
 			t.Fatalf("bad AP-REQ slice from % x", b)
 		}
-		_ = WrapReply(tok, tok.APReq)
+		if tok.MechListMIC != nil && (tok.Framing != FrameSPNEGO || len(tok.MechTypes) == 0 || tok.MechTypes[0] != 0x30 || !bytes.Contains(b, tok.MechListMIC)) {
+			t.Fatalf("mechListMIC without its mech list from % x", b)
+		}
+		_ = WrapReply(tok, tok.APReq, tok.MechListMIC)
+		_ = WrapReply(tok, nil, nil)
 	})
 }
 

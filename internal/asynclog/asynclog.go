@@ -6,6 +6,9 @@
 // dropped and counted, and the count is logged (at Warn) once the queue has
 // room again. Warn and Error records (every refusal, with its reason) are
 // never dropped nor queued: they are written at once, in the caller.
+//
+// Close (at shutdown) writes every record still queued and makes later
+// records synchronous, so that nothing logged before exit is lost.
 package asynclog
 
 import (
@@ -23,6 +26,9 @@ const Queue = 8192
 type item struct {
 	h slog.Handler
 	r slog.Record
+	// done, when not nil, marks a flush barrier: run flushes everything
+	// queued before it and closes done.
+	done chan struct{}
 }
 
 type shared struct {
@@ -31,6 +37,11 @@ type shared struct {
 	q       chan item
 	dropped atomic.Uint64
 	drop    slog.Handler // the root handler, for the drop notice
+	// closing guards closed: Handle holds it for reading while it queues,
+	// Close for writing while it sets closed, so that no record is queued
+	// behind Close's flush barrier.
+	closing sync.RWMutex
+	closed  bool
 }
 
 // Handler is the asynchronous handler; make it with New.
@@ -58,19 +69,49 @@ func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool { return h.inn
 
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelWarn {
-		h.s.mu.Lock()
-		defer h.s.mu.Unlock()
-		err := h.inner.Handle(ctx, r)
-		if ferr := h.s.buf.Flush(); err == nil {
-			err = ferr
-		}
-		return err
+		return h.writeNow(ctx, r)
+	}
+	h.s.closing.RLock()
+	defer h.s.closing.RUnlock()
+	if h.s.closed {
+		return h.writeNow(ctx, r)
 	}
 	select {
-	case h.s.q <- item{h.inner, r.Clone()}:
+	case h.s.q <- item{h: h.inner, r: r.Clone()}:
 	default:
 		h.s.dropped.Add(1)
 	}
+	return nil
+}
+
+// writeNow writes r in the caller, after whatever the buffer holds.
+func (h *Handler) writeNow(ctx context.Context, r slog.Record) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	err := h.inner.Handle(ctx, r)
+	if ferr := h.s.buf.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// Flush returns once every record queued before the call is written out.
+func (h *Handler) Flush() {
+	done := make(chan struct{})
+	h.s.q <- item{done: done}
+	<-done
+}
+
+// Close writes every routine record still queued and makes the handler
+// write later records at once, in the caller (as it does Warn and Error
+// records): after Close nothing is queued, so nothing can be lost at exit.
+// The service calls it when it stops. Close may be called more than once;
+// the handler stays usable.
+func (h *Handler) Close() error {
+	h.s.closing.Lock()
+	h.s.closed = true
+	h.s.closing.Unlock()
+	h.Flush()
 	return nil
 }
 
@@ -86,6 +127,13 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 func (s *shared) run() {
 	var reported uint64
 	for it := range s.q {
+		if it.done != nil {
+			s.mu.Lock()
+			s.buf.Flush()
+			s.mu.Unlock()
+			close(it.done)
+			continue
+		}
 		s.mu.Lock()
 		it.h.Handle(context.Background(), it.r)
 		if len(s.q) == 0 {

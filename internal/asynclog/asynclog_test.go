@@ -2,6 +2,7 @@ package asynclog
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -94,5 +95,40 @@ func TestFullQueueDropsRoutineRecordsAndSaysSo(t *testing.T) {
 	waitFor(t, out, `"msg":"log records dropped: the log queue was full"`)
 	if !strings.Contains(out.String(), `"level":"WARN"`) {
 		t.Fatalf("the drop notice is not at Warn:\n%.300s", out.String())
+	}
+}
+
+// Close writes out every routine record queued before it (the service calls
+// it at shutdown, so nothing logged before exit is lost), and records
+// logged after it are written at once.
+func TestCloseWritesQueuedRecords(t *testing.T) {
+	out := &lockedBuf{}
+	bw := &blockedWriter{release: make(chan struct{}), out: out}
+	h := New(bw, jsonH)
+	log := slog.New(h)
+	// The writer blocks on the first record's write: every later record
+	// is still queued when Close is called.
+	log.Info("big", "pad", strings.Repeat("x", 70<<10))
+	const n = 1000
+	for i := range n {
+		log.Info("routine", "i", i)
+	}
+	go close(bw.release)
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if c := strings.Count(got, `"msg":"routine"`); c != n || h.Dropped() != 0 {
+		t.Fatalf("after Close the output holds %d of %d queued records (dropped %d)", c, n, h.Dropped())
+	}
+	if !strings.Contains(got, fmt.Sprintf(`"i":%d}`, n-1)) {
+		t.Fatalf("the last queued record is missing:\n%.300s", got[len(got)-300:])
+	}
+	log.Info("after close")
+	if !strings.Contains(out.String(), `"msg":"after close"`) {
+		t.Fatal("a record logged after Close was not written at once")
+	}
+	if err := h.Close(); err != nil { // twice is fine
+		t.Fatal(err)
 	}
 }

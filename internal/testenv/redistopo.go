@@ -27,8 +27,11 @@ type SentinelOptions struct {
 	Node RedisOptions
 	// Replicas (default 2) and Sentinels (default 3, quorum 2).
 	Replicas, Sentinels int
-	// DownAfter is the sentinels' down-after-milliseconds (default 1s);
-	// FailoverTimeout their failover-timeout (default 5s).
+	// DownAfter is the sentinels' down-after-milliseconds (default 3s: at
+	// 1s, a loaded two-core CI machine running TLS nodes saw the sentinels
+	// fail a live master over in the middle of a conformance suite; tests
+	// that measure a failover set their own); FailoverTimeout their
+	// failover-timeout (default 5s).
 	DownAfter, FailoverTimeout time.Duration
 	// SentinelUser and SentinelPassword add an ACL user on every sentinel
 	// with no more than a client needs (docs/replicas.md); the sentinels'
@@ -65,7 +68,7 @@ func StartSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 		o.Sentinels = 3
 	}
 	if o.DownAfter == 0 {
-		o.DownAfter = time.Second
+		o.DownAfter = 3 * time.Second
 	}
 	if o.FailoverTimeout == 0 {
 		o.FailoverTimeout = 5 * time.Second
@@ -308,7 +311,8 @@ type ClusterOptions struct {
 	Node RedisOptions
 	// Masters (default 3) and ReplicasPerMaster (default 1).
 	Masters, ReplicasPerMaster int
-	// NodeTimeout is cluster-node-timeout (default 1s).
+	// NodeTimeout is cluster-node-timeout (default 3s, for the reason
+	// given at SentinelOptions.DownAfter).
 	NodeTimeout time.Duration
 }
 
@@ -335,7 +339,7 @@ func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
 		o.ReplicasPerMaster = 1
 	}
 	if o.NodeTimeout == 0 {
-		o.NodeTimeout = time.Second
+		o.NodeTimeout = 3 * time.Second
 	}
 	c := &Cluster{t: t, opt: o}
 	base := t.TempDir()

@@ -16,12 +16,12 @@
 // kept in clear beside it for the renewal's compare-and-swap. Nothing
 // secret or identifying is readable in Redis: no key, principal, group or
 // Identifier in clear. The TTL is the context's Retention (Expires, or
-// RenewUntil when the context has a renew grace; PX in whole milliseconds,
-// one less than rounded down: see ttl); Get also checks the Retention on
+// RenewUntil when the context has a renew grace; an absolute PXAT, its
+// millisecond less one: see expireAt); Get also checks the Retention on
 // the replica's clock and returns a context within its grace with Expires
 // in the past.
 //
-// Issue is SET NX PX: of concurrent Issues of one Identifier, from any
+// Issue is SET NX PXAT: of concurrent Issues of one Identifier, from any
 // number of replicas, exactly one succeeds. Renew is one Lua script that
 // compares the stored instance hash with the SHA-256 of the old instance
 // and, only if they are equal, writes the new record with the new TTL.
@@ -119,7 +119,7 @@ const (
 )
 
 // renewScript: KEYS[1] the record; ARGV[1] SHA-256 of the old instance,
-// ARGV[2] the new record, ARGV[3] its TTL in ms. The hash sits at bytes
+// ARGV[2] the new record, ARGV[3] its expiry (Unix ms, see expireAt). The hash sits at bytes
 // 3..34 of a record (see codec.go).
 var renewScript = goredis.NewScript(renewSource)
 
@@ -130,7 +130,7 @@ local kind = string.sub(v, 1, 1)
 if kind == 'X' then return 2 end
 if kind ~= 'R' or string.len(v) < 34 then return 3 end
 if string.sub(v, 3, 34) ~= ARGV[1] then return 1 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
 return 4
 `
 
@@ -147,7 +147,7 @@ redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 return 4
 `
 
-// Issue implements sct.Store with SET NX PX.
+// Issue implements sct.Store with SET NX PXAT.
 func (s *Store) Issue(ctx context.Context, c *sct.Context) error {
 	now := s.now()
 	if err := c.Validate(now); err != nil {
@@ -160,7 +160,7 @@ func (s *Store) Issue(ctx context.Context, c *sct.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	cmd := goredis.NewStatusCmd(ctx, "set", rkey, v, "px", ttl(c.Retention(), now), "nx")
+	cmd := goredis.NewStatusCmd(ctx, "set", rkey, v, "pxat", expireAt(c.Retention()), "nx")
 	wait := s.write(ctx, rkey, cmd)
 	err = cmd.Err()
 	if err == nil {
@@ -271,7 +271,7 @@ func (s *Store) Renew(ctx context.Context, oldInstance string, next *sct.Context
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	ans, err := s.script(ctx, renewScript, renewSource, rkey, instanceHash(oldInstance), v, ttl(next.Retention(), now))
+	ans, err := s.script(ctx, renewScript, renewSource, rkey, instanceHash(oldInstance), v, expireAt(next.Retention()))
 	if err != nil {
 		return s.fail("renew script", err)
 	}
@@ -315,18 +315,21 @@ func (s *Store) Cancel(ctx context.Context, issuer, identifier string) error {
 	return s.fail("cancel script", fmt.Errorf("unexpected answer %d", ans))
 }
 
-// ttl is exp - now in whole milliseconds, rounded down, less one, at least
-// 1 (Validate has checked that Expires, hence the Retention, is after now).
-// Redis expires a key once its clock in milliseconds is past (not at) the
-// key's expiry; with one millisecond less, it has dropped a record by the
-// time our clock reaches its Retention, so that once Get says ErrNotFound
-// (the Retention has passed) the renew and cancel scripts, which rely on
-// the TTL alone, find no record either. Rounded up, there was a
-// millisecond in which Get said ErrNotFound and Renew still renewed (seen
-// in the RenewGrace conformance test).
-func ttl(exp, now time.Time) int64 {
-	ms := int64(exp.Sub(now)/time.Millisecond) - 1
-	return max(ms, 1)
+// expireAt is the Unix time in milliseconds at which Redis drops a record
+// whose Retention is exp: exp's millisecond less one. Redis expires a key
+// once its clock in milliseconds is past (not at) that time, so, with the
+// clocks in step, the record is gone by the time our clock reaches its
+// Retention: once Get says ErrNotFound (the Retention has passed), the
+// renew and cancel scripts, which rely on the key's expiry alone, find no
+// record either. The time is absolute (PXAT) rather than a TTL counted
+// from our clock's now: a relative TTL starts when Redis receives the
+// command, so it outlived the Retention by the command's latency, and a
+// Renew sent just after Get said ErrNotFound could still renew a context
+// past its renew grace (seen under load in the Cluster conformance test).
+// What remains is the offset between our clock and Redis's, which NTP
+// keeps to milliseconds.
+func expireAt(exp time.Time) int64 {
+	return exp.UnixMilli() - 1
 }
 
 // Key returns the Redis key of the context issuer/identifier: the prefix,

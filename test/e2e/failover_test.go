@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -204,6 +205,14 @@ func TestFailover(t *testing.T) {
 
 func failoverStorm(t *testing.T, topoName, mode string, acked bool) {
 	pause := mode == "pause"
+	// A case takes 15-40 s. Once (on a machine at load 40) one stood still
+	// for 13 minutes with no authsvc logging anything: if that happens
+	// again, the goroutines of the test say where it waits.
+	watchdog := time.AfterFunc(3*time.Minute, func() {
+		buf := make([]byte, 4<<20)
+		t.Errorf("failover case still running after 3 minutes; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+	})
+	defer watchdog.Stop()
 	var topo topology
 	if topoName == "sentinel" {
 		topo = sentinelTopology(t)

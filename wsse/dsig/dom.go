@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"fmt"
-	"io"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -87,6 +86,8 @@ type Document struct {
 	security *etree.Element
 	// macOnly stops Verify once the MAC has matched (the header pass).
 	macOnly bool
+	// c14nBuf is canonicalize's output buffer, reused.
+	c14nBuf []byte
 }
 
 var errTooDeep = errors.New("nested too deep")
@@ -126,9 +127,8 @@ type scopeBind struct{ prefix, uri string }
 // what has been seen so far.
 type builder struct {
 	d      *Document
-	dec    *xml.Decoder
+	tz     *wsse.XMLTokenizer
 	raw    []byte
-	base   int // bytes of raw before the decoder's input (a BOM)
 	doc    *etree.Document
 	stack  []*etree.Element
 	names  []xml.Name
@@ -139,12 +139,24 @@ type builder struct {
 	envNS  string // the SOAP envelope namespace of the parsed envelope
 	bodyAt int    // offset of the Body start tag, -1 before it
 
+	// rawStr is raw as one string: names, and values and text that need
+	// no decoding, are its substrings rather than strings of their own.
+	rawStr string
+	text   []byte
+	attrv  []xml.Attr
+
+	// The expanded names of the attributes of the tag being read (seen).
+	expanded []expandedName
+	seenSet  map[expandedName]struct{}
+	nodes    []node // allocated in slabs
+
 	// The usual envelope's stacks fit here: the builder is allocated once
 	// with them, instead of each stack growing from nil.
 	stackBuf [builderDepth]*etree.Element
 	nameBuf  [builderDepth]xml.Name
 	markBuf  [builderDepth]int
 	scopeBuf [builderScope]scopeBind
+	attrBuf  [8]xml.Attr
 }
 
 // The depth and the namespace declarations in scope of the usual SOAP
@@ -155,6 +167,8 @@ const (
 	builderScope = 16
 )
 
+// build reads the envelope with wsse's strict tokenizer, the one
+// wsse.Parse reads the header with, into the DOM.
 func (d *Document) build() error {
 	raw := d.env.Raw
 	if len(raw) > d.lim.MaxBytes {
@@ -164,25 +178,29 @@ func (d *Document) build() error {
 	if bytes.HasPrefix(raw, []byte("\xEF\xBB\xBF")) {
 		base = 3
 	}
-	dec := xml.NewDecoder(bytes.NewReader(raw[base:]))
-	dec.Strict = true
-	dec.Entity = nil // only the five predefined entities
-	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
-		return nil, fmt.Errorf("encoding %q is not UTF-8", charset)
+	tz, err := wsse.NewXMLTokenizer(raw, base, d.lim.MaxAttributes)
+	if err != nil {
+		return errorf(wsse.InvalidSecurity, err, "envelope is not well-formed XML")
 	}
-	b := &builder{d: d, dec: dec, raw: raw, base: base, doc: etree.NewDocument(),
-		envNS: d.env.Version.Namespace(), bodyAt: -1}
+	b := &builder{d: d, tz: tz, raw: raw, doc: etree.NewDocument(),
+		envNS: d.env.Version.Namespace(), bodyAt: -1, rawStr: string(raw)}
 	b.stack, b.names, b.marks, b.scope = b.stackBuf[:0], b.nameBuf[:0], b.markBuf[:0], b.scopeBuf[:0]
 	for first := true; ; first = false {
-		off := int(dec.InputOffset()) + base
-		tok, err := dec.RawToken()
-		if err == io.EOF {
-			break
-		}
+		tok, err := tz.Next()
 		if err != nil {
+			if rest := raw[tz.Offset():]; bytes.HasPrefix(rest, []byte("<!")) && !bytes.HasPrefix(rest, []byte("<!--")) &&
+				!bytes.HasPrefix(rest, []byte("<![CDATA[")) {
+				return errorf(wsse.InvalidSecurity, nil, "DTDs and other directives are not accepted")
+			}
+			if we, ok := err.(*wsse.Error); ok && we.Reason == wsse.ReasonTooManyAttributes {
+				return errorf(wsse.InvalidSecurity, nil, "an element has too many attributes, more than %d", d.lim.MaxAttributes)
+			}
 			return errorf(wsse.InvalidSecurity, err, "envelope is not well-formed XML")
 		}
-		if err := b.token(tok, off, first); err != nil {
+		if tok.Kind == wsse.XMLEOF {
+			break
+		}
+		if err := b.token(&tok, first); err != nil {
 			return err
 		}
 	}
@@ -193,26 +211,103 @@ func (d *Document) build() error {
 	return d.matchParser(b.bodyAt)
 }
 
-// token dispatches one token, found at offset off of Envelope.Raw, to the
-// handler of its kind. first says it is the document's first token.
-func (b *builder) token(tok xml.Token, off int, first bool) error {
-	switch t := tok.(type) {
-	case xml.StartElement:
-		return b.start(t, off)
-	case xml.EndElement:
-		return b.end(t)
-	case xml.CharData:
-		return b.charData(t)
-	case xml.Comment:
-		// Exclusive C14N without comments drops them.
-	case xml.ProcInst:
-		if !first || t.Target != "xml" {
-			return errorf(wsse.InvalidSecurity, nil, "processing instruction %q in the envelope", t.Target)
+// token dispatches one token to the handler of its kind. first says it is
+// the document's first token.
+func (b *builder) token(tok *wsse.XMLToken, first bool) error {
+	switch tok.Kind {
+	case wsse.XMLStart:
+		t, err := b.startElement(tok)
+		if err != nil {
+			return err
 		}
-	case xml.Directive:
-		return errorf(wsse.InvalidSecurity, nil, "DTDs and other directives are not accepted")
+		if err := b.start(t, tok.Start); err != nil {
+			return err
+		}
+		if tok.SelfClose {
+			return b.end(xml.EndElement{Name: t.Name})
+		}
+	case wsse.XMLEnd:
+		return b.end(xml.EndElement{Name: b.qname(tok.Name)})
+	case wsse.XMLText, wsse.XMLCDATA:
+		var ok bool
+		b.text, ok = wsse.DecodeXMLText(b.text[:0], tok.Data, false, tok.Kind == wsse.XMLCDATA)
+		if !ok {
+			return errorf(wsse.InvalidSecurity, nil, "envelope is not well-formed XML: unknown entity or bad character reference at byte %d", tok.Start)
+		}
+		return b.charData(b.decoded(tok.Data, b.text))
+	case wsse.XMLComment:
+		// Exclusive C14N without comments drops them.
+	case wsse.XMLPI:
+		if !first || string(tok.Name) != "xml" {
+			return errorf(wsse.InvalidSecurity, nil, "processing instruction %q in the envelope", tok.Name)
+		}
 	}
 	return nil
+}
+
+// qname splits a qualified name into prefix and local name.
+func (b *builder) qname(n []byte) xml.Name {
+	var prefix []byte
+	if i := bytes.IndexByte(n, ':'); i >= 0 {
+		prefix, n = n[:i], n[i+1:]
+	}
+	return xml.Name{Space: b.sub(prefix), Local: b.sub(n)}
+}
+
+// sub returns s, a part of raw, as a substring of rawStr.
+func (b *builder) sub(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	off := cap(b.raw) - cap(s)
+	if off < 0 || off+len(s) > len(b.raw) || &b.raw[off] != &s[0] {
+		return string(s) // not from raw: never with the tokenizer's tokens
+	}
+	return b.rawStr[off : off+len(s)]
+}
+
+// decoded returns the decoded form of raw, a part of raw: a substring of
+// rawStr when decoding changed nothing.
+func (b *builder) decoded(raw, dec []byte) string {
+	if bytes.Equal(raw, dec) {
+		return b.sub(raw)
+	}
+	return string(dec)
+}
+
+// startElement decodes a start tag as encoding/xml would report it:
+// attribute values with references resolved and white space normalized.
+// As before, when the builder read with encoding/xml, a value holding
+// white space in a tag that has character references is refused (the two
+// were indistinguishable then).
+func (b *builder) startElement(tok *wsse.XMLToken) (xml.StartElement, error) {
+	t := xml.StartElement{Name: b.qname(tok.Name)}
+	if b.attrv == nil {
+		b.attrv = b.attrBuf[:0]
+	}
+	b.attrv = b.attrv[:0]
+	charRefs := -1
+	for _, a := range tok.Attrs {
+		var ok bool
+		b.text, ok = wsse.DecodeXMLText(b.text[:0], a.Value, true, false)
+		if !ok {
+			return t, errorf(wsse.InvalidSecurity, nil, "envelope is not well-formed XML: unknown entity or bad character reference in attribute %s", a.Name)
+		}
+		if bytes.ContainsAny(a.Value, "\t\n\r") || bytes.ContainsAny(b.text, "\t\n\r") {
+			if charRefs < 0 {
+				charRefs = 0
+				if bytes.Contains(b.raw[tok.Start:tok.End], []byte("&#")) {
+					charRefs = 1
+				}
+			}
+			if charRefs == 1 {
+				return t, errorf(wsse.InvalidSecurity, nil, "attribute %s mixes literal white space and character references", b.qname(a.Name).Local)
+			}
+		}
+		b.attrv = append(b.attrv, xml.Attr{Name: b.qname(a.Name), Value: b.decoded(a.Value, b.text)})
+	}
+	t.Attr = b.attrv
+	return t, nil
 }
 
 // start opens the element of a start tag at offset off: within the
@@ -241,12 +336,10 @@ func (b *builder) start(t xml.StartElement, off int) error {
 	if !ok {
 		return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", t.Name.Space)
 	}
-	if err := normalizeAttrs(t.Attr, b.raw[off:b.base+int(b.dec.InputOffset())]); err != nil {
-		return err
-	}
 	el := etree.NewElement(t.Name.Local)
 	el.Space = t.Name.Space
-	n := &node{start: off, space: space}
+	n := b.newNode()
+	n.start, n.space = off, space
 	if err := b.attrs(el, n, t); err != nil {
 		return err
 	}
@@ -267,11 +360,25 @@ func (b *builder) start(t xml.StartElement, off int) error {
 		return err
 	}
 	d.info[el] = n
-	d.byStart[off] = el
+	if len(b.stack) <= 3 {
+		// Only the Envelope, its children (the Body) and the Header's
+		// children (our Security header) and theirs (the Signature) are
+		// looked up by offset.
+		d.byStart[off] = el
+	}
 	b.stack = append(b.stack, el)
 	b.names = append(b.names, t.Name)
 	b.marks = append(b.marks, mark)
 	return nil
+}
+
+// newNode returns a zero node from a slab.
+func (b *builder) newNode() *node {
+	if len(b.nodes) == cap(b.nodes) {
+		b.nodes = make([]node, 0, 32)
+	}
+	b.nodes = b.nodes[:len(b.nodes)+1]
+	return &b.nodes[len(b.nodes)-1]
 }
 
 // declare adds the namespace declarations of a start tag to the scope.
@@ -296,8 +403,8 @@ func (b *builder) declare(t xml.StartElement) error {
 // attrs copies the attributes of a start tag onto el, refusing two with
 // the same expanded name, and records the element's Id in n.
 func (b *builder) attrs(el *etree.Element, n *node, t xml.StartElement) error {
-	type expanded struct{ space, local string }
-	seen := make(map[expanded]struct{}, len(t.Attr))
+	el.Attr = make([]etree.Attr, 0, len(t.Attr))
+	b.expanded = b.expanded[:0]
 	for _, a := range t.Attr {
 		var as string
 		isNS := a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns"
@@ -309,19 +416,16 @@ func (b *builder) attrs(el *etree.Element, n *node, t xml.StartElement) error {
 				return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", a.Name.Space)
 			}
 		}
-		k := expanded{as, a.Name.Local}
+		k := expandedName{as, a.Name.Local}
 		if isNS && a.Name.Space == "" {
 			k.local = ""
 		}
-		if _, dup := seen[k]; dup {
+		if b.seen(k) {
 			return errorf(wsse.InvalidSecurity, nil, "two attributes with the same expanded name on %s", t.Name.Local)
 		}
-		seen[k] = struct{}{}
-		key := a.Name.Local
-		if a.Name.Space != "" {
-			key = a.Name.Space + ":" + a.Name.Local
-		}
-		el.CreateAttr(key, a.Value)
+		// As el.CreateAttr("prefix:local", value) would make it, without
+		// joining the name to split it again.
+		el.Attr = append(el.Attr, etree.Attr{Space: a.Name.Space, Key: a.Name.Local, Value: a.Value})
 		if !isNS && isIDAttr(as, a.Name.Local) {
 			if n.id != "" && n.id != a.Value {
 				return errorf(wsse.InvalidSecurity, nil, "element %s has two different Ids", t.Name.Local)
@@ -330,6 +434,37 @@ func (b *builder) attrs(el *etree.Element, n *node, t xml.StartElement) error {
 		}
 	}
 	return nil
+}
+
+type expandedName struct{ space, local string }
+
+// seen reports whether the start tag being read has an attribute of
+// expanded name k already, and records k. A tag has at most
+// Limits.MaxAttributes attributes: up to 16 are compared one by one, more
+// go through a map, so that a tag of many attributes is not quadratic.
+func (b *builder) seen(k expandedName) bool {
+	if len(b.expanded) < 16 {
+		if slices.Contains(b.expanded, k) {
+			return true
+		}
+		b.expanded = append(b.expanded, k)
+		return false
+	}
+	if len(b.expanded) == 16 {
+		clear(b.seenSet)
+		if b.seenSet == nil {
+			b.seenSet = make(map[expandedName]struct{}, 64)
+		}
+		for _, e := range b.expanded {
+			b.seenSet[e] = struct{}{}
+		}
+		b.expanded = append(b.expanded, k) // past 16: the map from now on
+	}
+	if _, dup := b.seenSet[k]; dup {
+		return true
+	}
+	b.seenSet[k] = struct{}{}
+	return false
 }
 
 // attach makes el the root or a child of the open element. Nothing may
@@ -370,14 +505,14 @@ func (b *builder) end(t xml.EndElement) error {
 
 // charData adds text to the open element; outside the root only white
 // space may appear.
-func (b *builder) charData(t xml.CharData) error {
+func (b *builder) charData(t string) error {
 	if len(b.stack) == 0 {
-		if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
+		if len(strings.TrimLeft(t, " \t\r\n")) != 0 {
 			return errorf(wsse.InvalidSecurity, nil, "text outside the root element")
 		}
 		return nil
 	}
-	b.stack[len(b.stack)-1].CreateText(string(t))
+	b.stack[len(b.stack)-1].CreateText(t)
 	return nil
 }
 
@@ -407,38 +542,6 @@ func (d *Document) matchParser(bodyAt int) error {
 		if n.start != e.Start || n.space != e.Space || k.Tag != e.Local || n.id != e.ID {
 			return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about Security child %d", i)
 		}
-	}
-	return nil
-}
-
-// normalizeAttrs applies XML attribute-value normalization, which
-// encoding/xml leaves out: a literal tab, newline or carriage return in an
-// attribute value is a space, while one written as a character reference
-// stays. When a value holds such a character and the start tag (tag, raw)
-// has character references, the two cannot be told apart after decoding:
-// refuse rather than canonicalize wrongly.
-func normalizeAttrs(attrs []xml.Attr, tag []byte) error {
-	charRefs := -1 // looked up once per tag, not once per attribute
-	for i := range attrs {
-		v := attrs[i].Value
-		if !strings.ContainsAny(v, "\t\n\r") {
-			continue
-		}
-		if charRefs < 0 {
-			charRefs = 0
-			if bytes.Contains(tag, []byte("&#")) {
-				charRefs = 1
-			}
-		}
-		if charRefs == 1 {
-			return errorf(wsse.InvalidSecurity, nil, "attribute %s mixes literal white space and character references", attrs[i].Name.Local)
-		}
-		attrs[i].Value = strings.Map(func(r rune) rune {
-			if r == '\t' || r == '\n' || r == '\r' {
-				return ' '
-			}
-			return r
-		}, v)
 	}
 	return nil
 }

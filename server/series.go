@@ -1,0 +1,110 @@
+package server
+
+import (
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// The outcome label's one vocabulary, shared by authsvc_requests_total,
+// authsvc_authentications_total, authsvc_module_logins_total and the audit
+// stream's outcome field (each uses the values that apply to it):
+//
+//	accepted   the credential (the request, the chain entry) was accepted
+//	rejected   it was refused: a client's mistake or an attacker
+//	locked     refused because brute-force protection locked the principal or address
+//	throttled  refused because the principal or address used up its replay-cache quota
+//	error      a technical failure (a dependency down): fail closed, 503
+//	ignored    a chain entry found no credential of its kind (module logins only)
+const (
+	outcomeAccepted  = "accepted"
+	outcomeRejected  = "rejected"
+	outcomeLocked    = "locked"
+	outcomeThrottled = "throttled"
+	outcomeError     = "error"
+	outcomeIgnored   = "ignored"
+)
+
+// moduleOutcome is a chain entry's login outcome in the shared vocabulary.
+func moduleOutcome(o authn.Outcome) string {
+	switch o {
+	case authn.Succeeded:
+		return outcomeAccepted
+	case authn.Rejected:
+		return outcomeRejected
+	case authn.Errored:
+		return outcomeError
+	}
+	return outcomeIgnored
+}
+
+// faultCodes are the WS-Security fault codes authsvc_faults_total counts.
+var faultCodes = []wsse.FaultCode{wsse.UnsupportedSecurityToken, wsse.UnsupportedAlgorithm, wsse.InvalidSecurity,
+	wsse.InvalidSecurityToken, wsse.FailedAuthentication, wsse.FailedCheck, wsse.SecurityTokenUnavailable, wsse.MessageExpired}
+
+// claims are the credentials a request can claim (authn.Claimed), as the
+// method and token_type labels of authsvc_authentications_total.
+var claims = [][2]string{
+	{authn.MethodUsernameToken, authn.TokenPasswordText}, {authn.MethodUsernameToken, authn.TokenPasswordDigest},
+	{authn.MethodUsernameToken, ""}, {authn.MethodBinarySecurityToken, ""}, {authn.MethodNegotiate, ""},
+	{authn.MethodOther, ""}, {authn.MethodNone, ""},
+}
+
+// endpoints are the endpoint label's values this server serves.
+func (s *Server) endpoints() []string {
+	eps := []string{"api"}
+	if s.o.Proxy != nil {
+		eps = append(eps, "proxy")
+	}
+	if s.o.Gateway != nil {
+		eps = append(eps, "gateway")
+	}
+	return eps
+}
+
+// initSeries creates, at zero, every labelled series whose label values
+// are known from the configuration, so that dashboards and alerts (rate(),
+// absent()) see them from the start rather than from the first event.
+// Series whose labels depend on traffic (an accepted Kerberos token's
+// token_type, say) appear with their first request.
+func (s *Server) initSeries() {
+	m := s.m
+	for _, ep := range s.endpoints() {
+		m.inflightRequests.WithLabelValues(ep)
+		m.requestDuration.WithLabelValues(ep)
+		for _, out := range []string{outcomeAccepted, outcomeRejected, outcomeLocked, outcomeThrottled, outcomeError} {
+			m.requests.WithLabelValues(ep, out)
+			for _, c := range claims {
+				if out != outcomeAccepted || c[0] == authn.MethodUsernameToken && c[1] != "" {
+					m.decisions.WithLabelValues(ep, c[0], c[1], out)
+				}
+			}
+		}
+	}
+	for _, c := range faultCodes {
+		m.faults.WithLabelValues(string(c))
+	}
+	for _, e := range s.o.Chain.Entries() {
+		for _, out := range []string{outcomeAccepted, outcomeRejected, outcomeError, outcomeIgnored} {
+			m.modules.WithLabelValues(e.Name, out)
+		}
+		m.moduleDuration.WithLabelValues(e.Name)
+		m.depErrorsTotal.WithLabelValues("module/" + e.Name)
+	}
+	for _, kind := range []string{"principal", "address"} {
+		m.replayQuotaRefusals.WithLabelValues(kind)
+		m.lockouts.WithLabelValues(kind)
+		m.lockedRejections.WithLabelValues(kind)
+	}
+	for name := range s.o.Checkers {
+		m.depErrors.WithLabelValues(name)
+		m.depDuration.WithLabelValues(name)
+	}
+	if s.o.Proxy != nil {
+		m.depErrorsTotal.WithLabelValues("upstream")
+		m.depDuration.WithLabelValues("upstream")
+	}
+	if s.guard != nil {
+		m.depErrorsTotal.WithLabelValues("lockout_store")
+		m.depDuration.WithLabelValues("lockout_store")
+	}
+}
