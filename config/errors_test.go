@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,5 +153,35 @@ audit:
 	}
 	if !strings.HasPrefix(errs[1].Error(), "line 11: audit.output: ") || !strings.Contains(errs[1].Error(), "not a regular file") {
 		t.Errorf("audit: %v", errs[1])
+	}
+}
+
+// TestConfigurationDocExamples: the YAML examples of docs/configuration.md
+// parse (with the variables they use set; a fragment without a chain gets
+// the minimal one).
+func TestConfigurationDocExamples(t *testing.T) {
+	b, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"UPSTREAM_URL": "http://127.0.0.1:9000", "CREDENTIALS_DIRECTORY": "/run/credentials/authsvc.service"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	blocks := strings.Split(string(b), "```yaml\n")[1:]
+	if len(blocks) < 2 {
+		t.Fatalf("found %d yaml examples", len(blocks))
+	}
+	for _, blk := range blocks {
+		doc, _, _ := strings.Cut(blk, "```")
+		if !strings.Contains(doc, "chain:") {
+			doc += minimal
+		}
+		c, err := parse([]byte(doc), nil, lookup)
+		if err != nil {
+			t.Errorf("example\n%s\n: %v", doc, err)
+			continue
+		}
+		if strings.Contains(doc, "CREDENTIALS_DIRECTORY") && !strings.Contains(fmt.Sprint(c.Modules[0].Config), "/run/credentials/authsvc.service/service.keytab") {
+			t.Errorf("keytab not expanded: %+v", c.Modules[0].Config)
+		}
 	}
 }
