@@ -86,7 +86,7 @@ const (
 
 // MemoryOptions configure NewMemory.
 type MemoryOptions struct {
-	// MaxEntries bounds the entries held (default 1,000,000).
+	// MaxEntries bounds the entries held (default 8,000,000).
 	MaxEntries int
 	// Shards is the number of independently locked shards (default 64).
 	Shards int
@@ -109,7 +109,7 @@ var _ OwnedCache = (*Memory)(nil)
 // NewMemory returns an in-memory cache.
 func NewMemory(o MemoryOptions) *Memory {
 	if o.MaxEntries <= 0 {
-		o.MaxEntries = 1_000_000
+		o.MaxEntries = 8_000_000
 	}
 	if o.Shards <= 0 {
 		o.Shards = 64
