@@ -58,13 +58,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/asn1tools"
 	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
-	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -401,13 +397,9 @@ func (r *Result) Reply() ([]byte, error) {
 	if _, err := rand.Read(seq[:]); err != nil {
 		return nil, err
 	}
-	part := messages.EncAPRepPart{CTime: r.ctime, Cusec: r.cusec, SequenceNumber: int64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff)}
-	b, err := asn1.Marshal(part)
-	if err != nil {
-		return nil, fmt.Errorf("kerberos: EncAPRepPart: %w", err)
-	}
-	b = asn1tools.AddASNAppTag(b, asnAppTag.EncAPRepPart)
+	b := encAPRepPart(r.ctime, r.cusec, int64(binary.BigEndian.Uint32(seq[:])&0x3fffffff))
 	var ed types.EncryptedData
+	var err error
 	if r.keys != nil {
 		ed, err = r.keys.encryptReply(b)
 	} else {
@@ -416,11 +408,7 @@ func (r *Result) Reply() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: encrypting EncAPRepPart: %w", err)
 	}
-	rep, err := asn1.Marshal(messages.APRep{PVNO: 5, MsgType: msgtype.KRB_AP_REP, EncPart: ed})
-	if err != nil {
-		return nil, fmt.Errorf("kerberos: AP-REP: %w", err)
-	}
-	return WrapReply(r.Token, asn1tools.AddASNAppTag(rep, asnAppTag.APREP)), nil
+	return WrapReply(r.Token, apRep(ed)), nil
 }
 
 func reject(code wsse.FaultCode, format string, args ...any) error {
