@@ -181,12 +181,16 @@ declare -A URL=(
 	[bare]="http://$BARE_ADDR/"
 )
 NAMES=(authsvc gokrb5 apache bare)
+# Where the rotation starts: random, so that bench/perf.sh's one-round
+# invocations do not always measure the same server first.
+OFFSET=${OFFSET:-$((RANDOM % 4))}
+echo "# negotiate: the first round starts with ${NAMES[$OFFSET]}"
 
 echo "== $ROUNDS rounds of $TOKENS fresh tokens per server, $CONNS connections ($(nproc) CPUs; $(uptime))"
 for r in $(seq 0 $((ROUNDS - 1))); do
 	line="round $((r + 1)):"
 	for k in 0 1 2 3; do
-		n=${NAMES[$(((k + r) % 4))]}
+		n=${NAMES[$(((k + r + OFFSET) % 4))]}
 		out=$("$TMP/negotiate" -mode load -url "${URL[$n]}" -tokens "$TMP/round$r" -conns "$CONNS")
 		case $out in
 		*" failed=0") ;;
