@@ -172,6 +172,13 @@ KRB5RCACHEDIR="$TMP/apache/rcache" apache2 -f "$TMP/apache/httpd.conf" -D FOREGR
 PIDS+=($!)
 waitport "$HP" || { cat "$TMP/apache.out" "$TMP/apache/error.log" >&2; exit 1; }
 
+# The Go servers print their address once listening: wait for it (on a
+# loaded machine that can come after Apache is up).
+for f in gokrb5 bare; do
+	for _ in $(seq 200); do [ -s "$TMP/$f.addr" ] && break; sleep 0.05; done
+	[ -s "$TMP/$f.addr" ] || { echo "negotiate.sh: the $f server printed no address" >&2; cat "$TMP/$f.log" >&2; exit 1; }
+	waitport "$(head -1 "$TMP/$f.addr" | cut -d: -f2)"
+done
 GO_ADDR=$(head -1 "$TMP/gokrb5.addr")
 BARE_ADDR=$(head -1 "$TMP/bare.addr")
 declare -A URL=(
@@ -194,7 +201,7 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 		out=$("$TMP/negotiate" -mode load -url "${URL[$n]}" -tokens "$TMP/round$r" -conns "$CONNS")
 		case $out in
 		*" failed=0") ;;
-		*) echo "$n: $out" >&2; echo "logs in $TMP" >&2; tail -5 "$TMP/authsvc.log" "$TMP/apache/error.log" "$TMP/gokrb5.log" >&2; exit 1 ;;
+		*) echo "$n: $out" >&2; echo "logs in $TMP" >&2; tail -n 5 "$TMP/authsvc.log" "$TMP/apache/error.log" "$TMP/gokrb5.log" >&2; exit 1 ;;
 		esac
 		rps=${out#rps=}
 		rps=${rps%% *}
