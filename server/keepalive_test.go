@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,11 @@ import (
 // counted, with a chain that accepts alice (password pw) and refuses others.
 // The server records whether the last request came chunked.
 func keepAliveServer(t *testing.T, maxBody int64) (*httptest.Server, *atomic.Int64, *atomic.Bool) {
+	return keepAliveServerWith(t, Options{MaxBodyBytes: maxBody})
+}
+
+// keepAliveServerWith is keepAliveServer with more options (the proxy).
+func keepAliveServerWith(t *testing.T, o Options) (*httptest.Server, *atomic.Int64, *atomic.Bool) {
 	t.Helper()
 	alice := authn.ModuleFunc(func(_ context.Context, r *authn.Request, s *authn.Subject) (bool, error) {
 		sec := r.Security()
@@ -39,7 +45,8 @@ func keepAliveServer(t *testing.T, maxBody int64) (*httptest.Server, *atomic.Int
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Chain: chain, MaxBodyBytes: maxBody, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	o.Chain, o.Logger = chain, slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +168,45 @@ func TestKeepAliveOverLimit(t *testing.T) {
 	}
 	if c := conns.Load(); c != 2 {
 		t.Fatalf("%d connections, want 2 (the over-limit one closed, then one)", c)
+	}
+}
+
+// TestKeepAliveProxyBigBodies: in proxy mode an accepted 2 MiB message is
+// streamed whole to the upstream and a refused one is dropped unparsed, and
+// both leave the client's connection open.
+func TestKeepAliveProxyBigBodies(t *testing.T) {
+	var upBytes atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		upBytes.Store(n)
+		io.WriteString(w, "<ok/>")
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	ts, conns, _ := keepAliveServerWith(t, Options{MaxBodyBytes: 4 << 20, Proxy: &ProxyOptions{Upstream: u}})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for _, user := range []string{"alice", "mallory", "alice", "mallory"} {
+		msg := bigMessage(user, 2<<20)
+		upBytes.Store(0)
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/service", bytes.NewReader(msg))
+		req.Header.Set("Content-Type", "text/xml")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case user == "alice" && (resp.StatusCode != http.StatusOK || upBytes.Load() != int64(len(msg))):
+			t.Fatalf("alice: %d, upstream got %d of %d bytes: %s", resp.StatusCode, upBytes.Load(), len(msg), out)
+		case user != "alice" && (resp.StatusCode != http.StatusInternalServerError || upBytes.Load() != 0):
+			t.Fatalf("mallory: %d, upstream got %d bytes: %s", resp.StatusCode, upBytes.Load(), out)
+		case resp.Close:
+			t.Fatalf("%s: the server closed the connection", user)
+		}
+	}
+	if c := conns.Load(); c != 1 {
+		t.Fatalf("%d client connections for four 2 MiB messages, want 1", c)
 	}
 }
