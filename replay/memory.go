@@ -29,6 +29,7 @@ type Memory struct {
 	seed2  maphash.Seed
 	now    func() time.Time
 	max    int64
+	base   int64        // unix nanoseconds: expiries are held as seconds after it
 	n      atomic.Int64 // entries held, expired ones not yet swept included
 	quota  Quota
 	window int64
@@ -40,18 +41,27 @@ type Memory struct {
 	once   sync.Once
 }
 
-// memKey is a key's 128-bit hash under two random per-process seeds. The
-// map then holds no pointers (the garbage collector never scans it, however
-// many entries it has) and each entry has a fixed size. Two keys with the
-// same hash would make the second look like a replay: a refusal, never an
-// acceptance, and with 128 bits from seeds no client knows, not a
-// practical event.
+// memKey is a 128-bit hash under two random per-process seeds (the quota
+// counters' keys).
 type memKey [2]uint64
+
+// nonceKey is a recorded key's 96-bit hash under two random per-process
+// seeds (64 bits of one, 32 of the other), and expSec its expiry in whole
+// seconds after Memory.base, rounded up: a map slot of 16 bytes with no
+// pointers (the garbage collector never scans the map, however many
+// entries it has). Two keys with the same hash would make the second look
+// like a replay: a refusal, never an acceptance; with 96 bits from seeds no
+// client knows, among 10 million live keys a fresh key collides with
+// probability 10^7 / 2^96 ≈ 10^-22. Rounding the expiry up keeps a key at
+// most a second longer: never shorter than asked.
+type nonceKey [3]uint32
+
+type expSec = uint32
 
 type memShard struct {
 	mu   sync.Mutex
-	m    map[memKey]int64 // key -> expiry, unix nanoseconds
-	next atomic.Int64     // no sweep can free anything before this time (a lower bound of the expiries held); written under mu
+	m    map[nonceKey]expSec
+	next atomic.Int64 // no sweep frees anything before this time (unix ns; see sweepLocked); written under mu
 	_    [40]byte
 }
 
@@ -76,7 +86,7 @@ const (
 
 // MemoryOptions configure NewMemory.
 type MemoryOptions struct {
-	// MaxEntries bounds the entries held (default 1,000,000).
+	// MaxEntries bounds the entries held (default 8,000,000).
 	MaxEntries int
 	// Shards is the number of independently locked shards (default 64).
 	Shards int
@@ -99,7 +109,7 @@ var _ OwnedCache = (*Memory)(nil)
 // NewMemory returns an in-memory cache.
 func NewMemory(o MemoryOptions) *Memory {
 	if o.MaxEntries <= 0 {
-		o.MaxEntries = 1_000_000
+		o.MaxEntries = 8_000_000
 	}
 	if o.Shards <= 0 {
 		o.Shards = 64
@@ -117,10 +127,10 @@ func NewMemory(o MemoryOptions) *Memory {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Memory{shards: make([]memShard, o.Shards), seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), now: o.Now,
-		max: int64(o.MaxEntries), quota: o.Quota, window: int64(o.Quota.WindowOrDefault()), logger: o.Logger,
+		max: int64(o.MaxEntries), base: o.Now().UnixNano() - int64(time.Second), quota: o.Quota, window: int64(o.Quota.WindowOrDefault()), logger: o.Logger,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for i := range c.shards {
-		c.shards[i].m = make(map[memKey]int64)
+		c.shards[i].m = make(map[nonceKey]expSec)
 	}
 	if o.Quota.On() {
 		c.owners = make([]ownerShard, 16)
@@ -155,12 +165,15 @@ func (c *Memory) add(key string, exp time.Time, o *Owner) error {
 	if e <= now {
 		return nil // already outside its window: nothing to remember
 	}
-	k := memKey{maphash.String(c.seed, key), maphash.String(c.seed2, key)}
-	sh := &c.shards[k[0]%uint64(len(c.shards))]
+	h := maphash.String(c.seed, key)
+	k := nonceKey{uint32(h), uint32(h >> 32), uint32(maphash.String(c.seed2, key))}
+	sh := &c.shards[h%uint64(len(c.shards))]
+	es := c.toSec(e)
+	e = c.fromSec(es)
 	for reclaimed := false; ; reclaimed = true {
 		sh.mu.Lock()
 		old, held := sh.m[k]
-		if held && old > now {
+		if held && c.fromSec(old) > now {
 			sh.mu.Unlock()
 			return ErrReplay
 		}
@@ -186,7 +199,7 @@ func (c *Memory) add(key string, exp time.Time, o *Owner) error {
 				return err
 			}
 		}
-		sh.m[k] = e
+		sh.m[k] = es
 		if e < sh.next.Load() {
 			// Keep next a lower bound of the live expiries: a sweep that found
 			// the shard empty (or holding only long-lived keys) set it later than
@@ -205,6 +218,21 @@ func (c *Memory) add(key string, exp time.Time, o *Owner) error {
 
 func (c *Memory) high() int64 { return c.max - c.max/10 }
 
+// toSec is the expiry e (unix ns, after base) as whole seconds after base,
+// rounded up (and capped at 136 years); fromSec is the reverse.
+func (c *Memory) toSec(e int64) expSec {
+	d := (e - c.base + int64(time.Second) - 1) / int64(time.Second)
+	switch {
+	case d < 0: // before base (the wall clock went back): keep it until base
+		return 0
+	case d > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return expSec(d)
+}
+
+func (c *Memory) fromSec(s expSec) int64 { return c.base + int64(s)*int64(time.Second) }
+
 // reclaim sweeps the shards that hold expired entries, stopping once
 // there is room; it reports whether it made room. Shards whose earliest
 // expiry is still ahead are skipped without taking their lock, so a full
@@ -218,7 +246,7 @@ func (c *Memory) reclaim(now int64) bool {
 			continue
 		}
 		sh.mu.Lock()
-		c.n.Add(-int64(sh.sweepLocked(now)))
+		c.n.Add(-int64(c.sweepLocked(sh, now)))
 		sh.mu.Unlock()
 		if c.n.Load() < c.max {
 			return true
@@ -274,21 +302,47 @@ func (c *Memory) noteFull() {
 	}
 }
 
-// sweepLocked drops expired entries, notes when the next one expires, and
-// returns how many it dropped. The caller holds sh.mu.
-func (sh *memShard) sweepLocked(now int64) int {
+// reclaimGap is how long a shard whose sweep freed less than a sixteenth of
+// its entries is left alone by reclaim. At capacity under a steady flow,
+// entries expire a few at a time in every shard: without the gap, each Add
+// that found the cache full would sweep a whole shard (1/64 of the cache)
+// to free a handful of entries. With it, a shard is swept at most once per
+// gap unless a sweep pays for itself, and what expired meanwhile (up to
+// gap × rate entries) waits: credentials may be refused as ErrFull for
+// that long (fail closed, logged), never accepted twice.
+const reclaimGap = 2 * time.Second
+
+// sweepLocked drops expired entries, notes when reclaim may next sweep the
+// shard (the earliest live expiry; no sooner than reclaimGap from now when
+// this sweep freed little), and returns how many it dropped. The caller
+// holds sh.mu.
+func (c *Memory) sweepLocked(sh *memShard, now int64) int {
 	next := int64(1<<63 - 1)
-	n := 0
-	for k, e := range sh.m {
-		if e <= now {
+	held, n := len(sh.m), 0
+	for k, s := range sh.m {
+		if e := c.fromSec(s); e <= now {
 			delete(sh.m, k)
 			n++
 		} else if e < next {
 			next = e
 		}
 	}
+	if n*16 < held {
+		next = max(next, now+int64(reclaimGap))
+	}
 	sh.next.Store(next)
 	return n
+}
+
+// sweepAll drops the expired entries of every shard, one shard locked at a
+// time.
+func (c *Memory) sweepAll(now int64) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		c.n.Add(-int64(c.sweepLocked(sh, now)))
+		sh.mu.Unlock()
+	}
 }
 
 func (c *Memory) sweeper(every time.Duration) {
@@ -301,12 +355,7 @@ func (c *Memory) sweeper(every time.Duration) {
 			return
 		case <-t.C:
 			now := c.now().UnixNano()
-			for i := range c.shards {
-				sh := &c.shards[i]
-				sh.mu.Lock()
-				c.n.Add(-int64(sh.sweepLocked(now)))
-				sh.mu.Unlock()
-			}
+			c.sweepAll(now)
 			for i := range c.owners {
 				os := &c.owners[i]
 				os.mu.Lock()

@@ -62,14 +62,57 @@ func TestMemoryBound(t *testing.T) {
 		if n := c.Len(); n != 4 {
 			t.Fatalf("cycle %d: Len = %d, want 4", cycle, n)
 		}
-		clk.Advance(time.Minute + time.Nanosecond)
+		clk.Advance(time.Minute + time.Second) // expiries are kept in whole seconds, rounded up
 		// All four have expired: the full shard sweeps and takes the key.
 		add(t, c, p+"extra", clk.Now().Add(time.Minute), nil)
 		if n := c.Len(); n != 1 {
 			t.Fatalf("cycle %d: Len after sweep = %d, want 1", cycle, n)
 		}
-		clk.Advance(time.Minute + time.Nanosecond)
+		clk.Advance(time.Minute + time.Second)
 	}
+}
+
+// TestMemoryExpiryNeverEarly: expiries are held in whole seconds, rounded
+// up: a key is a replay up to its expiry, whatever its fraction of a
+// second, and at most a second after it, never less.
+func TestMemoryExpiryNeverEarly(t *testing.T) {
+	for _, frac := range []time.Duration{0, 1, time.Millisecond, 500 * time.Millisecond, time.Second - 1} {
+		clk := newFakeClock()
+		clk.Advance(frac * 3 / 7)
+		c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 10, SweepInterval: -1, Now: clk.Now})
+		exp := clk.Now().Add(time.Minute + frac)
+		add(t, c, "k", exp, nil)
+		clk.Advance(exp.Sub(clk.Now()) - 1)
+		add(t, c, "k", exp, replay.ErrReplay) // 1 ns before its expiry
+		clk.Advance(time.Second + 1)
+		add(t, c, "k", clk.Now().Add(time.Minute), nil)
+		c.Close()
+	}
+}
+
+// TestMemoryReclaimGap: a full cache in which a sweep frees less than a
+// sixteenth of a shard refuses (ErrFull, fail closed) the keys that find it
+// full again within reclaimGap (2 s) rather than sweeping the shard per
+// key, and takes them once the gap has passed; a live key is never dropped.
+func TestMemoryReclaimGap(t *testing.T) {
+	clk := newFakeClock()
+	c := replay.NewMemory(replay.MemoryOptions{MaxEntries: 64, Shards: 1, SweepInterval: -1, Now: clk.Now})
+	defer c.Close()
+	start := clk.Now()
+	// 64 keys expiring one per second from start+1m.
+	for i := 0; i < 64; i++ {
+		add(t, c, "k"+strconv.Itoa(i), start.Add(time.Minute+time.Duration(i)*time.Second), nil)
+	}
+	clk.Advance(time.Minute + 1)                       // k0 (whole seconds: exact) and nothing else has expired
+	add(t, c, "new0", clk.Now().Add(time.Minute), nil) // the sweep freed 1 of 64
+	clk.Advance(time.Second)                           // k1 has expired too
+	add(t, c, "new1", clk.Now().Add(time.Minute), replay.ErrFull)
+	for i := 2; i < 64; i++ {
+		add(t, c, "k"+strconv.Itoa(i), start.Add(time.Hour), replay.ErrReplay) // still held
+	}
+	clk.Advance(2 * time.Second)
+	add(t, c, "new1", clk.Now().Add(time.Minute), nil)
+	add(t, c, "k1", clk.Now().Add(time.Minute), nil) // k1 was swept: not a replay any more
 }
 
 // TestMemoryBoundMixedWindows: keys with a short window added after a sweep
@@ -84,7 +127,7 @@ func TestMemoryBoundMixedWindows(t *testing.T) {
 	add(t, c, "long2", now.Add(time.Hour), nil)
 	add(t, c, "long3", now.Add(time.Hour), nil)
 	add(t, c, "x", now.Add(time.Hour), replay.ErrFull) // sweeps: next expiry in an hour
-	clk.Advance(time.Hour + time.Nanosecond)
+	clk.Advance(time.Hour + time.Second)
 	now = clk.Now()
 	add(t, c, "long4", now.Add(time.Hour), nil) // sweeps all three; next = "none"
 	add(t, c, "short1", now.Add(time.Second), nil)
@@ -241,7 +284,7 @@ func TestMemoryCapacityUsable(t *testing.T) {
 			t.Fatalf("shards %d: Len, Cap = %d, %d; want 1000, 1000", shards, n, cp)
 		}
 		// Once entries have expired, wherever they are, new keys fit again.
-		clk.Advance(time.Minute + time.Nanosecond)
+		clk.Advance(time.Minute + time.Second)
 		for i := 0; i < 1000; i++ {
 			add(t, c, "again"+strconv.Itoa(i), clk.Now().Add(time.Minute), nil)
 		}

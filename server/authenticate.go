@@ -27,6 +27,7 @@ type result struct {
 	env      *wsse.Envelope
 	head     []byte // the part of the body read so far
 	eof      bool   // head is the whole body
+	drained  bool   // what followed head was read and dropped (discardRest)
 	subject  *authn.Subject
 	fault    *authn.Fault
 	status   int // for faults decided before the chain (too large, malformed)
@@ -321,6 +322,7 @@ func (s *Server) judge(w http.ResponseWriter, r *http.Request, endpoint string, 
 		}
 		untrack()
 	}
+	s.finishBody(r, res, endpoint)
 	s.logDecision(r, res, endpoint)
 	if res.fault != nil {
 		writeFault(w, res.version, res.fault, res.id, status(res))
@@ -328,6 +330,29 @@ func (s *Server) judge(w http.ResponseWriter, r *http.Request, endpoint string, 
 		return nil, nil
 	}
 	return res, done
+}
+
+// finishBody drops what is left of the body once the chain has decided on
+// its head (discardRest), so that the connection serves the client's next
+// request: always after a refusal, and after an acceptance except in proxy
+// mode, where the rest is streamed upstream. An accepted message whose body
+// turns out to be past max_body_bytes (chunked: no Content-Length announced
+// it) is refused with 413, as in proxy mode; its nonce stays spent.
+func (s *Server) finishBody(r *http.Request, res *result, endpoint string) {
+	if res.status == http.StatusRequestEntityTooLarge || res.fault == nil && endpoint == "proxy" {
+		return
+	}
+	err := s.discardRest(r.Body, res)
+	if err == nil || res.fault != nil {
+		return
+	}
+	res.subject = nil
+	var tooBig *tooLargeError
+	if errors.As(err, &tooBig) {
+		res.fail(http.StatusRequestEntityTooLarge, authn.Reject(wsse.InvalidSecurity, "%v", err))
+		return
+	}
+	res.fail(http.StatusBadRequest, authn.Reject(wsse.InvalidSecurity, "reading the request body: %v", err))
 }
 
 func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {

@@ -51,6 +51,30 @@ func (s *Server) readBody(r *http.Request, res *result) (*authn.Fault, int) {
 	return nil, 0
 }
 
+// discardRest reads and drops what is left of the body after the head,
+// without parsing or keeping it, up to max_body_bytes, once the request has
+// been judged on its head (API, gateway and STS endpoints, and any
+// refusal). net/http itself drains at most 256 KiB after the handler and
+// closes the connection when more is left, so without this every message
+// over 256 KiB would cost the client a new TCP connection. A body past
+// max_body_bytes gives a tooLargeError (the connection is then closed by
+// net/http); the read is bounded in time by the server's ReadTimeout.
+func (s *Server) discardRest(body io.Reader, res *result) error {
+	if res.eof || res.drained {
+		return nil
+	}
+	res.drained = true
+	left := s.o.MaxBodyBytes - int64(len(res.head))
+	n, err := io.CopyN(io.Discard, body, left+1)
+	switch {
+	case n > left:
+		return &tooLargeError{s.o.MaxBodyBytes}
+	case errors.Is(err, io.EOF):
+		return nil
+	}
+	return err
+}
+
 type tooLargeError struct{ limit int64 }
 
 func (e *tooLargeError) Error() string {

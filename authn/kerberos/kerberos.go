@@ -68,13 +68,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/asn1tools"
 	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
-	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -427,15 +423,12 @@ type Result struct {
 	initSeq    uint32 // the authenticator's sequence number
 }
 
-// apRep builds the AP-REP (RFC 4120 5.5.2) with our sequence number seq.
+// apRep builds the AP-REP (RFC 4120 5.5.2) with our sequence number seq,
+// DER-encoded by hand (encAPRepPart, apRepDER).
 func (r *Result) apRep(seq uint32) ([]byte, error) {
-	part := messages.EncAPRepPart{CTime: r.ctime, Cusec: r.cusec, SequenceNumber: int64(seq)}
-	b, err := asn1.Marshal(part)
-	if err != nil {
-		return nil, fmt.Errorf("kerberos: EncAPRepPart: %w", err)
-	}
-	b = asn1tools.AddASNAppTag(b, asnAppTag.EncAPRepPart)
+	b := encAPRepPart(r.ctime, r.cusec, int64(seq))
 	var ed types.EncryptedData
+	var err error
 	if r.keys != nil {
 		ed, err = r.keys.encryptReply(b)
 	} else {
@@ -444,11 +437,7 @@ func (r *Result) apRep(seq uint32) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: encrypting EncAPRepPart: %w", err)
 	}
-	rep, err := asn1.Marshal(messages.APRep{PVNO: 5, MsgType: msgtype.KRB_AP_REP, EncPart: ed})
-	if err != nil {
-		return nil, fmt.Errorf("kerberos: AP-REP: %w", err)
-	}
-	return asn1tools.AddASNAppTag(rep, asnAppTag.APREP), nil
+	return apRepDER(ed), nil
 }
 
 func reject(code wsse.FaultCode, format string, args ...any) error {
