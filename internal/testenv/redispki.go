@@ -18,9 +18,11 @@ import (
 // RedisPKI are PEM files for TLS between Redis nodes, sentinels and
 // clients on loopback: a CA, a node certificate for 127.0.0.1 good for
 // servers and clients (a replica, a sentinel and a cluster bus are the
-// nodes' clients, and present it), and a client certificate.
+// nodes' clients, and present it), a client certificate, and OtherCA, a
+// CA that signed none of them (a client that trusts it does not trust the
+// nodes).
 type RedisPKI struct {
-	CA, NodeCert, NodeKey, ClientCert, ClientKey string
+	CA, NodeCert, NodeKey, ClientCert, ClientKey, OtherCA string
 }
 
 // NewRedisPKI writes a fresh CA and certificates valid for an hour into
@@ -53,6 +55,15 @@ func NewRedisPKI(t testing.TB) RedisPKI {
 	}
 	ca, _ := x509.ParseCertificate(caDER)
 	p := RedisPKI{CA: write("ca.pem", "CERTIFICATE", caDER)}
+	otherKey := newKey()
+	otherTmpl := &x509.Certificate{SerialNumber: big.NewInt(4), Subject: pkix.Name{CommonName: "testenv other CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	otherDER, err := x509.CreateCertificate(rand.Reader, otherTmpl, otherTmpl, &otherKey.PublicKey, otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.OtherCA = write("other-ca.pem", "CERTIFICATE", otherDER)
 	leaf := func(name string, serial int64, usage []x509.ExtKeyUsage, ips []net.IP) (string, string) {
 		k := newKey()
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
