@@ -90,22 +90,27 @@ func kdcEnv() []string {
 }
 
 func (k *KDC) stop(t testing.TB) {
-	b, err := os.ReadFile(filepath.Join(k.Dir, "krb5kdc.pid"))
+	stopByPidFile(t, "KDC", filepath.Join(k.Dir, "krb5kdc.pid"), 2*time.Second)
+}
+
+// stopByPidFile stops the daemon whose pid is in file with SIGTERM, and
+// with SIGKILL if it is still alive after wait.
+func stopByPidFile(t testing.TB, what, file string, wait time.Duration) {
+	b, err := os.ReadFile(file)
 	if err != nil {
-		t.Errorf("testenv: KDC pid file: %v", err)
+		t.Errorf("testenv: %s pid file: %v", what, err)
 		return
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 1 {
-		t.Errorf("testenv: bad KDC pid file %q", b)
+		t.Errorf("testenv: bad %s pid file %q", what, b)
 		return
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for range 100 {
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if !alive(pid) {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }

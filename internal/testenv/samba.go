@@ -155,23 +155,10 @@ func sambaAddress(t testing.TB) (addr string, unlock func()) {
 }
 
 func (a *SambaAD) stop(t testing.TB) {
-	b, err := os.ReadFile(filepath.Join(a.Dir, "run", "samba.pid"))
-	if err != nil {
+	if _, err := os.Stat(filepath.Join(a.Dir, "run", "samba.pid")); err != nil {
 		return // never started
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		t.Errorf("testenv: bad samba pid file %q", b)
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for range 250 {
-		if !alive(pid) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	stopByPidFile(t, "samba", filepath.Join(a.Dir, "run", "samba.pid"), 5*time.Second)
 }
 
 // Env returns the environment for an MIT Kerberos client of this domain
