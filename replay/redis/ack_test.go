@@ -56,14 +56,18 @@ func TestAckedRecords(t *testing.T) {
 		{"quota script", 0, replay.QuotaConfig{Principal: 1000, Address: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The acknowledgement's timeout is loadedAck's: at 200 ms, all
+			// three cases once failed their first Add on a loaded CI
+			// machine.
 			c := open(t, redis.Config{Addrs: []string{master.Addr}, PipelineWorkers: tc.workers, Quota: tc.quota,
-				Timeout: time.Second, ReplicasAck: redisconn.Ack{Replicas: 1, Timeout: 200 * time.Millisecond}})
+				Timeout: 2 * time.Second, ReplicasAck: redisconn.Ack{Replicas: 1, Timeout: loadedAck.Timeout}})
 			o := replay.Owner{Principal: "alice"}
 			exp := time.Now().Add(time.Minute)
 			for i := 0; i < 20; i++ {
 				k := "ut-nonce:" + randHex(16)
 				if err := replay.AddFor(ctx, c, k, exp, o); err != nil {
-					t.Fatalf("Add: %v", err)
+					info, _ := admin(t, master).Info(ctx, "replication").Result()
+					t.Fatalf("Add: %v\nmaster's replication info:\n%s", err, info)
 				}
 				// WAIT returned: the replica has the key now, not later.
 				if n, err := ra.Exists(ctx, c.Key(k)).Result(); err != nil || n != 1 {
