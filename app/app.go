@@ -22,7 +22,6 @@ import (
 
 	"github.com/authsvc/authsvc/config"
 	"github.com/authsvc/authsvc/internal/redisconn"
-	"github.com/authsvc/authsvc/internal/tlsconf"
 	"github.com/authsvc/authsvc/lockout"
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/server"
@@ -179,17 +178,16 @@ func resolve(cfgPath, p string) string {
 	return dir + p
 }
 
-func tlsConfig(t *config.TLS, path func(string) string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(path(t.CertFile), path(t.KeyFile))
+// tlsConfig is the listener's TLS configuration from t, whose relative
+// file names are relative to the directory of the configuration file
+// cfgPath (config.TLS.Load, which check-config runs too).
+func tlsConfig(t *config.TLS, cfgPath string) (*tls.Config, error) {
+	cert, pool, err := t.Load(filepath.Dir(cfgPath))
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, err
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if t.ClientCAFile != "" {
-		pool, err := tlsconf.CertPool(path(t.ClientCAFile))
-		if err != nil {
-			return nil, fmt.Errorf("tls.client_ca_file: %w", err)
-		}
+	if pool != nil {
 		tc.ClientCAs = pool
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
 	}

@@ -49,8 +49,9 @@ func TestReloadRegistries(t *testing.T) {
 
 func TestTLSConfigErrorsNameTheKey(t *testing.T) {
 	dir := t.TempDir()
-	path := func(p string) string { return filepath.Join(dir, p) }
-	if _, err := tlsConfig(&config.TLS{CertFile: "c.pem", KeyFile: "k.pem"}, path); err == nil || !strings.HasPrefix(err.Error(), "tls: ") {
+	_, err := tlsConfig(&config.TLS{CertFile: "c.pem", KeyFile: "k.pem"}, filepath.Join(dir, "authsvc.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "tls.cert_file: ") || !strings.Contains(err.Error(), "tls.key_file: ") ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "c.pem")) {
 		t.Errorf("missing key pair: %v", err)
 	}
 }

@@ -56,7 +56,7 @@ func (s *service) listen(addr string) error {
 	s.hs = httpServer(s.srv.Handler(), s.logger)
 	var outer *tls.Config
 	if t := s.cfg.TLS; t != nil {
-		tc, err := tlsConfig(t, func(p string) string { return resolve(s.cfg.Path, p) })
+		tc, err := tlsConfig(t, s.cfg.Path)
 		if err != nil {
 			return err
 		}
@@ -238,7 +238,7 @@ func (s *service) reloadFiles() {
 }
 
 func (s *service) reloadTLS(live *config.Config) {
-	tc, err := tlsConfig(live.TLS, func(p string) string { return resolve(live.Path, p) })
+	tc, err := tlsConfig(live.TLS, live.Path)
 	if err != nil {
 		s.logger.Error("TLS certificate not reloaded; keeping the one in use", "error", err.Error())
 		return
