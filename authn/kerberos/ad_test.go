@@ -5,12 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,28 +47,7 @@ var adDir = filepath.Join("testdata", "ad")
 
 func adGSSTokens(t testing.TB, ad *testenv.SambaAD, cc, mech, spn string, n int) [][]byte {
 	t.Helper()
-	cmd := exec.Command(testenv.PythonWith(t, "gssapi"), gssClient(t), mech, spn, strconv.Itoa(n))
-	cmd.Env = ad.Env(cc)
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("gss_client %s %s: %v\n%s", mech, spn, err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
-	var toks [][]byte
-	for line := range strings.Lines(string(out)) {
-		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(line))
-		if err != nil {
-			t.Fatal(err)
-		}
-		toks = append(toks, b)
-	}
-	if len(toks) != n {
-		t.Fatalf("gss_client made %d tokens, want %d", len(toks), n)
-	}
-	return toks
+	return gssTokensEnv(t, ad.Env(cc), mech, spn, n)
 }
 
 // checkADSubject checks what an AD ticket's PAC put in the Subject.

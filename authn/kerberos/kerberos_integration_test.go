@@ -32,8 +32,15 @@ func gssClient(t testing.TB) string {
 // from a new security context with the same cached service ticket.
 func gssTokens(t testing.TB, k *testenv.KDC, cc, mech, spn string, n int) [][]byte {
 	t.Helper()
+	return gssTokensEnv(t, k.Env(cc), mech, spn, n)
+}
+
+// gssTokensEnv is gssTokens with the client's environment env (its
+// KRB5_CONFIG and KRB5CCNAME: an MIT realm's or an AD domain's).
+func gssTokensEnv(t testing.TB, env []string, mech, spn string, n int) [][]byte {
+	t.Helper()
 	cmd := exec.Command(testenv.PythonWith(t, "gssapi"), gssClient(t), mech, spn, strconv.Itoa(n))
-	cmd.Env = k.Env(cc)
+	cmd.Env = env
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
