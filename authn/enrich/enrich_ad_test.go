@@ -1,7 +1,6 @@
 package enrich_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,34 +22,17 @@ import (
 	"github.com/authsvc/authsvc/wsse"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // adChain is the chain of docs/active-directory.md: the Kerberos module with
 // the domain's keytab, then the enricher over the AD LDAP registry.
 type adChain struct {
 	ad    *testenv.SambaAD
 	chain *authn.Chain
-	logs  *lockedBuf
+	logs  *testenv.LogBuffer
 }
 
 func newADChain(t *testing.T, ad *testenv.SambaAD, mode enrich.SIDMode) *adChain {
 	t.Helper()
-	logs := &lockedBuf{}
+	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rc := replay.NewMemory(replay.MemoryOptions{SweepInterval: -1})
 	t.Cleanup(func() { rc.Close() })

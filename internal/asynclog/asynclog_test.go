@@ -1,38 +1,21 @@
 package asynclog
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/authsvc/authsvc/internal/testenv"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func jsonH(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }
 
 // waitFor polls until out holds want (routine records are written by
 // another goroutine); it fails after 10 s.
-func waitFor(t *testing.T, out *lockedBuf, want string) {
+func waitFor(t *testing.T, out *testenv.LogBuffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if strings.Contains(out.String(), want) {
@@ -43,7 +26,7 @@ func waitFor(t *testing.T, out *lockedBuf, want string) {
 }
 
 func TestRoutineRecordsWrittenWithAttrsAndGroups(t *testing.T) {
-	out := &lockedBuf{}
+	out := &testenv.LogBuffer{}
 	log := slog.New(New(out, jsonH)).With("svc", "a").WithGroup("g")
 	log.Info("authenticated", "principal", "alice")
 	waitFor(t, out, `"msg":"authenticated","svc":"a","g":{"principal":"alice"}`)
@@ -58,7 +41,7 @@ func TestRoutineRecordsWrittenWithAttrsAndGroups(t *testing.T) {
 // A Warn record (a refusal) is in the output when Handle returns, before
 // any routine record still queued, and is never dropped.
 func TestWarnWrittenAtOnce(t *testing.T) {
-	out := &lockedBuf{}
+	out := &testenv.LogBuffer{}
 	log := slog.New(New(out, jsonH))
 	log.Warn("authentication refused", "reason", "nonce replayed")
 	if !strings.Contains(out.String(), `"reason":"nonce replayed"`) {
@@ -69,7 +52,7 @@ func TestWarnWrittenAtOnce(t *testing.T) {
 // blockedWriter blocks every write until released, so the queue fills.
 type blockedWriter struct {
 	release chan struct{}
-	out     *lockedBuf
+	out     *testenv.LogBuffer
 }
 
 func (b *blockedWriter) Write(p []byte) (int, error) {
@@ -78,7 +61,7 @@ func (b *blockedWriter) Write(p []byte) (int, error) {
 }
 
 func TestFullQueueDropsRoutineRecordsAndSaysSo(t *testing.T) {
-	out := &lockedBuf{}
+	out := &testenv.LogBuffer{}
 	bw := &blockedWriter{release: make(chan struct{}), out: out}
 	h := New(bw, jsonH)
 	log := slog.New(h)
@@ -102,7 +85,7 @@ func TestFullQueueDropsRoutineRecordsAndSaysSo(t *testing.T) {
 // it at shutdown, so nothing logged before exit is lost), and records
 // logged after it are written at once.
 func TestCloseWritesQueuedRecords(t *testing.T) {
-	out := &lockedBuf{}
+	out := &testenv.LogBuffer{}
 	bw := &blockedWriter{release: make(chan struct{}), out: out}
 	h := New(bw, jsonH)
 	log := slog.New(h)

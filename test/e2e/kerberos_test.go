@@ -9,9 +9,10 @@ import (
 	"github.com/authsvc/authsvc/internal/testenv"
 )
 
-// TestKerberosNegotiateCurl runs `curl --negotiate -u :` (MIT GSS-API)
-// against the built service with a kerberos chain and a real test KDC.
-func TestKerberosNegotiateCurl(t *testing.T) {
+// startKerberosService starts a test KDC and the service with one
+// requisite kerberos module for HTTP/localhost.
+func startKerberosService(t *testing.T) (*testenv.KDC, *Service) {
+	t.Helper()
 	k := testenv.StartKDC(t)
 	svc := StartService(t, `
 chain:
@@ -22,6 +23,13 @@ chain:
     service_principals: [HTTP/localhost@EXAMPLE.TEST]
 log: {level: debug}
 `, nil)
+	return k, svc
+}
+
+// TestKerberosNegotiateCurl runs `curl --negotiate -u :` (MIT GSS-API)
+// against the built service with a kerberos chain and a real test KDC.
+func TestKerberosNegotiateCurl(t *testing.T) {
+	k, svc := startKerberosService(t)
 	url := strings.Replace(svc.URL, "127.0.0.1", "localhost", 1) + "/v1/authenticate"
 	curl := testenv.LookPath(t, "curl")
 	run := func(cc string) (code string, headers string, body string) {

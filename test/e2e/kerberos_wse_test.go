@@ -21,16 +21,7 @@ import (
 // without mutual authentication gets, on the 200 answer, the final
 // NegTokenResp that completes its context.
 func TestKerberosWSEAndSPNEGOFinalToken(t *testing.T) {
-	k := testenv.StartKDC(t)
-	svc := StartService(t, `
-chain:
-  - name: sso
-    type: kerberos
-    flag: requisite
-    keytab: `+k.LocalhostKeytab+`
-    service_principals: [HTTP/localhost@EXAMPLE.TEST]
-log: {level: debug}
-`, nil)
+	k, svc := startKerberosService(t)
 	cc := k.Kinit(t, "alice", "alice-pw")
 	script := filepath.Join(testenv.Root(), "authn", "kerberos", "testdata", "gss_client.py")
 	python := testenv.PythonWith(t, "gssapi")
