@@ -5,6 +5,7 @@ would, the output of every failed test, and a closing line
 with --no-skips also when any test skipped (the live tier: test/run.sh),
 after printing each skipped test with its reason."""
 import json
+import re
 import sys
 
 passed = failed = skipped = 0
@@ -52,5 +53,16 @@ if no_skips:
         print("--- SKIP (not allowed here): %s %s" % (pkg, test))
         for l in out.get((pkg, test), []):
             print("    " + l, end="")
+# A failed test's output can be long (service logs dumped on failure), and
+# only its tail may be seen; so its own messages (file_test.go:N: ...) are
+# repeated here, last, at most 20 per test.
+msg = re.compile(r"^\s*[\w.-]+_test\.go:\d+: ")
+if failed_tests:
+    print("== why the failed tests failed")
+for pkg, test in failed_tests:
+    lines = [l.strip() for l in out.get((pkg, test), []) if msg.match(l)]
+    print("%s %s: %d message(s)" % (pkg, test, len(lines)))
+    for l in lines[:20]:
+        print("    " + l[:300])
 print("tests: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
 sys.exit(1 if failed or pkg_fail or (no_skips and skipped) else 0)

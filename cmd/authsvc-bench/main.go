@@ -33,7 +33,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +58,8 @@ func main() {
 	bodySize := flag.Int("body", 150, "bytes of SOAP Body text (150: an envelope of about 1.1 KB)")
 	logLevel := flag.String("log-level", "info", "log level of the in-process authsvc (debug, info, warn, error)")
 	rounds := flag.Int("rounds", 1, "rounds; each measures every target once, in turn (interleaved)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole process (load generator, baselines and the in-process authsvc) to this file")
+	only := flag.String("only", "", "measure only these targets (comma-separated keys: bare, api, bareproxy, proxy)")
 	flag.Parse()
 	if *rounds < 1 || *rounds > 100 {
 		fatal(errors.New("-rounds must be in [1, 100]"))
@@ -101,6 +105,32 @@ func main() {
 	targets = append(targets, target{"bare httputil.ReverseProxy", "bareproxy", bareProxy + "/"})
 	if *proxyURL != "" {
 		targets = append(targets, target{"authsvc proxy mode", "proxy", *proxyURL})
+	}
+	if *only != "" {
+		keep := map[string]bool{}
+		for _, k := range strings.Split(*only, ",") {
+			keep[strings.TrimSpace(k)] = true
+		}
+		var kept []target
+		for _, tg := range targets {
+			if keep[tg.key] {
+				kept = append(kept, tg)
+			}
+		}
+		if len(kept) == 0 {
+			fatal(fmt.Errorf("-only %q names no target", *only))
+		}
+		targets = kept
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	for round := 1; round <= *rounds; round++ {
 		fmt.Printf("round %d\n%-26s %9s %10s %9s %9s %9s %9s %7s %7s\n", round, "target", "requests", "req/s", "p50", "p90", "p99", "max", "errors", "ratio")

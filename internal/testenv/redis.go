@@ -102,6 +102,21 @@ func newRedis(t testing.TB, o RedisOptions, dir string, port int) *Redis {
 // Calling it while the server runs does nothing.
 func (r *Redis) Start() {
 	r.t.Helper()
+	r.start(r.args)
+}
+
+// StartReplicaOf (re)starts the server as a replica of master (a
+// "replicaof" line added to its configuration for this start), as an
+// operator brings a failed master back into a Sentinel topology without
+// waiting for the sentinels to convert it.
+func (r *Redis) StartReplicaOf(master *Redis) {
+	r.t.Helper()
+	args := append(append([]string(nil), r.args...), "--conf", "replicaof 127.0.0.1 "+strconv.Itoa(master.Port))
+	r.start(args)
+}
+
+func (r *Redis) start(args []string) {
+	r.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cmd != nil {
@@ -115,7 +130,7 @@ func (r *Redis) Start() {
 		if err != nil {
 			r.t.Fatalf("testenv: redis log: %v", err)
 		}
-		cmd := exec.Command("bash", r.args...)
+		cmd := exec.Command("bash", args...)
 		cmd.Stdout, cmd.Stderr = log, log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {

@@ -23,9 +23,11 @@ import (
 // accepted during the storm is sent to all three replicas again. A token
 // accepted more than once in all is a replay let through by the failover.
 //
-// With acknowledged records (replicas_ack) the count must be 0. Without
-// them it is measured and logged (FAILOVER line), not asserted: it depends
-// on what the replicas had received when the master failed. Either way:
+// With records acknowledged by every replica of the failed master
+// (replicas_ack.replicas equal to their number) the count must be 0.
+// Otherwise it is measured and logged (FAILOVER line), not asserted: it
+// depends on what the replicas had received when the master failed and,
+// with Sentinel and 1 of 2, on which replica Sentinel promoted. Either way:
 // every answer is 200, a replay (401 InvalidSecurity) or a temporary
 // refusal (503 SecurityTokenUnavailable), nothing else; the replicas
 // recover without a restart (the storm's last tokens are each accepted
@@ -52,14 +54,14 @@ type topology struct {
 	// lagThenKill) and returns a function that waits for the failover and
 	// returns when a replica serves the failed master's keys.
 	fail func(t *testing.T, mode string) (waitFailover func())
-	// restart brings a killed master back (as a replica of the new one)
-	// and waits until the new master's replicas are in sync: a Cluster
-	// shard with one replica has none left after a failover, and
-	// acknowledged records of that shard are refused until it has one
-	// again. A Sentinel master keeps its other replica, which the
-	// sentinels point at the new master after the promotion; until it has
-	// resynced (seconds on a loaded machine), acknowledged records are
-	// refused too, so restart waits for that.
+	// restart brings a killed master back (as a replica of the new one,
+	// as an operator or a supervisor would) and waits until the new
+	// master's replicas are all in sync: until then records that every
+	// replica must acknowledge are refused. A Cluster shard with one
+	// replica has none left after a failover; a Sentinel master keeps its
+	// other replica, which the sentinels point at the new master after the
+	// promotion and which resyncs (seconds on a loaded machine), and gets
+	// the old master back once the sentinels have converted it.
 	restart func()
 	// resume continues the paused old master and waits until it is a
 	// replica of the new one (with a Cluster: in sync). Until then it
@@ -97,7 +99,14 @@ func sentinelTopology(t *testing.T) topology {
 			old.Resume()
 			s.WaitReplica(old, 30*time.Second)
 		},
-		restart: func() { s.WaitFailover(old, 30*time.Second, true) },
+		restart: func() {
+			// Brought back as a replica of the new master: started as
+			// it was (a master with no data), the sentinels would take
+			// 10-20 s to convert it (their INFO period plus the time a
+			// role report must stand).
+			old.StartReplicaOf(s.Master())
+			s.WaitFailover(old, 30*time.Second, true)
+		},
 	}
 }
 
@@ -224,17 +233,35 @@ func awaitRecovery(t *testing.T, svcs []*Service, probes [][]byte, start time.Ti
 // TestFailover runs the storm for each topology, failure and setting.
 // Each case starts its own topology and replicas.
 func TestFailover(t *testing.T) {
+	// replicas_ack.replicas for each topology: the topology's number of
+	// replicas per master (the exact guarantee, asserted), Sentinel's
+	// default of 1 of its 2 replicas (measured: docs/replicas.md explains
+	// why it is likely, not certain, that the promoted replica has the
+	// record), and off (-1, measured).
+	acks := map[string][]int{"sentinel": {2, 1, -1}, "cluster": {1, -1}}
 	for _, topo := range []string{"sentinel", "cluster"} {
 		for _, failure := range []string{"kill", "pause", "lag"} {
-			for _, acked := range []bool{true, false} {
-				name := fmt.Sprintf("%s/%s/acked=%v", topo, failure, acked)
-				t.Run(name, func(t *testing.T) { failoverStorm(t, topo, failure, acked) })
+			for _, ack := range acks[topo] {
+				name := fmt.Sprintf("%s/%s/acked=%d", topo, failure, ack)
+				if ack < 0 {
+					name = fmt.Sprintf("%s/%s/acked=off", topo, failure)
+				}
+				t.Run(name, func(t *testing.T) { failoverStorm(t, topo, failure, ack) })
 			}
 		}
 	}
 }
 
-func failoverStorm(t *testing.T, topoName, mode string, acked bool) {
+// replicasPerMaster is how many replicas each master has in the test
+// topologies (testenv.StartSentinel: two; testenv.StartCluster: one).
+var replicasPerMaster = map[string]int{"sentinel": 2, "cluster": 1}
+
+// failoverStorm runs one case; ack is replicas_ack.replicas (-1: off).
+// Double acceptances are asserted to be 0 only when every replica of the
+// failed master had to acknowledge a record.
+func failoverStorm(t *testing.T, topoName, mode string, ack int) {
+	acked := ack > 0
+	exact := ack == replicasPerMaster[topoName]
 	pause := mode == "pause"
 	// A case takes 15-40 s. Once (on a machine at load 40) one stood still
 	// for 13 minutes with no authsvc logging anything: if that happens
@@ -252,11 +279,11 @@ func failoverStorm(t *testing.T, topoName, mode string, acked bool) {
 	}
 	// Generous for a loaded machine: a WAIT that times out is a refusal,
 	// and the recovery check expects none once the failover is over.
-	ack := "{replicas: 1, timeout: 500ms}"
+	ackYAML := fmt.Sprintf("{replicas: %d, timeout: 500ms}", ack)
 	if !acked {
-		ack = "{replicas: -1}"
+		ackYAML = "{replicas: -1}"
 	}
-	cfg := strings.NewReplacer("{{TOPOLOGY}}", topo.yaml, "{{ACK}}", ack).Replace(failoverConfig)
+	cfg := strings.NewReplacer("{{TOPOLOGY}}", topo.yaml, "{{ACK}}", ackYAML).Replace(failoverConfig)
 	files := map[string]string{"users.yaml": usersFile(t)}
 	svcs := make([]*Service, 3)
 	for i := range svcs {
@@ -390,10 +417,10 @@ func failoverStorm(t *testing.T, topoName, mode string, acked bool) {
 			st.lastRefusal = r.at
 		}
 	}
-	t.Logf("FAILOVER topology=%s failure=%s acked=%v %s", topoName, mode, acked, st)
+	t.Logf("FAILOVER topology=%s failure=%s replicas_ack=%d exact=%v %s", topoName, mode, ack, exact, st)
 
-	if acked && st.double != 0 {
-		t.Errorf("%d tokens accepted more than once with acknowledged records", st.double)
+	if exact && st.double != 0 {
+		t.Errorf("%d tokens accepted more than once with records acknowledged by all %d replicas", st.double, ack)
 	}
 	// Recovery without a restart: the storm's last 100 tokens (sent a
 	// second or more after the failover) were each accepted exactly once
