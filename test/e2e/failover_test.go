@@ -104,7 +104,11 @@ func sentinelTopology(t *testing.T) topology {
 			// it was (a master with no data), the sentinels would take
 			// 10-20 s to convert it (their INFO period plus the time a
 			// role report must stand).
-			old.StartReplicaOf(s.Master())
+			if m := s.Master(); m != nil && m != old {
+				old.StartReplicaOf(m)
+			} else {
+				old.Start() // the sentinels disagree for now; they convert it
+			}
 			s.WaitFailover(old, 30*time.Second, true)
 		},
 	}
