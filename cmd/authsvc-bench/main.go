@@ -97,7 +97,6 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	type target struct{ name, key, url string }
 	targets := []target{{"bare net/http handler", "bare", bare + "/"}}
 	if *apiURL != "" {
 		targets = append(targets, target{"authsvc /v1/authenticate", "api", *apiURL})
@@ -107,30 +106,10 @@ func main() {
 		targets = append(targets, target{"authsvc proxy mode", "proxy", *proxyURL})
 	}
 	if *only != "" {
-		keep := map[string]bool{}
-		for _, k := range strings.Split(*only, ",") {
-			keep[strings.TrimSpace(k)] = true
-		}
-		var kept []target
-		for _, tg := range targets {
-			if keep[tg.key] {
-				kept = append(kept, tg)
-			}
-		}
-		if len(kept) == 0 {
-			fatal(fmt.Errorf("-only %q names no target", *only))
-		}
-		targets = kept
+		targets = onlyTargets(targets, *only)
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fatal(err)
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+		defer startProfile(*cpuProfile)()
 	}
 	for round := 1; round <= *rounds; round++ {
 		fmt.Printf("round %d\n%-26s %9s %10s %9s %9s %9s %9s %7s %7s\n", round, "target", "requests", "req/s", "p50", "p90", "p99", "max", "errors", "ratio")
@@ -151,6 +130,40 @@ func main() {
 			fmt.Printf("RATE round=%d target=%s rps=%.0f errors=%d\n", round, tg.key, rate, r.errors)
 		}
 	}
+}
+
+// target is one server the load generator measures.
+type target struct{ name, key, url string }
+
+// onlyTargets keeps the targets whose keys the comma-separated list names.
+func onlyTargets(targets []target, list string) []target {
+	keep := map[string]bool{}
+	for _, k := range strings.Split(list, ",") {
+		keep[strings.TrimSpace(k)] = true
+	}
+	var kept []target
+	for _, tg := range targets {
+		if keep[tg.key] {
+			kept = append(kept, tg)
+		}
+	}
+	if len(kept) == 0 {
+		fatal(fmt.Errorf("-only %q names no target", list))
+	}
+	return kept
+}
+
+// startProfile starts a CPU profile of the process to path and returns
+// the function that stops it.
+func startProfile(path string) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 func fatal(err error) {
