@@ -35,6 +35,12 @@ const (
 const (
 	NSWSSE0207 = "http://schemas.xmlsoap.org/ws/2002/07/secext"
 	NSWSSE0212 = "http://schemas.xmlsoap.org/ws/2002/12/secext"
+
+	// WS-Addressing: the W3C recommendation and the 2004/08 submission
+	// that WCF's Feb 2005 bindings use. Parse notes whether a header block
+	// is in either (Envelope.AddressingHeaders).
+	NSWSA     = "http://www.w3.org/2005/08/addressing"
+	NSWSA2004 = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 )
 
 // Version is the SOAP version of an envelope.

@@ -76,6 +76,10 @@ type Envelope struct {
 	// BodyID is the wsu:Id of the Body element, if any.
 	BodyID string
 
+	// parsed: Parse made the envelope (so wsaHeaders is known); wsaHeaders:
+	// a direct child of the Header is in a WS-Addressing namespace.
+	parsed, wsaHeaders bool
+
 	envName   []byte   // the Envelope's qualified name, in Raw
 	bodyScope []nsBind // namespace bindings in scope at the Body start tag (the Envelope's)
 }
@@ -217,6 +221,7 @@ const (
 	nsWSU
 	nsXML
 	nsWSSELegacy // NSWSSE0207, NSWSSE0212
+	nsWSA        // NSWSA, NSWSA2004
 )
 
 func classifyNS(uri []byte) nsID {
@@ -237,6 +242,8 @@ func classifyNS(uri []byte) nsID {
 		return nsXML
 	case NSWSSE0207, NSWSSE0212:
 		return nsWSSELegacy
+	case NSWSA, NSWSA2004:
+		return nsWSA
 	}
 	return nsOther
 }
@@ -380,8 +387,14 @@ func Parse(b []byte, opts *Options) (*Envelope, error) {
 		}
 		return nil, err
 	}
+	p.env.parsed = true
 	return p.env, nil
 }
+
+// AddressingHeaders reports whether a direct child of the SOAP Header is in
+// a WS-Addressing namespace (NSWSA or NSWSA2004). known is false for an
+// Envelope that Parse did not make: the header must then be read to tell.
+func (e *Envelope) AddressingHeaders() (has, known bool) { return e.wsaHeaders, e.parsed }
 
 func (p *parser) run() error {
 	b := p.lex.b
@@ -526,6 +539,9 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		st, done, err = p.startEnvelopeChild(&t, &name, ra, mark)
 	case inHeader:
 		st = inOtherHeaderBlock
+		if sid == nsWSA {
+			p.env.wsaHeaders = true
+		}
 		if (sid == nsWSSE || sid == nsWSSELegacy) && bytes.Equal(local, []byte("Security")) {
 			st, err = p.securityStart(t, ra, space)
 		}
