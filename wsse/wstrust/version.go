@@ -89,23 +89,38 @@ func (k Kind) String() string {
 // and WS-Trust bindings other than issue, renew, cancel and amend
 // (Validate, KET), which authsvc does not serve.
 func Classify(action string) (*Version, Kind) {
-	if action == actionCancelSCTDash {
-		return V13, Cancel
-	}
-	for _, v := range Versions {
-		switch action {
-		case v.ActionIssueSCT(), v.ActionIssue():
-			return v, Issue
-		case v.ActionRenewSCT(), v.ActionRenew():
-			return v, Renew
-		case v.ActionCancelSCT(), v.ActionCancel():
-			return v, Cancel
-		case v.ActionAmendSCT():
-			return v, Amend
-		}
+	if c, ok := classified[action]; ok {
+		return c.v, c.k
 	}
 	return nil, NotRST
 }
+
+type classification struct {
+	v *Version
+	k Kind
+}
+
+// classified is every action Classify knows, built once: Classify is asked
+// about every request's action, which is mostly not an RST's.
+var classified = func() map[string]classification {
+	m := map[string]classification{actionCancelSCTDash: {V13, Cancel}}
+	for _, v := range Versions {
+		for _, a := range []struct {
+			action string
+			k      Kind
+		}{
+			{v.ActionIssueSCT(), Issue}, {v.ActionIssue(), Issue},
+			{v.ActionRenewSCT(), Renew}, {v.ActionRenew(), Renew},
+			{v.ActionCancelSCT(), Cancel}, {v.ActionCancel(), Cancel},
+			{v.ActionAmendSCT(), Amend},
+		} {
+			if _, dup := m[a.action]; !dup {
+				m[a.action] = classification{v, a.k}
+			}
+		}
+	}
+	return m
+}()
 
 // ReplyAction is the wsa:Action of the response to a request with action
 // requestAction ("" for an action Classify does not know). The WS-SC
