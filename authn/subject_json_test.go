@@ -24,7 +24,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		{Principal: "alice", Method: MethodUsernameToken, TokenType: TokenPasswordDigest, AuthTime: at, Modules: []string{"users"}},
 		{Principal: "alice", Realm: "EXAMPLE.TEST", Method: "Negotiate", Groups: []string{"admins", "soap-users"},
 			Attributes: map[string][]string{"mail": {"alice@example.test"}, "sid": {"S-1-5-21-1"}, "empty": {}, "nil": nil},
-			AuthTime: at.UTC(), Modules: []string{"krb", "ldap"}},
+			AuthTime:   at.UTC(), Modules: []string{"krb", "ldap"}},
 		{},
 		{Principal: `mallory\@EVIL.TEST`, Realm: `<script>&"x"`, Method: "m\x00\x1f\b\f\n\r\t", TokenType: "é\u2028\u2029",
 			Groups: []string{"\xff\xfe", ""}, Attributes: map[string][]string{"<k>": {"&"}, "k\"": {"\\"}}, AuthTime: time.Unix(0, 0)},
