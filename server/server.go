@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/bufpool"
 	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/lockout"
 	"github.com/authsvc/authsvc/replay"
@@ -232,9 +233,14 @@ func (s *Server) newProxy(p *ProxyOptions) error {
 		Transport:      timedTransport{p.Transport, s.m},
 		ErrorHandler:   s.upstreamError,
 		ModifyResponse: s.tagResponse,
+		// Without a pool every response copy allocates a 32 KiB buffer.
+		BufferPool: proxyBuffers,
 	}
 	return nil
 }
+
+// proxyBuffers lends the reverse proxy its copy buffers.
+var proxyBuffers = &bufpool.Pool{}
 
 // routes is the service's router.
 func (s *Server) routes() http.Handler {
