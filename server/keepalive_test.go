@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/wsse"
@@ -208,5 +211,73 @@ func TestKeepAliveProxyBigBodies(t *testing.T) {
 	}
 	if c := conns.Load(); c != 1 {
 		t.Fatalf("%d client connections for four 2 MiB messages, want 1", c)
+	}
+}
+
+// TestKeepAliveChunkedTrailers: chunked messages over 256 KiB whose last
+// chunk carries trailer fields, written by hand on one TCP connection in
+// many small writes (as a client streaming from a slow source would), are
+// answered, and the connection serves the next request: the drain reads
+// past the last chunk and its trailers, not only up to the body's end. A
+// trailer naming an identity header changes nothing in the answer.
+func TestKeepAliveChunkedTrailers(t *testing.T) {
+	ts, conns, _ := keepAliveServer(t, 4<<20)
+	c, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	send := func(msg []byte, trailers string) {
+		t.Helper()
+		head := "POST /v1/authenticate HTTP/1.1\r\nHost: authsvc\r\nContent-Type: text/xml; charset=utf-8\r\n" +
+			"Transfer-Encoding: chunked\r\nTrailer: X-Checksum, X-Authenticated-User\r\n\r\n"
+		if _, err := io.WriteString(c, head); err != nil {
+			t.Fatal(err)
+		}
+		// Chunks of 1-4 KiB, each in two writes (size line, then data).
+		for i, n := 0, 0; i < len(msg); i += n {
+			n = min(1024*(1+i%4), len(msg)-i)
+			if _, err := fmt.Fprintf(c, "%x\r\n", n); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write(append(msg[i:i+n:i+n], "\r\n"...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := io.WriteString(c, "0\r\n"+trailers+"\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, user := range []string{"alice", "mallory", "alice"} {
+		msg := bigMessage(user, 300<<10+i*100<<10)
+		send(msg, "X-Checksum: 5d41402abc4b2a76\r\nX-Authenticated-User: admin\r\n")
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d (%s, %d bytes chunked with trailers): %v", i, user, len(msg), err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := http.StatusOK
+		if user != "alice" {
+			want = http.StatusUnauthorized
+		}
+		if resp.StatusCode != want || resp.Close {
+			t.Fatalf("request %d (%s): %d (close=%v) %s", i, user, resp.StatusCode, resp.Close, out)
+		}
+		if user == "alice" && (!strings.Contains(string(out), `"principal":"alice"`) || strings.Contains(string(out), "admin")) {
+			t.Fatalf("request %d: accepted as %s", i, out)
+		}
+	}
+	// A small request on the same connection after the three.
+	send(bigMessage("alice", 1<<10), "")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("small request after the chunked ones: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d TCP connections, want 1", n)
 	}
 }
