@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,52 @@ func TestAckNeedsWait(t *testing.T) {
 		t.Fatal("Open succeeded for a user without WAIT")
 	} else if !strings.Contains(err.Error(), "+wait") {
 		t.Fatalf("Open = %v, want it to name +wait", err)
+	}
+}
+
+// TestWaitShortfallLogNamesNode: when replicas do not acknowledge, the log
+// line of the outage names the node the client writes to and what that
+// node knows of its replicas (CLIENT INFO and ROLE), so that a refusal
+// after a failover can be traced to a node; with an ACL that allows
+// neither, it says so instead.
+func TestWaitShortfallLogNamesNode(t *testing.T) {
+	master, replica := masterReplica(t)
+	ctx := context.Background()
+	if err := admin(t, master).Do(ctx, "ACL", "SETUSER", "cache", "on", ">pw", "resetkeys", "~*", "-@all",
+		"+set", "+get", "+eval", "+evalsha", "+wait", "+ping", "+hello", "+auth", "+info").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"", "cache"} {
+		t.Run("user="+user, func(t *testing.T) {
+			var logs testenv.LogBuffer
+			cfg := redis.Config{Addrs: []string{master.Addr}, KeyPrefix: "test:" + randHex(6) + ":", Timeout: 2 * time.Second,
+				Quota: replay.QuotaConfig{Principal: -1, Address: -1}, ReplicasAck: redisconn.Ack{Replicas: 1, Timeout: 200 * time.Millisecond}}
+			if user != "" {
+				cfg.Username, cfg.Password = user, "pw"
+			}
+			c, err := cfg.Open(slog.New(slog.NewJSONHandler(&logs, nil)))
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer c.Close()
+			replica.Pause()
+			err = c.Add(ctx, "ut-nonce:"+randHex(16), time.Now().Add(time.Minute))
+			replica.Resume()
+			if !errors.Is(err, health.ErrUnavailable) {
+				t.Fatalf("Add with the replica stopped = %v, want ErrUnavailable", err)
+			}
+			log := logs.String()
+			want := []string{`"op":"WAIT"`, `"node":"` + master.Addr + ` (`}
+			if user == "" {
+				want = append(want, "role master, offset ", fmt.Sprintf("replicas 127.0.0.1:%d at ", replica.Port))
+			} else {
+				want = append(want, "(ROLE: NOPERM")
+			}
+			for _, w := range want {
+				if !strings.Contains(log, w) {
+					t.Errorf("log lacks %q:\n%s", w, log)
+				}
+			}
+		})
 	}
 }

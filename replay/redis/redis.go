@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -268,8 +269,15 @@ func (c *Cache) fail(op string, err error) error {
 		return fmt.Errorf("replay/redis: %s: cache is closed: %w: %w", op, health.ErrUnavailable, err)
 	}
 	if c.down.CompareAndSwap(false, true) {
-		c.logger.Error("replay cache: Redis unavailable; refusing credentials that need a replay check until it answers",
-			"op", op, "err", err)
+		attrs := []any{"op", op, "err", err}
+		if op == "WAIT" {
+			// Which node fell short, and what it knows of its replicas:
+			// once per outage, so the extra round trip costs nothing.
+			if n := c.describeNode(); n != "" {
+				attrs = append(attrs, "node", n)
+			}
+		}
+		c.logger.Error("replay cache: Redis unavailable; refusing credentials that need a replay check until it answers", attrs...)
 	}
 	if cc, ok := c.client.(*goredis.ClusterClient); ok {
 		// A master may have failed over: read the slot map again (at
@@ -279,6 +287,69 @@ func (c *Cache) fail(op string, err error) error {
 		cc.ReloadState(context.Background())
 	}
 	return fmt.Errorf("replay/redis: %s: %w: %w", op, health.ErrUnavailable, err)
+}
+
+// describeNode says which node the client's commands go to and what it
+// knows of its replicas, from CLIENT INFO (the server's own address,
+// laddr) and ROLE sent on one connection: "127.0.0.1:6379 (role master,
+// offset 1234; replicas 127.0.0.1:6380 at 1234, ...)". It is "" for a
+// Cluster, whose commands go to each key's master, and says why when the
+// node does not answer them (an ACL without +client|info or +role).
+func (c *Cache) describeNode() string {
+	if _, ok := c.client.(*goredis.ClusterClient); ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var info *goredis.ClientInfoCmd
+	var role *goredis.Cmd
+	_, _ = c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		info = p.ClientInfo(ctx)
+		role = p.Do(ctx, "ROLE")
+		return nil
+	})
+	addr := "?"
+	if ci, err := info.Result(); err == nil && ci.LAddr != "" {
+		addr = ci.LAddr
+	} else if cl, ok := c.client.(*goredis.Client); ok && strings.Contains(cl.Options().Addr, ":") {
+		addr = cl.Options().Addr // the one server configured (Sentinel's says "FailoverClient")
+	}
+	r, err := role.Slice()
+	if err != nil {
+		return addr + " (ROLE: " + err.Error() + ")"
+	}
+	return addr + " (" + formatRole(r) + ")"
+}
+
+// formatRole renders a ROLE reply: a master's offset and its replicas with
+// theirs, or a replica's master and link state.
+func formatRole(r []any) string {
+	if len(r) == 0 {
+		return "role ?"
+	}
+	kind := fmt.Sprint(r[0])
+	switch {
+	case kind == "master" && len(r) >= 3:
+		out := fmt.Sprintf("role master, offset %v; replicas", r[1])
+		reps, _ := r[2].([]any)
+		if len(reps) == 0 {
+			return out + " none"
+		}
+		for i, rep := range reps {
+			f, _ := rep.([]any)
+			if len(f) < 3 {
+				continue
+			}
+			if i > 0 {
+				out += ","
+			}
+			out += fmt.Sprintf(" %v:%v at %v", f[0], f[1], f[2])
+		}
+		return out
+	case kind == "slave" && len(r) >= 5:
+		return fmt.Sprintf("role replica of %v:%v, link %v, offset %v", r[1], r[2], r[3], r[4])
+	}
+	return "role " + kind
 }
 
 func (c *Cache) ok() {
