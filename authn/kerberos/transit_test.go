@@ -1,6 +1,7 @@
 package kerberos
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -36,6 +37,26 @@ func TestParseTransited(t *testing.T) {
 	for _, bad := range []string{"MIT.", `A\`, strings.Repeat("A,", 200)} {
 		if _, _, err := parseTransited([]byte(bad)); err == nil {
 			t.Errorf("%.20q: accepted", bad)
+		}
+	}
+	// The bound on the realms of a path, exactly: 128 are taken, 129 are
+	// refused, with or without a domain-style completion at the end.
+	path := func(n int) string {
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("R%d.TEST", i)
+		}
+		return strings.Join(names, ",")
+	}
+	if got, _, err := parseTransited([]byte(path(maxTransitRealms))); err != nil || len(got) != maxTransitRealms || got[127] != "R127.TEST" {
+		t.Errorf("%d realms: %d parsed, %v", maxTransitRealms, len(got), err)
+	}
+	if got, _, err := parseTransited([]byte(path(maxTransitRealms-1) + ",SUB.")); err != nil || len(got) != maxTransitRealms || got[127] != "SUB.R126.TEST" {
+		t.Errorf("%d realms, the last completed: %d parsed, %v", maxTransitRealms, len(got), err)
+	}
+	for _, p := range []string{path(maxTransitRealms + 1), path(maxTransitRealms) + ",SUB."} {
+		if _, _, err := parseTransited([]byte(p)); err == nil || !strings.Contains(err.Error(), "more than 128 realms") {
+			t.Errorf("%d realms: %v, want the bound named", maxTransitRealms+1, err)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package kerberos
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/authsvc/authsvc/authn"
@@ -82,4 +84,37 @@ func TestLegacyWSETokens(t *testing.T) {
 		`</wsse:Security></soap:Header><soap:Body/></soap:Envelope>`
 	_, err = login(m, envRequest(t, two, mt))
 	wantFault(t, err, wsse.InvalidSecurity, "more than one Kerberos BinarySecurityToken")
+}
+
+// TestLegacyManyTokens: a pre-OASIS header stuffed with
+// BinarySecurityTokens. Within the parser's element limit, a Kerberos
+// token after a thousand other tokens is found and accepted; one more token
+// than the limit allows refuses the message at parsing (InvalidSecurity,
+// the limit named), before any module looks at it.
+func TestLegacyManyTokens(t *testing.T) {
+	mt := newMinter(t)
+	m := mt.module(t, nil)
+	stuffed := func(others int) string {
+		var b strings.Builder
+		b.WriteString(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header>` +
+			`<wsse:Security xmlns:wsse="` + wsse.NSWSSE0207 + `">`)
+		for i := 0; i < others; i++ {
+			fmt.Fprintf(&b, `<wsse:BinarySecurityToken ValueType="wsse:X509v3" Id="x%d">AAAA</wsse:BinarySecurityToken>`, i)
+		}
+		b.WriteString(`<wsse:BinarySecurityToken ValueType="wsse:Kerberosv5ST" EncodingType="wsse:Base64Binary">` +
+			base64.StdEncoding.EncodeToString(gssWrap(mt.apReq(t, ticketOpts{}))) +
+			`</wsse:BinarySecurityToken></wsse:Security></soap:Header><soap:Body/></soap:Envelope>`)
+		return b.String()
+	}
+	// Envelope, Header, Security, the others, the Kerberos token and the
+	// Body: 1000 others stay within the default 1024 elements.
+	s, err := login(m, envRequest(t, stuffed(1000), mt))
+	if err != nil || s.Name() != "alice@EXAMPLE.TEST" {
+		t.Fatalf("Kerberos token after 1000 others: %+v %v", s, err)
+	}
+	_, err = wsse.Parse([]byte(stuffed(wsse.DefaultLimits.MaxElements)), nil)
+	var we *wsse.Error
+	if !errors.As(err, &we) || we.Code != wsse.InvalidSecurity || !strings.Contains(we.Reason, fmt.Sprintf("more than %d elements", wsse.DefaultLimits.MaxElements)) {
+		t.Fatalf("header of %d tokens: %v, want InvalidSecurity naming the element limit", wsse.DefaultLimits.MaxElements+1, err)
+	}
 }
