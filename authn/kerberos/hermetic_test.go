@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -277,4 +278,54 @@ func TestMechListMICHermetic(t *testing.T) {
 	if err != nil || s.Reply != nil {
 		t.Fatalf("GSS without mutual: %+v %v", s, err)
 	}
+}
+
+// TestMechListMICOversizedMechTypes: an initiator's mechTypes list is
+// what its mechListMIC covers, and the acceptor MACs all of it. A list of
+// thousands of OIDs within max_token_bytes is MACed (a right MIC is
+// accepted, one over another list refused); a list that makes the token
+// larger than max_token_bytes is refused before anything is decoded or
+// MACed, with the limit named.
+func TestMechListMICOversizedMechTypes(t *testing.T) {
+	mt := newMinter(t, 18)
+	m := mt.module(t, nil)
+	listOf := func(n int) [][]byte {
+		mechs := [][]byte{oidKRB5}
+		for i := 0; i < n; i++ {
+			mechs = append(mechs, []byte{0x2b, 0x06, 0x01, 0x04, 0x01, byte(0x80 | i>>7&0x7f), byte(i & 0x7f)})
+		}
+		return mechs
+	}
+	micOver := func(key types.EncryptionKey, payload []byte) []byte {
+		tok := gssapi.MICToken{Payload: payload}
+		if err := tok.SetChecksum(key, keyusage.GSSAPI_INITIATOR_SIGN); err != nil {
+			t.Fatal(err)
+		}
+		b, err := tok.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// mint wraps a fresh AP-REQ in a NegTokenInit of mechs whose MIC
+	// covers the DER of covered.
+	mint := func(mechs, covered [][]byte) []byte {
+		var sk types.EncryptionKey
+		ap := mt.apReq(t, ticketOpts{patch: func(_ *messages.APReq, k types.EncryptionKey) { sk = k }})
+		return negTokenInit(mechs, gssWrap(ap), micOver(sk, mechTypesDER(covered)))
+	}
+	long := listOf(5000) // about 45 KB of OIDs
+	tok := mint(long, long)
+	if len(tok) > DefaultMaxTokenBytes {
+		t.Fatalf("test token of %d bytes is over the limit", len(tok))
+	}
+	if _, err := login(m, negotiateRequest(tok, mt.now)); err != nil {
+		t.Fatalf("MIC over %d mechTypes: %v", len(long), err)
+	}
+	_, err := login(m, negotiateRequest(mint(long, long[:2]), mt.now))
+	wantFault(t, err, wsse.FailedAuthentication, "mechListMIC does not verify")
+
+	huge := listOf(9000) // about 80 KB: past the 64 KiB default
+	_, err = login(m, negotiateRequest(mint(huge, huge), mt.now))
+	wantFault(t, err, wsse.InvalidSecurityToken, fmt.Sprintf("longer than %d bytes", DefaultMaxTokenBytes))
 }
