@@ -198,17 +198,7 @@ func TestMechListMICHermetic(t *testing.T) {
 		return k
 	}
 	sub := newKey(17)
-	mic := func(key types.EncryptionKey, seq uint64) []byte {
-		tok := gssapi.MICToken{SndSeqNum: seq, Payload: der}
-		if err := tok.SetChecksum(key, keyusage.GSSAPI_INITIATOR_SIGN); err != nil {
-			t.Fatal(err)
-		}
-		b, err := tok.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	mic := func(key types.EncryptionKey, seq uint64) []byte { return initiatorMIC(t, key, seq, der) }
 	// spnego mints an AP-REQ and wraps it with the MIC micFor makes from
 	// the ticket's session key.
 	spnego := func(o ticketOpts, micFor func(sk types.EncryptionKey) []byte) ([]byte, types.EncryptionKey) {
@@ -296,23 +286,12 @@ func TestMechListMICOversizedMechTypes(t *testing.T) {
 		}
 		return mechs
 	}
-	micOver := func(key types.EncryptionKey, payload []byte) []byte {
-		tok := gssapi.MICToken{Payload: payload}
-		if err := tok.SetChecksum(key, keyusage.GSSAPI_INITIATOR_SIGN); err != nil {
-			t.Fatal(err)
-		}
-		b, err := tok.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	// mint wraps a fresh AP-REQ in a NegTokenInit of mechs whose MIC
 	// covers the DER of covered.
 	mint := func(mechs, covered [][]byte) []byte {
 		var sk types.EncryptionKey
 		ap := mt.apReq(t, ticketOpts{patch: func(_ *messages.APReq, k types.EncryptionKey) { sk = k }})
-		return negTokenInit(mechs, gssWrap(ap), micOver(sk, mechTypesDER(covered)))
+		return negTokenInit(mechs, gssWrap(ap), initiatorMIC(t, sk, 0, mechTypesDER(covered)))
 	}
 	long := listOf(5000) // about 45 KB of OIDs
 	tok := mint(long, long)
@@ -328,4 +307,19 @@ func TestMechListMICOversizedMechTypes(t *testing.T) {
 	huge := listOf(9000) // about 80 KB: past the 64 KiB default
 	_, err = login(m, negotiateRequest(mint(huge, huge), mt.now))
 	wantFault(t, err, wsse.InvalidSecurityToken, fmt.Sprintf("longer than %d bytes", DefaultMaxTokenBytes))
+}
+
+// initiatorMIC is the initiator's mechListMIC over payload (RFC 4121 MIC
+// token, sequence number seq) made with key.
+func initiatorMIC(t *testing.T, key types.EncryptionKey, seq uint64, payload []byte) []byte {
+	t.Helper()
+	tok := gssapi.MICToken{SndSeqNum: seq, Payload: payload}
+	if err := tok.SetChecksum(key, keyusage.GSSAPI_INITIATOR_SIGN); err != nil {
+		t.Fatal(err)
+	}
+	b, err := tok.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
