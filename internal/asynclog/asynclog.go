@@ -1,8 +1,9 @@
 // Package asynclog is a slog.Handler that takes the writing of routine
 // (Info and Debug) records off the request path: they are queued, bounded,
-// and written by one goroutine through a buffer that is flushed whenever the
-// queue runs empty, so a busy service makes one write per batch of lines
-// rather than one per request. When the queue is full a routine record is
+// and written by one goroutine through a buffer that is written out once the
+// queue has stayed empty for Linger or its oldest line is MaxDelay old, so a
+// busy service makes one write per batch of lines rather than one per
+// request. When the queue is full a routine record is
 // dropped and counted, and the count is logged (at Warn) once the queue has
 // room again. Warn and Error records (every refusal, with its reason) are
 // never dropped nor queued: they are written at once, in the caller.
@@ -18,6 +19,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Queue is the number of routine records that may wait to be written.
@@ -123,14 +125,68 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	return &Handler{s: h.s, inner: h.inner.WithGroup(name)}
 }
 
-// run writes queued records, flushing when the queue is empty.
+// Linger and MaxDelay decide when the writer goroutine writes its buffer
+// out. Once the queue runs empty it waits up to Linger for another record
+// before writing, so that under steady load (a record every few tens of
+// microseconds, each emptying the queue) lines go out in batches of up to
+// the buffer's 64 KiB instead of one write system call per line, which cost
+// about a tenth of the service's CPU at 24k requests/s. No line waits in the
+// buffer longer than MaxDelay (plus the time to format the records queued
+// behind it). Warn and Error records, and Flush and Close, write at once.
+const (
+	Linger   = time.Millisecond
+	MaxDelay = 20 * time.Millisecond
+)
+
+// run writes queued records. It writes the buffer out when the queue has
+// stayed empty for Linger, or when the oldest line not yet written is
+// MaxDelay old.
 func (s *shared) run() {
-	var reported uint64
-	for it := range s.q {
+	var (
+		reported uint64
+		pending  bool      // the buffer may hold lines not yet written
+		since    time.Time // when the oldest of them was queued for writing
+	)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		s.mu.Lock()
+		s.buf.Flush()
+		s.mu.Unlock()
+		pending = false
+	}
+	for {
+		var it item
+		var ok bool
+		select {
+		case it, ok = <-s.q:
+		default:
+			if !pending {
+				it, ok = <-s.q
+				break
+			}
+			wait := Linger
+			if left := MaxDelay - time.Since(since); left < wait {
+				wait = left
+			}
+			if wait <= 0 {
+				flush()
+				continue
+			}
+			timer.Reset(wait)
+			select {
+			case it, ok = <-s.q:
+				timer.Stop()
+			case <-timer.C:
+				flush()
+				continue
+			}
+		}
+		if !ok {
+			return
+		}
 		if it.done != nil {
-			s.mu.Lock()
-			s.buf.Flush()
-			s.mu.Unlock()
+			flush()
 			close(it.done)
 			continue
 		}
@@ -143,8 +199,12 @@ func (s *shared) run() {
 				s.drop.Handle(context.Background(), n)
 				reported = d
 			}
-			s.buf.Flush()
 		}
 		s.mu.Unlock()
+		if !pending {
+			pending, since = true, time.Now()
+		} else if time.Since(since) >= MaxDelay {
+			flush()
+		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,5 +115,49 @@ func TestCloseWritesQueuedRecords(t *testing.T) {
 	}
 	if err := h.Close(); err != nil { // twice is fine
 		t.Fatal(err)
+	}
+}
+
+// countingWriter counts the writes it is given.
+type countingWriter struct {
+	out    *testenv.LogBuffer
+	writes atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.out.Write(p)
+}
+
+// Routine records logged one after another, a little apart as a server's
+// requests are, go out in batches, not one write per record, and a lone
+// record still reaches the output without a Flush or Close.
+func TestRoutineRecordsBatched(t *testing.T) {
+	out := &testenv.LogBuffer{}
+	cw := &countingWriter{out: out}
+	log := slog.New(New(cw, jsonH))
+	const n = 300
+	for i := range n {
+		log.Info("routine", "i", i)
+		// The writer empties the queue in the pause: a writer that wrote
+		// whenever the queue ran empty would make a write per record.
+		// (Not time.Sleep: on a busy machine it sleeps a millisecond or
+		// more, longer than Linger.)
+		for start := time.Now(); time.Since(start) < 20*time.Microsecond; {
+			runtime.Gosched()
+		}
+	}
+	waitFor(t, out, fmt.Sprintf(`"i":%d}`, n-1))
+	// The writer waits Linger for the next record before writing and
+	// writes at least every MaxDelay: only pauses of the logging loop
+	// longer than Linger, or a loop longer than MaxDelay, make more writes.
+	if w := cw.writes.Load(); w > n/3 {
+		t.Fatalf("%d records took %d writes", n, w)
+	}
+	before := cw.writes.Load()
+	log.Info("lone record")
+	waitFor(t, out, `"msg":"lone record"`)
+	if cw.writes.Load() != before+1 {
+		t.Fatalf("the lone record took %d writes", cw.writes.Load()-before)
 	}
 }
