@@ -229,8 +229,7 @@ func claimedMethod(res *result, r *http.Request) (method, tokenType string) {
 
 func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	if res.fault == nil {
-		s.m.requests.WithLabelValues(endpoint, "accepted").Inc()
-		s.m.decisions.WithLabelValues(endpoint, res.subject.Method, res.subject.TokenType, "accepted").Inc()
+		s.countAccepted(endpoint, res.subject.Method, res.subject.TokenType)
 		if s.log.Enabled(r.Context(), slog.LevelInfo) {
 			// Typed attributes: no boxing of each value into an any.
 			attrs := make([]slog.Attr, 0, 9)

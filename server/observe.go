@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/replay"
@@ -14,11 +16,19 @@ import (
 // track counts a request in flight and observes its duration.
 func (s *Server) track(endpoint string) func() {
 	start := time.Now()
-	g := s.m.inflightRequests.WithLabelValues(endpoint)
+	var (
+		g prometheus.Gauge
+		d prometheus.Observer
+	)
+	if es := s.series[endpoint]; es != nil {
+		g, d = es.inflight, es.duration
+	} else {
+		g, d = s.m.inflightRequests.WithLabelValues(endpoint), s.m.requestDuration.WithLabelValues(endpoint)
+	}
 	g.Inc()
 	return func() {
 		g.Dec()
-		s.m.requestDuration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+		d.Observe(time.Since(start).Seconds())
 	}
 }
 

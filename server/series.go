@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/wsse"
 )
@@ -49,6 +51,34 @@ var claims = [][2]string{
 	{authn.MethodOther, ""}, {authn.MethodNone, ""},
 }
 
+// endpointSeries are an endpoint's series that every request updates,
+// looked up once (initSeries) rather than by label values per request
+// (hashing the labels and a locked map lookup each time).
+type endpointSeries struct {
+	inflight prometheus.Gauge
+	duration prometheus.Observer
+	accepted prometheus.Counter
+	// decided holds the accepted decisions by (method, token_type) known
+	// from the configuration; others are looked up by label values.
+	decided map[[2]string]prometheus.Counter
+}
+
+// countAccepted counts an accepted request of method and token type.
+func (s *Server) countAccepted(endpoint, method, tokenType string) {
+	es := s.series[endpoint]
+	if es == nil {
+		s.m.requests.WithLabelValues(endpoint, outcomeAccepted).Inc()
+		s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcomeAccepted).Inc()
+		return
+	}
+	es.accepted.Inc()
+	if c := es.decided[[2]string{method, tokenType}]; c != nil {
+		c.Inc()
+		return
+	}
+	s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcomeAccepted).Inc()
+}
+
 // endpoints are the endpoint label's values this server serves.
 func (s *Server) endpoints() []string {
 	eps := []string{"api"}
@@ -68,14 +98,23 @@ func (s *Server) endpoints() []string {
 // token_type, say) appear with their first request.
 func (s *Server) initSeries() {
 	m := s.m
+	s.series = make(map[string]*endpointSeries)
 	for _, ep := range s.endpoints() {
-		m.inflightRequests.WithLabelValues(ep)
-		m.requestDuration.WithLabelValues(ep)
+		es := &endpointSeries{
+			inflight: m.inflightRequests.WithLabelValues(ep),
+			duration: m.requestDuration.WithLabelValues(ep),
+			accepted: m.requests.WithLabelValues(ep, outcomeAccepted),
+			decided:  make(map[[2]string]prometheus.Counter),
+		}
+		s.series[ep] = es
 		for _, out := range []string{outcomeAccepted, outcomeRejected, outcomeLocked, outcomeThrottled, outcomeError} {
 			m.requests.WithLabelValues(ep, out)
 			for _, c := range claims {
 				if out != outcomeAccepted || c[0] == authn.MethodUsernameToken && c[1] != "" {
-					m.decisions.WithLabelValues(ep, c[0], c[1], out)
+					d := m.decisions.WithLabelValues(ep, c[0], c[1], out)
+					if out == outcomeAccepted {
+						es.decided[c] = d
+					}
 				}
 			}
 		}

@@ -116,6 +116,7 @@ type Server struct {
 	o       Options
 	log     *slog.Logger
 	m       *metrics
+	series  map[string]*endpointSeries // by endpoint; read-only after New
 	handler http.Handler
 	ready   sync.Map // dependency name -> bool, last readiness result
 	proxy   *httputil.ReverseProxy
