@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/wsse"
+)
+
+// metricValue is the value of the series of name whose labels include
+// labels (a counter's or gauge's value, a histogram's sample count), and
+// whether there is one.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for k, v := range labels {
+				if !hasLabel(m, k, v) {
+					continue series
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue(), true
+			case m.Gauge != nil:
+				return m.Gauge.GetValue(), true
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount()), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func hasLabel(m *dto.Metric, k, v string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == k {
+			return l.GetValue() == v
+		}
+	}
+	return false
+}
+
+// The per-endpoint series looked up once at start (initSeries) count what
+// they counted when looked up per request: accepted requests and
+// decisions by method and token type (one known from the configuration,
+// one that is not), the request duration, and an in-flight gauge back at
+// zero; refusals still count under their own outcome.
+func TestEndpointSeriesCount(t *testing.T) {
+	m := authn.ModuleFunc(func(_ context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
+		ut := req.Security().UsernameTokens[0]
+		if ut.Password != "wonderland" {
+			return false, authn.Reject(wsse.FailedAuthentication, "wrong password")
+		}
+		s.Principal, s.Method, s.TokenType = ut.Username, authn.MethodUsernameToken, authn.TokenPasswordText
+		if ut.Username == "bob" {
+			s.Method, s.TokenType = "Custom", "house-token"
+		}
+		req.MarkProcessedAt(ut.Start)
+		return true, nil
+	})
+	chain, err := authn.NewChain(authn.Entry{Name: "users", Flag: authn.Requisite, Module: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	srv, err := New(Options{Chain: chain, Logger: quiet, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	for _, c := range []struct {
+		user, pw string
+		code     int
+	}{{"alice", "wonderland", 200}, {"alice", "wonderland", 200}, {"bob", "wonderland", 200}, {"alice", "guess", 401}} {
+		if w := post(h, "/v1/authenticate", "192.0.2.1:1000", envelope(c.user, c.pw)); w.Code != c.code {
+			t.Fatalf("%s/%s: %d, want %d: %s", c.user, c.pw, w.Code, c.code, w.Body)
+		}
+	}
+	api := map[string]string{"endpoint": "api"}
+	for _, w := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"authsvc_requests_total", map[string]string{"endpoint": "api", "outcome": "accepted"}, 3},
+		{"authsvc_requests_total", map[string]string{"endpoint": "api", "outcome": "rejected"}, 1},
+		{"authsvc_authentications_total", map[string]string{"endpoint": "api", "method": authn.MethodUsernameToken,
+			"token_type": authn.TokenPasswordText, "outcome": "accepted"}, 2},
+		{"authsvc_authentications_total", map[string]string{"endpoint": "api", "method": "Custom",
+			"token_type": "house-token", "outcome": "accepted"}, 1},
+		{"authsvc_request_duration_seconds", api, 4},
+		{"authsvc_in_flight_requests", api, 0},
+	} {
+		got, ok := metricValue(t, reg, w.name, w.labels)
+		if !ok || got != w.want {
+			t.Errorf("%s%v = %v (present %v), want %v", w.name, w.labels, got, ok, w.want)
+		}
+	}
+}
