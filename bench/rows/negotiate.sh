@@ -29,10 +29,17 @@
 # Needs (Debian): golang, krb5-kdc krb5-admin-server krb5-user,
 # python3-gssapi, apache2 libapache2-mod-auth-gssapi.
 #
+# Each round line gives each server's requests per second and, in
+# parentheses, the CPU its processes used per request (from /proc, Apache's
+# workers included); the medians of the latter are printed before the
+# RESULT lines. PERF_OUT=FILE records authsvc with perf during its loads.
+#
 # The last lines are the row, for bench/perf.sh (ratio = authsvc/peer, the
 # median over rounds with [min..max]):
-#   RESULT negotiate-gokrb5 authsvc=<rps> gokrb5=<rps> bare=<rps> ratio=<median> [<min>..<max>] target=">=2" met=<yes|no>
-#   RESULT negotiate-apache authsvc=<rps> apache=<rps> ratio=<median> [<min>..<max>] target=">=5" met=<yes|no>
+#   RESULT negotiate-gokrb5 authsvc=<rps> gokrb5=<rps> bare=<rps> cpu_us_authsvc=<µs> cpu_us_gokrb5=<µs> ratio=<median> [<min>..<max>] target=">=2" met=<yes|no>
+#   RESULT negotiate-apache authsvc=<rps> apache=<rps> cpu_us_authsvc=<µs> cpu_us_apache=<µs> ratio=<median> [<min>..<max>] target=">=5" met=<yes|no>
+# (the ratio is of requests per second; cpu_us_* are the servers' CPU per
+# request, medians over rounds)
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -121,12 +128,15 @@ log:
 EOF
 "$TMP/authsvc" serve -config "$TMP/authsvc.yaml" >"$TMP/authsvc.log" 2>&1 &
 PIDS+=($!)
+declare -A PID=([authsvc]=$!)
 waitport "$AP"
 
 "$TMP/negotiate" -mode gokrb5 -keytab "$KT" >"$TMP/gokrb5.addr" 2>"$TMP/gokrb5.log" &
 PIDS+=($!)
+PID[gokrb5]=$!
 "$TMP/negotiate" -mode bare >"$TMP/bare.addr" 2>"$TMP/bare.log" &
 PIDS+=($!)
+PID[bare]=$!
 
 HP=$(freeport)
 mkdir -p "$TMP/apache/htdocs" "$TMP/apache/rcache"
@@ -170,6 +180,7 @@ DocumentRoot $TMP/apache/htdocs
 EOF
 KRB5RCACHEDIR="$TMP/apache/rcache" apache2 -f "$TMP/apache/httpd.conf" -D FOREGROUND >"$TMP/apache.out" 2>&1 &
 PIDS+=($!)
+PID[apache]=$!
 waitport "$HP" || { cat "$TMP/apache.out" "$TMP/apache/error.log" >&2; exit 1; }
 
 # The Go servers print their address once listening: wait for it (on a
@@ -193,12 +204,36 @@ NAMES=(authsvc gokrb5 apache bare)
 OFFSET=${OFFSET:-$((RANDOM % 4))}
 echo "# negotiate: the first round starts with ${NAMES[$OFFSET]}"
 
+# cputicks NAME: the CPU time (user + system, clock ticks) used so far by
+# server NAME's process and its children that are alive (Apache's workers).
+cputicks() {
+	local p=${PID[$1]} kids
+	kids=$(ps -o pid= --ppid "$p" 2>/dev/null | tr '\n' ' ')
+	# shellcheck disable=SC2086 # a list of pids
+	for q in $p $kids; do cut -d')' -f2- "/proc/$q/stat" 2>/dev/null; done |
+		awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+TICK=$(getconf CLK_TCK)
+# PERF_OUT=FILE: record authsvc's process with perf (-g, 999 Hz) during its
+# loads, into FILE.rN per round (perf report -i FILE.rN).
+PERF_OUT=${PERF_OUT:-}
+
 echo "== $ROUNDS rounds of $TOKENS fresh tokens per server, $CONNS connections ($(nproc) CPUs; $(uptime))"
 for r in $(seq 0 $((ROUNDS - 1))); do
 	line="round $((r + 1)):"
 	for k in 0 1 2 3; do
 		n=${NAMES[$(((k + r + OFFSET) % 4))]}
+		perfpid=""
+		if [ -n "$PERF_OUT" ] && [ "$n" = authsvc ]; then
+			perf record -q -F 999 -g -p "${PID[authsvc]}" -o "$PERF_OUT.r$r" 2>/dev/null &
+			perfpid=$!
+			sleep 0.5
+		fi
+		before=$(cputicks "$n")
 		out=$("$TMP/negotiate" -mode load -url "${URL[$n]}" -tokens "$TMP/round$r" -conns "$CONNS")
+		after=$(cputicks "$n")
+		if [ -n "$perfpid" ]; then kill -INT "$perfpid"; wait "$perfpid" || true; fi
+		echo "$r $n $(((after - before) * 1000000 / TICK / TOKENS))" >>"$TMP/cpu"
 		case $out in
 		*" failed=0") ;;
 		*) echo "$n: $out" >&2; echo "logs in $TMP" >&2; tail -n 5 "$TMP/authsvc.log" "$TMP/apache/error.log" "$TMP/gokrb5.log" >&2; exit 1 ;;
@@ -206,15 +241,18 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 		rps=${out#rps=}
 		rps=${rps%% *}
 		echo "$r $n $rps" >>"$TMP/results"
-		line="$line $n=$rps"
+		line="$line $n=$rps($(tail -1 "$TMP/cpu" | cut -d' ' -f3)µs)"
 	done
 	echo "$line"
 done
 echo "(load after: $(uptime))"
 
-"$PY" - "$TMP/results" <<'EOF'
+"$PY" - "$TMP/results" "$TMP/cpu" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
+cpu = {}
+for r, n, us in (l.split() for l in open(sys.argv[2])):
+    cpu.setdefault(n, []).append(int(us))
 by = {}
 for r, n, rps in rows:
     by.setdefault(n, {})[int(r)] = float(rps)
@@ -223,9 +261,19 @@ def ratios(peer):
 med = {n: statistics.median(v.values()) for n, v in by.items()}
 g, a = ratios("gokrb5"), ratios("apache")
 print("# negotiate: authsvc/bare %.2f (medians)" % (med["authsvc"] / med["bare"]))
+# CPU per request of each server's processes (Apache: its workers too), from
+# /proc over each load: what each server costs apart from the load
+# generator, which shares the machine's cores with it.
+print("# negotiate: server CPU per request, median over rounds (µs): " + ", ".join(
+    "%s %d" % (n, statistics.median(cpu[n])) for n in ("authsvc", "gokrb5", "apache", "bare") if n in cpu))
+if "gokrb5" in cpu and "apache" in cpu:
+    print("# negotiate: CPU per request, peer/authsvc: gokrb5 %.2f, apache %.2f" % (
+        statistics.median(cpu["gokrb5"]) / statistics.median(cpu["authsvc"]),
+        statistics.median(cpu["apache"]) / statistics.median(cpu["authsvc"])))
 yn = lambda b: "yes" if b else "no"
-print('RESULT negotiate-gokrb5 authsvc=%.0f gokrb5=%.0f bare=%.0f ratio=%.2f [%.2f..%.2f] target=">=2" met=%s' % (
-    med["authsvc"], med["gokrb5"], med["bare"], statistics.median(g), g[0], g[-1], yn(statistics.median(g) >= 2)))
-print('RESULT negotiate-apache authsvc=%.0f apache=%.0f ratio=%.2f [%.2f..%.2f] target=">=5" met=%s' % (
-    med["authsvc"], med["apache"], statistics.median(a), a[0], a[-1], yn(statistics.median(a) >= 5)))
+cu = {n: statistics.median(v) for n, v in cpu.items()}
+print('RESULT negotiate-gokrb5 authsvc=%.0f gokrb5=%.0f bare=%.0f cpu_us_authsvc=%d cpu_us_gokrb5=%d ratio=%.2f [%.2f..%.2f] target=">=2" met=%s' % (
+    med["authsvc"], med["gokrb5"], med["bare"], cu["authsvc"], cu["gokrb5"], statistics.median(g), g[0], g[-1], yn(statistics.median(g) >= 2)))
+print('RESULT negotiate-apache authsvc=%.0f apache=%.0f cpu_us_authsvc=%d cpu_us_apache=%d ratio=%.2f [%.2f..%.2f] target=">=5" met=%s' % (
+    med["authsvc"], med["apache"], cu["authsvc"], cu["apache"], statistics.median(a), a[0], a[-1], yn(statistics.median(a) >= 5)))
 EOF
