@@ -5,53 +5,11 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/wsse"
 )
-
-// metricValue is the value of the series of name whose labels include
-// labels (a counter's or gauge's value, a histogram's sample count), and
-// whether there is one.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for k, v := range labels {
-				if !hasLabel(m, k, v) {
-					continue series
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue(), true
-			case m.Gauge != nil:
-				return m.Gauge.GetValue(), true
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount()), true
-			}
-		}
-	}
-	return 0, false
-}
-
-func hasLabel(m *dto.Metric, k, v string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == k {
-			return l.GetValue() == v
-		}
-	}
-	return false
-}
 
 // The per-endpoint series looked up once at start (initSeries) count what
 // they counted when looked up per request: accepted requests and
@@ -104,7 +62,7 @@ func TestEndpointSeriesCount(t *testing.T) {
 		{"authsvc_request_duration_seconds", api, 4},
 		{"authsvc_in_flight_requests", api, 0},
 	} {
-		got, ok := metricValue(t, reg, w.name, w.labels)
+		got, ok := testenv.MetricValue(t, reg, w.name, w.labels)
 		if !ok || got != w.want {
 			t.Errorf("%s%v = %v (present %v), want %v", w.name, w.labels, got, ok, w.want)
 		}

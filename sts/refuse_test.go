@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/testenv"
 	"github.com/authsvc/authsvc/sct"
 	"github.com/authsvc/authsvc/sts"
 	"github.com/authsvc/authsvc/sts/ststest"
@@ -189,13 +190,13 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name   string
-		labels []string
+		labels map[string]string
 	}{
-		{"authsvc_sts_issued_total", []string{"1.3"}},
-		{"authsvc_sts_refused_total", []string{"Renew", "insecure_channel"}},
-		{"authsvc_sts_cancelled_total", []string{"1.3"}},
+		{"authsvc_sts_issued_total", map[string]string{"version": "1.3"}},
+		{"authsvc_sts_refused_total", map[string]string{"kind": "Renew", "reason": "insecure_channel"}},
+		{"authsvc_sts_cancelled_total", map[string]string{"version": "1.3"}},
 	} {
-		if n := counter(t, reg, c.name, c.labels...); n != 1 {
+		if n, ok := testenv.MetricValue(t, reg, c.name, c.labels); !ok || n != 1 {
 			t.Fatalf("%s%v = %v, want 1", c.name, c.labels, n)
 		}
 	}
@@ -203,31 +204,6 @@ func TestMetrics(t *testing.T) {
 	if _, err := sts.New(sts.Config{Issuer: issuer}, store, reg, nil); err == nil {
 		t.Fatal("second registration accepted")
 	}
-}
-
-// counter returns the value of the counter name with the label values.
-func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range mf.GetMetric() {
-			for i, lp := range m.GetLabel() {
-				if i >= len(labels) || lp.GetValue() != labels[i] {
-					continue metric
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no %s%v", name, labels)
-	return 0
 }
 
 // TestConfigValidate: defaults and errors that name the key.
