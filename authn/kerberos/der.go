@@ -24,9 +24,9 @@ import (
 //     length within its parent; an explicit tag [n] holds exactly one
 //     element (gokrb5 ignores the length of the explicit tag);
 //   - no element that the schema does not have: bytes after the last
-//     field of a SEQUENCE, fields out of order, a ticket under a tag other
-//     than [3], and bytes after the AP-REQ are refused (gokrb5 skips or
-//     ignores them). Bytes after the Authenticator are ignored, as gokrb5
+//     field of a SEQUENCE, fields out of order, an OPTIONAL field holding
+//     an element of another type, a ticket under a tag other than [3], and
+//     bytes after the AP-REQ are refused (gokrb5 skips or ignores them). Bytes after the Authenticator are ignored, as gokrb5
 //     and MIT do: the plaintext of a block cipher (des3) may be padded;
 //   - KerberosString is a GeneralString (gokrb5 also takes Printable, IA5,
 //     T61 and UTF8 strings);
@@ -78,6 +78,17 @@ func derExplicit(b []byte, n byte) (tag byte, content, rest []byte, err error) {
 
 // derHas reports whether b starts with the explicit tag [n].
 func derHas(b []byte, n byte) bool { return len(b) > 0 && b[0] == 0xa0|n }
+
+// derOptional reads the OPTIONAL explicit field [n], which holds an element
+// of tag want: its content. gokrb5 takes an element of another type as the
+// field's absence (and may then skip the rest of the SEQUENCE): strict.
+func derOptional(b []byte, n, want byte) (content, rest []byte, err error) {
+	tag, content, rest, err := derExplicit(b, n)
+	if err == nil && tag != want {
+		err = derStrict("OPTIONAL field [%d] holds an element of tag 0x%02x", n, tag)
+	}
+	return content, rest, err
+}
 
 // derEnd refuses bytes after the last field of a SEQUENCE.
 func derEnd(rest []byte, what string) error {
@@ -237,9 +248,18 @@ func derEncryptedData(b []byte) (types.EncryptedData, error) {
 		return ed, err
 	}
 	if derHas(b, 1) {
-		if ed.KVNO, b, err = derIntField(b, 1); err != nil {
+		var c []byte
+		var v int64
+		if c, b, err = derOptional(b, 1, 0x02); err != nil {
 			return ed, err
 		}
+		if v, err = derInt64(0x02, c); err != nil {
+			return ed, err
+		}
+		if v < minInt || v > maxInt {
+			return ed, tokenErr("kvno out of range")
+		}
+		ed.KVNO = int(v)
 	}
 	if ed.Cipher, b, err = derOctets(b, 2); err != nil {
 		return ed, err
@@ -431,7 +451,7 @@ func decodeAuthenticatorDER(b []byte, a *types.Authenticator) error {
 		return err
 	}
 	if derHas(seq, 3) {
-		if c, seq, err = derSeq(seq, 3); err != nil {
+		if c, seq, err = derOptional(seq, 3, 0x30); err != nil {
 			return err
 		}
 		if a.Cksum.CksumType, a.Cksum.Checksum, err = derTypedOctets(c, "a Checksum"); err != nil {
@@ -457,7 +477,7 @@ func derAuthenticatorTail(seq []byte, a *types.Authenticator) error {
 	var c []byte
 	var err error
 	if derHas(seq, 6) {
-		if c, seq, err = derSeq(seq, 6); err != nil {
+		if c, seq, err = derOptional(seq, 6, 0x30); err != nil {
 			return err
 		}
 		if a.SubKey.KeyType, a.SubKey.KeyValue, err = derTypedOctets(c, "an EncryptionKey"); err != nil {
@@ -465,16 +485,15 @@ func derAuthenticatorTail(seq []byte, a *types.Authenticator) error {
 		}
 	}
 	if derHas(seq, 7) {
-		var tag byte
-		if tag, c, seq, err = derExplicit(seq, 7); err != nil {
+		if c, seq, err = derOptional(seq, 7, 0x02); err != nil {
 			return err
 		}
-		if a.SeqNumber, err = derInt64(tag, c); err != nil {
+		if a.SeqNumber, err = derInt64(0x02, c); err != nil {
 			return err
 		}
 	}
 	if derHas(seq, 8) {
-		if c, seq, err = derSeq(seq, 8); err != nil {
+		if c, seq, err = derOptional(seq, 8, 0x30); err != nil {
 			return err
 		}
 		if a.AuthorizationData, err = derAuthorizationData(c); err != nil {
