@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/authsvc/authsvc/wsse"
 )
 
 // Builders of the DER of an AP-REQ and an Authenticator field by field, for
@@ -403,4 +406,19 @@ func BenchmarkDecodeAuthenticator(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestEmptyAPOptionsRefused: an AP-REQ for this service whose ap-options
+// is an empty BIT STRING is refused as a token that does not decode.
+// gokrb5 decoded it, and types.IsFlagSet (in Module.ticket) then indexed
+// the empty flags and panicked, outside the safely guard.
+func TestEmptyAPOptionsRefused(t *testing.T) {
+	mt := newMinter(t)
+	m := mt.module(t, nil)
+	tok := mt.apReq(t, ticketOpts{patch: func(ap *messages.APReq, _ types.EncryptionKey) { ap.APOptions = asn1.BitString{} }})
+	if !bytes.Contains(tok, []byte{0xa2, 0x03, 0x03, 0x01, 0x00}) {
+		t.Fatalf("no empty ap-options in % x", tok)
+	}
+	_, err := login(m, negotiateRequest(tok, mt.now))
+	wantFault(t, err, wsse.InvalidSecurityToken, "AP-REQ does not decode: kerberos: malformed token: KerberosFlags without flags")
 }
