@@ -3,6 +3,7 @@ package kerberos
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
@@ -143,24 +144,15 @@ func derInt(b []byte, n byte, lo, hi int64) (v int64, rest []byte, err error) {
 	return v, rest, nil
 }
 
-const (
-	minInt = int64(-1 << (strconvIntSize - 1))
-	maxInt = int64(1<<(strconvIntSize-1) - 1)
-	// strconvIntSize is the size of int in bits (gokrb5's int fields).
-	strconvIntSize = 32 << (^uint(0) >> 63)
-	minInt32       = -1 << 31
-	maxInt32       = 1<<31 - 1
-)
-
 // derInt32 reads [n] INTEGER into an int32.
 func derInt32(b []byte, n byte) (int32, []byte, error) {
-	v, rest, err := derInt(b, n, minInt32, maxInt32)
+	v, rest, err := derInt(b, n, math.MinInt32, math.MaxInt32)
 	return int32(v), rest, err
 }
 
 // derIntField reads [n] INTEGER into an int.
 func derIntField(b []byte, n byte) (int, []byte, error) {
-	v, rest, err := derInt(b, n, minInt, maxInt)
+	v, rest, err := derInt(b, n, math.MinInt, math.MaxInt) // gokrb5's int fields
 	return int(v), rest, err
 }
 
@@ -256,7 +248,7 @@ func derEncryptedData(b []byte) (types.EncryptedData, error) {
 		if v, err = derInt64(0x02, c); err != nil {
 			return ed, err
 		}
-		if v < minInt || v > maxInt {
+		if v < math.MinInt || v > math.MaxInt {
 			return ed, tokenErr("kvno out of range")
 		}
 		ed.KVNO = int(v)
