@@ -496,8 +496,10 @@ func escapeComponent(b *strings.Builder, c, specials string) {
 	}
 }
 
-// gokrb5's ASN.1 decoder is not hardened against every malformed input:
-// contain a panic in it as a malformed token.
+// safely contains a panic in a decoder as a malformed token: gokrb5's
+// ASN.1 decoder is not hardened against every malformed input (it still
+// decodes the ticket's encrypted part and the PAC); ours (der.go) is fuzzed
+// and indexes nothing unchecked, and is guarded all the same.
 func safely(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -560,7 +562,13 @@ func (m *Module) AcceptFrom(ctx context.Context, raw []byte, now time.Time, from
 	return res, nil
 }
 
-// decodeAPReq unwraps the token (step 1) and decodes its AP-REQ into ap.
+// derHook, set by the tests only, sees each AP-REQ and Authenticator the
+// module decodes (authenticator: the plaintext of one), to compare
+// der.go's decoding with gokrb5's over every token the tests make.
+var derHook func(authenticator bool, der []byte)
+
+// decodeAPReq unwraps the token (step 1) and decodes its AP-REQ into ap
+// (der.go).
 func (m *Module) decodeAPReq(raw []byte, ap *messages.APReq) (Token, error) {
 	if len(raw) > m.maxToken {
 		return Token{}, reject(wsse.InvalidSecurityToken, "token of %d bytes, more than %d", len(raw), m.maxToken)
@@ -569,7 +577,10 @@ func (m *Module) decodeAPReq(raw []byte, ap *messages.APReq) (Token, error) {
 	if err != nil {
 		return Token{}, reject(wsse.InvalidSecurityToken, "%v", err)
 	}
-	if err := safely(func() error { return ap.Unmarshal(tok.APReq) }); err != nil {
+	if derHook != nil {
+		derHook(false, tok.APReq)
+	}
+	if err := safely(func() error { return decodeAPReqDER(tok.APReq, ap) }); err != nil {
 		return Token{}, reject(wsse.InvalidSecurityToken, "AP-REQ does not decode: %v", err)
 	}
 	if ap.PVNO != 5 || ap.Ticket.TktVNO != 5 {
@@ -666,7 +677,10 @@ func (m *Module) authenticator(ap *messages.APReq, enc *messages.EncTicketPart, 
 	if err != nil {
 		return auth, ct, reject(wsse.FailedAuthentication, "client %s@%s: the authenticator does not decrypt with the ticket's session key", client, enc.CRealm)
 	}
-	if err := safely(func() error { return auth.Unmarshal(plain) }); err != nil {
+	if derHook != nil {
+		derHook(true, plain)
+	}
+	if err := safely(func() error { return decodeAuthenticatorDER(plain, &auth) }); err != nil {
 		return auth, ct, reject(wsse.InvalidSecurityToken, "client %s@%s: the authenticator does not decode: %v", client, enc.CRealm, err)
 	}
 	if auth.CRealm != enc.CRealm || !auth.CName.Equal(enc.CName) {

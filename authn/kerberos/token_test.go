@@ -133,7 +133,7 @@ func FuzzUnwrap(f *testing.F) {
 	})
 }
 
-// FuzzAccept runs arbitrary tokens through the whole module (gokrb5's ASN.1
+// FuzzAccept runs arbitrary tokens through the whole module (der.go's DER
 // decoding included) with a keytab made from a password: nothing panics and
 // nothing is accepted.
 func FuzzAccept(f *testing.F) {
