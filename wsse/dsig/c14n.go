@@ -75,12 +75,14 @@ func excC14N(out []byte, d *Document, el int32, prefixList string, sink io.Write
 
 // declare pushes the namespace declarations of el onto the scope.
 func (w *c14nWriter) declare(el int32) {
-	for _, a := range w.d.attrsOf(el) {
+	d := w.d
+	for _, a := range d.attrsOf(el) {
 		switch {
-		case a.prefix == "xmlns":
-			w.scope = append(w.scope, scopeBind{a.local, a.value})
-		case a.prefix == "" && a.local == "xmlns":
-			w.scope = append(w.scope, scopeBind{"", a.value})
+		case !a.decl:
+		case a.prefix.n == 0:
+			w.scope = append(w.scope, scopeBind{"", d.s(a.value)})
+		default:
+			w.scope = append(w.scope, scopeBind{d.s(a.local), d.s(a.value)})
 		}
 	}
 }
@@ -104,8 +106,9 @@ func (w *c14nWriter) element(el int32) error {
 	if err := w.namespaces(el); err != nil {
 		return err
 	}
+	prefix, local := d.s(n.prefix), d.s(n.local)
 	w.out = append(w.out, '<')
-	w.out = appendQName(w.out, n.prefix, n.local)
+	w.out = appendQName(w.out, prefix, local)
 	for _, b := range w.need {
 		if b.prefix == "" {
 			w.out = append(w.out, ` xmlns="`...)
@@ -124,14 +127,14 @@ func (w *c14nWriter) element(el int32) error {
 	w.out = append(w.out, '>')
 	for c := n.first; c >= 0; c = d.nodes[c].next {
 		if cn := &d.nodes[c]; cn.text {
-			w.out = appendEscaped(w.out, cn.data, false)
+			w.out = appendEscaped(w.out, d.s(cn.data), false)
 			w.flush()
 		} else if err := w.element(c); err != nil {
 			return err
 		}
 	}
 	w.out = append(w.out, "</"...)
-	w.out = appendQName(w.out, n.prefix, n.local)
+	w.out = appendQName(w.out, prefix, local)
 	w.out = append(w.out, '>')
 	w.scope, w.rendered = w.scope[:scopeMark], w.rendered[:renderedMark]
 	w.flush()
@@ -143,13 +146,13 @@ func (w *c14nWriter) element(el int32) error {
 // of the PrefixList in scope, unless an output ancestor rendered the same.
 func (w *c14nWriter) namespaces(el int32) error {
 	w.need = w.need[:0]
-	if err := w.utilize(w.d.nodes[el].prefix, true); err != nil {
+	d := w.d
+	if err := w.utilize(d.s(d.nodes[el].prefix), true); err != nil {
 		return err
 	}
-	for i := range w.d.attrsOf(el) {
-		a := &w.d.attrsOf(el)[i]
-		if a.prefix != "" && !a.isDecl() {
-			if err := w.utilize(a.prefix, true); err != nil {
+	for _, a := range d.attrsOf(el) {
+		if a.prefix.n > 0 && !a.decl {
+			if err := w.utilize(d.s(a.prefix), true); err != nil {
 				return err
 			}
 		}
@@ -195,26 +198,27 @@ func (w *c14nWriter) utilize(prefix string, used bool) error {
 // sorted by namespace URI, then local name. The builder resolved their
 // namespaces.
 func (w *c14nWriter) attributes(el int32) {
+	d := w.d
 	w.attrs = w.attrs[:0]
-	as := w.d.attrsOf(el)
+	as := d.attrsOf(el)
 	for i := range as {
-		if !as[i].isDecl() {
+		if !as[i].decl {
 			w.attrs = append(w.attrs, &as[i])
 		}
 	}
 	if len(w.attrs) > 1 {
 		slices.SortFunc(w.attrs, func(a, b *dattr) int {
-			if c := strings.Compare(a.space, b.space); c != 0 {
+			if c := strings.Compare(d.s(a.space), d.s(b.space)); c != 0 {
 				return c
 			}
-			return strings.Compare(a.local, b.local)
+			return strings.Compare(d.s(a.local), d.s(b.local))
 		})
 	}
 	for _, a := range w.attrs {
 		w.out = append(w.out, ' ')
-		w.out = appendQName(w.out, a.prefix, a.local)
+		w.out = appendQName(w.out, d.s(a.prefix), d.s(a.local))
 		w.out = append(w.out, `="`...)
-		w.out = appendEscaped(w.out, a.value, true)
+		w.out = appendEscaped(w.out, d.s(a.value), true)
 		w.out = append(w.out, '"')
 	}
 }

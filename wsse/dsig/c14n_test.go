@@ -205,7 +205,7 @@ func TestC14NSpec(t *testing.T) {
 				t.Fatal(err)
 			}
 			el := d.root
-			if kids := d.childElements(el); len(kids) > 0 && !strings.HasPrefix(c.want, "<"+joinQName(d.nodes[el].prefix, d.nodes[el].local)) {
+			if kids := d.childElements(el); len(kids) > 0 && !strings.HasPrefix(c.want, "<"+joinQName(d.s(d.nodes[el].prefix), d.s(d.nodes[el].local))) {
 				el = kids[0]
 			}
 			got, err := excC14N(nil, d, el, c.prefixList, nil)
@@ -393,9 +393,9 @@ func dumpEtree(b *strings.Builder, el *etree.Element) {
 // dumpDOM writes the tree at el of our DOM as dumpEtree writes etree's.
 func dumpDOM(b *strings.Builder, d *Document, el int32) {
 	n := &d.nodes[el]
-	fmt.Fprintf(b, "<%s", joinQName(n.prefix, n.local))
+	fmt.Fprintf(b, "<%s", joinQName(d.s(n.prefix), d.s(n.local)))
 	for _, a := range d.attrsOf(el) {
-		fmt.Fprintf(b, " %s=%q", joinQName(a.prefix, a.local), a.value)
+		fmt.Fprintf(b, " %s=%q", joinQName(d.s(a.prefix), d.s(a.local)), d.s(a.value))
 	}
 	b.WriteString(">")
 	var text strings.Builder
@@ -407,14 +407,14 @@ func dumpDOM(b *strings.Builder, d *Document, el int32) {
 	}
 	for c := n.first; c >= 0; c = d.nodes[c].next {
 		if d.nodes[c].text {
-			text.WriteString(d.nodes[c].data)
+			text.WriteString(d.s(d.nodes[c].data))
 			continue
 		}
 		flush()
 		dumpDOM(b, d, c)
 	}
 	flush()
-	fmt.Fprintf(b, "</%s>", joinQName(n.prefix, n.local))
+	fmt.Fprintf(b, "</%s>", joinQName(d.s(n.prefix), d.s(n.local)))
 }
 
 // etreeTree dumps the whole of raw as read by etree, that is by

@@ -3,6 +3,7 @@ package dsig
 import (
 	"bytes"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 
@@ -63,27 +64,46 @@ func (l Limits) withDefaults() Limits {
 // none, so that building the DOM allocates per document rather than per
 // element. Names, and values and text that need no decoding, are
 // substrings of the envelope.
+//
+// Nodes and attributes hold no pointers (their strings are str offsets),
+// so that the garbage collector neither scans them nor takes write
+// barriers as they are appended.
 type node struct {
 	parent, first, next int32 // parent, first child, next sibling
 	attr0, nattr        int32 // an element's attributes: Document.attrs[attr0:attr0+nattr]
-	text                bool  // a text node, whose text is data
-	start, end          int   // an element's offsets: its start tag's '<', past its end tag
-	prefix, local       string
-	space               string // an element's namespace URI
-	id                  string // an element's wsu:Id, Id or xml:id
-	data                string // a text node's text, decoded
+	start, end          int32 // an element's offsets: its start tag's '<', past its end tag
+	prefix, local       str
+	space               str  // an element's namespace URI
+	id                  str  // an element's wsu:Id, Id or xml:id
+	data                str  // a text node's text, decoded
+	text                bool // a text node, whose text is data
 }
+
+// str is a string of a Document without a pointer: raw[off:off+n] of the
+// envelope, or, when off is negative, of the decoded text (Document.dec)
+// from -off-1.
+type str struct{ off, n int32 }
+
+// s returns r as a string: a substring of the envelope's or of the
+// decoded text's, never a copy.
+func (d *Document) s(r str) string {
+	if r.off >= 0 {
+		return d.rawStr[r.off : r.off+r.n]
+	}
+	o := -r.off - 1
+	return d.dec.String()[o : o+r.n]
+}
+
+// xmlNS is the xml prefix's namespace URI, the first of Document.dec.
+var xmlNS = str{-1, int32(len(wsse.NSXML))}
 
 // dattr is an attribute of an element as written, namespace declarations
 // included: xmlns:p is prefix "xmlns" and local "p", xmlns is prefix ""
 // and local "xmlns" (as etree keeps them).
 type dattr struct {
-	prefix, local, value string
-	space                string // the namespace URI of a qualified attribute that is no declaration
-}
-
-func (a *dattr) isDecl() bool {
-	return a.prefix == "xmlns" || a.prefix == "" && a.local == "xmlns"
+	prefix, local, value str
+	space                str // the namespace URI of a qualified attribute that is no declaration
+	decl                 bool
 }
 
 // Document is the DOM of a whole envelope, tied to what wsse.Parse found in
@@ -91,11 +111,16 @@ func (a *dattr) isDecl() bool {
 // streaming parser reported, so the two never disagree about which element
 // is which.
 type Document struct {
-	env   *wsse.Envelope
-	lim   Limits
-	nodes []node
-	attrs []dattr
-	root  int32
+	env *wsse.Envelope
+	lim Limits
+	// rawStr is the envelope as one string, dec the decoded text and
+	// values that differ from what the envelope says: a node's str is in
+	// one or the other.
+	rawStr string
+	dec    strings.Builder
+	nodes  []node
+	attrs  []dattr
+	root   int32
 	// shallow holds the elements at depth 3 or less, the only ones looked
 	// up by offset (see at).
 	shallow []int32
@@ -157,17 +182,15 @@ type builder struct {
 	names     []string // the qualified name of each
 	marks     []int
 	scope     []scopeBind
+	scopeRef  []str // the URIs of scope as strs
 	elems     int
 	ended     bool   // the root element has ended
 	envNS     string // the SOAP envelope namespace of the parsed envelope
 	bodyStart int    // where the parser found the Body, -1 for none
 	bodyAt    int    // offset of the Body start tag, -1 before it
 
-	// rawStr is raw as one string: names, and values and text that need
-	// no decoding, are its substrings rather than strings of their own.
-	rawStr string
-	text   []byte
-	vals   []string // the decoded attribute values of the tag being read
+	text []byte
+	vals []str // the decoded attribute values of the tag being read
 
 	// The expanded names of the attributes of the tag being read (seen).
 	expanded []expandedName
@@ -180,7 +203,8 @@ type builder struct {
 	nameBuf  [builderDepth]string
 	markBuf  [builderDepth]int
 	scopeBuf [builderScope]scopeBind
-	valBuf   [8]string
+	srefBuf  [builderScope]str
+	valBuf   [8]str
 }
 
 // The depth and the namespace declarations in scope of the usual SOAP
@@ -196,7 +220,7 @@ const (
 // namespace and the offset of the Body the parser found (-1: none, for
 // tests); it returns the offset of the Body it found, -1 for none.
 func (d *Document) build(raw []byte, envNS string, bodyStart int) (int, error) {
-	if len(raw) > d.lim.MaxBytes {
+	if len(raw) > d.lim.MaxBytes || len(raw) > math.MaxInt32 {
 		return -1, errorf(wsse.InvalidSecurity, nil, "envelope of %d bytes is larger than %d", len(raw), d.lim.MaxBytes)
 	}
 	base := 0
@@ -213,9 +237,11 @@ func (d *Document) build(raw []byte, envNS string, bodyStart int) (int, error) {
 	d.attrs = make([]dattr, 0, 64)
 	d.ids = make(map[string]int32, 8)
 	d.root, d.body, d.security = -1, -1, -1
-	b := &builder{d: d, raw: raw, envNS: envNS, bodyStart: bodyStart, bodyAt: -1, rawStr: string(raw)}
+	d.rawStr = string(raw)
+	d.dec.WriteString(wsse.NSXML) // xmlNS
+	b := &builder{d: d, raw: raw, envNS: envNS, bodyStart: bodyStart, bodyAt: -1}
 	b.open, b.last, b.names, b.marks = b.openBuf[:0], b.lastBuf[:0], b.nameBuf[:0], b.markBuf[:0]
-	b.scope, b.vals = b.scopeBuf[:0], b.valBuf[:0]
+	b.scope, b.scopeRef, b.vals = b.scopeBuf[:0], b.srefBuf[:0], b.valBuf[:0]
 	for first := true; ; first = false {
 		tok, err := tz.Next()
 		if err != nil {
@@ -249,7 +275,7 @@ func (b *builder) token(tok *wsse.XMLToken, first bool) error {
 		return b.start(tok)
 	case wsse.XMLEnd:
 		_, local := b.qname(tok.Name)
-		return b.end(b.sub(tok.Name), local, tok.End)
+		return b.end(b.d.s(b.sub(tok.Name)), b.d.s(local), tok.End)
 	case wsse.XMLText, wsse.XMLCDATA:
 		cdata := tok.Kind == wsse.XMLCDATA
 		if bytes.IndexByte(tok.Data, '\r') < 0 && (cdata || bytes.IndexByte(tok.Data, '&') < 0) {
@@ -272,32 +298,39 @@ func (b *builder) token(tok *wsse.XMLToken, first bool) error {
 }
 
 // qname splits a qualified name, a part of raw, into prefix and local name.
-func (b *builder) qname(n []byte) (prefix, local string) {
+func (b *builder) qname(n []byte) (prefix, local str) {
 	if i := bytes.IndexByte(n, ':'); i >= 0 {
 		return b.sub(n[:i]), b.sub(n[i+1:])
 	}
-	return "", b.sub(n)
+	return str{}, b.sub(n)
 }
 
-// sub returns s, a part of raw, as a substring of rawStr.
-func (b *builder) sub(s []byte) string {
+// sub returns s, a part of raw, as a str.
+func (b *builder) sub(s []byte) str {
 	if len(s) == 0 {
-		return ""
+		return str{}
 	}
 	off := cap(b.raw) - cap(s)
 	if off < 0 || off+len(s) > len(b.raw) || &b.raw[off] != &s[0] {
-		return string(s) // not from raw: never with the tokenizer's tokens
+		return b.store(s) // not from raw: never with the tokenizer's tokens
 	}
-	return b.rawStr[off : off+len(s)]
+	return str{int32(off), int32(len(s))}
 }
 
-// decoded returns the decoded form of raw, a part of raw: a substring of
-// rawStr when decoding changed nothing.
-func (b *builder) decoded(raw, dec []byte) string {
+// store adds s to the decoded text.
+func (b *builder) store(s []byte) str {
+	o := b.d.dec.Len()
+	b.d.dec.Write(s)
+	return str{int32(-o - 1), int32(len(s))}
+}
+
+// decoded returns the decoded form of raw, a part of raw: raw itself when
+// decoding changed nothing.
+func (b *builder) decoded(raw, dec []byte) str {
 	if bytes.Equal(raw, dec) {
 		return b.sub(raw)
 	}
-	return string(dec)
+	return b.store(dec)
 }
 
 // plainAttr reports whether an attribute value as written is its decoded
@@ -338,7 +371,7 @@ func (b *builder) decodeAttrs(tok *wsse.XMLToken) error {
 			}
 			if charRefs == 1 && !b.d.wsRefs {
 				_, local := b.qname(a.Name)
-				return errorf(wsse.InvalidSecurity, nil, "attribute %s mixes literal white space and character references", local)
+				return errorf(wsse.InvalidSecurity, nil, "attribute %s mixes literal white space and character references", b.d.s(local))
 			}
 		}
 		b.vals = append(b.vals, b.decoded(a.Value, b.text))
@@ -351,7 +384,8 @@ func (b *builder) decodeAttrs(tok *wsse.XMLToken) error {
 // attached to its parent.
 func (b *builder) start(tok *wsse.XMLToken) error {
 	d := b.d
-	prefix, local := b.qname(tok.Name)
+	prefixRef, localRef := b.qname(tok.Name)
+	prefix, local := d.s(prefixRef), d.s(localRef)
 	if err := b.decodeAttrs(tok); err != nil {
 		return err
 	}
@@ -372,21 +406,21 @@ func (b *builder) start(tok *wsse.XMLToken) error {
 	if err := b.declare(tok, local); err != nil {
 		return err
 	}
-	space, ok := lookup(b.scope, prefix)
+	space, ok := b.lookupRef(prefix)
 	if !ok {
 		return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", prefix)
 	}
 	el := int32(len(d.nodes))
 	d.nodes = append(d.nodes, node{parent: -1, first: -1, next: -1, attr0: int32(len(d.attrs)),
-		start: tok.Start, prefix: prefix, local: local, space: space})
+		start: int32(tok.Start), prefix: prefixRef, local: localRef, space: space})
 	n := &d.nodes[el]
 	if err := b.attrs(n, tok, local); err != nil {
 		return err
 	}
-	if n.id != "" {
-		b.recordID(n.id, el)
+	if n.id.n > 0 {
+		b.recordID(d.s(n.id), el)
 	}
-	if err := b.attach(el, local, tok.Start, space); err != nil {
+	if err := b.attach(el, local, tok.Start, d.s(space)); err != nil {
 		return err
 	}
 	if len(b.open) <= 3 {
@@ -397,7 +431,7 @@ func (b *builder) start(tok *wsse.XMLToken) error {
 	}
 	b.open = append(b.open, el)
 	b.last = append(b.last, -1)
-	b.names = append(b.names, b.sub(tok.Name))
+	b.names = append(b.names, d.s(b.sub(tok.Name)))
 	b.marks = append(b.marks, mark)
 	if tok.SelfClose {
 		return b.end(b.names[len(b.names)-1], local, tok.End)
@@ -424,7 +458,21 @@ func (b *builder) recordID(id string, el int32) {
 
 // attrName splits the qualified name of a start tag's i'th attribute.
 func (b *builder) attrName(tok *wsse.XMLToken, i int) (prefix, local string) {
-	return b.qname(tok.Attrs[i].Name)
+	p, l := b.qname(tok.Attrs[i].Name)
+	return b.d.s(p), b.d.s(l)
+}
+
+// lookupRef is lookup in the builder's scope, with the URI as a str.
+func (b *builder) lookupRef(prefix string) (str, bool) {
+	if prefix == "xml" {
+		return xmlNS, true
+	}
+	for i := len(b.scope) - 1; i >= 0; i-- {
+		if b.scope[i].prefix == prefix {
+			return b.scopeRef[i], true
+		}
+	}
+	return str{}, prefix == ""
 }
 
 // declare adds the namespace declarations of a start tag to the scope.
@@ -433,13 +481,15 @@ func (b *builder) declare(tok *wsse.XMLToken, local string) error {
 		p, l := b.attrName(tok, i)
 		switch {
 		case p == "" && l == "xmlns":
-			b.scope = append(b.scope, scopeBind{"", b.vals[i]})
+			b.scope = append(b.scope, scopeBind{"", b.d.s(b.vals[i])})
+			b.scopeRef = append(b.scopeRef, b.vals[i])
 		case p == "xmlns":
-			v := b.vals[i]
+			v := b.d.s(b.vals[i])
 			if v == "" || l == "xmlns" || l == "xml" && v != wsse.NSXML {
 				return errorf(wsse.InvalidSecurity, nil, "malformed namespace declaration xmlns:%s", l)
 			}
 			b.scope = append(b.scope, scopeBind{l, v})
+			b.scopeRef = append(b.scopeRef, b.vals[i])
 		}
 	}
 	if len(b.scope) > b.d.lim.MaxNamespaces {
@@ -455,17 +505,20 @@ func (b *builder) attrs(n *node, tok *wsse.XMLToken, local string) error {
 	d := b.d
 	b.expanded = b.expanded[:0]
 	for i := range tok.Attrs {
-		prefix, name := b.attrName(tok, i)
-		value := b.vals[i]
+		prefixRef, nameRef := b.qname(tok.Attrs[i].Name)
+		prefix, name := d.s(prefixRef), d.s(nameRef)
+		value := d.s(b.vals[i])
 		var as string
+		var asRef str
 		isNS := prefix == "xmlns" || prefix == "" && name == "xmlns"
 		if isNS {
 			as = wsse.NSXMLNS
 		} else if prefix != "" {
 			var ok bool
-			if as, ok = lookup(b.scope, prefix); !ok {
+			if asRef, ok = b.lookupRef(prefix); !ok {
 				return errorf(wsse.InvalidSecurity, nil, "undeclared namespace prefix %q", prefix)
 			}
+			as = d.s(asRef)
 		}
 		k := expandedName{as, name}
 		if isNS && prefix == "" {
@@ -474,17 +527,13 @@ func (b *builder) attrs(n *node, tok *wsse.XMLToken, local string) error {
 		if b.seen(k) {
 			return errorf(wsse.InvalidSecurity, nil, "two attributes with the same expanded name on %s", local)
 		}
-		a := dattr{prefix: prefix, local: name, value: value}
-		if !isNS {
-			a.space = as
-		}
-		d.attrs = append(d.attrs, a)
+		d.attrs = append(d.attrs, dattr{prefix: prefixRef, local: nameRef, value: b.vals[i], space: asRef, decl: isNS})
 		n.nattr++
 		if !isNS && isIDAttr(as, name) {
-			if n.id != "" && n.id != value {
+			if n.id.n > 0 && d.s(n.id) != value {
 				return errorf(wsse.InvalidSecurity, nil, "element %s has two different Ids", local)
 			}
-			n.id = value
+			n.id = b.vals[i]
 		}
 	}
 	return nil
@@ -564,8 +613,8 @@ func (b *builder) end(qname, local string, off int) error {
 	if n == 0 || b.names[n-1] != qname {
 		return errorf(wsse.InvalidSecurity, nil, "end tag %s does not match its start tag", local)
 	}
-	b.d.nodes[b.open[n-1]].end = off
-	b.scope = b.scope[:b.marks[n-1]]
+	b.d.nodes[b.open[n-1]].end = int32(off)
+	b.scope, b.scopeRef = b.scope[:b.marks[n-1]], b.scopeRef[:b.marks[n-1]]
 	b.open, b.last, b.names, b.marks = b.open[:n-1], b.last[:n-1], b.names[:n-1], b.marks[:n-1]
 	if n == 1 {
 		b.ended = true
@@ -575,9 +624,9 @@ func (b *builder) end(qname, local string, off int) error {
 
 // charData adds text to the open element; outside the root only white
 // space may appear.
-func (b *builder) charData(t string) error {
+func (b *builder) charData(t str) error {
 	if len(b.open) == 0 {
-		if len(strings.TrimLeft(t, " \t\r\n")) != 0 {
+		if len(strings.TrimLeft(b.d.s(t), " \t\r\n")) != 0 {
 			return errorf(wsse.InvalidSecurity, nil, "text outside the root element")
 		}
 		return nil
@@ -593,7 +642,7 @@ func (b *builder) charData(t string) error {
 // off, or -1.
 func (d *Document) at(off int) int32 {
 	for _, el := range d.shallow {
-		if d.nodes[el].start == off {
+		if int(d.nodes[el].start) == off {
 			return el
 		}
 	}
@@ -615,7 +664,7 @@ func (d *Document) matchParser(bodyAt int) error {
 	if d.body < 0 || bodyAt < 0 || d.parent(d.body) != d.root {
 		return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Body")
 	}
-	if d.nodes[d.body].id != d.env.BodyID {
+	if d.s(d.nodes[d.body].id) != d.env.BodyID {
 		return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Body's Id")
 	}
 	sec := d.env.Security
@@ -631,7 +680,7 @@ func (d *Document) matchParser(bodyAt int) error {
 	for i, k := range kids {
 		e := &sec.Elements[i]
 		n := &d.nodes[k]
-		if n.start != e.Start || n.space != e.Space || n.local != e.Local || n.id != e.ID {
+		if int(n.start) != e.Start || d.s(n.space) != e.Space || d.s(n.local) != e.Local || d.s(n.id) != e.ID {
 			return errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about Security child %d", i)
 		}
 	}
@@ -675,8 +724,8 @@ func (d *Document) attrsOf(el int32) []dattr {
 func (d *Document) defaultInScope(el int32) string {
 	for p := d.parent(el); p >= 0; p = d.parent(p) {
 		for _, a := range d.attrsOf(p) {
-			if a.prefix == "" && a.local == "xmlns" {
-				return a.value
+			if a.decl && a.prefix.n == 0 {
+				return d.s(a.value)
 			}
 		}
 	}
@@ -689,17 +738,17 @@ func (d *Document) is(el int32, space, local string) bool {
 		return false
 	}
 	n := &d.nodes[el]
-	return !n.text && n.local == local && n.space == space
+	return !n.text && d.s(n.local) == local && d.s(n.space) == space
 }
 
 // tag returns el's local name, for messages.
-func (d *Document) tag(el int32) string { return d.nodes[el].local }
+func (d *Document) tag(el int32) string { return d.s(d.nodes[el].local) }
 
 // attr returns the value of an unqualified attribute of el.
 func (d *Document) attr(el int32, name string) (string, bool) {
 	for _, a := range d.attrsOf(el) {
-		if a.prefix == "" && a.local == name {
-			return a.value, true
+		if a.prefix.n == 0 && d.s(a.local) == name {
+			return d.s(a.value), true
 		}
 	}
 	return "", false
@@ -720,7 +769,7 @@ func (d *Document) childElements(el int32) []int32 {
 // than white space.
 func (d *Document) onlyElements(el int32) ([]int32, error) {
 	for c := d.nodes[el].first; c >= 0; c = d.nodes[c].next {
-		if n := &d.nodes[c]; n.text && strings.TrimLeft(n.data, " \t\r\n") != "" {
+		if n := &d.nodes[c]; n.text && strings.TrimLeft(d.s(n.data), " \t\r\n") != "" {
 			return nil, errorf(wsse.InvalidSecurity, nil, "unexpected text in %s", d.tag(el))
 		}
 	}
@@ -735,7 +784,7 @@ func (d *Document) text(el int32) (string, error) {
 		if !n.text {
 			return "", errorf(wsse.InvalidSecurity, nil, "unexpected element in %s", d.tag(el))
 		}
-		b.WriteString(n.data)
+		b.WriteString(d.s(n.data))
 	}
 	return b.String(), nil
 }

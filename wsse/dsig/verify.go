@@ -440,7 +440,7 @@ func (d *Document) parseReference(r, sig int32) (parsedRef, error) {
 		// To, Action, MessageID, as CXF and WCF sign them). Nothing here
 		// relies on it, but a signature that covers it is not refused.
 		n := &d.nodes[target]
-		pr.ref.Header = "{" + n.space + "}" + n.local
+		pr.ref.Header = "{" + d.s(n.space) + "}" + d.s(n.local)
 	default:
 		// Inside the Body, in another header, under an ignored element, the
 		// Signature itself: a wrapping attempt or nothing we can vouch for.
@@ -454,7 +454,8 @@ func (d *Document) parseReference(r, sig int32) (parsedRef, error) {
 // Header moved among the headers is never a header a signature may cover.
 func (d *Document) soapElement(el int32) bool {
 	n := &d.nodes[el]
-	return n.space == wsse.NSSOAP11 || n.space == wsse.NSSOAP12
+	space := d.s(n.space)
+	return space == wsse.NSSOAP11 || space == wsse.NSSOAP12
 }
 
 // tokenTarget resolves a KeyInfo token reference's Id. An Id that appears
@@ -484,7 +485,7 @@ func (d *Document) tokenTarget(id string) (int32, error) {
 }
 
 func (d *Document) securityChild(el int32) *wsse.Element {
-	start := d.nodes[el].start
+	start := int(d.nodes[el].start)
 	sec := d.env.Security
 	for i := range sec.Elements {
 		if sec.Elements[i].Start == start {
@@ -566,12 +567,12 @@ func (d *Document) canonicalize(el int32, prefixList string, sink io.Writer) err
 		}
 	}
 	n := &d.nodes[el]
-	if want := min(n.end-n.start, c14nFlush) + 512; cap(d.c14nBuf) < want {
+	if want := min(int(n.end-n.start), c14nFlush) + 512; cap(d.c14nBuf) < want {
 		d.c14nBuf = make([]byte, 0, want)
 	}
 	out, err := excC14N(d.c14nBuf[:0], d, el, prefixList, sink)
 	if err != nil {
-		return errorf(wsse.InvalidSecurity, err, "canonicalizing %s", n.local)
+		return errorf(wsse.InvalidSecurity, err, "canonicalizing %s", d.s(n.local))
 	}
 	sink.Write(out)
 	d.c14nBuf = out[:0]
