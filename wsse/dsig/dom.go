@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/authsvc/authsvc/wsse"
 )
@@ -138,10 +139,45 @@ type Document struct {
 	wsRefs bool
 	// c14nBuf is canonicalize's output buffer, and w its writer, reused.
 	c14nBuf []byte
-	w       c14nWriter
+	// bufs is where nodes, attrs and c14nBuf came from (see release).
+	bufs *domBuffers
+	w    c14nWriter
 }
 
 var errTooDeep = errors.New("nested too deep")
+
+// domBuffers are the slices of a Document that Verify hands on from one
+// Document to the next: they hold no pointers, and nothing a Document
+// returns refers to them. Without them each verification of a large Body
+// allocated its nodes anew, and the garbage collector, running the more
+// often, made every pointer write of the builder pay for a write barrier.
+type domBuffers struct {
+	nodes []node
+	attrs []dattr
+	c14n  []byte
+}
+
+var domPool = sync.Pool{New: func() any { return new(domBuffers) }}
+
+// maxPooledNodes bounds the nodes of the buffers kept for reuse (about
+// 9 MB, a Body of some 2 MiB).
+const maxPooledNodes = 1 << 17
+
+// release hands d's buffers on to the next Document; d must not be used
+// afterwards.
+func (d *Document) release() {
+	b := d.bufs
+	if b == nil {
+		return
+	}
+	d.bufs = nil
+	if cap(d.nodes) > maxPooledNodes {
+		return
+	}
+	b.nodes, b.attrs, b.c14n = d.nodes[:0], d.attrs[:0], d.c14nBuf[:0]
+	d.nodes, d.attrs, d.c14nBuf = nil, nil, nil
+	domPool.Put(b)
+}
 
 // NewDocument builds the DOM of env.Raw. It accepts no DTD, no entity other
 // than XML's five, no processing instruction but the XML declaration, and no
@@ -233,8 +269,11 @@ func (d *Document) build(raw []byte, envNS string, bodyStart int) (int, error) {
 	}
 	// Every element and every text node but the last follows a '<':
 	// room for them all, so that the slice is not copied as it grows.
-	d.nodes = make([]node, 0, min(2*bytes.Count(raw, []byte("<"))+1, 2*d.lim.MaxElements+1))
-	d.attrs = make([]dattr, 0, 64)
+	d.bufs = domPool.Get().(*domBuffers)
+	if need := min(2*bytes.Count(raw, []byte("<"))+1, 2*d.lim.MaxElements+1); cap(d.bufs.nodes) < need {
+		d.bufs.nodes = make([]node, 0, need)
+	}
+	d.nodes, d.attrs, d.c14nBuf = d.bufs.nodes[:0], d.bufs.attrs[:0], d.bufs.c14n[:0]
 	d.ids = make(map[string]int32, 8)
 	d.root, d.body, d.security = -1, -1, -1
 	d.rawStr = string(raw)
@@ -242,9 +281,9 @@ func (d *Document) build(raw []byte, envNS string, bodyStart int) (int, error) {
 	b := &builder{d: d, raw: raw, envNS: envNS, bodyStart: bodyStart, bodyAt: -1}
 	b.open, b.last, b.names, b.marks = b.openBuf[:0], b.lastBuf[:0], b.nameBuf[:0], b.markBuf[:0]
 	b.scope, b.scopeRef, b.vals = b.scopeBuf[:0], b.srefBuf[:0], b.valBuf[:0]
+	var tok wsse.XMLToken
 	for first := true; ; first = false {
-		tok, err := tz.Next()
-		if err != nil {
+		if err := tz.Read(&tok); err != nil {
 			if rest := raw[tz.Offset():]; bytes.HasPrefix(rest, []byte("<!")) && !bytes.HasPrefix(rest, []byte("<!--")) &&
 				!bytes.HasPrefix(rest, []byte("<![CDATA[")) {
 				return -1, errorf(wsse.InvalidSecurity, nil, "DTDs and other directives are not accepted")

@@ -147,6 +147,7 @@ func Verify(ctx context.Context, env *wsse.Envelope, keys KeyResolver, lim *Limi
 	if err != nil {
 		return nil, err
 	}
+	defer d.release()
 	return d.Verify(ctx, keys)
 }
 
