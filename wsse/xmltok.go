@@ -17,7 +17,6 @@ type XMLTokenizer struct {
 	l     lexer
 	lim   Limits
 	attrs []XMLAttr
-	t     token
 }
 
 // XMLTokenKind is the kind of an XMLToken.
@@ -83,8 +82,8 @@ func (z *XMLTokenizer) Next() (XMLToken, error) {
 // Read reads the next token into *out, as Next returns it, without copying
 // tokens through return values; *out is left undefined on an error.
 func (z *XMLTokenizer) Read(out *XMLToken) error {
-	t := &z.t
-	if err := z.l.nextInto(t); err != nil {
+	var t token // on the stack: no write barriers
+	if err := z.l.nextInto(&t); err != nil {
 		return err
 	}
 	*out = XMLToken{Kind: XMLTokenKind(t.kind), Name: t.name, Data: t.data, SelfClose: t.selfClose, Start: t.start, End: t.end}

@@ -35,7 +35,7 @@ type c14nWriter struct {
 	rendered []scopeBind
 	incl     []string // PrefixList, "#default" as ""
 	need     []scopeBind
-	attrs    []*dattr
+	attrs    []int32 // indices into Document.attrs
 }
 
 // c14nFlush is how much output the writer holds before it passes it to
@@ -87,15 +87,19 @@ func (w *c14nWriter) declare(el int32) {
 	}
 }
 
-// flush passes the output to the sink once there is enough of it.
-func (w *c14nWriter) flush() {
-	if w.sink != nil && len(w.out) >= c14nFlush {
-		w.sink.Write(w.out)
-		w.out = w.out[:0]
+// flush passes out to the sink once there is enough of it, and returns
+// what is left of it.
+func (w *c14nWriter) flush(out []byte) []byte {
+	if w.sink != nil && len(out) >= c14nFlush {
+		w.sink.Write(out)
+		return out[:0]
 	}
+	return out
 }
 
-// element writes el and its subtree.
+// element writes el and its subtree. The output is appended to a local
+// copy of w.out, stored back before a child element and at the end: each
+// store into w is a write barrier while the garbage collector marks.
 func (w *c14nWriter) element(el int32) error {
 	d := w.d
 	n := &d.nodes[el]
@@ -107,37 +111,47 @@ func (w *c14nWriter) element(el int32) error {
 		return err
 	}
 	prefix, local := d.s(n.prefix), d.s(n.local)
-	w.out = append(w.out, '<')
-	w.out = appendQName(w.out, prefix, local)
+	out := append(w.out, '<')
+	out = appendQName(out, prefix, local)
 	for _, b := range w.need {
 		if b.prefix == "" {
-			w.out = append(w.out, ` xmlns="`...)
+			out = append(out, ` xmlns="`...)
 		} else {
-			w.out = append(w.out, ` xmlns:`...)
-			w.out = append(w.out, b.prefix...)
-			w.out = append(w.out, `="`...)
+			out = append(out, ` xmlns:`...)
+			out = append(out, b.prefix...)
+			out = append(out, `="`...)
 		}
-		w.out = appendEscaped(w.out, b.uri, true)
-		w.out = append(w.out, '"')
+		out = appendEscaped(out, b.uri, true)
+		out = append(out, '"')
 	}
-	w.rendered = append(w.rendered, w.need...)
+	if len(w.need) > 0 {
+		w.rendered = append(w.rendered, w.need...)
+	}
 	if n.nattr > 0 {
-		w.attributes(el)
+		out = w.attributes(out, el)
 	}
-	w.out = append(w.out, '>')
+	out = append(out, '>')
 	for c := n.first; c >= 0; c = d.nodes[c].next {
 		if cn := &d.nodes[c]; cn.text {
-			w.out = appendEscaped(w.out, d.s(cn.data), false)
-			w.flush()
-		} else if err := w.element(c); err != nil {
+			out = w.flush(appendEscaped(out, d.s(cn.data), false))
+			continue
+		}
+		w.out = out
+		if err := w.element(c); err != nil {
 			return err
 		}
+		out = w.out
 	}
-	w.out = append(w.out, "</"...)
-	w.out = appendQName(w.out, prefix, local)
-	w.out = append(w.out, '>')
-	w.scope, w.rendered = w.scope[:scopeMark], w.rendered[:renderedMark]
-	w.flush()
+	out = append(out, "</"...)
+	out = appendQName(out, prefix, local)
+	out = append(out, '>')
+	w.out = w.flush(out)
+	if len(w.scope) != scopeMark {
+		w.scope = w.scope[:scopeMark]
+	}
+	if len(w.rendered) != renderedMark {
+		w.rendered = w.rendered[:renderedMark]
+	}
 	return nil
 }
 
@@ -197,30 +211,36 @@ func (w *c14nWriter) utilize(prefix string, used bool) error {
 // attributes writes el's attributes other than namespace declarations,
 // sorted by namespace URI, then local name. The builder resolved their
 // namespaces.
-func (w *c14nWriter) attributes(el int32) {
+func (w *c14nWriter) attributes(out []byte, el int32) []byte {
 	d := w.d
-	w.attrs = w.attrs[:0]
-	as := d.attrsOf(el)
-	for i := range as {
-		if !as[i].decl {
-			w.attrs = append(w.attrs, &as[i])
+	n := &d.nodes[el]
+	idx := w.attrs[:0]
+	for i := n.attr0; i < n.attr0+n.nattr; i++ {
+		if !d.attrs[i].decl {
+			idx = append(idx, i)
 		}
 	}
-	if len(w.attrs) > 1 {
-		slices.SortFunc(w.attrs, func(a, b *dattr) int {
+	if len(idx) > 1 {
+		slices.SortFunc(idx, func(i, j int32) int {
+			a, b := &d.attrs[i], &d.attrs[j]
 			if c := strings.Compare(d.s(a.space), d.s(b.space)); c != 0 {
 				return c
 			}
 			return strings.Compare(d.s(a.local), d.s(b.local))
 		})
 	}
-	for _, a := range w.attrs {
-		w.out = append(w.out, ' ')
-		w.out = appendQName(w.out, d.s(a.prefix), d.s(a.local))
-		w.out = append(w.out, `="`...)
-		w.out = appendEscaped(w.out, d.s(a.value), true)
-		w.out = append(w.out, '"')
+	for _, i := range idx {
+		a := &d.attrs[i]
+		out = append(out, ' ')
+		out = appendQName(out, d.s(a.prefix), d.s(a.local))
+		out = append(out, `="`...)
+		out = appendEscaped(out, d.s(a.value), true)
+		out = append(out, '"')
 	}
+	if cap(idx) > cap(w.attrs) {
+		w.attrs = idx[:0]
+	}
+	return out
 }
 
 func appendQName(out []byte, prefix, local string) []byte {

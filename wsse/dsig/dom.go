@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 
@@ -95,8 +94,12 @@ func (d *Document) s(r str) string {
 	return d.dec.String()[o : o+r.n]
 }
 
-// xmlNS is the xml prefix's namespace URI, the first of Document.dec.
-var xmlNS = str{-1, int32(len(wsse.NSXML))}
+// xmlNS and xmlnsNS are the xml and xmlns prefixes' namespace URIs, the
+// start of Document.dec.
+var (
+	xmlNS   = str{-1, int32(len(wsse.NSXML))}
+	xmlnsNS = str{int32(-1 - len(wsse.NSXML)), int32(len(wsse.NSXMLNS))}
+)
 
 // dattr is an attribute of an element as written, namespace declarations
 // included: xmlns:p is prefix "xmlns" and local "p", xmlns is prefix ""
@@ -213,12 +216,12 @@ type scopeBind struct{ prefix, uri string }
 type builder struct {
 	d         *Document
 	raw       []byte
-	open      []int32  // the open elements
-	last      []int32  // the last child of each, -1 for none
-	names     []string // the qualified name of each
+	open      []int32 // the open elements
+	last      []int32 // the last child of each, -1 for none
+	names     []str   // the qualified name of each
 	marks     []int
-	scope     []scopeBind
-	scopeRef  []str // the URIs of scope as strs
+	scope     []str // the prefixes declared, in scope
+	scopeRef  []str // the URIs of scope
 	elems     int
 	ended     bool   // the root element has ended
 	envNS     string // the SOAP envelope namespace of the parsed envelope
@@ -229,16 +232,16 @@ type builder struct {
 	vals []str // the decoded attribute values of the tag being read
 
 	// The expanded names of the attributes of the tag being read (seen).
-	expanded []expandedName
+	expanded []expandedRef
 	seenSet  map[expandedName]struct{}
 
 	// The usual envelope's stacks fit here: the builder is allocated once
 	// with them, instead of each stack growing from nil.
 	openBuf  [builderDepth]int32
 	lastBuf  [builderDepth]int32
-	nameBuf  [builderDepth]string
+	nameBuf  [builderDepth]str
 	markBuf  [builderDepth]int
-	scopeBuf [builderScope]scopeBind
+	scopeBuf [builderScope]str
 	srefBuf  [builderScope]str
 	valBuf   [8]str
 }
@@ -278,6 +281,7 @@ func (d *Document) build(raw []byte, envNS string, bodyStart int) (int, error) {
 	d.root, d.body, d.security = -1, -1, -1
 	d.rawStr = string(raw)
 	d.dec.WriteString(wsse.NSXML) // xmlNS
+	d.dec.WriteString(wsse.NSXMLNS)
 	b := &builder{d: d, raw: raw, envNS: envNS, bodyStart: bodyStart, bodyAt: -1}
 	b.open, b.last, b.names, b.marks = b.openBuf[:0], b.lastBuf[:0], b.nameBuf[:0], b.markBuf[:0]
 	b.scope, b.scopeRef, b.vals = b.scopeBuf[:0], b.srefBuf[:0], b.valBuf[:0]
@@ -470,10 +474,10 @@ func (b *builder) start(tok *wsse.XMLToken) error {
 	}
 	b.open = append(b.open, el)
 	b.last = append(b.last, -1)
-	b.names = append(b.names, d.s(b.sub(tok.Name)))
+	b.names = append(b.names, b.sub(tok.Name))
 	b.marks = append(b.marks, mark)
 	if tok.SelfClose {
-		return b.end(b.names[len(b.names)-1], local, tok.End)
+		return b.end(d.s(b.names[len(b.names)-1]), local, tok.End)
 	}
 	return nil
 }
@@ -495,19 +499,13 @@ func (b *builder) recordID(id string, el int32) {
 	d.dups[id] = append(d.dups[id], el)
 }
 
-// attrName splits the qualified name of a start tag's i'th attribute.
-func (b *builder) attrName(tok *wsse.XMLToken, i int) (prefix, local string) {
-	p, l := b.qname(tok.Attrs[i].Name)
-	return b.d.s(p), b.d.s(l)
-}
-
 // lookupRef is lookup in the builder's scope, with the URI as a str.
 func (b *builder) lookupRef(prefix string) (str, bool) {
 	if prefix == "xml" {
 		return xmlNS, true
 	}
 	for i := len(b.scope) - 1; i >= 0; i-- {
-		if b.scope[i].prefix == prefix {
+		if b.d.s(b.scope[i]) == prefix {
 			return b.scopeRef[i], true
 		}
 	}
@@ -517,17 +515,18 @@ func (b *builder) lookupRef(prefix string) (str, bool) {
 // declare adds the namespace declarations of a start tag to the scope.
 func (b *builder) declare(tok *wsse.XMLToken, local string) error {
 	for i := range tok.Attrs {
-		p, l := b.attrName(tok, i)
+		pRef, lRef := b.qname(tok.Attrs[i].Name)
+		p, l := b.d.s(pRef), b.d.s(lRef)
 		switch {
 		case p == "" && l == "xmlns":
-			b.scope = append(b.scope, scopeBind{"", b.d.s(b.vals[i])})
+			b.scope = append(b.scope, str{})
 			b.scopeRef = append(b.scopeRef, b.vals[i])
 		case p == "xmlns":
 			v := b.d.s(b.vals[i])
 			if v == "" || l == "xmlns" || l == "xml" && v != wsse.NSXML {
 				return errorf(wsse.InvalidSecurity, nil, "malformed namespace declaration xmlns:%s", l)
 			}
-			b.scope = append(b.scope, scopeBind{l, v})
+			b.scope = append(b.scope, lRef)
 			b.scopeRef = append(b.scopeRef, b.vals[i])
 		}
 	}
@@ -551,7 +550,7 @@ func (b *builder) attrs(n *node, tok *wsse.XMLToken, local string) error {
 		var asRef str
 		isNS := prefix == "xmlns" || prefix == "" && name == "xmlns"
 		if isNS {
-			as = wsse.NSXMLNS
+			as, asRef = wsse.NSXMLNS, xmlnsNS
 		} else if prefix != "" {
 			var ok bool
 			if asRef, ok = b.lookupRef(prefix); !ok {
@@ -559,12 +558,15 @@ func (b *builder) attrs(n *node, tok *wsse.XMLToken, local string) error {
 			}
 			as = d.s(asRef)
 		}
-		k := expandedName{as, name}
+		k := expandedRef{asRef, nameRef}
 		if isNS && prefix == "" {
-			k.local = ""
+			k.local = str{}
 		}
 		if b.seen(k) {
 			return errorf(wsse.InvalidSecurity, nil, "two attributes with the same expanded name on %s", local)
+		}
+		if isNS {
+			asRef = str{}
 		}
 		d.attrs = append(d.attrs, dattr{prefix: prefixRef, local: nameRef, value: b.vals[i], space: asRef, decl: isNS})
 		n.nattr++
@@ -580,14 +582,25 @@ func (b *builder) attrs(n *node, tok *wsse.XMLToken, local string) error {
 
 type expandedName struct{ space, local string }
 
+// expandedRef is an expanded name as strs (no pointers: the builder
+// records one per attribute).
+type expandedRef struct{ space, local str }
+
+func (b *builder) expand(k expandedRef) expandedName {
+	return expandedName{b.d.s(k.space), b.d.s(k.local)}
+}
+
 // seen reports whether the start tag being read has an attribute of
 // expanded name k already, and records k. A tag has at most
 // Limits.MaxAttributes attributes: up to 16 are compared one by one, more
 // go through a map, so that a tag of many attributes is not quadratic.
-func (b *builder) seen(k expandedName) bool {
+func (b *builder) seen(k expandedRef) bool {
 	if len(b.expanded) < 16 {
-		if slices.Contains(b.expanded, k) {
-			return true
+		d := b.d
+		for _, e := range b.expanded {
+			if d.s(e.local) == d.s(k.local) && d.s(e.space) == d.s(k.space) {
+				return true
+			}
 		}
 		b.expanded = append(b.expanded, k)
 		return false
@@ -598,14 +611,14 @@ func (b *builder) seen(k expandedName) bool {
 			b.seenSet = make(map[expandedName]struct{}, 64)
 		}
 		for _, e := range b.expanded {
-			b.seenSet[e] = struct{}{}
+			b.seenSet[b.expand(e)] = struct{}{}
 		}
 		b.expanded = append(b.expanded, k) // past 16: the map from now on
 	}
-	if _, dup := b.seenSet[k]; dup {
+	if _, dup := b.seenSet[b.expand(k)]; dup {
 		return true
 	}
-	b.seenSet[k] = struct{}{}
+	b.seenSet[b.expand(k)] = struct{}{}
 	return false
 }
 
@@ -649,7 +662,7 @@ func (b *builder) attach(el int32, local string, off int, space string) error {
 // name qname) ending at offset off.
 func (b *builder) end(qname, local string, off int) error {
 	n := len(b.open)
-	if n == 0 || b.names[n-1] != qname {
+	if n == 0 || b.d.s(b.names[n-1]) != qname {
 		return errorf(wsse.InvalidSecurity, nil, "end tag %s does not match its start tag", local)
 	}
 	b.d.nodes[b.open[n-1]].end = int32(off)
