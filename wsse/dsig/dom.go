@@ -259,7 +259,7 @@ const (
 // namespace and the offset of the Body the parser found (-1: none, for
 // tests); it returns the offset of the Body it found, -1 for none.
 func (d *Document) build(raw []byte, envNS string, bodyStart int) (int, error) {
-	if len(raw) > d.lim.MaxBytes || len(raw) > math.MaxInt32 {
+	if len(raw) > d.lim.MaxBytes || len(raw) > math.MaxInt32/2 { // strs are int32 offsets
 		return -1, errorf(wsse.InvalidSecurity, nil, "envelope of %d bytes is larger than %d", len(raw), d.lim.MaxBytes)
 	}
 	base := 0
