@@ -124,10 +124,18 @@ func (l *lexer) skipSpace() {
 // next returns the next token. At the end of input it returns tokEOF.
 func (l *lexer) next() (token, *Error) {
 	var t token
-	t.start = l.pos
+	err := l.nextInto(&t)
+	return t, err
+}
+
+// nextInto reads the next token into *t, as next returns it, without
+// copying a token through return values (wsse/dsig's DOM builder reads
+// every token of the envelope).
+func (l *lexer) nextInto(t *token) *Error {
+	*t = token{start: l.pos}
 	if l.pos >= len(l.b) {
 		t.kind = tokEOF
-		return t, nil
+		return nil
 	}
 	if l.b[l.pos] != '<' {
 		i := bytes.IndexByte(l.b[l.pos:], '<')
@@ -138,11 +146,11 @@ func (l *lexer) next() (token, *Error) {
 		t.kind, t.data = tokText, l.b[l.pos:end]
 		t.escape = bytes.IndexByte(t.data, '&') >= 0
 		if bytes.Contains(t.data, []byte("]]>")) {
-			return t, l.errAt("']]>' in text")
+			return l.errAt("']]>' in text")
 		}
 		l.pos = end
 		t.end = end
-		return t, nil
+		return nil
 	}
 	rest := l.b[l.pos:]
 	var second byte
@@ -154,41 +162,41 @@ func (l *lexer) next() (token, *Error) {
 		l.pos++
 		n, err := l.name()
 		if err != nil {
-			return t, err
+			return err
 		}
 		t.kind, t.name = tokStart, n
-		if err := l.startTagRest(&t); err != nil {
-			return t, err
+		if err := l.startTagRest(t); err != nil {
+			return err
 		}
 	case bytes.HasPrefix(rest, []byte("<!--")):
 		i := bytes.Index(rest[4:], []byte("--"))
 		if i < 0 {
-			return t, l.errAt("unterminated comment")
+			return l.errAt("unterminated comment")
 		}
 		if !bytes.HasPrefix(rest[4+i:], []byte("-->")) {
-			return t, l.errAt("'--' inside a comment")
+			return l.errAt("'--' inside a comment")
 		}
 		t.kind, t.data = tokComment, rest[4:4+i]
 		l.pos += 4 + i + 3
 	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 		i := bytes.Index(rest[9:], []byte("]]>"))
 		if i < 0 {
-			return t, l.errAt("unterminated CDATA section")
+			return l.errAt("unterminated CDATA section")
 		}
 		t.kind, t.data = tokCDATA, rest[9:9+i]
 		l.pos += 9 + i + 3
 	case bytes.HasPrefix(rest, []byte("<!")):
 		// DOCTYPE, ENTITY, ELEMENT, ... : no DTD of any kind is accepted.
-		return t, &Error{Code: InvalidSecurity, Reason: "document type declarations are not allowed"}
+		return &Error{Code: InvalidSecurity, Reason: "document type declarations are not allowed"}
 	case bytes.HasPrefix(rest, []byte("<?")):
 		l.pos += 2
 		n, err := l.name()
 		if err != nil {
-			return t, err
+			return err
 		}
 		i := bytes.Index(l.b[l.pos:], []byte("?>"))
 		if i < 0 {
-			return t, l.errAt("unterminated processing instruction")
+			return l.errAt("unterminated processing instruction")
 		}
 		t.kind, t.name, t.data = tokPI, n, l.b[l.pos:l.pos+i]
 		l.pos += i + 2
@@ -196,17 +204,17 @@ func (l *lexer) next() (token, *Error) {
 		l.pos += 2
 		n, err := l.name()
 		if err != nil {
-			return t, err
+			return err
 		}
 		l.skipSpace()
 		if l.pos >= len(l.b) || l.b[l.pos] != '>' {
-			return t, l.errAt("malformed end tag")
+			return l.errAt("malformed end tag")
 		}
 		l.pos++
 		t.kind, t.name = tokEnd, n
 	}
 	t.end = l.pos
-	return t, nil
+	return nil
 }
 
 // startTagRest reads the attributes and the end of a start tag into l.attrs.

@@ -72,11 +72,21 @@ func NewXMLTokenizer(b []byte, start, maxAttrs int) (*XMLTokenizer, error) {
 // Next returns the next token, XMLEOF at the end of the input. Errors are
 // *Error values.
 func (z *XMLTokenizer) Next() (XMLToken, error) {
-	t, err := z.l.next()
-	if err != nil {
+	var out XMLToken
+	if err := z.Read(&out); err != nil {
 		return XMLToken{}, err
 	}
-	out := XMLToken{Kind: XMLTokenKind(t.kind), Name: t.name, Data: t.data, SelfClose: t.selfClose, Start: t.start, End: t.end}
+	return out, nil
+}
+
+// Read reads the next token into *out, as Next returns it, without copying
+// tokens through return values; *out is left undefined on an error.
+func (z *XMLTokenizer) Read(out *XMLToken) error {
+	var t token // on the stack: no write barriers
+	if err := z.l.nextInto(&t); err != nil {
+		return err
+	}
+	*out = XMLToken{Kind: XMLTokenKind(t.kind), Name: t.name, Data: t.data, SelfClose: t.selfClose, Start: t.start, End: t.end}
 	switch t.kind {
 	case tokStart:
 		z.attrs = z.attrs[:0]
@@ -87,11 +97,11 @@ func (z *XMLTokenizer) Next() (XMLToken, error) {
 	case tokPI:
 		if bytes.Equal(t.name, bXML) {
 			if err := checkXMLDecl(t.data); err != nil {
-				return XMLToken{}, err
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // DecodeXMLText appends raw text, CDATA content (cdata) or an attribute

@@ -151,6 +151,7 @@ func headerPass(ctx context.Context, env *wsse.Envelope, keys *keyOnce, lim *Lim
 	if err != nil {
 		return nil
 	}
+	defer d.release()
 	d.macOnly = true
 	_, err = d.Verify(ctx, keys)
 	if errors.Is(err, ErrSignatureMismatch) {

@@ -24,10 +24,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"hash"
+	"io"
 	"slices"
 	"strings"
-
-	"github.com/beevik/etree"
 
 	"github.com/authsvc/authsvc/wsse"
 )
@@ -148,13 +147,14 @@ func Verify(ctx context.Context, env *wsse.Envelope, keys KeyResolver, lim *Limi
 	if err != nil {
 		return nil, err
 	}
+	defer d.release()
 	return d.Verify(ctx, keys)
 }
 
 type parsedRef struct {
 	uri, digestMethod, prefixList string
 	digest                        []byte
-	target                        *etree.Element
+	target                        int32
 	ref                           Reference
 }
 
@@ -165,11 +165,11 @@ func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	sig := d.byStart[sigElem.Start]
-	if sig == nil {
+	sig := d.at(sigElem.Start)
+	if sig < 0 || d.parent(sig) != d.security {
 		return nil, errorf(wsse.InvalidSecurity, nil, "the DOM and the parser disagree about the Signature")
 	}
-	kids, err := onlyElements(sig)
+	kids, err := d.onlyElements(sig)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (d *Document) Verify(ctx context.Context, keys KeyResolver) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	sigValue, err := signatureValue(sigValueEl)
+	sigValue, err := d.signatureValue(sigValueEl)
 	if err != nil {
 		return nil, err
 	}
@@ -250,9 +250,9 @@ type signedInfo struct {
 // parseSignedInfo checks the SignedInfo of Signature sig: exclusive C14N,
 // an HMAC SignatureMethod without parameters, at most MaxReferences
 // References to distinct elements.
-func (d *Document) parseSignedInfo(el, sig *etree.Element) (signedInfo, error) {
+func (d *Document) parseSignedInfo(el, sig int32) (signedInfo, error) {
 	var si signedInfo
-	kids, err := onlyElements(el)
+	kids, err := d.onlyElements(el)
 	if err != nil {
 		return si, err
 	}
@@ -262,7 +262,7 @@ func (d *Document) parseSignedInfo(el, sig *etree.Element) (signedInfo, error) {
 	if si.prefixList, err = d.excC14NMethod(kids[0]); err != nil {
 		return si, err
 	}
-	si.method, _ = attr(kids[1], "Algorithm")
+	si.method, _ = d.attr(kids[1], "Algorithm")
 	switch si.method {
 	case HMACSHA1:
 		si.newHash = sha1.New
@@ -271,8 +271,8 @@ func (d *Document) parseSignedInfo(el, sig *etree.Element) (signedInfo, error) {
 	default:
 		return si, errorf(wsse.UnsupportedAlgorithm, nil, "SignatureMethod %q", si.method)
 	}
-	if len(kids[1].Child) > 0 {
-		if k, err := onlyElements(kids[1]); err != nil || len(k) > 0 {
+	if d.nodes[kids[1]].first >= 0 {
+		if k, err := d.onlyElements(kids[1]); err != nil || len(k) > 0 {
 			// HMACOutputLength truncates the MAC (CVE-2009-0217): never.
 			return si, errorf(wsse.UnsupportedAlgorithm, nil, "SignatureMethod with parameters (HMACOutputLength)")
 		}
@@ -282,7 +282,7 @@ func (d *Document) parseSignedInfo(el, sig *etree.Element) (signedInfo, error) {
 		return si, errorf(wsse.InvalidSecurity, nil, "%d References, more than %d", len(refEls), d.lim.MaxReferences)
 	}
 	si.refs = make([]parsedRef, 0, len(refEls))
-	seen := make(map[*etree.Element]bool, len(refEls))
+	seen := make(map[int32]bool, len(refEls))
 	for _, r := range refEls {
 		pr, err := d.parseReference(r, sig)
 		if err != nil {
@@ -298,8 +298,8 @@ func (d *Document) parseSignedInfo(el, sig *etree.Element) (signedInfo, error) {
 }
 
 // signatureValue returns the decoded content of a SignatureValue.
-func signatureValue(el *etree.Element) ([]byte, error) {
-	t, err := text(el)
+func (d *Document) signatureValue(el int32) ([]byte, error) {
+	t, err := d.text(el)
 	if err != nil {
 		return nil, err
 	}
@@ -312,13 +312,11 @@ func signatureValue(el *etree.Element) ([]byte, error) {
 
 // checkMAC checks sigValue against the MAC of the canonical SignedInfo el
 // under key.
-func (d *Document) checkMAC(el *etree.Element, si *signedInfo, key, sigValue []byte) error {
-	c14n, err := d.canonicalize(el, si.prefixList)
-	if err != nil {
+func (d *Document) checkMAC(el int32, si *signedInfo, key, sigValue []byte) error {
+	mac := hmac.New(si.newHash, key)
+	if err := d.canonicalize(el, si.prefixList, mac); err != nil {
 		return err
 	}
-	mac := hmac.New(si.newHash, key)
-	mac.Write(c14n)
 	if !hmac.Equal(mac.Sum(nil), sigValue) {
 		return &Error{Code: wsse.FailedCheck, Reason: "SignatureValue does not match SignedInfo under the referenced key", Err: ErrSignatureMismatch}
 	}
@@ -330,17 +328,15 @@ func (d *Document) checkMAC(el *etree.Element, si *signedInfo, key, sigValue []b
 func (d *Document) digestReferences(refs []parsedRef, res *Result) error {
 	ts := d.env.Security.Timestamp
 	for _, pr := range refs {
-		c, err := d.canonicalize(pr.target, pr.prefixList)
-		if err != nil {
-			return err
-		}
 		var h hash.Hash
 		if pr.digestMethod == SHA256 {
 			h = sha256.New()
 		} else {
 			h = sha1.New()
 		}
-		h.Write(c)
+		if err := d.canonicalize(pr.target, pr.prefixList, h); err != nil {
+			return err
+		}
 		if !hmac.Equal(h.Sum(nil), pr.digest) {
 			return &Error{Code: wsse.FailedCheck, Reason: "digest of " + pr.uri + " does not match", Err: ErrDigestMismatch}
 		}
@@ -357,12 +353,12 @@ func (d *Document) digestReferences(refs []parsedRef, res *Result) error {
 
 // excC14NMethod checks a CanonicalizationMethod or Transform element for
 // exclusive C14N without comments and returns its PrefixList.
-func (d *Document) excC14NMethod(el *etree.Element) (string, error) {
-	alg, _ := attr(el, "Algorithm")
+func (d *Document) excC14NMethod(el int32) (string, error) {
+	alg, _ := d.attr(el, "Algorithm")
 	if alg != ExcC14N {
-		return "", errorf(wsse.UnsupportedAlgorithm, nil, "%s %q is not exclusive C14N", el.Tag, alg)
+		return "", errorf(wsse.UnsupportedAlgorithm, nil, "%s %q is not exclusive C14N", d.tag(el), alg)
 	}
-	kids, err := onlyElements(el)
+	kids, err := d.onlyElements(el)
 	if err != nil {
 		return "", err
 	}
@@ -370,22 +366,22 @@ func (d *Document) excC14NMethod(el *etree.Element) (string, error) {
 	case len(kids) == 0:
 		return "", nil
 	case len(kids) == 1 && d.is(kids[0], ExcC14N, "InclusiveNamespaces"):
-		pl, _ := attr(kids[0], "PrefixList")
-		if k, err := onlyElements(kids[0]); err != nil || len(k) > 0 {
+		pl, _ := d.attr(kids[0], "PrefixList")
+		if k, err := d.onlyElements(kids[0]); err != nil || len(k) > 0 {
 			return "", errorf(wsse.InvalidSecurity, nil, "unexpected content in InclusiveNamespaces")
 		}
 		return pl, nil
 	}
-	return "", errorf(wsse.InvalidSecurity, nil, "unexpected parameters of %s", el.Tag)
+	return "", errorf(wsse.InvalidSecurity, nil, "unexpected parameters of %s", d.tag(el))
 }
 
-func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedRef, error) {
+func (d *Document) parseReference(r, sig int32) (parsedRef, error) {
 	var pr parsedRef
 	if !d.is(r, wsse.NSDSig, "Reference") {
-		return pr, errorf(wsse.InvalidSecurity, nil, "unexpected %s in SignedInfo", r.Tag)
+		return pr, errorf(wsse.InvalidSecurity, nil, "unexpected %s in SignedInfo", d.tag(r))
 	}
-	pr.uri, _ = attr(r, "URI")
-	kids, err := onlyElements(r)
+	pr.uri, _ = d.attr(r, "URI")
+	kids, err := d.onlyElements(r)
 	if err != nil {
 		return pr, err
 	}
@@ -393,7 +389,7 @@ func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedR
 		!d.is(kids[2], wsse.NSDSig, "DigestValue") {
 		return pr, errorf(wsse.InvalidSecurity, nil, "Reference %q is not Transforms, DigestMethod, DigestValue", pr.uri)
 	}
-	tr, err := onlyElements(kids[0])
+	tr, err := d.onlyElements(kids[0])
 	if err != nil {
 		return pr, err
 	}
@@ -403,14 +399,14 @@ func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedR
 	if pr.prefixList, err = d.excC14NMethod(tr[0]); err != nil {
 		return pr, err
 	}
-	pr.digestMethod, _ = attr(kids[1], "Algorithm")
+	pr.digestMethod, _ = d.attr(kids[1], "Algorithm")
 	if pr.digestMethod != SHA1 && pr.digestMethod != SHA256 {
 		return pr, errorf(wsse.UnsupportedAlgorithm, nil, "DigestMethod %q", pr.digestMethod)
 	}
-	if k, err := onlyElements(kids[1]); err != nil || len(k) > 0 {
+	if k, err := d.onlyElements(kids[1]); err != nil || len(k) > 0 {
 		return pr, errorf(wsse.InvalidSecurity, nil, "unexpected content in DigestMethod")
 	}
-	dv, err := text(kids[2])
+	dv, err := d.text(kids[2])
 	if err != nil {
 		return pr, err
 	}
@@ -428,27 +424,24 @@ func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedR
 		// classic wrapping attack.
 		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q names an Id that appears more than once in the envelope", pr.uri)
 	}
-	target := d.ids[id]
+	target, ok := d.ids[id]
 	switch {
-	case target == nil:
+	case !ok:
 		return pr, errorf(wsse.InvalidSecurity, nil, "Reference URI %q names no element", pr.uri)
 	case target == d.body:
 		pr.ref.Body = true
-	case target.Parent() == d.security && target != sig:
+	case d.parent(target) == d.security && target != sig:
 		el := d.securityChild(target)
 		if el == nil {
 			return pr, errorf(wsse.InvalidSecurity, nil, "internal: Security child of %q not found", pr.uri)
 		}
 		pr.ref.Element = el
-	case target != d.security && target.Parent() != nil && target.Parent() == d.security.Parent() && !d.soapElement(target):
+	case target != d.security && d.parent(target) >= 0 && d.parent(target) == d.parent(d.security) && !d.soapElement(target):
 		// Another SOAP header, a direct child of the Header (WS-Addressing's
 		// To, Action, MessageID, as CXF and WCF sign them). Nothing here
 		// relies on it, but a signature that covers it is not refused.
-		n := d.info[target]
-		if n == nil {
-			return pr, errorf(wsse.InvalidSecurity, nil, "internal: header of %q not found", pr.uri)
-		}
-		pr.ref.Header = "{" + n.space + "}" + target.Tag
+		n := &d.nodes[target]
+		pr.ref.Header = "{" + d.s(n.space) + "}" + d.s(n.local)
 	default:
 		// Inside the Body, in another header, under an ignored element, the
 		// Signature itself: a wrapping attempt or nothing we can vouch for.
@@ -460,9 +453,10 @@ func (d *Document) parseReference(r *etree.Element, sig *etree.Element) (parsedR
 
 // soapElement reports whether el is in a SOAP envelope namespace: a Body or
 // Header moved among the headers is never a header a signature may cover.
-func (d *Document) soapElement(el *etree.Element) bool {
-	n := d.info[el]
-	return n == nil || n.space == wsse.NSSOAP11 || n.space == wsse.NSSOAP12
+func (d *Document) soapElement(el int32) bool {
+	n := &d.nodes[el]
+	space := d.s(n.space)
+	return space == wsse.NSSOAP11 || space == wsse.NSSOAP12
 }
 
 // tokenTarget resolves a KeyInfo token reference's Id. An Id that appears
@@ -470,26 +464,29 @@ func (d *Document) soapElement(el *etree.Element) bool {
 // our Security header (the token; copies elsewhere, such as the SCT that
 // Apache CXF repeats in a CancelTarget, are content, which a signature
 // reference cannot name); two such occurrences are refused.
-func (d *Document) tokenTarget(id string) (*etree.Element, error) {
+func (d *Document) tokenTarget(id string) (int32, error) {
 	dups := d.dups[id]
 	if len(dups) == 0 {
-		return d.ids[id], nil
+		if el, ok := d.ids[id]; ok {
+			return el, nil
+		}
+		return -1, nil
 	}
-	var token *etree.Element
+	token := int32(-1)
 	for _, el := range dups {
-		if el.Parent() != d.security {
+		if d.parent(el) != d.security {
 			continue
 		}
-		if token != nil {
-			return nil, errorf(wsse.InvalidSecurity, nil, "token reference %q: two tokens of our Security header have that Id", "#"+id)
+		if token >= 0 {
+			return -1, errorf(wsse.InvalidSecurity, nil, "token reference %q: two tokens of our Security header have that Id", "#"+id)
 		}
 		token = el
 	}
 	return token, nil
 }
 
-func (d *Document) securityChild(el *etree.Element) *wsse.Element {
-	start := d.info[el].start
+func (d *Document) securityChild(el int32) *wsse.Element {
+	start := int(d.nodes[el].start)
 	sec := d.env.Security
 	for i := range sec.Elements {
 		if sec.Elements[i].Start == start {
@@ -499,15 +496,15 @@ func (d *Document) securityChild(el *etree.Element) *wsse.Element {
 	return nil
 }
 
-func (d *Document) parseKeyInfo(el *etree.Element) (*KeyInfo, error) {
-	kids, err := onlyElements(el)
+func (d *Document) parseKeyInfo(el int32) (*KeyInfo, error) {
+	kids, err := d.onlyElements(el)
 	if err != nil {
 		return nil, err
 	}
 	if len(kids) != 1 || !d.is(kids[0], wsse.NSWSSE, "SecurityTokenReference") {
 		return nil, errorf(wsse.UnsupportedSecurityToken, nil, "KeyInfo is not one SecurityTokenReference")
 	}
-	refs, err := onlyElements(kids[0])
+	refs, err := d.onlyElements(kids[0])
 	if err != nil {
 		return nil, err
 	}
@@ -515,8 +512,8 @@ func (d *Document) parseKeyInfo(el *etree.Element) (*KeyInfo, error) {
 		return nil, errorf(wsse.UnsupportedSecurityToken, nil, "SecurityTokenReference is not one direct Reference")
 	}
 	ki := &KeyInfo{}
-	ki.URI, _ = attr(refs[0], "URI")
-	ki.ValueType, _ = attr(refs[0], "ValueType")
+	ki.URI, _ = d.attr(refs[0], "URI")
+	ki.ValueType, _ = d.attr(refs[0], "ValueType")
 	id, ok := strings.CutPrefix(ki.URI, "#")
 	if !ok && externalURI(ki.URI) {
 		// A token not in the message, named by an absolute URI (a
@@ -531,7 +528,7 @@ func (d *Document) parseKeyInfo(el *etree.Element) (*KeyInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if target == nil || target.Parent() != d.security {
+	if target < 0 || d.parent(target) != d.security {
 		return nil, errorf(wsse.SecurityTokenUnavailable, nil, "token reference %q names no token in our Security header", ki.URI)
 	}
 	ki.Token = d.securityChild(target)
@@ -556,26 +553,31 @@ func externalURI(u string) bool {
 	return true
 }
 
-// canonicalize returns the exclusive C14N (without comments) of the subtree
-// at el, with the namespaces in scope at el available for PrefixList. The
-// result lives in a buffer of d that the next call reuses.
-func (d *Document) canonicalize(el *etree.Element, prefixList string) ([]byte, error) {
+// canonicalize writes to sink the exclusive C14N (without comments) of
+// the subtree at el, with the namespaces in scope at el available for
+// PrefixList.
+func (d *Document) canonicalize(el int32, prefixList string, sink io.Writer) error {
 	if strings.Contains(prefixList, "#default") && slices.Contains(strings.Fields(prefixList), "#default") {
 		// Refused since goxmldsig canonicalized here, which cannot take the
 		// default namespace in PrefixList; it only matters when one is in
 		// scope and not redeclared.
-		if uri := d.inScope(el)[""]; uri != "" {
-			if _, own := attr(el, "xmlns"); !own {
-				return nil, errorf(wsse.UnsupportedAlgorithm, nil, "#default in InclusiveNamespaces with a default namespace in scope")
+		if uri := d.defaultInScope(el); uri != "" {
+			if _, own := d.attr(el, "xmlns"); !own {
+				return errorf(wsse.UnsupportedAlgorithm, nil, "#default in InclusiveNamespaces with a default namespace in scope")
 			}
 		}
 	}
-	out, err := excC14N(d.c14nBuf[:0], el, prefixList)
-	if err != nil {
-		return nil, errorf(wsse.InvalidSecurity, err, "canonicalizing %s", el.Tag)
+	n := &d.nodes[el]
+	if want := min(int(n.end-n.start), c14nFlush) + 512; cap(d.c14nBuf) < want {
+		d.c14nBuf = make([]byte, 0, want)
 	}
-	d.c14nBuf = out
-	return out, nil
+	out, err := excC14N(d.c14nBuf[:0], d, el, prefixList, sink)
+	if err != nil {
+		return errorf(wsse.InvalidSecurity, err, "canonicalizing %s", d.s(n.local))
+	}
+	sink.Write(out)
+	d.c14nBuf = out[:0]
+	return nil
 }
 
 func decodeB64(s string) ([]byte, error) {
