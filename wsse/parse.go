@@ -407,9 +407,10 @@ func (p *parser) run() error {
 	}
 	checked := p.lex.pos
 	first := true
+	var tok token
+	t := &tok // read in place and passed on by pointer: no copies of the token
 	for {
-		t, err := p.lex.next()
-		if err != nil {
+		if err := p.lex.nextInto(t); err != nil {
 			return err
 		}
 		if t.kind == tokEOF {
@@ -495,7 +496,7 @@ type elemName struct {
 // onStart takes a start tag: its namespace declarations and attributes,
 // then what the element is, by the handler of its parent's state; then the
 // element is pushed. done is true at the Body start tag.
-func (p *parser) onStart(t token) (done bool, err error) {
+func (p *parser) onStart(t *token) (done bool, err error) {
 	p.elems++
 	if p.elems > p.lim.MaxElements {
 		return false, errorf(InvalidSecurity, "more than %d elements before the SOAP Body", p.lim.MaxElements)
@@ -534,9 +535,9 @@ func (p *parser) onStart(t token) (done bool, err error) {
 	var st uint8
 	switch parent {
 	case inProlog:
-		st, err = p.startRoot(&t, &name)
+		st, err = p.startRoot(t, &name)
 	case inEnvelope:
-		st, done, err = p.startEnvelopeChild(&t, &name, ra, mark)
+		st, done, err = p.startEnvelopeChild(t, &name, ra, mark)
 	case inHeader:
 		st = inOtherHeaderBlock
 		if sid == nsWSA {
@@ -755,7 +756,7 @@ func internLocal(b []byte) string {
 	return string(b)
 }
 
-func (p *parser) securityStart(t token, ra []resolvedAttr, space []byte) (uint8, error) {
+func (p *parser) securityStart(t *token, ra []resolvedAttr, space []byte) (uint8, error) {
 	envID := p.envID()
 	var actor string
 	mu := false
@@ -812,7 +813,7 @@ func (p *parser) forUs(actor string) bool {
 	return p.opts.Actor != "" && actor == p.opts.Actor
 }
 
-func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {
+func (p *parser) securityChild(t *token, space []byte, sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {
 	el := Element{Space: internString(space), Local: internLocal(local), Start: t.start}
 	for _, a := range ra {
 		if isIDAttr(a) {
@@ -975,7 +976,7 @@ func (p *parser) tsChild(sid nsID, local []byte) error {
 	return nil
 }
 
-func (p *parser) onText(t token) error {
+func (p *parser) onText(t *token) error {
 	n := len(p.state)
 	if n == 0 {
 		if t.kind == tokText && isAllSpace(t.data) {
@@ -1040,7 +1041,7 @@ func isAllSpace(b []byte) bool {
 	return true
 }
 
-func (p *parser) onEnd(t token) error {
+func (p *parser) onEnd(t *token) error {
 	p.lastContentEnd = t.start
 	n := len(p.stack)
 	if n == 0 {
