@@ -307,11 +307,15 @@ func (s *scratch) release() {
 	if cap(sc) > maxPooledText {
 		sc = nil
 	}
+	// Only the parts of the arrays this parse wrote: high-water marks, and
+	// the lengths at the end for what was appended after the last mark
+	// (a start tag the lexer refused halfway, a token left open).
+	p := &s.p
+	clear(s.ns[:min(max(p.nsHigh, len(p.ns)), len(s.ns))])
+	clear(s.stack[:min(max(p.stackHigh, len(p.stack)), len(s.stack))])
+	clear(s.attrs[:min(max(p.attrsHigh, len(p.lex.attrs)), len(s.attrs))])
+	clear(s.utBuf[:min(max(p.utHigh, len(p.utText)), len(s.utBuf))])
 	s.p = parser{text: text[:0], scratch: sc[:0]}
-	clear(s.ns[:])
-	clear(s.stack[:])
-	clear(s.attrs[:])
-	clear(s.utBuf[:])
 	scratchPool.Put(s)
 }
 
@@ -344,6 +348,9 @@ type parser struct {
 	spans    [6]utSpan
 	nSpans   int
 	haveUser bool
+
+	// High-water marks of ns, stack, lex.attrs and utText, for release.
+	nsHigh, stackHigh, attrsHigh, utHigh int
 }
 
 type utSpan struct {
@@ -505,6 +512,7 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 		return false, errorf(InvalidSecurity, "elements nested deeper than %d", p.lim.MaxDepth)
 	}
 	mark := len(p.ns)
+	p.attrsHigh = max(p.attrsHigh, len(p.lex.attrs))
 	// Most elements of a header have no attributes, or only namespace
 	// declarations: then there is nothing to resolve.
 	others := false
@@ -572,6 +580,7 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 	}
 	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
 	p.state = append(p.state, st)
+	p.stackHigh = max(p.stackHigh, len(p.stack))
 	p.resetText()
 	if t.selfClose {
 		p.lastContentEnd = t.end
@@ -604,6 +613,7 @@ func (p *parser) declareNS() (others bool, err error) {
 			others = true
 		}
 	}
+	p.nsHigh = max(p.nsHigh, len(p.ns))
 	return others, nil
 }
 
@@ -1070,6 +1080,7 @@ func (p *parser) closeElement(end int) error {
 		for _, sp := range p.spans[:p.nSpans] {
 			*sp.dst = all[sp.a:sp.b]
 		}
+		p.utHigh = max(p.utHigh, len(p.utText))
 		p.utText, p.nSpans, p.haveUser = p.utText[:0], 0, false
 		p.ut.End = end
 		p.sec.Elements[p.curChild].End = end
