@@ -145,7 +145,8 @@ func (l *lexer) nextInto(t *token) *Error {
 		}
 		t.kind, t.data = tokText, l.b[l.pos:end]
 		t.escape = bytes.IndexByte(t.data, '&') >= 0
-		if bytes.Contains(t.data, []byte("]]>")) {
+		// ']' is rare in text: look for "]]>" only where there is one.
+		if bytes.IndexByte(t.data, ']') >= 0 && bytes.Contains(t.data, []byte("]]>")) {
 			return l.errAt("']]>' in text")
 		}
 		l.pos = end
