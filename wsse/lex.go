@@ -370,6 +370,14 @@ func validText(b []byte) bool {
 		if i >= len(b) {
 			break
 		}
+		// Fewer than eight bytes left after printable ones: the last eight
+		// bytes, read as one word, often settle them at once.
+		if i+8 > len(b) && len(b) >= 8 {
+			w := binary.LittleEndian.Uint64(b[len(b)-8:])
+			if (w-0x20*lo)&^w&hi == 0 && w&hi == 0 {
+				break
+			}
+		}
 		c := b[i]
 		if c < 0x80 {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
