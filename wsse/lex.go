@@ -38,6 +38,7 @@ type rawAttr struct {
 	name   []byte
 	value  []byte // between the quotes, undecoded
 	escape bool   // value contains '&'
+	colon  int    // index of the ':' in name, -1 if none
 }
 
 type token struct {
@@ -48,6 +49,7 @@ type token struct {
 	selfClose bool
 	start     int // offset of the token's first byte
 	end       int // offset just past the token
+	colon     int // start tag: index of the ':' in name, -1 if none
 }
 
 type lexer struct {
@@ -55,6 +57,7 @@ type lexer struct {
 	pos   int
 	attrs []rawAttr
 	lim   *Limits
+	colon int // of the last name read: index of its ':', -1 if none
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -106,6 +109,10 @@ func (l *lexer) name() ([]byte, *Error) {
 	// At most one colon, not first or last: a QName.
 	if colons > 1 || colons == 1 && (colon == s || colon == i-1) {
 		return nil, l.errAt("malformed qualified name")
+	}
+	l.colon = -1
+	if colons == 1 {
+		l.colon = colon - s
 	}
 	l.pos = i
 	return n, nil
@@ -165,7 +172,7 @@ func (l *lexer) nextInto(t *token) *Error {
 		if err != nil {
 			return err
 		}
-		t.kind, t.name = tokStart, n
+		t.kind, t.name, t.colon = tokStart, n, l.colon
 		if err := l.startTagRest(t); err != nil {
 			return err
 		}
@@ -249,6 +256,7 @@ func (l *lexer) startTagRest(t *token) *Error {
 		if err != nil {
 			return err
 		}
+		colon := l.colon
 		l.skipSpace()
 		if l.pos >= len(l.b) || l.b[l.pos] != '=' {
 			return l.errAt("attribute without a value")
@@ -273,7 +281,7 @@ func (l *lexer) startTagRest(t *token) *Error {
 				return l.errAt("duplicate attribute")
 			}
 		}
-		l.attrs = append(l.attrs, rawAttr{name: n, value: v, escape: bytes.IndexByte(v, '&') >= 0})
+		l.attrs = append(l.attrs, rawAttr{name: n, value: v, escape: bytes.IndexByte(v, '&') >= 0, colon: colon})
 		l.pos += i + 1
 	}
 }

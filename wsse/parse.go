@@ -481,6 +481,15 @@ func (p *parser) lookupNS(prefix []byte) ([]byte, nsID, bool) {
 	return nil, nsOther, false
 }
 
+// splitAt splits a name the lexer read at its colon (token.colon,
+// rawAttr.colon), as splitQName would.
+func splitAt(n []byte, colon int) (prefix, local []byte) {
+	if colon >= 0 {
+		return n[:colon], n[colon+1:]
+	}
+	return nil, n
+}
+
 func splitQName(n []byte) (prefix, local []byte) {
 	if i := bytes.IndexByte(n, ':'); i >= 0 {
 		return n[:i], n[i+1:]
@@ -521,7 +530,7 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 			return false, err
 		}
 	}
-	prefix, local := splitQName(t.name)
+	prefix, local := splitAt(t.name, t.colon)
 	space, sid, ok := p.lookupNS(prefix)
 	if !ok {
 		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
@@ -634,7 +643,7 @@ func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
 		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
 			continue
 		}
-		ap, al := splitQName(a.name)
+		ap, al := splitAt(a.name, a.colon)
 		var as []byte
 		aid := nsNone
 		if len(ap) > 0 {
