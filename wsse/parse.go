@@ -808,9 +808,11 @@ func (p *parser) securityStart(t *token, ra []resolvedAttr, space []byte) (uint8
 	if p.env.Security != nil {
 		return 0, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
 	}
+	// a.sec is still zero (one Security per envelope): set its fields one
+	// by one rather than copy a whole Security into the heap arena.
 	a := p.arena
-	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu, Space: internString(space),
-		UsernameTokens: a.ut[:0], Elements: a.el[:0]}
+	a.sec.Start, a.sec.Actor, a.sec.MustUnderstand, a.sec.Space = t.start, actor, mu, internString(space)
+	a.sec.UsernameTokens, a.sec.Elements = a.ut[:0], a.el[:0]
 	p.sec = &a.sec
 	p.sec.scope = append(a.scope[:0], p.ns...)
 	p.env.Security = p.sec
@@ -843,7 +845,7 @@ func (p *parser) securityChild(t *token, space []byte, sid nsID, local []byte, r
 			el.ID = v
 		}
 	}
-	p.sec.Elements = append(p.sec.Elements, el)
+	p.appendElement(&el)
 	p.curChild = len(p.sec.Elements) - 1
 	switch {
 	case p.sec.Space != NSWSSE:
@@ -853,8 +855,14 @@ func (p *parser) securityChild(t *token, space []byte, sid nsID, local []byte, r
 		}
 		return inSecurityChild, nil
 	case sid == nsWSSE && bytes.Equal(local, []byte("UsernameToken")):
-		p.sec.UsernameTokens = append(p.sec.UsernameTokens, UsernameToken{ID: el.ID, Start: t.start})
+		if uts := p.sec.UsernameTokens; len(uts) < cap(uts) {
+			// The arena's zero token: no copy of a whole token into the heap.
+			p.sec.UsernameTokens = uts[:len(uts)+1]
+		} else {
+			p.sec.UsernameTokens = append(uts, UsernameToken{})
+		}
 		p.ut = &p.sec.UsernameTokens[len(p.sec.UsernameTokens)-1]
+		p.ut.ID, p.ut.Start = el.ID, t.start
 		return inUT, nil
 	case sid == nsWSSE && bytes.Equal(local, []byte("BinarySecurityToken")):
 		return p.startBST(t.start, el.ID, ra, &p.sec.BinaryTokens)
@@ -867,6 +875,21 @@ func (p *parser) securityChild(t *token, space []byte, sid nsID, local []byte, r
 		return inTS, nil
 	}
 	return inSecurityChild, nil
+}
+
+// appendElement appends el to the Security's Elements; into the arena's
+// zeroed room by field, when there is room, rather than by copying a whole
+// Element into the heap.
+func (p *parser) appendElement(el *Element) {
+	els := p.sec.Elements
+	if len(els) == cap(els) {
+		p.sec.Elements = append(els, *el)
+		return
+	}
+	els = els[:len(els)+1]
+	e := &els[len(els)-1]
+	e.Space, e.Local, e.ID, e.Start = el.Space, el.Local, el.ID, el.Start
+	p.sec.Elements = els
 }
 
 // startBST opens a BinarySecurityToken, appended to list.
