@@ -281,9 +281,23 @@ func (l *lexer) startTagRest(t *token) *Error {
 				return l.errAt("duplicate attribute")
 			}
 		}
-		l.attrs = append(l.attrs, rawAttr{name: n, value: v, escape: bytes.IndexByte(v, '&') >= 0, colon: colon})
+		l.addAttr(n, v, colon)
 		l.pos += i + 1
 	}
+}
+
+// addAttr appends an attribute to l.attrs: field by field where there is
+// room, which costs less than copying a whole rawAttr into the (pooled,
+// heap) array.
+func (l *lexer) addAttr(name, value []byte, colon int) {
+	escape := bytes.IndexByte(value, '&') >= 0
+	if n := len(l.attrs); n < cap(l.attrs) {
+		l.attrs = l.attrs[:n+1]
+		a := &l.attrs[n]
+		a.name, a.value, a.escape, a.colon = name, value, escape, colon
+		return
+	}
+	l.attrs = append(l.attrs, rawAttr{name: name, value: value, escape: escape, colon: colon})
 }
 
 // appendDecoded appends s with character and predefined entity references

@@ -608,7 +608,7 @@ func (p *parser) declareNS() (others bool, err error) {
 			if a.escape {
 				return false, &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
 			}
-			p.ns = append(p.ns, nsBind{prefix: nil, uri: a.value, id: classifyNS(a.value)})
+			p.pushNS(nil, a.value)
 		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
 			if a.escape || len(a.value) == 0 {
 				return false, &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
@@ -617,13 +617,26 @@ func (p *parser) declareNS() (others bool, err error) {
 			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
 				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
 			}
-			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value, id: classifyNS(a.value)})
+			p.pushNS(pf, a.value)
 		default:
 			others = true
 		}
 	}
 	p.nsHigh = max(p.nsHigh, len(p.ns))
 	return others, nil
+}
+
+// pushNS pushes a namespace declaration: field by field where there is
+// room, not by copying a whole nsBind into the pooled array.
+func (p *parser) pushNS(prefix, uri []byte) {
+	id := classifyNS(uri)
+	if n := len(p.ns); n < cap(p.ns) {
+		p.ns = p.ns[:n+1]
+		b := &p.ns[n]
+		b.prefix, b.uri, b.id = prefix, uri, id
+		return
+	}
+	p.ns = append(p.ns, nsBind{prefix: prefix, uri: uri, id: id})
 }
 
 // resolveAttrs checks the references in the current start tag's attribute
