@@ -725,7 +725,11 @@ func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, ma
 
 func (p *parser) resetText() {
 	p.text = p.text[:0]
-	p.textRef = nil
+	// Most elements have no text: skip the pointer write (a write
+	// barrier while the GC marks) when there is nothing to drop.
+	if p.textRef != nil {
+		p.textRef = nil
+	}
 	p.textMany = false
 }
 
