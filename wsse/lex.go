@@ -38,6 +38,7 @@ type rawAttr struct {
 	name   []byte
 	value  []byte // between the quotes, undecoded
 	escape bool   // value contains '&'
+	colon  int    // index of the ':' in name, -1 if none
 }
 
 type token struct {
@@ -48,6 +49,7 @@ type token struct {
 	selfClose bool
 	start     int // offset of the token's first byte
 	end       int // offset just past the token
+	colon     int // start tag: index of the ':' in name, -1 if none
 }
 
 type lexer struct {
@@ -55,6 +57,7 @@ type lexer struct {
 	pos   int
 	attrs []rawAttr
 	lim   *Limits
+	colon int // of the last name read: index of its ':', -1 if none
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -107,6 +110,10 @@ func (l *lexer) name() ([]byte, *Error) {
 	if colons > 1 || colons == 1 && (colon == s || colon == i-1) {
 		return nil, l.errAt("malformed qualified name")
 	}
+	l.colon = -1
+	if colons == 1 {
+		l.colon = colon - s
+	}
 	l.pos = i
 	return n, nil
 }
@@ -145,7 +152,8 @@ func (l *lexer) nextInto(t *token) *Error {
 		}
 		t.kind, t.data = tokText, l.b[l.pos:end]
 		t.escape = bytes.IndexByte(t.data, '&') >= 0
-		if bytes.Contains(t.data, []byte("]]>")) {
+		// ']' is rare in text: look for "]]>" only where there is one.
+		if bytes.IndexByte(t.data, ']') >= 0 && bytes.Contains(t.data, []byte("]]>")) {
 			return l.errAt("']]>' in text")
 		}
 		l.pos = end
@@ -164,7 +172,7 @@ func (l *lexer) nextInto(t *token) *Error {
 		if err != nil {
 			return err
 		}
-		t.kind, t.name = tokStart, n
+		t.kind, t.name, t.colon = tokStart, n, l.colon
 		if err := l.startTagRest(t); err != nil {
 			return err
 		}
@@ -248,6 +256,7 @@ func (l *lexer) startTagRest(t *token) *Error {
 		if err != nil {
 			return err
 		}
+		colon := l.colon
 		l.skipSpace()
 		if l.pos >= len(l.b) || l.b[l.pos] != '=' {
 			return l.errAt("attribute without a value")
@@ -272,9 +281,23 @@ func (l *lexer) startTagRest(t *token) *Error {
 				return l.errAt("duplicate attribute")
 			}
 		}
-		l.attrs = append(l.attrs, rawAttr{name: n, value: v, escape: bytes.IndexByte(v, '&') >= 0})
+		l.addAttr(n, v, colon)
 		l.pos += i + 1
 	}
+}
+
+// addAttr appends an attribute to l.attrs: field by field where there is
+// room, which costs less than copying a whole rawAttr into the (pooled,
+// heap) array.
+func (l *lexer) addAttr(name, value []byte, colon int) {
+	escape := bytes.IndexByte(value, '&') >= 0
+	if n := len(l.attrs); n < cap(l.attrs) {
+		l.attrs = l.attrs[:n+1]
+		a := &l.attrs[n]
+		a.name, a.value, a.escape, a.colon = name, value, escape, colon
+		return
+	}
+	l.attrs = append(l.attrs, rawAttr{name: name, value: value, escape: escape, colon: colon})
 }
 
 // appendDecoded appends s with character and predefined entity references
@@ -368,6 +391,14 @@ func validText(b []byte) bool {
 		}
 		if i >= len(b) {
 			break
+		}
+		// Fewer than eight bytes left after printable ones: the last eight
+		// bytes, read as one word, often settle them at once.
+		if i+8 > len(b) && len(b) >= 8 {
+			w := binary.LittleEndian.Uint64(b[len(b)-8:])
+			if (w-0x20*lo)&^w&hi == 0 && w&hi == 0 {
+				break
+			}
 		}
 		c := b[i]
 		if c < 0x80 {

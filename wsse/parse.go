@@ -307,11 +307,15 @@ func (s *scratch) release() {
 	if cap(sc) > maxPooledText {
 		sc = nil
 	}
+	// Only the parts of the arrays this parse wrote: high-water marks, and
+	// the lengths at the end for what was appended after the last mark
+	// (a start tag the lexer refused halfway, a token left open).
+	p := &s.p
+	clear(s.ns[:min(max(p.nsHigh, len(p.ns)), len(s.ns))])
+	clear(s.stack[:min(max(p.stackHigh, len(p.stack)), len(s.stack))])
+	clear(s.attrs[:min(max(p.attrsHigh, len(p.lex.attrs)), len(s.attrs))])
+	clear(s.utBuf[:min(max(p.utHigh, len(p.utText)), len(s.utBuf))])
 	s.p = parser{text: text[:0], scratch: sc[:0]}
-	clear(s.ns[:])
-	clear(s.stack[:])
-	clear(s.attrs[:])
-	clear(s.utBuf[:])
 	scratchPool.Put(s)
 }
 
@@ -344,6 +348,9 @@ type parser struct {
 	spans    [6]utSpan
 	nSpans   int
 	haveUser bool
+
+	// High-water marks of ns, stack, lex.attrs and utText, for release.
+	nsHigh, stackHigh, attrsHigh, utHigh int
 }
 
 type utSpan struct {
@@ -407,9 +414,10 @@ func (p *parser) run() error {
 	}
 	checked := p.lex.pos
 	first := true
+	var tok token
+	t := &tok // read in place and passed on by pointer: no copies of the token
 	for {
-		t, err := p.lex.next()
-		if err != nil {
+		if err := p.lex.nextInto(t); err != nil {
 			return err
 		}
 		if t.kind == tokEOF {
@@ -473,6 +481,15 @@ func (p *parser) lookupNS(prefix []byte) ([]byte, nsID, bool) {
 	return nil, nsOther, false
 }
 
+// splitAt splits a name the lexer read at its colon (token.colon,
+// rawAttr.colon), as splitQName would.
+func splitAt(n []byte, colon int) (prefix, local []byte) {
+	if colon >= 0 {
+		return n[:colon], n[colon+1:]
+	}
+	return nil, n
+}
+
 func splitQName(n []byte) (prefix, local []byte) {
 	if i := bytes.IndexByte(n, ':'); i >= 0 {
 		return n[:i], n[i+1:]
@@ -495,7 +512,7 @@ type elemName struct {
 // onStart takes a start tag: its namespace declarations and attributes,
 // then what the element is, by the handler of its parent's state; then the
 // element is pushed. done is true at the Body start tag.
-func (p *parser) onStart(t token) (done bool, err error) {
+func (p *parser) onStart(t *token) (done bool, err error) {
 	p.elems++
 	if p.elems > p.lim.MaxElements {
 		return false, errorf(InvalidSecurity, "more than %d elements before the SOAP Body", p.lim.MaxElements)
@@ -504,6 +521,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 		return false, errorf(InvalidSecurity, "elements nested deeper than %d", p.lim.MaxDepth)
 	}
 	mark := len(p.ns)
+	p.attrsHigh = max(p.attrsHigh, len(p.lex.attrs))
 	// Most elements of a header have no attributes, or only namespace
 	// declarations: then there is nothing to resolve.
 	others := false
@@ -512,7 +530,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 			return false, err
 		}
 	}
-	prefix, local := splitQName(t.name)
+	prefix, local := splitAt(t.name, t.colon)
 	space, sid, ok := p.lookupNS(prefix)
 	if !ok {
 		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
@@ -534,9 +552,9 @@ func (p *parser) onStart(t token) (done bool, err error) {
 	var st uint8
 	switch parent {
 	case inProlog:
-		st, err = p.startRoot(&t, &name)
+		st, err = p.startRoot(t, &name)
 	case inEnvelope:
-		st, done, err = p.startEnvelopeChild(&t, &name, ra, mark)
+		st, done, err = p.startEnvelopeChild(t, &name, ra, mark)
 	case inHeader:
 		st = inOtherHeaderBlock
 		if sid == nsWSA {
@@ -571,6 +589,7 @@ func (p *parser) onStart(t token) (done bool, err error) {
 	}
 	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
 	p.state = append(p.state, st)
+	p.stackHigh = max(p.stackHigh, len(p.stack))
 	p.resetText()
 	if t.selfClose {
 		p.lastContentEnd = t.end
@@ -589,7 +608,7 @@ func (p *parser) declareNS() (others bool, err error) {
 			if a.escape {
 				return false, &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
 			}
-			p.ns = append(p.ns, nsBind{prefix: nil, uri: a.value, id: classifyNS(a.value)})
+			p.pushNS(nil, a.value)
 		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
 			if a.escape || len(a.value) == 0 {
 				return false, &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
@@ -598,12 +617,26 @@ func (p *parser) declareNS() (others bool, err error) {
 			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
 				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
 			}
-			p.ns = append(p.ns, nsBind{prefix: pf, uri: a.value, id: classifyNS(a.value)})
+			p.pushNS(pf, a.value)
 		default:
 			others = true
 		}
 	}
+	p.nsHigh = max(p.nsHigh, len(p.ns))
 	return others, nil
+}
+
+// pushNS pushes a namespace declaration: field by field where there is
+// room, not by copying a whole nsBind into the pooled array.
+func (p *parser) pushNS(prefix, uri []byte) {
+	id := classifyNS(uri)
+	if n := len(p.ns); n < cap(p.ns) {
+		p.ns = p.ns[:n+1]
+		b := &p.ns[n]
+		b.prefix, b.uri, b.id = prefix, uri, id
+		return
+	}
+	p.ns = append(p.ns, nsBind{prefix: prefix, uri: uri, id: id})
 }
 
 // resolveAttrs checks the references in the current start tag's attribute
@@ -623,7 +656,7 @@ func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
 		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
 			continue
 		}
-		ap, al := splitQName(a.name)
+		ap, al := splitAt(a.name, a.colon)
 		var as []byte
 		aid := nsNone
 		if len(ap) > 0 {
@@ -692,7 +725,11 @@ func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, ma
 
 func (p *parser) resetText() {
 	p.text = p.text[:0]
-	p.textRef = nil
+	// Most elements have no text: skip the pointer write (a write
+	// barrier while the GC marks) when there is nothing to drop.
+	if p.textRef != nil {
+		p.textRef = nil
+	}
 	p.textMany = false
 }
 
@@ -755,7 +792,7 @@ func internLocal(b []byte) string {
 	return string(b)
 }
 
-func (p *parser) securityStart(t token, ra []resolvedAttr, space []byte) (uint8, error) {
+func (p *parser) securityStart(t *token, ra []resolvedAttr, space []byte) (uint8, error) {
 	envID := p.envID()
 	var actor string
 	mu := false
@@ -788,9 +825,11 @@ func (p *parser) securityStart(t token, ra []resolvedAttr, space []byte) (uint8,
 	if p.env.Security != nil {
 		return 0, &Error{Code: InvalidSecurity, Reason: "more than one Security header addressed to this service"}
 	}
+	// a.sec is still zero (one Security per envelope): set its fields one
+	// by one rather than copy a whole Security into the heap arena.
 	a := p.arena
-	a.sec = Security{Start: t.start, Actor: actor, MustUnderstand: mu, Space: internString(space),
-		UsernameTokens: a.ut[:0], Elements: a.el[:0]}
+	a.sec.Start, a.sec.Actor, a.sec.MustUnderstand, a.sec.Space = t.start, actor, mu, internString(space)
+	a.sec.UsernameTokens, a.sec.Elements = a.ut[:0], a.el[:0]
 	p.sec = &a.sec
 	p.sec.scope = append(a.scope[:0], p.ns...)
 	p.env.Security = p.sec
@@ -812,7 +851,7 @@ func (p *parser) forUs(actor string) bool {
 	return p.opts.Actor != "" && actor == p.opts.Actor
 }
 
-func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {
+func (p *parser) securityChild(t *token, space []byte, sid nsID, local []byte, ra []resolvedAttr) (uint8, error) {
 	el := Element{Space: internString(space), Local: internLocal(local), Start: t.start}
 	for _, a := range ra {
 		if isIDAttr(a) {
@@ -823,7 +862,7 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 			el.ID = v
 		}
 	}
-	p.sec.Elements = append(p.sec.Elements, el)
+	p.appendElement(&el)
 	p.curChild = len(p.sec.Elements) - 1
 	switch {
 	case p.sec.Space != NSWSSE:
@@ -833,8 +872,14 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 		}
 		return inSecurityChild, nil
 	case sid == nsWSSE && bytes.Equal(local, []byte("UsernameToken")):
-		p.sec.UsernameTokens = append(p.sec.UsernameTokens, UsernameToken{ID: el.ID, Start: t.start})
+		if uts := p.sec.UsernameTokens; len(uts) < cap(uts) {
+			// The arena's zero token: no copy of a whole token into the heap.
+			p.sec.UsernameTokens = uts[:len(uts)+1]
+		} else {
+			p.sec.UsernameTokens = append(uts, UsernameToken{})
+		}
 		p.ut = &p.sec.UsernameTokens[len(p.sec.UsernameTokens)-1]
+		p.ut.ID, p.ut.Start = el.ID, t.start
 		return inUT, nil
 	case sid == nsWSSE && bytes.Equal(local, []byte("BinarySecurityToken")):
 		return p.startBST(t.start, el.ID, ra, &p.sec.BinaryTokens)
@@ -847,6 +892,21 @@ func (p *parser) securityChild(t token, space []byte, sid nsID, local []byte, ra
 		return inTS, nil
 	}
 	return inSecurityChild, nil
+}
+
+// appendElement appends el to the Security's Elements; into the arena's
+// zeroed room by field, when there is room, rather than by copying a whole
+// Element into the heap.
+func (p *parser) appendElement(el *Element) {
+	els := p.sec.Elements
+	if len(els) == cap(els) {
+		p.sec.Elements = append(els, *el)
+		return
+	}
+	els = els[:len(els)+1]
+	e := &els[len(els)-1]
+	e.Space, e.Local, e.ID, e.Start = el.Space, el.Local, el.ID, el.Start
+	p.sec.Elements = els
 }
 
 // startBST opens a BinarySecurityToken, appended to list.
@@ -975,7 +1035,7 @@ func (p *parser) tsChild(sid nsID, local []byte) error {
 	return nil
 }
 
-func (p *parser) onText(t token) error {
+func (p *parser) onText(t *token) error {
 	n := len(p.state)
 	if n == 0 {
 		if t.kind == tokText && isAllSpace(t.data) {
@@ -1040,7 +1100,7 @@ func isAllSpace(b []byte) bool {
 	return true
 }
 
-func (p *parser) onEnd(t token) error {
+func (p *parser) onEnd(t *token) error {
 	p.lastContentEnd = t.start
 	n := len(p.stack)
 	if n == 0 {
@@ -1069,6 +1129,7 @@ func (p *parser) closeElement(end int) error {
 		for _, sp := range p.spans[:p.nSpans] {
 			*sp.dst = all[sp.a:sp.b]
 		}
+		p.utHigh = max(p.utHigh, len(p.utText))
 		p.utText, p.nSpans, p.haveUser = p.utText[:0], 0, false
 		p.ut.End = end
 		p.sec.Elements[p.curChild].End = end

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -218,5 +219,37 @@ func TestParseResultOutlivesScratch(t *testing.T) {
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestParseLeavesNothingInScratch: after Parse, accepting or refusing, the
+// pooled scratch holds nothing of the input (no pointer into it, no byte of
+// a password): release clears what the parse wrote.
+func TestParseLeavesNothingInScratch(t *testing.T) {
+	ut := `<wsse:UsernameToken xmlns:wsu="` + NSWSU + `" wsu:Id="u"><wsse:Username>alice</wsse:Username>` +
+		`<wsse:Password Type="` + PasswordText + `">secret-one</wsse:Password>`
+	deep := strings.Repeat(`<a:x xmlns:a="urn:a" xmlns:b="urn:b" b:y="1" b:z="2">`, 12)
+	for _, msg := range []string{
+		env11 + `<s:Header><wsse:Security ` + wsseNS + `>` + ut + `</wsse:UsernameToken></wsse:Security></s:Header><s:Body/></s:Envelope>`,
+		env11 + `<s:Header><wsse:Security ` + wsseNS + `>` + ut + `<wsse:Nonce>bm9uY2U=</wsse:Nonce>`,
+		env11 + `<s:Header><wsse:Security ` + wsseNS + `>` + ut + `<wsse:Password>x</wsse:Password>`,
+		env11 + `<s:Header><wsse:Security ` + wsseNS + `>` + ut + `<wsse:Nonce a="1" b="2" c="3" a="4"/>`,
+		env11 + `<s:Header>` + deep + `</s:Header><s:Body/></s:Envelope>`,
+		env11 + `<s:Header><wsse:Security ` + wsseNS + `>` + ut + strings.Repeat("<!-- -->", 3) + `<wsse:Nonce>` + strings.Repeat("n", 300) + `</wsse:Nonce></wsse:UsernameToken><s:Body/>`,
+	} {
+		Parse([]byte(msg), nil)
+		// The pool hands back the scratch just released (same P, no GC in
+		// between); if it gives a new one, there is nothing to check.
+		sc := scratchPool.Get().(*scratch)
+		text, scr := sc.p.text, sc.p.scratch
+		if len(text) != 0 || len(scr) != 0 || strings.Trim(string(text[:cap(text)])+string(scr[:cap(scr)]), "\x00") != "" {
+			t.Errorf("%.60q...: text buffers keep %q, %q", msg, text[:cap(text)], scr[:cap(scr)])
+		}
+		// state holds parser states only (never cleared, nothing of the input).
+		clean := scratch{p: parser{text: text, scratch: scr}, state: sc.state}
+		if !reflect.DeepEqual(*sc, clean) {
+			t.Errorf("%.60q...: scratch not wiped: %+v", msg, *sc)
+		}
+		scratchPool.Put(sc)
 	}
 }
