@@ -34,11 +34,10 @@ func (s *Server) gatewayHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	prefix := s.o.Gateway.HeaderPrefix
-	for _, n := range []string{"User", "Realm", "Principal", "Method", "Token-Type", "Groups"} {
-		h.Set(prefix+n, "")
+	for _, n := range s.gatewayNames.all() {
+		h[n] = []string{""}
 	}
-	setIdentity(h, prefix, res.subject)
+	setIdentity(h, s.gatewayNames, res.subject)
 	w.WriteHeader(http.StatusOK)
 }
 

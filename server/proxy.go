@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"sort"
 	"strings"
 
@@ -139,7 +140,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	pr.Out.Header.Del("Authorization") // the credential stays here
-	setIdentity(pr.Out.Header, prefix, st.res.subject)
+	setIdentity(pr.Out.Header, s.proxyNames, st.res.subject)
 	if s.id != nil {
 		if st.assertion != "" {
 			pr.Out.Header.Set(s.id.o.Header, st.assertion)
@@ -169,7 +170,26 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// setIdentity writes the Subject as headers:
+// identityNames are the canonical names of the identity headers for one
+// prefix, worked out once so that a request does not canonicalize (or
+// concatenate) them again.
+type identityNames struct {
+	user, realm, principal, method, tokenType, groups string
+}
+
+func newIdentityNames(prefix string) *identityNames {
+	c := textproto.CanonicalMIMEHeaderKey
+	return &identityNames{user: c(prefix + "User"), realm: c(prefix + "Realm"),
+		principal: c(prefix + "Principal"), method: c(prefix + "Method"),
+		tokenType: c(prefix + "Token-Type"), groups: c(prefix + "Groups")}
+}
+
+// all lists the names in the order setIdentity writes them.
+func (n *identityNames) all() [6]string {
+	return [6]string{n.user, n.realm, n.principal, n.method, n.tokenType, n.groups}
+}
+
+// setIdentity writes the Subject as headers (names for the default prefix):
 //
 //	X-Authenticated-User:       principal (without realm)
 //	X-Authenticated-Realm:      realm, if any
@@ -179,23 +199,29 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 //	X-Authenticated-Groups:     comma-separated groups
 //
 // Values are percent-encoded where they hold characters outside printable
-// ASCII, '%' or ',' (so a group name cannot split into two).
-func setIdentity(h http.Header, prefix string, s *authn.Subject) {
-	h.Set(prefix+"User", headerValue(s.Principal))
-	if s.Realm != "" {
-		h.Set(prefix+"Realm", headerValue(s.Realm))
+// ASCII, '%' or ',' (so a group name cannot split into two). Each header's
+// value slice is cut from one array: one allocation rather than six.
+func setIdentity(h http.Header, n *identityNames, s *authn.Subject) {
+	v := make([]string, 6)
+	set := func(i int, name, value string) {
+		v[i] = value
+		h[name] = v[i : i+1 : i+1]
 	}
-	h.Set(prefix+"Principal", headerValue(s.Name()))
-	h.Set(prefix+"Method", headerValue(s.Method))
+	set(0, n.user, headerValue(s.Principal))
+	if s.Realm != "" {
+		set(1, n.realm, headerValue(s.Realm))
+	}
+	set(2, n.principal, headerValue(s.Name()))
+	set(3, n.method, headerValue(s.Method))
 	if s.TokenType != "" {
-		h.Set(prefix+"Token-Type", headerValue(s.TokenType))
+		set(4, n.tokenType, headerValue(s.TokenType))
 	}
 	if len(s.Groups) > 0 {
 		g := make([]string, len(s.Groups))
 		for i, v := range s.Groups {
 			g[i] = headerValue(v)
 		}
-		h.Set(prefix+"Groups", strings.Join(g, ","))
+		set(5, n.groups, strings.Join(g, ","))
 	}
 }
 

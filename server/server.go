@@ -124,6 +124,8 @@ type Server struct {
 	id      *identity
 	audit   *auditLog
 	guard   *lockout.Guard
+	// proxyNames and gatewayNames: the identity headers' names.
+	proxyNames, gatewayNames *identityNames
 	// draining is set by Drain: /readyz answers 503 from then on.
 	draining atomic.Bool
 }
@@ -171,6 +173,7 @@ func New(o Options) (*Server, error) {
 		if g.SOAP11FaultStatus == 0 {
 			g.SOAP11FaultStatus = http.StatusInternalServerError
 		}
+		s.gatewayNames = newIdentityNames(g.HeaderPrefix)
 	}
 	s.o.Chain = o.Chain.WithTimestamp(o.Timestamp).WithObserver(func(entry string, out authn.Outcome, _ error, d time.Duration) {
 		s.m.modules.WithLabelValues(entry, moduleOutcome(out)).Inc()
@@ -215,6 +218,7 @@ func (s *Server) newProxy(p *ProxyOptions) error {
 	if p.HeaderPrefix == "" {
 		p.HeaderPrefix = "X-Authenticated-"
 	}
+	s.proxyNames = newIdentityNames(p.HeaderPrefix)
 	if p.SOAP11FaultStatus == 0 {
 		p.SOAP11FaultStatus = http.StatusInternalServerError
 	}

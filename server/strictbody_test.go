@@ -229,3 +229,34 @@ func TestProxyOwnHeadersNotOverridable(t *testing.T) {
 		t.Errorf("the proxy's own headers are missing: %v", tr.header)
 	}
 }
+
+// TestSetIdentityNames: the identity headers are written under the names
+// Header.Set would give them, for any prefix spelling, each with its own
+// one-element value (appending to one must not change another).
+func TestSetIdentityNames(t *testing.T) {
+	sub := &authn.Subject{Principal: "al,ice", Realm: "EXAMPLE.ORG", Method: "UsernameToken",
+		TokenType: "PasswordText", Groups: []string{"a", "b%c"}}
+	for _, prefix := range []string{"X-Authenticated-", "x-auth-", "X_ID_", "remote-"} {
+		want := http.Header{}
+		want.Set(prefix+"User", "al%2Cice")
+		want.Set(prefix+"Realm", "EXAMPLE.ORG")
+		want.Set(prefix+"Principal", "al%2Cice@EXAMPLE.ORG")
+		want.Set(prefix+"Method", "UsernameToken")
+		want.Set(prefix+"Token-Type", "PasswordText")
+		want.Set(prefix+"Groups", "a,b%25c")
+		got := http.Header{}
+		setIdentity(got, newIdentityNames(prefix), sub)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("prefix %q:\n got %v\nwant %v", prefix, got, want)
+		}
+		got.Add(prefix+"User", "x")
+		if v := got.Values(prefix + "Realm"); len(v) != 1 || v[0] != "EXAMPLE.ORG" {
+			t.Fatalf("prefix %q: appending to User changed Realm: %q", prefix, v)
+		}
+	}
+	got := http.Header{}
+	setIdentity(got, newIdentityNames("X-A-"), &authn.Subject{Principal: "bob", Method: "Kerberos"})
+	if len(got) != 3 || got.Get("X-A-Principal") != "bob" {
+		t.Fatalf("without realm, token type or groups: %v", got)
+	}
+}
