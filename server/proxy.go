@@ -67,6 +67,15 @@ func (s *Server) proxyHandler(w http.ResponseWriter, r *http.Request) {
 	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
 }
 
+// readOnlyBody is the forwarded body with only Read (and a Close that
+// does nothing). It hides io.MultiReader's WriteTo, which allocates a
+// 32 KiB buffer on every call, and the transport calls it once or twice a
+// request; the transport's own copy buffers are pooled.
+type readOnlyBody struct{ r io.Reader }
+
+func (b readOnlyBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (readOnlyBody) Close() error                 { return nil }
+
 // proxyStatus is the HTTP status of a fault in proxy mode: what the SOAP
 // HTTP bindings say (500 for SOAP 1.1 per WS-I BP R1126; 400 for a SOAP 1.2
 // Sender fault), 503 when a dependency is down, 413 for an oversized body.
@@ -163,7 +172,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 			"trailers", logsafe.Clip(strings.Join(names, ","), logsafe.MaxText))
 	}
 	pr.Out.Trailer = nil
-	pr.Out.Body = io.NopCloser(st.body)
+	pr.Out.Body = readOnlyBody{st.body}
 	pr.Out.ContentLength = st.n
 	if st.n < 0 {
 		pr.Out.Header.Del("Content-Length")
