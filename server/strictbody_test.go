@@ -260,3 +260,32 @@ func TestSetIdentityNames(t *testing.T) {
 		t.Fatalf("without realm, token type or groups: %v", got)
 	}
 }
+
+// writerToTransport records whether the forwarded body offers WriteTo.
+type writerToTransport struct{ writerTo bool }
+
+func (t *writerToTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	_, t.writerTo = r.Body.(io.WriterTo)
+	return drainTransport{}.RoundTrip(r)
+}
+
+// TestForwardedBodyHasNoWriteTo: the transport copies a body that offers
+// WriteTo through it, and io.MultiReader's allocates 32 KiB per call. A
+// chunked message is forwarded as head plus rest, through a MultiReader.
+func TestForwardedBodyHasNoWriteTo(t *testing.T) {
+	tr := &writerToTransport{}
+	up, _ := url.Parse("http://upstream.invalid")
+	srv, err := New(Options{Chain: testChain(t), Logger: quiet, Proxy: &ProxyOptions{Upstream: up, Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := envelope("alice", "wonderland")
+	r := httptest.NewRequest(http.MethodPost, "/svc", iotest.HalfReader(bytes.NewReader(msg)))
+	r.ContentLength = -1
+	r.Header.Set("Content-Type", "text/xml")
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, r)
+	if w.Code != 200 || tr.writerTo {
+		t.Fatalf("status %d, forwarded body offers WriteTo: %v", w.Code, tr.writerTo)
+	}
+}
