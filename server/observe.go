@@ -93,18 +93,24 @@ func (s *Server) writeAudit(r *http.Request, res *result, endpoint, outcome stri
 	}
 }
 
-// timedTransport observes upstream latency and errors.
+// timedTransport observes upstream latency and errors. Its series are
+// looked up once, not per request.
 type timedTransport struct {
-	rt http.RoundTripper
-	m  *metrics
+	rt       http.RoundTripper
+	duration prometheus.Observer
+	errors   prometheus.Counter
+}
+
+func newTimedTransport(rt http.RoundTripper, m *metrics) timedTransport {
+	return timedTransport{rt, m.depDuration.WithLabelValues("upstream"), m.depErrorsTotal.WithLabelValues("upstream")}
 }
 
 func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := t.rt.RoundTrip(r)
-	t.m.depDuration.WithLabelValues("upstream").Observe(time.Since(start).Seconds())
+	t.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		t.m.depErrorsTotal.WithLabelValues("upstream").Inc()
+		t.errors.Inc()
 	}
 	return resp, err
 }

@@ -123,9 +123,9 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	// X-Forwarded-For and friends: our view of the client, replacing what
 	// the client said unless it came through a trusted proxy.
 	if !s.trusted(st.res.peer()) {
-		pr.Out.Header.Del("X-Forwarded-For")
-		pr.Out.Header.Del("X-Forwarded-Proto")
-		pr.Out.Header.Del("X-Forwarded-Host")
+		delete(pr.Out.Header, "X-Forwarded-For")
+		delete(pr.Out.Header, "X-Forwarded-Proto")
+		delete(pr.Out.Header, "X-Forwarded-Host")
 	} else {
 		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	}
@@ -148,14 +148,14 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 			delete(pr.Out.Header, k)
 		}
 	}
-	pr.Out.Header.Del("Authorization") // the credential stays here
+	delete(pr.Out.Header, "Authorization") // the credential stays here
 	setIdentity(pr.Out.Header, s.proxyNames, st.res.subject)
 	if s.id != nil {
 		if st.assertion != "" {
 			pr.Out.Header.Set(s.id.o.Header, st.assertion)
 		}
 	}
-	pr.Out.Header.Set("X-Request-Id", st.res.id)
+	pr.Out.Header["X-Request-Id"] = []string{st.res.id}
 	// HTTP trailers are headers too, and many upstreams merge them into
 	// the headers (CGI-style ones always do). None of a client's trailers
 	// is passed on, nor their announcement: the client cannot add to or

@@ -235,7 +235,7 @@ func (s *Server) newProxy(p *ProxyOptions) error {
 	// upstream's events are not held back.
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,
-		Transport:      timedTransport{p.Transport, s.m},
+		Transport:      newTimedTransport(p.Transport, s.m),
 		ErrorHandler:   s.upstreamError,
 		ModifyResponse: s.tagResponse,
 		// Without a pool every response copy allocates a 32 KiB buffer.
