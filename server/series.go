@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authsvc/authsvc/authn"
@@ -63,6 +65,23 @@ type endpointSeries struct {
 	decided map[[2]string]prometheus.Counter
 }
 
+// moduleSeries are one chain entry's series, looked up once at start.
+type moduleSeries struct {
+	logins   [authn.Ignored + 1]prometheus.Counter // by outcome
+	duration prometheus.Observer
+}
+
+// observeModule counts a chain entry's login and observes its duration.
+func (s *Server) observeModule(entry string, o authn.Outcome, d time.Duration) {
+	if ms := s.moduleSeries[entry]; ms != nil && o >= 0 && int(o) < len(ms.logins) {
+		ms.logins[o].Inc()
+		ms.duration.Observe(d.Seconds())
+		return
+	}
+	s.m.modules.WithLabelValues(entry, moduleOutcome(o)).Inc()
+	s.m.moduleDuration.WithLabelValues(entry).Observe(d.Seconds())
+}
+
 // countAccepted counts an accepted request of method and token type.
 func (s *Server) countAccepted(endpoint, method, tokenType string) {
 	es := s.series[endpoint]
@@ -122,11 +141,13 @@ func (s *Server) initSeries() {
 	for _, c := range faultCodes {
 		m.faults.WithLabelValues(string(c))
 	}
+	s.moduleSeries = make(map[string]*moduleSeries)
 	for _, e := range s.o.Chain.Entries() {
-		for _, out := range []string{outcomeAccepted, outcomeRejected, outcomeError, outcomeIgnored} {
-			m.modules.WithLabelValues(e.Name, out)
+		ms := &moduleSeries{duration: m.moduleDuration.WithLabelValues(e.Name)}
+		for _, o := range []authn.Outcome{authn.Succeeded, authn.Rejected, authn.Errored, authn.Ignored} {
+			ms.logins[o] = m.modules.WithLabelValues(e.Name, moduleOutcome(o))
 		}
-		m.moduleDuration.WithLabelValues(e.Name)
+		s.moduleSeries[e.Name] = ms
 		m.depErrorsTotal.WithLabelValues("module/" + e.Name)
 	}
 	for _, kind := range []string{"principal", "address"} {

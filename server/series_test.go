@@ -15,7 +15,8 @@ import (
 // they counted when looked up per request: accepted requests and
 // decisions by method and token type (one known from the configuration,
 // one that is not), the request duration, and an in-flight gauge back at
-// zero; refusals still count under their own outcome.
+// zero; refusals still count under their own outcome. So do the chain
+// entries' series, looked up once too, by outcome.
 func TestEndpointSeriesCount(t *testing.T) {
 	m := authn.ModuleFunc(func(_ context.Context, req *authn.Request, s *authn.Subject) (bool, error) {
 		ut := req.Security().UsernameTokens[0]
@@ -29,7 +30,11 @@ func TestEndpointSeriesCount(t *testing.T) {
 		req.MarkProcessedAt(ut.Start)
 		return true, nil
 	})
-	chain, err := authn.NewChain(authn.Entry{Name: "users", Flag: authn.Requisite, Module: m})
+	none := authn.ModuleFunc(func(context.Context, *authn.Request, *authn.Subject) (bool, error) {
+		return false, authn.ErrUnsupported
+	})
+	chain, err := authn.NewChain(authn.Entry{Name: "none", Flag: authn.Optional, Module: none},
+		authn.Entry{Name: "users", Flag: authn.Requisite, Module: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +66,12 @@ func TestEndpointSeriesCount(t *testing.T) {
 			"token_type": "house-token", "outcome": "accepted"}, 1},
 		{"authsvc_request_duration_seconds", api, 4},
 		{"authsvc_in_flight_requests", api, 0},
+		{"authsvc_module_logins_total", map[string]string{"module": "users", "outcome": "accepted"}, 3},
+		{"authsvc_module_logins_total", map[string]string{"module": "users", "outcome": "rejected"}, 1},
+		{"authsvc_module_logins_total", map[string]string{"module": "users", "outcome": "ignored"}, 0},
+		{"authsvc_module_logins_total", map[string]string{"module": "none", "outcome": "ignored"}, 4},
+		{"authsvc_module_duration_seconds", map[string]string{"module": "users"}, 4},
+		{"authsvc_module_duration_seconds", map[string]string{"module": "none"}, 4},
 	} {
 		got, ok := testenv.MetricValue(t, reg, w.name, w.labels)
 		if !ok || got != w.want {

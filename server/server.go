@@ -126,6 +126,8 @@ type Server struct {
 	guard   *lockout.Guard
 	// proxyNames and gatewayNames: the identity headers' names.
 	proxyNames, gatewayNames *identityNames
+	// moduleSeries: by chain entry name; read-only after New.
+	moduleSeries map[string]*moduleSeries
 	// draining is set by Drain: /readyz answers 503 from then on.
 	draining atomic.Bool
 }
@@ -176,8 +178,7 @@ func New(o Options) (*Server, error) {
 		s.gatewayNames = newIdentityNames(g.HeaderPrefix)
 	}
 	s.o.Chain = o.Chain.WithTimestamp(o.Timestamp).WithObserver(func(entry string, out authn.Outcome, _ error, d time.Duration) {
-		s.m.modules.WithLabelValues(entry, moduleOutcome(out)).Inc()
-		s.m.moduleDuration.WithLabelValues(entry).Observe(d.Seconds())
+		s.observeModule(entry, out, d)
 	})
 	s.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
 	if o.Proxy != nil {
