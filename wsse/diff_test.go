@@ -138,37 +138,31 @@ func diffSeeds(tb testing.TB) [][]byte {
 	return out
 }
 
-// extraSeeds reach the paths the recorded messages do not: the fuzz seeds of
-// seedCorpus, and one of each refusal the parser makes.
-var extraSeeds = []string{
-	env11 + `<s:Header><wsse:Security ` + wsseNS + `><wsse:UsernameToken><wsse:Username>a&amp;b</wsse:Username><wsse:Password>p</wsse:Password></wsse:UsernameToken></wsse:Security></s:Header><s:Body/></s:Envelope>`,
-	env12 + `<s:Header><Security xmlns="` + NSWSSE + `" s:role="urn:x"/><Security xmlns="` + NSWSSE + `"><UsernameToken><Username><![CDATA[x]]>y</Username></UsernameToken></Security></s:Header><s:Body/></s:Envelope>`,
-	`<?xml version="1.0"?><!-- x --><s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Body/></s:Envelope>`,
-	`<!DOCTYPE x><x/>`,
-	env11 + `<s:Header><wsse:Security xmlns:wsse="` + NSWSSE0207 + `"><wsse:BinarySecurityToken ValueType="wsse:Kerberosv5ST" EncodingType="wsse:Base64Binary">YWJj</wsse:BinarySecurityToken></wsse:Security></s:Header><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header><a:b xmlns:a="urn:a" a:c="1" c='2'>&#x41;&#65;</a:b></s:Header><s:Body></s:Body></s:Envelope>`,
-	env11 + `<s:Header><wsse:Security ` + wsseNS + ` s:mustUnderstand="1" xmlns:wsu="` + NSWSU + `" xmlns:w11="` + NSWSSE11 + `"><wsu:Timestamp wsu:Id="T"><wsu:Created>2026-01-01T00:00:00Z</wsu:Created><wsu:Expires>2026-01-01T00:05:00Z</wsu:Expires><x/></wsu:Timestamp>` +
-		`<wsse:UsernameToken wsu:Id="U&amp;1"><wsse:Username> a </wsse:Username><wsse:Password Type="` + PasswordDigest + `">p&lt;<![CDATA[q]]>r</wsse:Password><wsse:Nonce EncodingType="` + Base64Binary + `">bm9uY2U=</wsse:Nonce><wsu:Created>2026-01-01T00:00:00Z</wsu:Created><w11:Salt>c2FsdA==</w11:Salt><w11:Iteration>1000</w11:Iteration><ext a="b"><wsse:Username/></ext></wsse:UsernameToken>` +
-		`<wsse:BinarySecurityToken Id="B" ValueType="urn:v" EncodingType="` + Base64Binary + `">YW Jj&#10;</wsse:BinarySecurityToken><ds:Signature xmlns:ds="` + NSDSig + `" xml:id="S"><ds:SignedInfo/></ds:Signature></wsse:Security>` +
-		`<wsa:To xmlns:wsa="` + NSWSA + `">urn:to</wsa:To></s:Header><s:Body wsu:Id="body" xmlns:wsu="` + NSWSU + `"><x/></s:Body></s:Envelope>`,
-	env12 + `<s:Header><wsse:Security ` + wsseNS + ` s:role="` + RoleNext12 + `" s:mustUnderstand="true"><wsse:UsernameToken><wsse:Username>a</wsse:Username><wsse:Username>b</wsse:Username></wsse:UsernameToken></wsse:Security><wsse:Security ` + wsseNS + `/></s:Header><s:Body/></s:Envelope>`,
-	env11 + `<s:Header><wsse:Security ` + wsseNS + ` s:actor="urn:x"><wsse:UsernameToken><wsse:Username>a</wsse:Username><wsse:Password>p<wsse:Nonce/></wsse:Password></wsse:UsernameToken></wsse:Security></s:Header><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `" a="1" a="2"><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `" xmlns:p="urn:a" xmlns:q="urn:a" p:a="1" q:a="2"><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header>]]></s:Header><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header><a b="&foo;"/>&#0;</s:Header><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `" xmlns:xml="urn:bad"><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header><!-- a -- b --></s:Header><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header><?pi x?></s:Header><s:Body/></s:Envelope>`,
-	"<s:Envelope xmlns:s=\"" + NSSOAP11 + "\">\x01<s:Body/></s:Envelope>",
-	"<s:Envelope xmlns:s=\"" + NSSOAP11 + "\">\xc3\xa9\xff<s:Body/></s:Envelope>",
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header></s:Head></s:Header><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><a:b:c/><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header><x:y/></s:Header><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"><s:Header/><s:Header/><s:Body/></s:Envelope>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"/>`,
-	`<s:Envelope xmlns:s="` + NSSOAP11 + `"  ><s:Header a = 'x"y' b="c'd"	/><s:Body	/></s:Envelope>`,
-}
+// extraSeeds reach the paths the recorded messages do not: fuzzSeeds, and
+// one of each refusal the parser makes.
+var extraSeeds = append(fuzzSeeds[:len(fuzzSeeds):len(fuzzSeeds)],
+	env11+`<s:Header><wsse:Security `+wsseNS+` s:mustUnderstand="1" xmlns:wsu="`+NSWSU+`" xmlns:w11="`+NSWSSE11+`"><wsu:Timestamp wsu:Id="T"><wsu:Created>2026-01-01T00:00:00Z</wsu:Created><wsu:Expires>2026-01-01T00:05:00Z</wsu:Expires><x/></wsu:Timestamp>`+
+		`<wsse:UsernameToken wsu:Id="U&amp;1"><wsse:Username> a </wsse:Username><wsse:Password Type="`+PasswordDigest+`">p&lt;<![CDATA[q]]>r</wsse:Password><wsse:Nonce EncodingType="`+Base64Binary+`">bm9uY2U=</wsse:Nonce><wsu:Created>2026-01-01T00:00:00Z</wsu:Created><w11:Salt>c2FsdA==</w11:Salt><w11:Iteration>1000</w11:Iteration><ext a="b"><wsse:Username/></ext></wsse:UsernameToken>`+
+		`<wsse:BinarySecurityToken Id="B" ValueType="urn:v" EncodingType="`+Base64Binary+`">YW Jj&#10;</wsse:BinarySecurityToken><ds:Signature xmlns:ds="`+NSDSig+`" xml:id="S"><ds:SignedInfo/></ds:Signature></wsse:Security>`+
+		`<wsa:To xmlns:wsa="`+NSWSA+`">urn:to</wsa:To></s:Header><s:Body wsu:Id="body" xmlns:wsu="`+NSWSU+`"><x/></s:Body></s:Envelope>`,
+	env12+`<s:Header><wsse:Security `+wsseNS+` s:role="`+RoleNext12+`" s:mustUnderstand="true"><wsse:UsernameToken><wsse:Username>a</wsse:Username><wsse:Username>b</wsse:Username></wsse:UsernameToken></wsse:Security><wsse:Security `+wsseNS+`/></s:Header><s:Body/></s:Envelope>`,
+	env11+`<s:Header><wsse:Security `+wsseNS+` s:actor="urn:x"><wsse:UsernameToken><wsse:Username>a</wsse:Username><wsse:Password>p<wsse:Nonce/></wsse:Password></wsse:UsernameToken></wsse:Security></s:Header><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`" a="1" a="2"><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`" xmlns:p="urn:a" xmlns:q="urn:a" p:a="1" q:a="2"><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header>]]></s:Header><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header><a b="&foo;"/>&#0;</s:Header><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`" xmlns:xml="urn:bad"><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header><!-- a -- b --></s:Header><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header><?pi x?></s:Header><s:Body/></s:Envelope>`,
+	"<s:Envelope xmlns:s=\""+NSSOAP11+"\">\x01<s:Body/></s:Envelope>",
+	"<s:Envelope xmlns:s=\""+NSSOAP11+"\">\xc3\xa9\xff<s:Body/></s:Envelope>",
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header></s:Head></s:Header><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"><a:b:c/><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header><x:y/></s:Header><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"><s:Header/><s:Header/><s:Body/></s:Envelope>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"/>`,
+	`<s:Envelope xmlns:s="`+NSSOAP11+`"  ><s:Header a = 'x"y' b="c'd"	/><s:Body	/></s:Envelope>`,
+)
 
 // mutations are the bytes TestParseDiffMutations writes over each byte of
 // each seed.
