@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,17 +17,18 @@ import (
 
 // BenchmarkAuthenticateAPI: one small UsernameToken message through
 // /v1/authenticate (parse, chain, JSON answer), without and with the
-// brute-force guard (its memory store).
+// brute-force guard (its memory store), and with the log at level info
+// (one JSON line a request, as the service logs by default, written
+// synchronously here).
 func BenchmarkAuthenticateAPI(b *testing.B) {
-	for _, guarded := range []bool{false, true} {
-		name := "plain"
-		if guarded {
-			name = "lockout"
-		}
+	for _, name := range []string{"plain", "lockout", "logged"} {
 		b.Run(name, func(b *testing.B) {
 			o := Options{Chain: testChain(&testing.T{}), Logger: quiet}
-			if guarded {
+			switch name {
+			case "lockout":
 				o.Lockout = lockoutOptions()
+			case "logged":
+				o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 			}
 			srv, err := New(o)
 			if err != nil {
