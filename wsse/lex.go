@@ -56,8 +56,11 @@ type lexer struct {
 	b     []byte
 	pos   int
 	attrs []rawAttr
-	lim   *Limits
-	colon int // of the last name read: index of its ':', -1 if none
+	// maxAttrs bounds the attributes of one start tag (Limits.MaxAttributes).
+	// A value, not a pointer to the Limits: Parse's parser, lexer included,
+	// lives on the stack and must hold no pointer to itself.
+	maxAttrs int
+	colon    int // of the last name read: index of its ':', -1 if none
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -249,7 +252,7 @@ func (l *lexer) startTagRest(t *token) *Error {
 		if !hadSpace {
 			return l.errAt("attributes must be separated by white space")
 		}
-		if len(l.attrs) >= l.lim.MaxAttributes {
+		if len(l.attrs) >= l.maxAttrs {
 			return &Error{Code: InvalidSecurity, Reason: ReasonTooManyAttributes}
 		}
 		n, err := l.name()

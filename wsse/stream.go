@@ -37,7 +37,6 @@ type BodyChecker struct {
 	err     error
 
 	lex     lexer
-	lim     Limits
 	stack   []bodyElem
 	names   []byte // the open elements' qualified names
 	ns      []bodyNS
@@ -79,8 +78,8 @@ const (
 // env.Raw may be reused afterwards. Feed it the bytes from env.BodyStart on
 // with Write and call Close at the end of the message.
 func NewBodyChecker(env *Envelope) *BodyChecker {
-	c := &BodyChecker{lim: Limits{MaxAttributes: maxBodyAttributes}}
-	c.lex.lim = &c.lim
+	c := &BodyChecker{}
+	c.lex.maxAttrs = maxBodyAttributes
 	c.names = append(c.names, env.envName...)
 	c.stack = append(c.stack, bodyElem{n0: 0, n1: int32(len(env.envName))})
 	for _, b := range env.bodyScope {

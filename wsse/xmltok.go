@@ -15,7 +15,6 @@ import (
 // namespaces or check what comes outside the root element: the caller does.
 type XMLTokenizer struct {
 	l     lexer
-	lim   Limits
 	attrs []XMLAttr
 }
 
@@ -64,8 +63,7 @@ func NewXMLTokenizer(b []byte, start, maxAttrs int) (*XMLTokenizer, error) {
 		return nil, &Error{Code: InvalidSecurity, Reason: "character not allowed in XML"}
 	}
 	z := &XMLTokenizer{}
-	z.lim.MaxAttributes = maxAttrs
-	z.l = lexer{b: b, pos: start, lim: &z.lim}
+	z.l = lexer{b: b, pos: start, maxAttrs: maxAttrs}
 	return z, nil
 }
 
