@@ -274,8 +274,7 @@ type arena struct {
 	sec   Security
 	ut    [1]UsernameToken
 	el    [4]Element
-	scope [6]nsBind
-	body  [4]nsBind // Envelope.bodyScope
+	scope [6]nsBind // Security.scope, or Envelope.bodyScope without a Security
 }
 
 // scratch is the arrays of a parser's working state. It never ends up in
@@ -714,8 +713,7 @@ func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, ma
 		return inHeader, false, nil
 	case bytes.Equal(n.local, []byte("Body")):
 		p.env.BodyStart = t.start
-		// A copy: p.ns is the pooled scratch's.
-		p.env.bodyScope = slices.Clip(append(p.arena.body[:0], p.ns[:mark]...))
+		p.env.bodyScope = p.bodyScope(mark)
 		for _, a := range ra {
 			if isIDAttr(a) {
 				v, err := attrString(a)
@@ -728,6 +726,17 @@ func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, ma
 		return 0, true, nil
 	}
 	return 0, false, errorf(InvalidSecurity, "unexpected element %s in the Envelope before the Body", n.local)
+}
+
+// bodyScope returns the namespace bindings in scope at the Body start tag,
+// the first mark of p.ns (the Envelope's). They are the first mark of the
+// Security's scope, which are copies of the same bindings: shared, when
+// there is a Security. Else a copy (p.ns is the pooled scratch's).
+func (p *parser) bodyScope(mark int) []nsBind {
+	if s := p.env.Security; s != nil && len(s.scope) >= mark {
+		return s.scope[:mark:mark]
+	}
+	return slices.Clip(append(p.arena.scope[:0], p.ns[:mark]...))
 }
 
 func (p *parser) resetText() {
