@@ -34,11 +34,31 @@ const (
 	tokPI
 )
 
+// rawAttr is an attribute as offsets into the lexer's input: no pointers,
+// so that writing one into a pooled (heap) array costs no GC write barrier.
 type rawAttr struct {
-	name   []byte
-	value  []byte // between the quotes, undecoded
-	escape bool   // value contains '&'
-	colon  int    // index of the ':' in name, -1 if none
+	n0, n1 int  // name: b[n0:n1]
+	v0, v1 int  // value: b[v0:v1], between the quotes, undecoded
+	colon  int  // index of the ':' in name, -1 if none
+	escape bool // value contains '&'
+}
+
+// rawAttrName and rawAttrValue return a's name and value in the input b.
+func rawAttrName(b []byte, a *rawAttr) []byte  { return b[a.n0:a.n1] }
+func rawAttrValue(b []byte, a *rawAttr) []byte { return b[a.v0:a.v1] }
+
+// attrView is a rawAttr with its name and value as slices, for reading in
+// a local variable.
+type attrView struct {
+	name, value []byte
+	escape      bool
+	colon       int
+}
+
+// attr returns the i-th attribute of the last start tag.
+func (l *lexer) attr(i int) attrView {
+	a := &l.attrs[i]
+	return attrView{name: l.b[a.n0:a.n1], value: l.b[a.v0:a.v1], escape: a.escape, colon: a.colon}
 }
 
 type token struct {
@@ -255,6 +275,7 @@ func (l *lexer) startTagRest(t *token) *Error {
 		if len(l.attrs) >= l.maxAttrs {
 			return &Error{Code: InvalidSecurity, Reason: ReasonTooManyAttributes}
 		}
+		n0 := l.pos
 		n, err := l.name()
 		if err != nil {
 			return err
@@ -279,12 +300,12 @@ func (l *lexer) startTagRest(t *token) *Error {
 		if bytes.IndexByte(v, '<') >= 0 {
 			return l.errAt("'<' in attribute value")
 		}
-		for _, a := range l.attrs {
-			if bytes.Equal(a.name, n) {
+		for i := range l.attrs {
+			if bytes.Equal(rawAttrName(l.b, &l.attrs[i]), n) {
 				return l.errAt("duplicate attribute")
 			}
 		}
-		l.addAttr(n, v, colon)
+		l.addAttr(n0, n0+len(n), l.pos, l.pos+i, colon)
 		l.pos += i + 1
 	}
 }
@@ -292,15 +313,15 @@ func (l *lexer) startTagRest(t *token) *Error {
 // addAttr appends an attribute to l.attrs: field by field where there is
 // room, which costs less than copying a whole rawAttr into the (pooled,
 // heap) array.
-func (l *lexer) addAttr(name, value []byte, colon int) {
-	escape := bytes.IndexByte(value, '&') >= 0
+func (l *lexer) addAttr(n0, n1, v0, v1, colon int) {
+	escape := bytes.IndexByte(l.b[v0:v1], '&') >= 0
 	if n := len(l.attrs); n < cap(l.attrs) {
 		l.attrs = l.attrs[:n+1]
 		a := &l.attrs[n]
-		a.name, a.value, a.escape, a.colon = name, value, escape, colon
+		a.n0, a.n1, a.v0, a.v1, a.colon, a.escape = n0, n1, v0, v1, colon, escape
 		return
 	}
-	l.attrs = append(l.attrs, rawAttr{name: name, value: value, escape: escape, colon: colon})
+	l.attrs = append(l.attrs, rawAttr{n0: n0, n1: n1, v0: v0, v1: v1, colon: colon, escape: escape})
 }
 
 // appendDecoded appends s with character and predefined entity references

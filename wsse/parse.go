@@ -248,8 +248,11 @@ func classifyNS(uri []byte) nsID {
 	return nsOther
 }
 
+// openElem is an open element: its qualified name as offsets into the
+// input (no pointer: no write barrier when pushed into the pooled array)
+// and the length of parser.ns before its declarations.
 type openElem struct {
-	qname  []byte
+	q0, q1 int
 	nsMark int
 }
 
@@ -593,7 +596,8 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 	if t.selfClose {
 		p.ns = p.ns[:mark]
 	}
-	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
+	// A start tag's name begins just after its '<'.
+	p.stack = append(p.stack, openElem{q0: t.start + 1, q1: t.start + 1 + len(t.name), nsMark: mark})
 	p.state = append(p.state, st)
 	p.stackHigh = max(p.stackHigh, len(p.stack))
 	p.resetText()
@@ -608,22 +612,26 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 // others reports whether the tag has attributes that are not namespace
 // declarations (for resolveAttrs).
 func (p *parser) declareNS() (others bool, err error) {
-	for _, a := range p.lex.attrs {
+	b := p.lex.b
+	for i := range p.lex.attrs {
+		a := &p.lex.attrs[i]
+		name := b[a.n0:a.n1]
 		switch {
-		case bytes.Equal(a.name, bXMLNS):
+		case bytes.Equal(name, bXMLNS):
 			if a.escape {
 				return false, &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
 			}
-			p.pushNS(nil, a.value)
-		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
-			if a.escape || len(a.value) == 0 {
+			p.pushNS(nil, b[a.v0:a.v1])
+		case len(name) > 6 && bytes.HasPrefix(name, []byte("xmlns:")):
+			value := b[a.v0:a.v1]
+			if a.escape || len(value) == 0 {
 				return false, &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
 			}
-			pf := a.name[6:]
-			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
+			pf := name[6:]
+			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(value, bNSXML) {
 				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
 			}
-			p.pushNS(pf, a.value)
+			p.pushNS(pf, value)
 		default:
 			others = true
 		}
@@ -650,19 +658,22 @@ func (p *parser) pushNS(prefix, uri []byte) {
 // ra with their namespaces resolved; two attributes may not share an
 // expanded name.
 func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
-	for _, a := range p.lex.attrs {
-		if a.escape {
+	b := p.lex.b
+	for i := range p.lex.attrs {
+		if a := &p.lex.attrs[i]; a.escape {
 			var ok bool
-			if p.scratch, ok = appendDecoded(p.scratch[:0], a.value, true); !ok {
+			if p.scratch, ok = appendDecoded(p.scratch[:0], b[a.v0:a.v1], true); !ok {
 				return nil, &Error{Code: InvalidSecurity, Reason: "undefined entity reference in an attribute value"}
 			}
 		}
 	}
-	for _, a := range p.lex.attrs {
-		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
+	for i := range p.lex.attrs {
+		a := &p.lex.attrs[i]
+		name := b[a.n0:a.n1]
+		if bytes.Equal(name, bXMLNS) || bytes.HasPrefix(name, []byte("xmlns:")) {
 			continue
 		}
-		ap, al := splitAt(a.name, a.colon)
+		ap, al := splitAt(name, a.colon)
 		var as []byte
 		aid := nsNone
 		if len(ap) > 0 {
@@ -676,7 +687,7 @@ func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
 				return nil, &Error{Code: InvalidSecurity, Reason: "two attributes with the same expanded name"}
 			}
 		}
-		ra = append(ra, resolvedAttr{space: as, sid: aid, local: al, value: a.value, escape: a.escape})
+		ra = append(ra, resolvedAttr{space: as, sid: aid, local: al, value: b[a.v0:a.v1], escape: a.escape})
 	}
 	return ra, nil
 }
@@ -1122,8 +1133,8 @@ func (p *parser) onEnd(t *token) error {
 	if n == 0 {
 		return &Error{Code: InvalidSecurity, Reason: "end tag without a start tag"}
 	}
-	if !bytes.Equal(p.stack[n-1].qname, t.name) {
-		return errorf(InvalidSecurity, "end tag %q does not match start tag %q", t.name, p.stack[n-1].qname)
+	if q := p.lex.b[p.stack[n-1].q0:p.stack[n-1].q1]; !bytes.Equal(q, t.name) {
+		return errorf(InvalidSecurity, "end tag %q does not match start tag %q", t.name, q)
 	}
 	return p.closeElement(t.end)
 }

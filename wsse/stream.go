@@ -446,7 +446,8 @@ func (c *BodyChecker) start(t token, at int64) error {
 		return c.fail(at, "elements nested deeper than %d", maxBodyDepth)
 	}
 	mark := len(c.ns)
-	for _, a := range c.lex.attrs {
+	for i := range c.lex.attrs {
+		a := c.lex.attr(i)
 		switch {
 		case bytes.Equal(a.name, bXMLNS):
 			if a.escape {
@@ -479,7 +480,8 @@ func (c *BodyChecker) start(t token, at int64) error {
 	// qualified name (the tokenizer refuses that) only if both are
 	// prefixed: only those are compared.
 	c.qattrs = c.qattrs[:0]
-	for _, a := range c.lex.attrs {
+	for i := range c.lex.attrs {
+		a := c.lex.attr(i)
 		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
 			continue
 		}

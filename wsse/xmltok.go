@@ -88,8 +88,9 @@ func (z *XMLTokenizer) Read(out *XMLToken) error {
 	switch t.kind {
 	case tokStart:
 		z.attrs = z.attrs[:0]
-		for _, a := range z.l.attrs {
-			z.attrs = append(z.attrs, XMLAttr{Name: a.name, Value: a.value})
+		for i := range z.l.attrs {
+			a := &z.l.attrs[i]
+			z.attrs = append(z.attrs, XMLAttr{Name: rawAttrName(z.l.b, a), Value: rawAttrValue(z.l.b, a)})
 		}
 		out.Attrs = z.attrs
 	case tokPI:
