@@ -61,16 +61,22 @@ func (l *lexer) attr(i int) attrView {
 	return attrView{name: l.b[a.n0:a.n1], value: l.b[a.v0:a.v1], escape: a.escape, colon: a.colon}
 }
 
+// token is a token as offsets into the lexer's input: no pointers, so that
+// reading one into a token through a pointer costs no GC write barrier.
 type token struct {
 	kind      tokKind
-	name      []byte // element name (start, end) or PI target
-	data      []byte // text, CDATA content
-	escape    bool   // text contains '&'
+	escape    bool // text contains '&'
 	selfClose bool
+	n0, n1    int // name: element name (start, end) or PI target
+	d0, d1    int // data: text, CDATA content, comment, PI data
 	start     int // offset of the token's first byte
 	end       int // offset just past the token
 	colon     int // start tag: index of the ':' in name, -1 if none
 }
+
+// name and data return the token's name and data in the input b.
+func (t *token) name(b []byte) []byte { return b[t.n0:t.n1] }
+func (t *token) data(b []byte) []byte { return b[t.d0:t.d1] }
 
 type lexer struct {
 	b     []byte
@@ -173,10 +179,11 @@ func (l *lexer) nextInto(t *token) *Error {
 		if i >= 0 {
 			end = l.pos + i
 		}
-		t.kind, t.data = tokText, l.b[l.pos:end]
-		t.escape = bytes.IndexByte(t.data, '&') >= 0
+		data := l.b[l.pos:end]
+		t.kind, t.d0, t.d1 = tokText, l.pos, end
+		t.escape = bytes.IndexByte(data, '&') >= 0
 		// ']' is rare in text: look for "]]>" only where there is one.
-		if bytes.IndexByte(t.data, ']') >= 0 && bytes.Contains(t.data, []byte("]]>")) {
+		if bytes.IndexByte(data, ']') >= 0 && bytes.Contains(data, []byte("]]>")) {
 			return l.errAt("']]>' in text")
 		}
 		l.pos = end
@@ -195,7 +202,7 @@ func (l *lexer) nextInto(t *token) *Error {
 		if err != nil {
 			return err
 		}
-		t.kind, t.name, t.colon = tokStart, n, l.colon
+		t.kind, t.n0, t.n1, t.colon = tokStart, l.pos-len(n), l.pos, l.colon
 		if err := l.startTagRest(t); err != nil {
 			return err
 		}
@@ -207,14 +214,14 @@ func (l *lexer) nextInto(t *token) *Error {
 		if !bytes.HasPrefix(rest[4+i:], []byte("-->")) {
 			return l.errAt("'--' inside a comment")
 		}
-		t.kind, t.data = tokComment, rest[4:4+i]
+		t.kind, t.d0, t.d1 = tokComment, l.pos+4, l.pos+4+i
 		l.pos += 4 + i + 3
 	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 		i := bytes.Index(rest[9:], []byte("]]>"))
 		if i < 0 {
 			return l.errAt("unterminated CDATA section")
 		}
-		t.kind, t.data = tokCDATA, rest[9:9+i]
+		t.kind, t.d0, t.d1 = tokCDATA, l.pos+9, l.pos+9+i
 		l.pos += 9 + i + 3
 	case bytes.HasPrefix(rest, []byte("<!")):
 		// DOCTYPE, ENTITY, ELEMENT, ... : no DTD of any kind is accepted.
@@ -229,7 +236,7 @@ func (l *lexer) nextInto(t *token) *Error {
 		if i < 0 {
 			return l.errAt("unterminated processing instruction")
 		}
-		t.kind, t.name, t.data = tokPI, n, l.b[l.pos:l.pos+i]
+		t.kind, t.n0, t.n1, t.d0, t.d1 = tokPI, l.pos-len(n), l.pos, l.pos, l.pos+i
 		l.pos += i + 2
 	case bytes.HasPrefix(rest, []byte("</")):
 		l.pos += 2
@@ -237,12 +244,13 @@ func (l *lexer) nextInto(t *token) *Error {
 		if err != nil {
 			return err
 		}
+		t.n0, t.n1 = l.pos-len(n), l.pos
 		l.skipSpace()
 		if l.pos >= len(l.b) || l.b[l.pos] != '>' {
 			return l.errAt("malformed end tag")
 		}
 		l.pos++
-		t.kind, t.name = tokEnd, n
+		t.kind = tokEnd
 	}
 	t.end = l.pos
 	return nil

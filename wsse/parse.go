@@ -447,10 +447,10 @@ func (p *parser) run() error {
 		checked = t.end
 		switch t.kind {
 		case tokPI:
-			if !first || !bytes.Equal(t.name, bXML) {
+			if !first || !bytes.Equal(t.name(b), bXML) {
 				return &Error{Code: InvalidSecurity, Reason: "processing instructions are not allowed in a SOAP message"}
 			}
-			if err := checkXMLDecl(t.data); err != nil {
+			if err := checkXMLDecl(t.data(b)); err != nil {
 				return err
 			}
 		case tokComment:
@@ -539,7 +539,8 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 			return false, err
 		}
 	}
-	prefix, local := splitAt(t.name, t.colon)
+	qname := t.name(p.lex.b)
+	prefix, local := splitAt(qname, t.colon)
 	space, sid, ok := p.lookupNS(prefix)
 	if !ok {
 		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
@@ -597,7 +598,7 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 		p.ns = p.ns[:mark]
 	}
 	// A start tag's name begins just after its '<'.
-	p.stack = append(p.stack, openElem{q0: t.start + 1, q1: t.start + 1 + len(t.name), nsMark: mark})
+	p.stack = append(p.stack, openElem{q0: t.n0, q1: t.n1, nsMark: mark})
 	p.state = append(p.state, st)
 	p.stackHigh = max(p.stackHigh, len(p.stack))
 	p.resetText()
@@ -708,7 +709,7 @@ func (p *parser) startRoot(t *token, n *elemName) (uint8, error) {
 	default:
 		return 0, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", n.space)
 	}
-	p.env.envName = t.name
+	p.env.envName = t.name(p.lex.b)
 	return inEnvelope, nil
 }
 
@@ -1065,7 +1066,7 @@ func (p *parser) tsChild(sid nsID, local []byte) error {
 func (p *parser) onText(t *token) error {
 	n := len(p.state)
 	if n == 0 {
-		if t.kind == tokText && isAllSpace(t.data) {
+		if t.kind == tokText && isAllSpace(t.data(p.lex.b)) {
 			return nil
 		}
 		return &Error{Code: InvalidSecurity, Reason: "text outside the root element"}
@@ -1077,13 +1078,13 @@ func (p *parser) onText(t *token) error {
 		// references must still be well-formed.
 		if t.kind == tokText && t.escape {
 			var ok bool
-			if p.scratch, ok = appendDecoded(p.scratch[:0], t.data, false); !ok {
+			if p.scratch, ok = appendDecoded(p.scratch[:0], t.data(p.lex.b), false); !ok {
 				return &Error{Code: InvalidSecurity, Reason: "undefined entity reference in text"}
 			}
 		}
 		return nil
 	}
-	data := t.data
+	data := t.data(p.lex.b)
 	if t.kind == tokText && t.escape {
 		if p.textRef != nil {
 			p.text = append(p.text, p.textRef...)
@@ -1133,8 +1134,8 @@ func (p *parser) onEnd(t *token) error {
 	if n == 0 {
 		return &Error{Code: InvalidSecurity, Reason: "end tag without a start tag"}
 	}
-	if q := p.lex.b[p.stack[n-1].q0:p.stack[n-1].q1]; !bytes.Equal(q, t.name) {
-		return errorf(InvalidSecurity, "end tag %q does not match start tag %q", t.name, q)
+	if q, name := p.lex.b[p.stack[n-1].q0:p.stack[n-1].q1], t.name(p.lex.b); !bytes.Equal(q, name) {
+		return errorf(InvalidSecurity, "end tag %q does not match start tag %q", name, q)
 	}
 	return p.closeElement(t.end)
 }

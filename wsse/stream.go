@@ -468,10 +468,10 @@ func (c *BodyChecker) start(t token, at int64) error {
 	// Pushed before any check can fail, so that the declarations are
 	// popped with the element.
 	n0 := int32(len(c.names))
-	c.names = append(c.names, t.name...)
+	c.names = append(c.names, t.name(c.lex.b)...)
 	c.stack = append(c.stack, bodyElem{n0: n0, n1: int32(len(c.names)), nsMark: int32(mark)})
 
-	prefix, local := splitQName(t.name)
+	prefix, local := splitQName(t.name(c.lex.b))
 	space, sid, ok := c.lookupNS(prefix)
 	if !ok {
 		return c.fail(at, "undeclared namespace prefix %q", prefix)
@@ -529,13 +529,14 @@ func (c *BodyChecker) start(t token, at int64) error {
 }
 
 func (c *BodyChecker) end(t token, at int64) error {
+	name := t.name(c.lex.b)
 	n := len(c.stack)
 	if n == 0 {
-		return c.fail(at, "end tag %q after the end of the SOAP Envelope", t.name)
+		return c.fail(at, "end tag %q after the end of the SOAP Envelope", name)
 	}
 	top := c.stack[n-1]
-	if !bytes.Equal(c.names[top.n0:top.n1], t.name) {
-		return c.fail(at, "end tag %q does not match start tag %q", t.name, c.names[top.n0:top.n1])
+	if !bytes.Equal(c.names[top.n0:top.n1], name) {
+		return c.fail(at, "end tag %q does not match start tag %q", name, c.names[top.n0:top.n1])
 	}
 	c.pop()
 	if len(c.stack) == 0 {

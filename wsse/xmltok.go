@@ -84,7 +84,15 @@ func (z *XMLTokenizer) Read(out *XMLToken) error {
 	if err := z.l.nextInto(&t); err != nil {
 		return err
 	}
-	*out = XMLToken{Kind: XMLTokenKind(t.kind), Name: t.name, Data: t.data, SelfClose: t.selfClose, Start: t.start, End: t.end}
+	*out = XMLToken{Kind: XMLTokenKind(t.kind), SelfClose: t.selfClose, Start: t.start, End: t.end}
+	switch t.kind {
+	case tokStart, tokEnd:
+		out.Name = t.name(z.l.b)
+	case tokPI:
+		out.Name, out.Data = t.name(z.l.b), t.data(z.l.b)
+	case tokText, tokCDATA, tokComment:
+		out.Data = t.data(z.l.b)
+	}
 	switch t.kind {
 	case tokStart:
 		z.attrs = z.attrs[:0]
@@ -94,8 +102,8 @@ func (z *XMLTokenizer) Read(out *XMLToken) error {
 		}
 		out.Attrs = z.attrs
 	case tokPI:
-		if bytes.Equal(t.name, bXML) {
-			if err := checkXMLDecl(t.data); err != nil {
+		if bytes.Equal(t.name(z.l.b), bXML) {
+			if err := checkXMLDecl(t.data(z.l.b)); err != nil {
 				return err
 			}
 		}
