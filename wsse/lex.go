@@ -47,20 +47,6 @@ type rawAttr struct {
 func rawAttrName(b []byte, a *rawAttr) []byte  { return b[a.n0:a.n1] }
 func rawAttrValue(b []byte, a *rawAttr) []byte { return b[a.v0:a.v1] }
 
-// attrView is a rawAttr with its name and value as slices, for reading in
-// a local variable.
-type attrView struct {
-	name, value []byte
-	escape      bool
-	colon       int
-}
-
-// attr returns the i-th attribute of the last start tag.
-func (l *lexer) attr(i int) attrView {
-	a := &l.attrs[i]
-	return attrView{name: l.b[a.n0:a.n1], value: l.b[a.v0:a.v1], escape: a.escape, colon: a.colon}
-}
-
 // token is a token as offsets into the lexer's input: no pointers, so that
 // reading one into a token through a pointer costs no GC write barrier.
 type token struct {

@@ -446,23 +446,27 @@ func (c *BodyChecker) start(t token, at int64) error {
 		return c.fail(at, "elements nested deeper than %d", maxBodyDepth)
 	}
 	mark := len(c.ns)
+	b := c.lex.b
 	for i := range c.lex.attrs {
-		a := c.lex.attr(i)
+		a := &c.lex.attrs[i]
+		name := b[a.n0:a.n1]
 		switch {
-		case bytes.Equal(a.name, bXMLNS):
+		case bytes.Equal(name, bXMLNS):
 			if a.escape {
 				return c.fail(at, "entity reference in a namespace name")
 			}
-			c.pushNS(nil, a.value, classifyNS(a.value))
-		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
-			if a.escape || len(a.value) == 0 {
+			value := b[a.v0:a.v1]
+			c.pushNS(nil, value, classifyNS(value))
+		case len(name) > 6 && bytes.HasPrefix(name, []byte("xmlns:")):
+			value := b[a.v0:a.v1]
+			if a.escape || len(value) == 0 {
 				return c.fail(at, "malformed namespace declaration")
 			}
-			pf := a.name[6:]
-			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
+			pf := name[6:]
+			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(value, bNSXML) {
 				return c.fail(at, "reserved namespace prefix redeclared")
 			}
-			c.pushNS(pf, a.value, classifyNS(a.value))
+			c.pushNS(pf, value, classifyNS(value))
 		}
 	}
 	// Pushed before any check can fail, so that the declarations are
@@ -481,17 +485,18 @@ func (c *BodyChecker) start(t token, at int64) error {
 	// prefixed: only those are compared.
 	c.qattrs = c.qattrs[:0]
 	for i := range c.lex.attrs {
-		a := c.lex.attr(i)
-		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
+		a := &c.lex.attrs[i]
+		name := b[a.n0:a.n1]
+		if bytes.Equal(name, bXMLNS) || bytes.HasPrefix(name, []byte("xmlns:")) {
 			continue
 		}
 		if a.escape {
 			var ok bool
-			if c.scratch, ok = appendDecoded(c.scratch[:0], a.value, true); !ok {
+			if c.scratch, ok = appendDecoded(c.scratch[:0], b[a.v0:a.v1], true); !ok {
 				return c.fail(at, "undefined entity reference in an attribute value")
 			}
 		}
-		ap, al := splitQName(a.name)
+		ap, al := splitQName(name)
 		if len(ap) == 0 {
 			continue
 		}
