@@ -34,30 +34,45 @@ const (
 	tokPI
 )
 
+// rawAttr is an attribute as offsets into the lexer's input: no pointers,
+// so that writing one into a pooled (heap) array costs no GC write barrier.
 type rawAttr struct {
-	name   []byte
-	value  []byte // between the quotes, undecoded
-	escape bool   // value contains '&'
-	colon  int    // index of the ':' in name, -1 if none
+	n0, n1 int  // name: b[n0:n1]
+	v0, v1 int  // value: b[v0:v1], between the quotes, undecoded
+	colon  int  // index of the ':' in name, -1 if none
+	escape bool // value contains '&'
 }
 
+// rawAttrName and rawAttrValue return a's name and value in the input b.
+func rawAttrName(b []byte, a *rawAttr) []byte  { return b[a.n0:a.n1] }
+func rawAttrValue(b []byte, a *rawAttr) []byte { return b[a.v0:a.v1] }
+
+// token is a token as offsets into the lexer's input: no pointers, so that
+// reading one into a token through a pointer costs no GC write barrier.
 type token struct {
 	kind      tokKind
-	name      []byte // element name (start, end) or PI target
-	data      []byte // text, CDATA content
-	escape    bool   // text contains '&'
+	escape    bool // text contains '&'
 	selfClose bool
+	n0, n1    int // name: element name (start, end) or PI target
+	d0, d1    int // data: text, CDATA content, comment, PI data
 	start     int // offset of the token's first byte
 	end       int // offset just past the token
 	colon     int // start tag: index of the ':' in name, -1 if none
 }
 
+// name and data return the token's name and data in the input b.
+func (t *token) name(b []byte) []byte { return b[t.n0:t.n1] }
+func (t *token) data(b []byte) []byte { return b[t.d0:t.d1] }
+
 type lexer struct {
 	b     []byte
 	pos   int
 	attrs []rawAttr
-	lim   *Limits
-	colon int // of the last name read: index of its ':', -1 if none
+	// maxAttrs bounds the attributes of one start tag (Limits.MaxAttributes).
+	// A value, not a pointer to the Limits: Parse's parser, lexer included,
+	// lives on the stack and must hold no pointer to itself.
+	maxAttrs int
+	colon    int // of the last name read: index of its ':', -1 if none
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -150,10 +165,11 @@ func (l *lexer) nextInto(t *token) *Error {
 		if i >= 0 {
 			end = l.pos + i
 		}
-		t.kind, t.data = tokText, l.b[l.pos:end]
-		t.escape = bytes.IndexByte(t.data, '&') >= 0
+		data := l.b[l.pos:end]
+		t.kind, t.d0, t.d1 = tokText, l.pos, end
+		t.escape = bytes.IndexByte(data, '&') >= 0
 		// ']' is rare in text: look for "]]>" only where there is one.
-		if bytes.IndexByte(t.data, ']') >= 0 && bytes.Contains(t.data, []byte("]]>")) {
+		if bytes.IndexByte(data, ']') >= 0 && bytes.Contains(data, []byte("]]>")) {
 			return l.errAt("']]>' in text")
 		}
 		l.pos = end
@@ -172,7 +188,7 @@ func (l *lexer) nextInto(t *token) *Error {
 		if err != nil {
 			return err
 		}
-		t.kind, t.name, t.colon = tokStart, n, l.colon
+		t.kind, t.n0, t.n1, t.colon = tokStart, l.pos-len(n), l.pos, l.colon
 		if err := l.startTagRest(t); err != nil {
 			return err
 		}
@@ -184,14 +200,14 @@ func (l *lexer) nextInto(t *token) *Error {
 		if !bytes.HasPrefix(rest[4+i:], []byte("-->")) {
 			return l.errAt("'--' inside a comment")
 		}
-		t.kind, t.data = tokComment, rest[4:4+i]
+		t.kind, t.d0, t.d1 = tokComment, l.pos+4, l.pos+4+i
 		l.pos += 4 + i + 3
 	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 		i := bytes.Index(rest[9:], []byte("]]>"))
 		if i < 0 {
 			return l.errAt("unterminated CDATA section")
 		}
-		t.kind, t.data = tokCDATA, rest[9:9+i]
+		t.kind, t.d0, t.d1 = tokCDATA, l.pos+9, l.pos+9+i
 		l.pos += 9 + i + 3
 	case bytes.HasPrefix(rest, []byte("<!")):
 		// DOCTYPE, ENTITY, ELEMENT, ... : no DTD of any kind is accepted.
@@ -206,7 +222,7 @@ func (l *lexer) nextInto(t *token) *Error {
 		if i < 0 {
 			return l.errAt("unterminated processing instruction")
 		}
-		t.kind, t.name, t.data = tokPI, n, l.b[l.pos:l.pos+i]
+		t.kind, t.n0, t.n1, t.d0, t.d1 = tokPI, l.pos-len(n), l.pos, l.pos, l.pos+i
 		l.pos += i + 2
 	case bytes.HasPrefix(rest, []byte("</")):
 		l.pos += 2
@@ -214,12 +230,13 @@ func (l *lexer) nextInto(t *token) *Error {
 		if err != nil {
 			return err
 		}
+		t.n0, t.n1 = l.pos-len(n), l.pos
 		l.skipSpace()
 		if l.pos >= len(l.b) || l.b[l.pos] != '>' {
 			return l.errAt("malformed end tag")
 		}
 		l.pos++
-		t.kind, t.name = tokEnd, n
+		t.kind = tokEnd
 	}
 	t.end = l.pos
 	return nil
@@ -249,9 +266,10 @@ func (l *lexer) startTagRest(t *token) *Error {
 		if !hadSpace {
 			return l.errAt("attributes must be separated by white space")
 		}
-		if len(l.attrs) >= l.lim.MaxAttributes {
+		if len(l.attrs) >= l.maxAttrs {
 			return &Error{Code: InvalidSecurity, Reason: ReasonTooManyAttributes}
 		}
+		n0 := l.pos
 		n, err := l.name()
 		if err != nil {
 			return err
@@ -276,12 +294,12 @@ func (l *lexer) startTagRest(t *token) *Error {
 		if bytes.IndexByte(v, '<') >= 0 {
 			return l.errAt("'<' in attribute value")
 		}
-		for _, a := range l.attrs {
-			if bytes.Equal(a.name, n) {
+		for i := range l.attrs {
+			if bytes.Equal(rawAttrName(l.b, &l.attrs[i]), n) {
 				return l.errAt("duplicate attribute")
 			}
 		}
-		l.addAttr(n, v, colon)
+		l.addAttr(n0, n0+len(n), l.pos, l.pos+i, colon)
 		l.pos += i + 1
 	}
 }
@@ -289,15 +307,15 @@ func (l *lexer) startTagRest(t *token) *Error {
 // addAttr appends an attribute to l.attrs: field by field where there is
 // room, which costs less than copying a whole rawAttr into the (pooled,
 // heap) array.
-func (l *lexer) addAttr(name, value []byte, colon int) {
-	escape := bytes.IndexByte(value, '&') >= 0
+func (l *lexer) addAttr(n0, n1, v0, v1, colon int) {
+	escape := bytes.IndexByte(l.b[v0:v1], '&') >= 0
 	if n := len(l.attrs); n < cap(l.attrs) {
 		l.attrs = l.attrs[:n+1]
 		a := &l.attrs[n]
-		a.name, a.value, a.escape, a.colon = name, value, escape, colon
+		a.n0, a.n1, a.v0, a.v1, a.colon, a.escape = n0, n1, v0, v1, colon, escape
 		return
 	}
-	l.attrs = append(l.attrs, rawAttr{name: name, value: value, escape: escape, colon: colon})
+	l.attrs = append(l.attrs, rawAttr{n0: n0, n1: n1, v0: v0, v1: v1, colon: colon, escape: escape})
 }
 
 // appendDecoded appends s with character and predefined entity references

@@ -248,8 +248,11 @@ func classifyNS(uri []byte) nsID {
 	return nsOther
 }
 
+// openElem is an open element: its qualified name as offsets into the
+// input (no pointer: no write barrier when pushed into the pooled array)
+// and the length of parser.ns before its declarations.
 type openElem struct {
-	qname  []byte
+	q0, q1 int
 	nsMark int
 }
 
@@ -274,13 +277,14 @@ type arena struct {
 	sec   Security
 	ut    [1]UsernameToken
 	el    [4]Element
-	scope [6]nsBind
-	body  [4]nsBind // Envelope.bodyScope
+	scope [6]nsBind // Security.scope, or Envelope.bodyScope without a Security
 }
 
-// scratch is a parser's working state. It never ends up in the result, so
-// it is reused from parse to parse (scratchPool) instead of being
-// allocated and zeroed each time (about 2 KB).
+// scratch is the arrays of a parser's working state. It never ends up in
+// the result, so it is reused from parse to parse (scratchPool) instead of
+// being allocated and zeroed each time (about 1.5 KB). The parser itself
+// is on Parse's stack (its writes carry no GC write barrier); p only keeps
+// its text buffers from parse to parse, and is otherwise zero.
 type scratch struct {
 	p     parser
 	ns    [8]nsBind
@@ -295,10 +299,11 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // maxPooledText bounds the text buffers a pooled scratch keeps.
 const maxPooledText = 4 << 10
 
-// release wipes what the parse left in s (pointers into its input, the
-// token's texts, a password among them) and returns s to the pool.
-func (s *scratch) release() {
-	text, sc := s.p.text, s.p.scratch
+// release wipes what the parse p left in s (pointers into its input, the
+// token's texts, a password among them), keeps p's text buffers in s, and
+// returns s to the pool.
+func (s *scratch) release(p *parser) {
+	text, sc := p.text, p.scratch
 	clear(text[:cap(text)])
 	clear(sc[:cap(sc)])
 	if cap(text) > maxPooledText {
@@ -310,12 +315,11 @@ func (s *scratch) release() {
 	// Only the parts of the arrays this parse wrote: high-water marks, and
 	// the lengths at the end for what was appended after the last mark
 	// (a start tag the lexer refused halfway, a token left open).
-	p := &s.p
 	clear(s.ns[:min(max(p.nsHigh, len(p.ns)), len(s.ns))])
 	clear(s.stack[:min(max(p.stackHigh, len(p.stack)), len(s.stack))])
 	clear(s.attrs[:min(max(p.attrsHigh, len(p.lex.attrs)), len(s.attrs))])
 	clear(s.utBuf[:min(max(p.utHigh, len(p.utText)), len(s.utBuf))])
-	s.p = parser{text: text[:0], scratch: sc[:0]}
+	s.p.text, s.p.scratch = text[:0], sc[:0]
 	scratchPool.Put(s)
 }
 
@@ -364,23 +368,28 @@ var (
 	bXML   = []byte("xml")
 )
 
+// noOptions stands for nil Options; the parser never writes to its Options.
+var noOptions Options
+
 // Parse extracts the Security header of a SOAP envelope. Errors are *Error
 // values carrying the WS-Security fault code for the client and the exact
 // reason for the log.
 func Parse(b []byte, opts *Options) (*Envelope, error) {
 	if opts == nil {
-		opts = &Options{}
+		opts = &noOptions // read only: no allocation per call
 	}
 	// One allocation holds the typical result; the parser's state is
 	// reused.
 	a := &arena{}
 	sc := scratchPool.Get().(*scratch)
-	defer sc.release()
-	p := &sc.p
+	var ps parser
+	p := &ps
+	p.text, p.scratch = sc.p.text, sc.p.scratch
+	defer sc.release(p)
 	p.arena = a
 	p.opts, p.lim = opts, opts.Limits.withDefaults()
 	p.lex.b = b
-	p.lex.lim = &p.lim
+	p.lex.maxAttrs = p.lim.MaxAttributes
 	p.lex.attrs = sc.attrs[:0]
 	p.utText = sc.utBuf[:0]
 	a.env.Raw = b
@@ -438,10 +447,10 @@ func (p *parser) run() error {
 		checked = t.end
 		switch t.kind {
 		case tokPI:
-			if !first || !bytes.Equal(t.name, bXML) {
+			if !first || !bytes.Equal(t.name(b), bXML) {
 				return &Error{Code: InvalidSecurity, Reason: "processing instructions are not allowed in a SOAP message"}
 			}
-			if err := checkXMLDecl(t.data); err != nil {
+			if err := checkXMLDecl(t.data(b)); err != nil {
 				return err
 			}
 		case tokComment:
@@ -530,7 +539,8 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 			return false, err
 		}
 	}
-	prefix, local := splitAt(t.name, t.colon)
+	qname := t.name(p.lex.b)
+	prefix, local := splitAt(qname, t.colon)
 	space, sid, ok := p.lookupNS(prefix)
 	if !ok {
 		return false, errorf(InvalidSecurity, "undeclared namespace prefix %q", prefix)
@@ -587,7 +597,8 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 	if t.selfClose {
 		p.ns = p.ns[:mark]
 	}
-	p.stack = append(p.stack, openElem{qname: t.name, nsMark: mark})
+	// A start tag's name begins just after its '<'.
+	p.stack = append(p.stack, openElem{q0: t.n0, q1: t.n1, nsMark: mark})
 	p.state = append(p.state, st)
 	p.stackHigh = max(p.stackHigh, len(p.stack))
 	p.resetText()
@@ -602,22 +613,26 @@ func (p *parser) onStart(t *token) (done bool, err error) {
 // others reports whether the tag has attributes that are not namespace
 // declarations (for resolveAttrs).
 func (p *parser) declareNS() (others bool, err error) {
-	for _, a := range p.lex.attrs {
+	b := p.lex.b
+	for i := range p.lex.attrs {
+		a := &p.lex.attrs[i]
+		name := b[a.n0:a.n1]
 		switch {
-		case bytes.Equal(a.name, bXMLNS):
+		case bytes.Equal(name, bXMLNS):
 			if a.escape {
 				return false, &Error{Code: InvalidSecurity, Reason: "entity reference in a namespace name"}
 			}
-			p.pushNS(nil, a.value)
-		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
-			if a.escape || len(a.value) == 0 {
+			p.pushNS(nil, b[a.v0:a.v1])
+		case len(name) > 6 && bytes.HasPrefix(name, []byte("xmlns:")):
+			value := b[a.v0:a.v1]
+			if a.escape || len(value) == 0 {
 				return false, &Error{Code: InvalidSecurity, Reason: "malformed namespace declaration"}
 			}
-			pf := a.name[6:]
-			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
+			pf := name[6:]
+			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(value, bNSXML) {
 				return false, &Error{Code: InvalidSecurity, Reason: "reserved namespace prefix redeclared"}
 			}
-			p.pushNS(pf, a.value)
+			p.pushNS(pf, value)
 		default:
 			others = true
 		}
@@ -644,19 +659,22 @@ func (p *parser) pushNS(prefix, uri []byte) {
 // ra with their namespaces resolved; two attributes may not share an
 // expanded name.
 func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
-	for _, a := range p.lex.attrs {
-		if a.escape {
+	b := p.lex.b
+	for i := range p.lex.attrs {
+		if a := &p.lex.attrs[i]; a.escape {
 			var ok bool
-			if p.scratch, ok = appendDecoded(p.scratch[:0], a.value, true); !ok {
+			if p.scratch, ok = appendDecoded(p.scratch[:0], b[a.v0:a.v1], true); !ok {
 				return nil, &Error{Code: InvalidSecurity, Reason: "undefined entity reference in an attribute value"}
 			}
 		}
 	}
-	for _, a := range p.lex.attrs {
-		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
+	for i := range p.lex.attrs {
+		a := &p.lex.attrs[i]
+		name := b[a.n0:a.n1]
+		if bytes.Equal(name, bXMLNS) || bytes.HasPrefix(name, []byte("xmlns:")) {
 			continue
 		}
-		ap, al := splitAt(a.name, a.colon)
+		ap, al := splitAt(name, a.colon)
 		var as []byte
 		aid := nsNone
 		if len(ap) > 0 {
@@ -670,7 +688,7 @@ func (p *parser) resolveAttrs(ra []resolvedAttr) ([]resolvedAttr, error) {
 				return nil, &Error{Code: InvalidSecurity, Reason: "two attributes with the same expanded name"}
 			}
 		}
-		ra = append(ra, resolvedAttr{space: as, sid: aid, local: al, value: a.value, escape: a.escape})
+		ra = append(ra, resolvedAttr{space: as, sid: aid, local: al, value: b[a.v0:a.v1], escape: a.escape})
 	}
 	return ra, nil
 }
@@ -691,7 +709,7 @@ func (p *parser) startRoot(t *token, n *elemName) (uint8, error) {
 	default:
 		return 0, errorf(InvalidSecurity, "unknown SOAP envelope namespace %q", n.space)
 	}
-	p.env.envName = t.name
+	p.env.envName = t.name(p.lex.b)
 	return inEnvelope, nil
 }
 
@@ -707,8 +725,7 @@ func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, ma
 		return inHeader, false, nil
 	case bytes.Equal(n.local, []byte("Body")):
 		p.env.BodyStart = t.start
-		// A copy: p.ns is the pooled scratch's.
-		p.env.bodyScope = slices.Clip(append(p.arena.body[:0], p.ns[:mark]...))
+		p.env.bodyScope = p.bodyScope(mark)
 		for _, a := range ra {
 			if isIDAttr(a) {
 				v, err := attrString(a)
@@ -721,6 +738,17 @@ func (p *parser) startEnvelopeChild(t *token, n *elemName, ra []resolvedAttr, ma
 		return 0, true, nil
 	}
 	return 0, false, errorf(InvalidSecurity, "unexpected element %s in the Envelope before the Body", n.local)
+}
+
+// bodyScope returns the namespace bindings in scope at the Body start tag,
+// the first mark of p.ns (the Envelope's). They are the first mark of the
+// Security's scope, which are copies of the same bindings: shared, when
+// there is a Security. Else a copy (p.ns is the pooled scratch's).
+func (p *parser) bodyScope(mark int) []nsBind {
+	if s := p.env.Security; s != nil && len(s.scope) >= mark {
+		return s.scope[:mark:mark]
+	}
+	return slices.Clip(append(p.arena.scope[:0], p.ns[:mark]...))
 }
 
 func (p *parser) resetText() {
@@ -1038,7 +1066,7 @@ func (p *parser) tsChild(sid nsID, local []byte) error {
 func (p *parser) onText(t *token) error {
 	n := len(p.state)
 	if n == 0 {
-		if t.kind == tokText && isAllSpace(t.data) {
+		if t.kind == tokText && isAllSpace(t.data(p.lex.b)) {
 			return nil
 		}
 		return &Error{Code: InvalidSecurity, Reason: "text outside the root element"}
@@ -1050,13 +1078,13 @@ func (p *parser) onText(t *token) error {
 		// references must still be well-formed.
 		if t.kind == tokText && t.escape {
 			var ok bool
-			if p.scratch, ok = appendDecoded(p.scratch[:0], t.data, false); !ok {
+			if p.scratch, ok = appendDecoded(p.scratch[:0], t.data(p.lex.b), false); !ok {
 				return &Error{Code: InvalidSecurity, Reason: "undefined entity reference in text"}
 			}
 		}
 		return nil
 	}
-	data := t.data
+	data := t.data(p.lex.b)
 	if t.kind == tokText && t.escape {
 		if p.textRef != nil {
 			p.text = append(p.text, p.textRef...)
@@ -1106,8 +1134,8 @@ func (p *parser) onEnd(t *token) error {
 	if n == 0 {
 		return &Error{Code: InvalidSecurity, Reason: "end tag without a start tag"}
 	}
-	if !bytes.Equal(p.stack[n-1].qname, t.name) {
-		return errorf(InvalidSecurity, "end tag %q does not match start tag %q", t.name, p.stack[n-1].qname)
+	if q, name := p.lex.b[p.stack[n-1].q0:p.stack[n-1].q1], t.name(p.lex.b); !bytes.Equal(q, name) {
+		return errorf(InvalidSecurity, "end tag %q does not match start tag %q", name, q)
 	}
 	return p.closeElement(t.end)
 }

@@ -37,7 +37,6 @@ type BodyChecker struct {
 	err     error
 
 	lex     lexer
-	lim     Limits
 	stack   []bodyElem
 	names   []byte // the open elements' qualified names
 	ns      []bodyNS
@@ -79,8 +78,8 @@ const (
 // env.Raw may be reused afterwards. Feed it the bytes from env.BodyStart on
 // with Write and call Close at the end of the message.
 func NewBodyChecker(env *Envelope) *BodyChecker {
-	c := &BodyChecker{lim: Limits{MaxAttributes: maxBodyAttributes}}
-	c.lex.lim = &c.lim
+	c := &BodyChecker{}
+	c.lex.maxAttrs = maxBodyAttributes
 	c.names = append(c.names, env.envName...)
 	c.stack = append(c.stack, bodyElem{n0: 0, n1: int32(len(env.envName))})
 	for _, b := range env.bodyScope {
@@ -447,31 +446,36 @@ func (c *BodyChecker) start(t token, at int64) error {
 		return c.fail(at, "elements nested deeper than %d", maxBodyDepth)
 	}
 	mark := len(c.ns)
-	for _, a := range c.lex.attrs {
+	b := c.lex.b
+	for i := range c.lex.attrs {
+		a := &c.lex.attrs[i]
+		name := b[a.n0:a.n1]
 		switch {
-		case bytes.Equal(a.name, bXMLNS):
+		case bytes.Equal(name, bXMLNS):
 			if a.escape {
 				return c.fail(at, "entity reference in a namespace name")
 			}
-			c.pushNS(nil, a.value, classifyNS(a.value))
-		case len(a.name) > 6 && bytes.HasPrefix(a.name, []byte("xmlns:")):
-			if a.escape || len(a.value) == 0 {
+			value := b[a.v0:a.v1]
+			c.pushNS(nil, value, classifyNS(value))
+		case len(name) > 6 && bytes.HasPrefix(name, []byte("xmlns:")):
+			value := b[a.v0:a.v1]
+			if a.escape || len(value) == 0 {
 				return c.fail(at, "malformed namespace declaration")
 			}
-			pf := a.name[6:]
-			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(a.value, bNSXML) {
+			pf := name[6:]
+			if bytes.Equal(pf, bXMLNS) || bytes.Equal(pf, bXML) && !bytes.Equal(value, bNSXML) {
 				return c.fail(at, "reserved namespace prefix redeclared")
 			}
-			c.pushNS(pf, a.value, classifyNS(a.value))
+			c.pushNS(pf, value, classifyNS(value))
 		}
 	}
 	// Pushed before any check can fail, so that the declarations are
 	// popped with the element.
 	n0 := int32(len(c.names))
-	c.names = append(c.names, t.name...)
+	c.names = append(c.names, t.name(c.lex.b)...)
 	c.stack = append(c.stack, bodyElem{n0: n0, n1: int32(len(c.names)), nsMark: int32(mark)})
 
-	prefix, local := splitQName(t.name)
+	prefix, local := splitQName(t.name(c.lex.b))
 	space, sid, ok := c.lookupNS(prefix)
 	if !ok {
 		return c.fail(at, "undeclared namespace prefix %q", prefix)
@@ -480,17 +484,19 @@ func (c *BodyChecker) start(t token, at int64) error {
 	// qualified name (the tokenizer refuses that) only if both are
 	// prefixed: only those are compared.
 	c.qattrs = c.qattrs[:0]
-	for _, a := range c.lex.attrs {
-		if bytes.Equal(a.name, bXMLNS) || bytes.HasPrefix(a.name, []byte("xmlns:")) {
+	for i := range c.lex.attrs {
+		a := &c.lex.attrs[i]
+		name := b[a.n0:a.n1]
+		if bytes.Equal(name, bXMLNS) || bytes.HasPrefix(name, []byte("xmlns:")) {
 			continue
 		}
 		if a.escape {
 			var ok bool
-			if c.scratch, ok = appendDecoded(c.scratch[:0], a.value, true); !ok {
+			if c.scratch, ok = appendDecoded(c.scratch[:0], b[a.v0:a.v1], true); !ok {
 				return c.fail(at, "undefined entity reference in an attribute value")
 			}
 		}
-		ap, al := splitQName(a.name)
+		ap, al := splitQName(name)
 		if len(ap) == 0 {
 			continue
 		}
@@ -528,13 +534,14 @@ func (c *BodyChecker) start(t token, at int64) error {
 }
 
 func (c *BodyChecker) end(t token, at int64) error {
+	name := t.name(c.lex.b)
 	n := len(c.stack)
 	if n == 0 {
-		return c.fail(at, "end tag %q after the end of the SOAP Envelope", t.name)
+		return c.fail(at, "end tag %q after the end of the SOAP Envelope", name)
 	}
 	top := c.stack[n-1]
-	if !bytes.Equal(c.names[top.n0:top.n1], t.name) {
-		return c.fail(at, "end tag %q does not match start tag %q", t.name, c.names[top.n0:top.n1])
+	if !bytes.Equal(c.names[top.n0:top.n1], name) {
+		return c.fail(at, "end tag %q does not match start tag %q", name, c.names[top.n0:top.n1])
 	}
 	c.pop()
 	if len(c.stack) == 0 {

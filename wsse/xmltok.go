@@ -15,7 +15,6 @@ import (
 // namespaces or check what comes outside the root element: the caller does.
 type XMLTokenizer struct {
 	l     lexer
-	lim   Limits
 	attrs []XMLAttr
 }
 
@@ -64,8 +63,7 @@ func NewXMLTokenizer(b []byte, start, maxAttrs int) (*XMLTokenizer, error) {
 		return nil, &Error{Code: InvalidSecurity, Reason: "character not allowed in XML"}
 	}
 	z := &XMLTokenizer{}
-	z.lim.MaxAttributes = maxAttrs
-	z.l = lexer{b: b, pos: start, lim: &z.lim}
+	z.l = lexer{b: b, pos: start, maxAttrs: maxAttrs}
 	return z, nil
 }
 
@@ -86,17 +84,26 @@ func (z *XMLTokenizer) Read(out *XMLToken) error {
 	if err := z.l.nextInto(&t); err != nil {
 		return err
 	}
-	*out = XMLToken{Kind: XMLTokenKind(t.kind), Name: t.name, Data: t.data, SelfClose: t.selfClose, Start: t.start, End: t.end}
+	*out = XMLToken{Kind: XMLTokenKind(t.kind), SelfClose: t.selfClose, Start: t.start, End: t.end}
+	switch t.kind {
+	case tokStart, tokEnd:
+		out.Name = t.name(z.l.b)
+	case tokPI:
+		out.Name, out.Data = t.name(z.l.b), t.data(z.l.b)
+	case tokText, tokCDATA, tokComment:
+		out.Data = t.data(z.l.b)
+	}
 	switch t.kind {
 	case tokStart:
 		z.attrs = z.attrs[:0]
-		for _, a := range z.l.attrs {
-			z.attrs = append(z.attrs, XMLAttr{Name: a.name, Value: a.value})
+		for i := range z.l.attrs {
+			a := &z.l.attrs[i]
+			z.attrs = append(z.attrs, XMLAttr{Name: rawAttrName(z.l.b, a), Value: rawAttrValue(z.l.b, a)})
 		}
 		out.Attrs = z.attrs
 	case tokPI:
-		if bytes.Equal(t.name, bXML) {
-			if err := checkXMLDecl(t.data); err != nil {
+		if bytes.Equal(t.name(z.l.b), bXML) {
+			if err := checkXMLDecl(t.data(z.l.b)); err != nil {
 				return err
 			}
 		}
