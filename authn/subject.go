@@ -7,6 +7,8 @@ package authn
 import (
 	"slices"
 	"time"
+
+	"github.com/authsvc/authsvc/internal/uniq"
 )
 
 // Subject is the verified identity that the chain produces and that goes
@@ -60,12 +62,27 @@ type Reply struct {
 	Negotiate []byte
 }
 
-// AddGroups appends groups that the subject does not have yet.
+// AddGroups appends groups that the subject does not have yet, in order,
+// skipping empty names and duplicates.
 func (s *Subject) AddGroups(groups ...string) {
-	for _, g := range groups {
-		if g != "" && !slices.Contains(s.Groups, g) {
-			s.Groups = append(s.Groups, g)
+	s.Groups = uniq.Append(s.Groups, groups, true)
+}
+
+// RemoveGroups removes these groups from the subject's, keeping the order
+// of the others.
+func (s *Subject) RemoveGroups(groups ...string) {
+	s.Groups = uniq.Remove(s.Groups, groups)
+}
+
+// MergeAttribute appends to an attribute the values it does not have yet,
+// in order.
+func (s *Subject) MergeAttribute(name string, values ...string) {
+	held := s.Attributes[name]
+	if merged := uniq.Append(held, values, false); len(merged) != len(held) {
+		if s.Attributes == nil {
+			s.Attributes = make(map[string][]string)
 		}
+		s.Attributes[name] = merged
 	}
 }
 
