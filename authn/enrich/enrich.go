@@ -155,11 +155,7 @@ func (m *Module) Login(ctx context.Context, _ *authn.Request, s *authn.Subject) 
 	s.AddGroups(u.Groups...)
 	if m.attributes {
 		for _, k := range sortedKeys(u.Attributes) {
-			for _, v := range u.Attributes[k] {
-				if !slices.Contains(s.Attributes[k], v) {
-					s.AddAttribute(k, v)
-				}
-			}
+			s.MergeAttribute(k, u.Attributes[k]...)
 		}
 	}
 	m.log.Debug("enrich: added directory groups", "principal", s.Name(), "user", name, "groups", u.Groups)
@@ -177,16 +173,18 @@ func (m *Module) nameSIDs(ctx context.Context, s *authn.Subject) error {
 		return fmt.Errorf("enrich: resolving the group SIDs of %s: %w", s.Name(), err)
 	}
 	if m.sidMode == SIDNames {
-		s.Groups = slices.DeleteFunc(s.Groups, func(g string) bool { return slices.Contains(sids, g) })
+		s.RemoveGroups(sids...)
 	}
+	named := make([]string, 0, len(names))
 	var unknown []string
 	for _, sid := range sids {
 		if n, ok := names[sid]; ok {
-			s.AddGroups(n)
+			named = append(named, n)
 		} else {
 			unknown = append(unknown, sid)
 		}
 	}
+	s.AddGroups(named...)
 	if len(unknown) > 0 {
 		m.log.Debug("enrich: group SIDs without a name in the directory", "principal", s.Name(), "sids", unknown)
 	}

@@ -27,7 +27,7 @@ users:
     groups: [devs]
 `
 
-func fileRegistry(t *testing.T) *registry.File {
+func fileRegistry(t testing.TB) *registry.File {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "users.yaml")
 	if err := os.WriteFile(p, []byte(usersYAML), 0o600); err != nil {

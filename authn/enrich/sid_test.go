@@ -3,6 +3,7 @@ package enrich_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -126,5 +127,34 @@ func TestSIDGroupsConfig(t *testing.T) {
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s/%q: %v, want %q", tc.reg, tc.mode, err, tc.err)
 		}
+	}
+}
+
+// BenchmarkSIDNames: the enricher naming an Active Directory user's group
+// SIDs (n of them, from the PAC, all known to the directory) in SIDNames
+// mode, then adding the directory's groups: the work is the Subject's
+// group list, the stand-in directory answers from a map.
+func BenchmarkSIDNames(b *testing.B) {
+	for _, n := range []int{10, 300, 3000} {
+		b.Run(fmt.Sprintf("sids=%d", n), func(b *testing.B) {
+			sids := make([]string, n)
+			names := make(map[string]string, n)
+			for i := range sids {
+				sids[i] = fmt.Sprintf("S-1-5-21-3623811015-3361044348-30300820-%d", 1000+i)
+				names[sids[i]] = fmt.Sprintf("Group %d", i)
+			}
+			dir := &sidDirectory{File: fileRegistry(b), names: names}
+			m := enrich.New(dir, enrich.StripRealm("AD.EXAMPLE.TEST"), enrich.SIDGroups(dir, enrich.SIDNames))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				s := &authn.Subject{Principal: "alice", Realm: "AD.EXAMPLE.TEST", Method: "Kerberos"}
+				s.AddGroups(sids...)
+				s.AddAttribute("group_sids", sids...)
+				if ok, err := m.Login(ctx, request(), s); !ok || err != nil || len(s.Groups) != n+2 {
+					b.Fatalf("%v %v, %d groups", ok, err, len(s.Groups))
+				}
+			}
+		})
 	}
 }

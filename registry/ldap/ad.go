@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/authsvc/authsvc/internal/logsafe"
+	"github.com/authsvc/authsvc/internal/uniq"
 	"github.com/authsvc/authsvc/registry"
 )
 
@@ -203,10 +203,9 @@ func (r *Registry) ResolveSIDs(ctx context.Context, sids []string) (map[string]s
 		if _, err := sidBytes(s); err != nil {
 			return nil, fmt.Errorf("ldap: SID %q: %w", logsafe.Clip(s, logsafe.MaxName), err)
 		}
-		if !slices.Contains(missing, s) {
-			missing = append(missing, s)
-		}
+		missing = append(missing, s)
 	}
+	missing = uniq.Append(nil, missing, false) // each SID once, in order
 	const batch = 64
 	for len(missing) > 0 {
 		n := min(batch, len(missing))

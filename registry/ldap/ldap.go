@@ -70,6 +70,7 @@ import (
 
 	"github.com/authsvc/authsvc/health"
 	"github.com/authsvc/authsvc/internal/logsafe"
+	"github.com/authsvc/authsvc/internal/uniq"
 	"github.com/authsvc/authsvc/registry"
 )
 
@@ -454,20 +455,19 @@ func (r *Registry) userFromEntry(ctx context.Context, name string, e *goldap.Ent
 		}
 	}
 	if us.MemberOfAttribute != "" {
-		for _, dn := range e.GetEqualFoldAttributeValues(us.MemberOfAttribute) {
-			if g := rdnValue(dn); g != "" {
-				u.Groups = appendNew(u.Groups, g)
-			}
+		dns := e.GetEqualFoldAttributeValues(us.MemberOfAttribute)
+		names := make([]string, len(dns))
+		for i, dn := range dns {
+			names[i] = rdnValue(dn) // "" for a DN without a value: skipped
 		}
+		u.Groups = uniq.Append(u.Groups, names, true)
 	}
 	if r.cfg.GroupSearch != nil {
 		groups, err := r.searchGroups(ctx, e)
 		if err != nil {
 			return nil, err
 		}
-		for _, g := range groups {
-			u.Groups = appendNew(u.Groups, g)
-		}
+		u.Groups = uniq.Append(u.Groups, groups, false)
 	}
 	return u, nil
 }
@@ -512,12 +512,10 @@ func (r *Registry) searchGroups(ctx context.Context, e *goldap.Entry) ([]string,
 	}
 	var groups []string
 	for _, g := range res.Entries {
-		for _, v := range g.GetEqualFoldAttributeValues(gs.NameAttribute) {
-			groups = appendNew(groups, v)
-		}
+		groups = append(groups, g.GetEqualFoldAttributeValues(gs.NameAttribute)...)
 	}
 	slices.Sort(groups)
-	return groups, nil
+	return slices.Compact(groups), nil
 }
 
 // rdnValue returns the value of a DN's first RDN: "soap-users" for
@@ -528,13 +526,6 @@ func rdnValue(dn string) string {
 		return ""
 	}
 	return d.RDNs[0].Attributes[0].Value
-}
-
-func appendNew(list []string, v string) []string {
-	if slices.Contains(list, v) {
-		return list
-	}
-	return append(list, v)
 }
 
 // wrapUnavailable marks technical failures for the chain.
