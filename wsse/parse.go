@@ -1311,6 +1311,14 @@ func daysIn(month, year int) int {
 // version="1.0", an optional encoding that is UTF-8 (the only one read
 // here), an optional standalone.
 func checkXMLDecl(d []byte) *Error {
+	if commonXMLDecl(d) {
+		return nil
+	}
+	return readXMLDecl(d)
+}
+
+// readXMLDecl is checkXMLDecl for any declaration.
+func readXMLDecl(d []byte) *Error {
 	bad := func(why string) *Error {
 		return errorf(InvalidSecurity, "unsupported XML declaration: %s", why)
 	}
@@ -1365,4 +1373,26 @@ func checkXMLDecl(d []byte) *Error {
 		return bad("no version")
 	}
 	return nil
+}
+
+// commonXMLDecl reports whether d is one of the declarations clients
+// usually send, which checkXMLDecl accepts: version 1.0 and optionally an
+// encoding of UTF-8, each preceded by one space, quoted alike, nothing
+// else. Anything else goes through checkXMLDecl's general reading.
+func commonXMLDecl(d []byte) bool {
+	const version, encoding = " version=", " encoding="
+	if len(d) < len(version)+5 || string(d[:len(version)]) != version {
+		return false
+	}
+	q := d[len(version)]
+	if q != '"' && q != '\'' || string(d[len(version)+1:len(version)+4]) != "1.0" || d[len(version)+4] != q {
+		return false
+	}
+	rest := d[len(version)+5:]
+	if len(rest) == 0 {
+		return true
+	}
+	return len(rest) == len(encoding)+7 && string(rest[:len(encoding)]) == encoding &&
+		rest[len(encoding)] == q && rest[len(rest)-1] == q &&
+		bytes.EqualFold(rest[len(encoding)+1:len(rest)-1], []byte("utf-8"))
 }

@@ -253,3 +253,42 @@ func TestParseLeavesNothingInScratch(t *testing.T) {
 		scratchPool.Put(sc)
 	}
 }
+
+// TestCommonXMLDecl checks that the declarations commonXMLDecl takes
+// without reading them are ones readXMLDecl accepts, and that
+// checkXMLDecl answers as readXMLDecl does.
+func TestCommonXMLDecl(t *testing.T) {
+	var decls []string
+	for _, v := range []string{"1.0", "1.1", "1.", "1.00"} {
+		for _, q := range []string{`"`, `'`} {
+			for _, q2 := range []string{`"`, `'`} {
+				for _, enc := range []string{"", "utf-8", "UTF-8", "Utf-8", "utf-16", "utf8", "latin1", "utf-8 "} {
+					for _, sep := range []string{" ", "", "  ", "\t"} {
+						d := " version=" + q + v + q
+						if enc != "" {
+							d += sep + "encoding=" + q2 + enc + q2
+						}
+						decls = append(decls, d, d+" ", d+` standalone="yes"`, d+"x", "  "+d[1:])
+					}
+				}
+			}
+		}
+	}
+	decls = append(decls, "", " ", " version=", ` version="1.0`, ` version='1.0"`, ` version="1.0" encoding=`, ` encoding="utf-8" version="1.0"`)
+	common := 0
+	for _, d := range decls {
+		got, want := checkXMLDecl([]byte(d)), readXMLDecl([]byte(d))
+		if (got == nil) != (want == nil) || got != nil && got.Reason != want.Reason {
+			t.Errorf("checkXMLDecl(%q) = %v, readXMLDecl: %v", d, got, want)
+		}
+		if commonXMLDecl([]byte(d)) {
+			common++
+			if want != nil {
+				t.Errorf("commonXMLDecl takes %q, which readXMLDecl refuses: %v", d, want)
+			}
+		}
+	}
+	if common == 0 {
+		t.Error("commonXMLDecl took none of the declarations")
+	}
+}
