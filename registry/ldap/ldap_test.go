@@ -546,3 +546,67 @@ func TestTraceResolved(t *testing.T) {
 		check("nobody", "guess", "")
 	}
 }
+
+// TestManyGroups: a user in hundreds of groups, as directory users of large
+// organizations are: 400 groups through memberOf (groupOfNames, which the
+// memberof overlay maintains), 300 found by the group search
+// (groupOfUniqueNames), and 100 posixGroups whose names repeat memberOf
+// ones (in a sub-OU). Every group comes once; the memberOf ones first, then
+// the searched ones not already there, sorted.
+func TestManyGroups(t *testing.T) {
+	l := testenv.StartLDAP(t)
+	c, err := goldap.DialURL(l.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(l.AdminDN, l.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	bob := "uid=bob,ou=people," + l.BaseDN
+	add := func(dn string, attrs map[string][]string) {
+		t.Helper()
+		req := goldap.NewAddRequest(dn, nil)
+		for k, v := range attrs {
+			req.Attribute(k, v)
+		}
+		if err := c.Add(req); err != nil {
+			t.Fatalf("adding %s: %v", dn, err)
+		}
+	}
+	var want []string
+	for i := range 400 {
+		cn := fmt.Sprintf("m-%03d", i)
+		add("cn="+cn+",ou=groups,"+l.BaseDN, map[string][]string{"objectClass": {"groupOfNames"}, "cn": {cn}, "member": {bob}})
+		want = append(want, cn)
+	}
+	var searched []string
+	for i := range 300 {
+		cn := fmt.Sprintf("u-%03d", i)
+		add("cn="+cn+",ou=groups,"+l.BaseDN, map[string][]string{"objectClass": {"groupOfUniqueNames"}, "cn": {cn}, "uniqueMember": {bob}})
+		searched = append(searched, cn)
+	}
+	add("ou=posix,ou=groups,"+l.BaseDN, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"posix"}})
+	for i := range 100 {
+		cn := fmt.Sprintf("m-%03d", i*4) // a name memberOf already gives
+		add("cn="+cn+",ou=posix,ou=groups,"+l.BaseDN, map[string][]string{"objectClass": {"posixGroup"}, "cn": {cn},
+			"gidNumber": {fmt.Sprint(5000 + i)}, "memberUid": {"bob"}})
+	}
+	searched = append(searched, "devs")
+	slices.Sort(searched)
+
+	r, _ := open(t, testConfig(l))
+	u := mustAccept(t, r, "bob", "builder")
+	if len(u.Groups) != len(want)+len(searched) {
+		t.Fatalf("%d groups, want %d: %v", len(u.Groups), len(want)+len(searched), u.Groups)
+	}
+	// The overlay's memberOf order is the server's: compare as a set.
+	head := slices.Clone(u.Groups[:len(want)])
+	slices.Sort(head)
+	if !slices.Equal(head, want) {
+		t.Errorf("memberOf groups: %v", head)
+	}
+	if tail := u.Groups[len(want):]; !slices.Equal(tail, searched) {
+		t.Errorf("searched groups: %v, want %v", tail, searched)
+	}
+}
