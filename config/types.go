@@ -67,8 +67,9 @@ func (f *FileRegistry) Open(env *Env) (registry.Set, error) {
 //	    address: 100000        # default: max_entries / 10; -1: no limit
 //	    window: 5m             # default 5m (the UsernameToken max_age)
 type MemoryReplay struct {
-	// MaxEntries bounds the cache (default 1000000); the sustained rate
-	// of fresh nonces it can hold is max_entries / max_age.
+	// MaxEntries bounds the cache (default 8000000); the sustained rate
+	// of fresh nonces it can hold is about max_entries / (max_age + 30 s),
+	// at about 24 bytes of heap per nonce held (docs/replay.md).
 	MaxEntries int `yaml:"max_entries"`
 	// Shards splits the cache into independently locked parts (default 64).
 	Shards int `yaml:"shards"`

@@ -4,6 +4,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -71,5 +74,24 @@ func TestEveryKeyIsDocumented(t *testing.T) {
 	}
 	if n < 100 {
 		t.Errorf("only %d keys generated", n)
+	}
+}
+
+// TestMemoryReplayDefault: the reference's default for the memory replay
+// cache's max_entries is the one the code applies (it is applied when the
+// cache opens, so the reference takes it from the field's comment, which
+// once said 1000000 while the code used 8000000).
+func TestMemoryReplayDefault(t *testing.T) {
+	c, err := ReadComments(testenv.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := c.Walk("replay", reflect.ValueOf(config.Builtin().Replay["memory"]()))
+	i := slices.IndexFunc(keys, func(k Key) bool { return k.Path == "replay.max_entries" })
+	if i < 0 {
+		t.Fatalf("no replay.max_entries among %v", keys)
+	}
+	if want := strconv.Itoa(config.DefaultMemoryMaxEntries); keys[i].Default != want {
+		t.Errorf("replay.max_entries documented with default %q, the code uses %s", keys[i].Default, want)
 	}
 }
