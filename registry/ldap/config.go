@@ -92,7 +92,9 @@ type UserSearch struct {
 	Attributes []string `yaml:"attributes"`
 }
 
-// GroupSearch finds the groups whose members include the user.
+// GroupSearch finds the groups whose members include the user. The search
+// is paged (RFC 2696, 500 a page), so a user may be in more groups than the
+// directory returns for one search (Active Directory's MaxPageSize).
 type GroupSearch struct {
 	// BaseDN is where groups are searched (required).
 	BaseDN string `yaml:"base_dn"`

@@ -472,6 +472,13 @@ func (r *Registry) userFromEntry(ctx context.Context, name string, e *goldap.Ent
 	return u, nil
 }
 
+// groupPageSize is how many groups one page of a group search asks for
+// (RFC 2696 paged results). A user can be in more groups than a directory
+// returns for one search (Active Directory's MaxPageSize is 1000, slapd's
+// default size limit 500); the pages together hold them all. A server that
+// does not page answers in one go, as the control is not critical.
+const groupPageSize = 500
+
 func (r *Registry) searchGroups(ctx context.Context, e *goldap.Entry) ([]string, error) {
 	gs := r.cfg.GroupSearch
 	var or strings.Builder
@@ -499,12 +506,14 @@ func (r *Registry) searchGroups(ctx context.Context, e *goldap.Entry) ([]string,
 		filter = "(&" + gs.Filter + filter + ")"
 	}
 	scope, _ := parseScope(gs.Scope)
-	req := goldap.NewSearchRequest(gs.BaseDN, scope, goldap.NeverDerefAliases, 0,
-		r.timeLimit(), false, filter, []string{gs.NameAttribute}, nil)
 	var res *goldap.SearchResult
 	err := r.with(ctx, r.search, func(c *conn) error {
+		// A new request each try: paging keeps its cookie in the request's
+		// control, which belongs to the connection that issued it.
+		req := goldap.NewSearchRequest(gs.BaseDN, scope, goldap.NeverDerefAliases, 0,
+			r.timeLimit(), false, filter, []string{gs.NameAttribute}, nil)
 		var err error
-		res, err = c.Search(req)
+		res, err = c.SearchWithPaging(req, groupPageSize)
 		return err
 	})
 	if err != nil {

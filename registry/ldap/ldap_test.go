@@ -610,3 +610,42 @@ func TestManyGroups(t *testing.T) {
 		t.Errorf("searched groups: %v, want %v", tail, searched)
 	}
 }
+
+// TestGroupSearchPastSizeLimit: a group search that matches more groups than
+// the directory's size limit (slapd here: 500 entries, as Active
+// Directory's MaxPageSize of 1000) reads them page by page instead of
+// failing the login. Before paging, bob's login failed with "Size Limit
+// Exceeded".
+func TestGroupSearchPastSizeLimit(t *testing.T) {
+	l := testenv.StartLDAP(t)
+	c, err := goldap.DialURL(l.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(l.AdminDN, l.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	bob := "uid=bob,ou=people," + l.BaseDN
+	want := []string{"devs"}
+	for i := range 1200 {
+		cn := fmt.Sprintf("big-%04d", i)
+		req := goldap.NewAddRequest("cn="+cn+",ou=groups,"+l.BaseDN, nil)
+		req.Attribute("objectClass", []string{"groupOfUniqueNames"})
+		req.Attribute("cn", []string{cn})
+		req.Attribute("uniqueMember", []string{bob})
+		if err := c.Add(req); err != nil {
+			t.Fatalf("adding %s: %v", cn, err)
+		}
+		want = append(want, cn)
+	}
+	slices.Sort(want)
+
+	cfg := testConfig(l)
+	cfg.UserSearch.MemberOfAttribute = "" // the group search alone
+	r, _ := open(t, cfg)
+	u := mustAccept(t, r, "bob", "builder")
+	if !slices.Equal(u.Groups, want) {
+		t.Errorf("%d groups, want %d: first %v", len(u.Groups), len(want), u.Groups[:min(5, len(u.Groups))])
+	}
+}

@@ -88,11 +88,13 @@ include: file:///etc/ldap/schema/nis.ldif
 
 include: file:///etc/ldap/schema/inetorgperson.ldif
 
+# 500 entries a search, as a directory's page limit (Active Directory's
+# MaxPageSize is 1000); paged searches may go past it, as in AD.
 dn: olcDatabase={-1}frontend,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcFrontendConfig
 olcDatabase: {-1}frontend
-olcSizeLimit: 500
+olcSizeLimit: size.soft=500 size.hard=500 size.prtotal=unlimited
 
 dn: olcDatabase={0}config,cn=config
 objectClass: olcDatabaseConfig
