@@ -65,7 +65,7 @@ func (c *Config) build(logger *slog.Logger, offline bool) (*Runtime, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	rt := &Runtime{Registries: map[string]registry.Set{}, Checkers: map[string]authn.Checker{}, Reloaders: map[string]registry.Reloader{}}
-	env := &Env{Logger: logger, BaseDir: filepath.Dir(c.Path), Registries: rt.Registries}
+	env := &Env{Logger: logger, BaseDir: filepath.Dir(c.Path), Registries: rt.Registries, MaxSignedBytes: c.Limits.MaxSignedBytes}
 	errs := []error{c.openStores(rt, env, logger, offline)}
 	failed := c.openRegistries(rt, env, logger, &errs)
 	entries := c.openModules(rt, env, logger, failed, &errs)

@@ -108,6 +108,13 @@ type TLS struct {
 type Limits struct {
 	// MaxBodyBytes is the largest request body (default 10485760, 10 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxSignedBytes is the largest message read whole: one whose Security
+	// header is signed (its signature is verified over every byte) or a
+	// WS-Trust request. Such a message is held in memory with its parsed
+	// tree, about 4.5 times its size; a larger one is refused with 413 once
+	// this many bytes have arrived (default 4194304, 4 MiB; at most
+	// max_body_bytes).
+	MaxSignedBytes int64 `yaml:"max_signed_bytes"`
 	// MaxHeaderBytes is the most bytes read before the SOAP Body
 	// (default 262144).
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
@@ -402,11 +409,34 @@ func (c *Config) checkListener() error {
 
 func (c *Config) checkLimits() error {
 	l := &c.Limits
-	if l.MaxBodyBytes < 0 || l.MaxHeaderBytes < 0 || l.MaxDepth < 0 || l.MaxElements < 0 || l.MaxAttributes < 0 {
+	if l.MaxBodyBytes < 0 || l.MaxSignedBytes < 0 || l.MaxHeaderBytes < 0 || l.MaxDepth < 0 || l.MaxElements < 0 || l.MaxAttributes < 0 {
 		return errors.New("limits: values must not be negative")
+	}
+	body := l.MaxBodyBytes
+	if body == 0 {
+		body = DefaultMaxBodyBytes
+	}
+	if l.MaxSignedBytes == 0 {
+		l.MaxSignedBytes = min(DefaultMaxSignedBytes, body)
+	}
+	if l.MaxSignedBytes > MaxSignedBytesCap {
+		return fmt.Errorf("limits: max_signed_bytes %d is more than %d, the most a signed message may be", l.MaxSignedBytes, MaxSignedBytesCap)
+	}
+	if l.MaxSignedBytes > body {
+		return fmt.Errorf("limits: max_signed_bytes %d is more than max_body_bytes %d; a signed message is a request body, so raise max_body_bytes too", l.MaxSignedBytes, body)
 	}
 	return nil
 }
+
+// DefaultMaxBodyBytes and DefaultMaxSignedBytes are limits.max_body_bytes
+// and limits.max_signed_bytes when they are not set.
+const (
+	DefaultMaxBodyBytes   = 10 << 20
+	DefaultMaxSignedBytes = 4 << 20
+	// MaxSignedBytesCap is the largest max_signed_bytes: the verifier keeps
+	// offsets into a message as 32-bit numbers.
+	MaxSignedBytesCap = 1 << 30
+)
 
 // checkSecurity checks security.timestamp and parses security.pass_through.
 func (c *Config) checkSecurity() error {

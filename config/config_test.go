@@ -172,3 +172,34 @@ func TestFileRegistryNeedsAPath(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestMaxSignedBytes: limits.max_signed_bytes defaults to 4 MiB, or to
+// max_body_bytes when that is smaller; it may not exceed max_body_bytes (the
+// default 10 MiB when unset) nor 1 GiB.
+func TestMaxSignedBytes(t *testing.T) {
+	for doc, want := range map[string]int64{
+		"":                                 4 << 20,
+		"limits: {max_body_bytes: 1000}\n": 1000,
+		"limits: {max_body_bytes: 67108864, max_signed_bytes: 33554432}\n": 32 << 20,
+		"limits: {max_signed_bytes: 10485760}\n":                           10 << 20,
+	} {
+		c, err := Parse([]byte(doc+minimal), nil)
+		if err != nil {
+			t.Errorf("%q: %v", doc, err)
+			continue
+		}
+		if c.Limits.MaxSignedBytes != want {
+			t.Errorf("%q: max_signed_bytes %d, want %d", doc, c.Limits.MaxSignedBytes, want)
+		}
+	}
+	for doc, want := range map[string]string{
+		"limits: {max_signed_bytes: 10485761}\n":                               "max_signed_bytes 10485761 is more than max_body_bytes 10485760",
+		"limits: {max_body_bytes: 1000, max_signed_bytes: 2000}\n":             "max_signed_bytes 2000 is more than max_body_bytes 1000",
+		"limits: {max_body_bytes: 4294967296, max_signed_bytes: 2147483648}\n": "is more than 1073741824",
+		"limits: {max_signed_bytes: -1}\n":                                     "must not be negative",
+	} {
+		if _, err := Parse([]byte(doc+minimal), nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v; want an error with %q", doc, err, want)
+		}
+	}
+}

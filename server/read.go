@@ -68,17 +68,24 @@ func (s *Server) discardRest(body io.Reader, res *result) error {
 	n, err := io.CopyN(io.Discard, body, left+1)
 	switch {
 	case n > left:
-		return &tooLargeError{s.o.MaxBodyBytes}
+		return &tooLargeError{s.o.MaxBodyBytes, "max_body_bytes"}
 	case errors.Is(err, io.EOF):
 		return nil
 	}
 	return err
 }
 
-type tooLargeError struct{ limit int64 }
+// tooLargeError is a body past a limit, named by its configuration key.
+type tooLargeError struct {
+	limit int64
+	key   string
+}
 
 func (e *tooLargeError) Error() string {
-	return fmt.Sprintf("message is larger than max_body_bytes %d", e.limit)
+	if e.key == "max_signed_bytes" {
+		return fmt.Sprintf("message read whole (signed, or a WS-Trust request) is larger than max_signed_bytes %d", e.limit)
+	}
+	return fmt.Sprintf("message is larger than %s %d", e.key, e.limit)
 }
 
 // readEnvelope reads the body until the parser has seen the Body start tag,
@@ -147,13 +154,21 @@ func (s *Server) readEnvelope(body io.Reader, bp *[]byte, res *result, whole fun
 }
 
 // readRest reads what is left of the body into *bp after the head already
-// there, up to max_body_bytes, and returns the whole body. The buffer grows
+// there, up to max_signed_bytes, and returns the whole body. The buffer grows
 // with what arrives, never with what Content-Length announces: a client that
-// announces 10 MiB and sends nothing must not make us hold 10 MiB.
+// announces 10 MiB and sends nothing must not make us hold 10 MiB. A body
+// past the limit is refused as soon as that much has arrived, before the
+// rest is read.
 func (s *Server) readRest(body io.Reader, bp *[]byte, res *result) ([]byte, error) {
 	for {
+		if int64(len(*bp)) > s.o.MaxSignedBytes {
+			return *bp, &tooLargeError{s.o.MaxSignedBytes, "max_signed_bytes"}
+		}
 		buf, _, eof, err := s.readMore(body, bp, res)
 		if err != nil || eof {
+			if err == nil && int64(len(buf)) > s.o.MaxSignedBytes {
+				err = &tooLargeError{s.o.MaxSignedBytes, "max_signed_bytes"}
+			}
 			return buf, err
 		}
 	}
@@ -171,7 +186,7 @@ func (s *Server) readMore(body io.Reader, bp *[]byte, res *result) (buf []byte, 
 	*bp = buf
 	res.head = buf
 	if int64(len(buf)) > s.o.MaxBodyBytes {
-		return buf, n, false, &tooLargeError{s.o.MaxBodyBytes}
+		return buf, n, false, &tooLargeError{s.o.MaxBodyBytes, "max_body_bytes"}
 	}
 	eof = errors.Is(err, io.EOF)
 	if err != nil && !eof {

@@ -237,3 +237,43 @@ func mustChain(t *testing.T) *authn.Chain {
 	}
 	return c
 }
+
+// TestMaxSignedBytes: a message read whole (its Security header holds a
+// signature) is refused with 413 and an InvalidSecurity fault once more
+// than MaxSignedBytes have arrived, without reading the rest, although
+// MaxBodyBytes would allow it; one below the limit is read and judged.
+func TestMaxSignedBytes(t *testing.T) {
+	srv, err := New(Options{Chain: mustChain(t), MaxBodyBytes: 16 << 20, MaxSignedBytes: 1 << 20,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(body int) string {
+		msg := string(wsseclient.Envelope(wsse.SOAP11, wsseclient.UsernameToken{Username: "alice", Password: "pw", NoNonce: true},
+			"<e>"+strings.Repeat("x", body)+"</e>"))
+		return strings.Replace(msg, "</wsse:Security>",
+			`<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/></wsse:Security>`, 1)
+	}
+	post := func(msg string) (*httptest.ResponseRecorder, int) {
+		body := &countingReader{r: strings.NewReader(msg)}
+		req := httptest.NewRequest(http.MethodPost, "/v1/authenticate", body)
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, req)
+		return w, body.n
+	}
+
+	big := signed(6 << 20)
+	w, read := post(big)
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "InvalidSecurity") {
+		t.Errorf("%d-byte signed message: %d %s; want 413 with an InvalidSecurity fault", len(big), w.Code, w.Body)
+	}
+	if read > 2<<20 {
+		t.Errorf("read %d bytes of a %d-byte signed message before refusing it past max_signed_bytes (1 MiB)", read, len(big))
+	}
+
+	small := signed(512 << 10)
+	if w, read := post(small); w.Code == http.StatusRequestEntityTooLarge || read != len(small) {
+		t.Errorf("%d-byte signed message: %d after reading %d bytes; want it read whole and judged", len(small), w.Code, read)
+	}
+}

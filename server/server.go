@@ -44,6 +44,10 @@ type Options struct {
 	Parse wsse.Options
 	// MaxBodyBytes bounds a request body (default 10 MiB).
 	MaxBodyBytes int64
+	// MaxSignedBytes bounds a body read whole: a message with a signed
+	// Security header, or a WS-Trust request (default 4 MiB, at most
+	// MaxBodyBytes).
+	MaxSignedBytes int64
 	// Timestamp is the policy for wsu:Timestamp in the Security header,
 	// checked by the chain's pre-step (authn.Chain.WithTimestamp).
 	Timestamp TimestampPolicy
@@ -140,6 +144,10 @@ func New(o Options) (*Server, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 10 << 20
 	}
+	if o.MaxSignedBytes <= 0 {
+		o.MaxSignedBytes = 4 << 20
+	}
+	o.MaxSignedBytes = min(o.MaxSignedBytes, o.MaxBodyBytes)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

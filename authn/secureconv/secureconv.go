@@ -164,6 +164,9 @@ type Config struct {
 	// values. Both are required; they are wired, not configured here.
 	Store  sct.Store    `yaml:"-"`
 	Replay replay.Cache `yaml:"-"`
+	// Signed bounds the envelopes whose signatures are verified (zero
+	// fields: dsig's defaults); wired from limits.max_signed_bytes.
+	Signed dsig.Limits `yaml:"-"`
 }
 
 // Validate checks the configured values (not Store and Replay) and fills in
@@ -239,7 +242,7 @@ func (m *Module) Login(ctx context.Context, req *authn.Request, s *authn.Subject
 		return false, err
 	}
 	r := m.resolver(req, until)
-	res, err := dsig.Verify(ctx, req.Envelope, r, nil)
+	res, err := dsig.Verify(ctx, req.Envelope, r, &m.cfg.Signed)
 	if err != nil {
 		return false, m.verifyError(r, err)
 	}
@@ -454,5 +457,6 @@ func (c *Config) Open(env *modenv.Env) (authn.Module, error) {
 	}
 	cfg := *c
 	cfg.Store, cfg.Replay = env.Contexts, env.Replay
+	cfg.Signed.MaxBytes = int(env.MaxSignedBytes)
 	return New(cfg)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/authsvc/authsvc/authn"
 	"github.com/authsvc/authsvc/config/modenv"
+	"github.com/authsvc/authsvc/wsse/dsig"
 )
 
 // Config is the module's configuration section (type: username), and its
@@ -62,7 +63,8 @@ func (c *Config) Open(env *modenv.Env) (authn.Module, error) {
 		return nil, err
 	}
 	m, err := New(Options{Policy: c.Policy, Passwords: reg.Passwords, Secrets: reg.Secrets,
-		Directory: reg.Directory, Replay: env.Replay, Realm: c.Realm})
+		Directory: reg.Directory, Replay: env.Replay, Realm: c.Realm,
+		Signed: dsig.Limits{MaxBytes: int(env.MaxSignedBytes)}})
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: %w", c.Registry, err)
 	}

@@ -87,7 +87,7 @@ func (m *Module) loginDerived(ctx context.Context, req *authn.Request, s *authn.
 	}
 
 	dk := &derivedKey{m: m, req: req, ut: ut, salt: salt, iter: iter}
-	res, err := dsig.Verify(ctx, req.Envelope, dk, nil)
+	res, err := dsig.Verify(ctx, req.Envelope, dk, &m.cfg.Signed)
 	if err != nil {
 		var de *dsig.Error
 		switch {

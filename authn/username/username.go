@@ -18,6 +18,7 @@ import (
 	"github.com/authsvc/authsvc/registry"
 	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/wsse"
+	"github.com/authsvc/authsvc/wsse/dsig"
 )
 
 // Policy is what the module accepts; its YAML keys are those of the
@@ -83,6 +84,9 @@ type Options struct {
 	Replay replay.Cache
 	// Realm, if set, is put in the Subject.
 	Realm string
+	// Signed bounds the envelopes whose derived-key signatures are verified
+	// (zero fields: dsig's defaults).
+	Signed dsig.Limits
 }
 
 // Module is the UsernameToken login module.

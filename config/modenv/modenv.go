@@ -34,6 +34,10 @@ type Env struct {
 	// secure_conversation section (nil when it is absent): the STS's
 	// store, which the secure_conversation module reads.
 	Contexts sct.Store
+	// MaxSignedBytes is limits.max_signed_bytes: the largest envelope the
+	// server reads whole, so the largest a module verifies a signature
+	// over (dsig.Limits.MaxBytes). 0: dsig's default.
+	MaxSignedBytes int64
 }
 
 // Registry returns the registry configured under name.

@@ -230,3 +230,50 @@ func TestWSS4JSignedSmallWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestWSS4JSignedPastDefaultLimit: a 6 MiB WSS4J derived-key message is
+// refused with 413 and an InvalidSecurity fault under the default
+// limits.max_signed_bytes (4 MiB), the log naming the key, and accepted by
+// a service configured with max_signed_bytes 8 MiB (and max_body_bytes
+// 16 MiB). Before the key existed, the verifier refused every signed
+// message over 4 MiB whatever max_body_bytes said.
+func TestWSS4JSignedPastDefaultLimit(t *testing.T) {
+	gen := wss4j.Shared(t)
+	service := func(limits string) *Service {
+		cfg := `
+registries:
+  users: {type: file, path: users.yaml}
+chain:
+  - {name: users, type: username, flag: requisite, registry: users, derived_key: true}
+` + limits + `
+log: {level: info}
+`
+		return StartService(t, cfg, map[string]string{"users.yaml": usersFile(t)})
+	}
+	msg := func() []byte {
+		m, err := gen.Envelope(wss4j.Message{User: "alice", Password: "wonderland", PayloadBytes: 6 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m) <= 6<<20 || len(m) > 8<<20 {
+			t.Fatalf("the WSS4J message has %d bytes, want 6-8 MiB", len(m))
+		}
+		return m
+	}
+
+	def := service("")
+	resp, body := def.Post(t, "/v1/authenticate", soapContentType("11"), msg())
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || faultCode(t, "11", body) != "InvalidSecurity" {
+		t.Errorf("default limits: %d %s; want 413 with InvalidSecurity", resp.StatusCode, body)
+	}
+	if l := def.LogLine(t, resp.Header.Get("X-Request-Id")); !strings.Contains(l, "max_signed_bytes 4194304") {
+		t.Errorf("log line does not name max_signed_bytes: %s", l)
+	}
+
+	raised := service("limits: {max_body_bytes: 16777216, max_signed_bytes: 8388608}")
+	resp, body = raised.Post(t, "/v1/authenticate", soapContentType("11"), msg())
+	var s subject
+	if resp.StatusCode != 200 || json.Unmarshal(body, &s) != nil || s.Principal != "alice" || s.TokenType != "DerivedKey" {
+		t.Errorf("max_signed_bytes 8 MiB: %d %s", resp.StatusCode, body)
+	}
+}

@@ -15,7 +15,9 @@ import (
 type Limits struct {
 	// MaxBytes bounds the whole envelope (default 4 MiB).
 	MaxBytes int
-	// MaxElements bounds the elements of the whole envelope (default 100,000).
+	// MaxElements bounds the elements of the whole envelope (default
+	// 100,000, or as many per byte of a MaxBytes above 4 MiB: 200,000 for
+	// 8 MiB, so that a larger limit admits messages of the same shape).
 	MaxElements int
 	// MaxDepth bounds element nesting (default 128).
 	MaxDepth int
@@ -43,6 +45,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxElements <= 0 {
 		l.MaxElements = DefaultLimits.MaxElements
+		if l.MaxBytes > DefaultLimits.MaxBytes {
+			l.MaxElements = int(int64(DefaultLimits.MaxElements) * int64(l.MaxBytes) / int64(DefaultLimits.MaxBytes))
+		}
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultLimits.MaxDepth
