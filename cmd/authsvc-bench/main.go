@@ -80,12 +80,16 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	floorURL := ""
 	if *apiURL == "" && *proxyURL == "" {
 		base, err := startAuthsvc(ctx, bare, *user, *password, *logLevel)
 		if err != nil {
 			fatal(err)
 		}
 		*apiURL, *proxyURL = base+"/v1/authenticate", base+"/soap/echo"
+		if floorURL, err = startFloor(ctx, bare, *user, *password); err != nil {
+			fatal(err)
+		}
 	}
 
 	content := "<e:Echo xmlns:e=\"urn:example:echo\"><e:text>" + string(bytes.Repeat([]byte("x"), *bodySize)) + "</e:text></e:Echo>"
@@ -98,13 +102,21 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	// The floor targets (floor.go: authsvc's mandatory work alone) are
+	// informational; each follows the authsvc target it is the floor of.
 	targets := []target{{"bare net/http handler", "bare", bare + "/"}}
 	if *apiURL != "" {
 		targets = append(targets, target{"authsvc /v1/authenticate", "api", *apiURL})
 	}
+	if floorURL != "" {
+		targets = append(targets, target{"floor: auth + JSON", "floor", floorURL + "/v1/authenticate"})
+	}
 	targets = append(targets, target{"bare httputil.ReverseProxy", "bareproxy", bareProxy + "/"})
 	if *proxyURL != "" {
 		targets = append(targets, target{"authsvc proxy mode", "proxy", *proxyURL})
+	}
+	if floorURL != "" {
+		targets = append(targets, target{"floor: auth + ReverseProxy", "floorproxy", floorURL + "/soap/echo"})
 	}
 	if *only != "" {
 		targets = onlyTargets(targets, *only)
@@ -228,15 +240,21 @@ func startBareProxy(upstream string) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// startAuthsvc runs authsvc in process with a generated configuration.
-func startAuthsvc(ctx context.Context, upstream, user, password, level string) (string, error) {
-	dir, err := os.MkdirTemp("", "authsvc-bench")
+// benchConfig writes the generated configuration (and its users file) into
+// a new temporary directory and loads it; the caller removes dir.
+func benchConfig(upstream, user, password, level string) (cfg *config.Config, dir string, err error) {
+	dir, err = os.MkdirTemp("", "authsvc-bench")
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	hash, err := registry.HashPassword(password, registry.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1})
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	users := fmt.Sprintf("users:\n  - name: %s\n    password_hash: %q\n    digest_secret: %q\n    groups: [bench]\n", user, hash, password)
 	cfgText := `
@@ -250,13 +268,19 @@ proxy:
 log: {level: ` + level + `}
 `
 	if err := os.WriteFile(filepath.Join(dir, "users.yaml"), []byte(users), 0o600); err != nil {
-		return "", err
+		return nil, "", err
 	}
 	path := filepath.Join(dir, "authsvc.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
-		return "", err
+		return nil, "", err
 	}
-	cfg, err := config.Load(path, nil)
+	cfg, err = config.Load(path, nil)
+	return cfg, dir, err
+}
+
+// startAuthsvc runs authsvc in process with the generated configuration.
+func startAuthsvc(ctx context.Context, upstream, user, password, level string) (string, error) {
+	cfg, dir, err := benchConfig(upstream, user, password, level)
 	if err != nil {
 		return "", err
 	}
