@@ -98,7 +98,9 @@ else
 			# Any other (a time in µs, two conditions) is judged by the row: met
 			# when the RESULT of every round said so.
 			t = target[name]
-			if (t ~ /^(>=|<=)[0-9.]+$/) {
+			if (t == "none") {
+				met = "n/a" # informational (a floor)
+			} else if (t ~ /^(>=|<=)[0-9.]+$/) {
 				op = substr(t, 1, 2); lim = substr(t, 3) + 0
 				met = ((op == "<=") ? (med <= lim) : (med >= lim)) ? "yes" : "no"
 			} else {
