@@ -4,6 +4,11 @@
 //
 //	negotiate -mode gokrb5 -keytab F   gokrb5's SPNEGO middleware around a trivial handler
 //	negotiate -mode bare               the trivial handler alone
+//	negotiate -mode floor -keytab F [-spn S]
+//	                                   authsvc's Kerberos module alone
+//	                                   (authn/kerberos, its Go API) around the
+//	                                   trivial handler: the floor under
+//	                                   authsvc's Negotiate path (floor.go)
 //	negotiate -mode load -url U -tokens F -conns C
 //	                                   sends every token of F (Base64, one a
 //	                                   line) once as "Authorization: Negotiate",
@@ -33,15 +38,16 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "", "gokrb5, bare or load")
-	kt := flag.String("keytab", "", "service keytab (gokrb5)")
+	mode := flag.String("mode", "", "gokrb5, bare, floor or load")
+	kt := flag.String("keytab", "", "service keytab (gokrb5, floor)")
+	spn := flag.String("spn", "HTTP/localhost@EXAMPLE.TEST", "service principal whose tickets are accepted (floor)")
 	url := flag.String("url", "", "target URL (load)")
 	tokens := flag.String("tokens", "", "token file (load)")
 	conns := flag.Int("conns", 16, "concurrent connections (load)")
 	flag.Parse()
 	switch *mode {
-	case "gokrb5", "bare":
-		serve(*mode, *kt)
+	case "gokrb5", "bare", "floor":
+		serve(*mode, *kt, *spn)
 	case "load":
 		load(*url, *tokens, *conns)
 	default:
@@ -55,8 +61,15 @@ func trivial(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-func serve(mode, ktPath string) {
+func serve(mode, ktPath, spn string) {
 	var h http.Handler = http.HandlerFunc(trivial)
+	if mode == "floor" {
+		f, err := newFloor(ktPath, spn)
+		if err != nil {
+			log.Fatal(err)
+		}
+		h = f
+	}
 	if mode == "gokrb5" {
 		kt, err := keytab.Load(ktPath)
 		if err != nil {

@@ -17,7 +17,11 @@
 #     root (CI, here) its children run as nobody/nogroup (Apache refuses to
 #     serve as root), so the temp dir and the keytab copy it reads are made
 #     readable by them;
-#   - the same trivial handler bare (no authentication).
+#   - the same trivial handler bare (no authentication);
+#   - the floor (informational): the trivial handler behind authsvc's
+#     Kerberos module alone (authn/kerberos through its Go API, the default
+#     memory replay cache, the AP-REP reply header as authsvc sends it; no
+#     chain, server, log or metrics; bench/negotiate/floor.go).
 # Fresh SPNEGO tokens (mutual flag set, as browsers do) are minted BEFORE any
 # measuring by python3-gssapi (MIT), one minting process per client
 # principal (MIT clients in different processes collide on ctime/cusec), one
@@ -39,7 +43,10 @@
 #   RESULT negotiate-gokrb5 authsvc=<rps> gokrb5=<rps> bare=<rps> cpu_us_authsvc=<µs> cpu_us_gokrb5=<µs> ratio=<median> [<min>..<max>] target=">=2" met=<yes|no>
 #   RESULT negotiate-apache authsvc=<rps> apache=<rps> cpu_us_authsvc=<µs> cpu_us_apache=<µs> ratio=<median> [<min>..<max>] target=">=5" met=<yes|no>
 # (the ratio is of requests per second; cpu_us_* are the servers' CPU per
-# request, medians over rounds)
+# request, medians over rounds) and an informational line, no target, on the
+# floor (ratio = floor/gokrb5; floor/apache; authsvc/floor: what authsvc's
+# chain and server cost above its module):
+#   RESULT negotiate-floor floor=<rps> bare=<rps> gokrb5=<rps> apache=<rps> cpu_us_floor=<µs> cpu_us_authsvc=<µs> cpu_us_gokrb5=<µs> cpu_us_apache=<µs> ratio=<median> [<min>..<max>] floor/apache=<median> [<min>..<max>] authsvc/floor=<median> [<min>..<max>] note="..."
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -137,6 +144,9 @@ PID[gokrb5]=$!
 "$TMP/negotiate" -mode bare >"$TMP/bare.addr" 2>"$TMP/bare.log" &
 PIDS+=($!)
 PID[bare]=$!
+"$TMP/negotiate" -mode floor -keytab "$KT" -spn "$SPN" >"$TMP/floor.addr" 2>"$TMP/floor.log" &
+PIDS+=($!)
+PID[floor]=$!
 
 HP=$(freeport)
 mkdir -p "$TMP/apache/htdocs" "$TMP/apache/rcache"
@@ -185,23 +195,26 @@ waitport "$HP" || { cat "$TMP/apache.out" "$TMP/apache/error.log" >&2; exit 1; }
 
 # The Go servers print their address once listening: wait for it (on a
 # loaded machine that can come after Apache is up).
-for f in gokrb5 bare; do
+for f in gokrb5 bare floor; do
 	for _ in $(seq 200); do [ -s "$TMP/$f.addr" ] && break; sleep 0.05; done
 	[ -s "$TMP/$f.addr" ] || { echo "negotiate.sh: the $f server printed no address" >&2; cat "$TMP/$f.log" >&2; exit 1; }
 	waitport "$(head -1 "$TMP/$f.addr" | cut -d: -f2)"
 done
 GO_ADDR=$(head -1 "$TMP/gokrb5.addr")
 BARE_ADDR=$(head -1 "$TMP/bare.addr")
+FLOOR_ADDR=$(head -1 "$TMP/floor.addr")
 declare -A URL=(
 	[authsvc]="http://127.0.0.1:$AP/v1/authenticate"
 	[gokrb5]="http://$GO_ADDR/"
 	[apache]="http://127.0.0.1:$HP/index.txt"
 	[bare]="http://$BARE_ADDR/"
+	[floor]="http://$FLOOR_ADDR/"
 )
-NAMES=(authsvc gokrb5 apache bare)
+NAMES=(authsvc gokrb5 apache bare floor)
+NS=${#NAMES[@]}
 # Where the rotation starts: random, so that bench/perf.sh's one-round
 # invocations do not always measure the same server first.
-OFFSET=${OFFSET:-$((RANDOM % 4))}
+OFFSET=${OFFSET:-$((RANDOM % NS))}
 echo "# negotiate: the first round starts with ${NAMES[$OFFSET]}"
 
 # cputicks NAME: the CPU time (user + system, clock ticks) used so far by
@@ -221,8 +234,8 @@ PERF_OUT=${PERF_OUT:-}
 echo "== $ROUNDS rounds of $TOKENS fresh tokens per server, $CONNS connections ($(nproc) CPUs; $(uptime))"
 for r in $(seq 0 $((ROUNDS - 1))); do
 	line="round $((r + 1)):"
-	for k in 0 1 2 3; do
-		n=${NAMES[$(((k + r + OFFSET) % 4))]}
+	for k in $(seq 0 $((NS - 1))); do
+		n=${NAMES[$(((k + r + OFFSET) % NS))]}
 		perfpid=""
 		if [ -n "$PERF_OUT" ] && [ "$n" = authsvc ]; then
 			perf record -q -F 999 -g -p "${PID[authsvc]}" -o "$PERF_OUT.r$r" 2>/dev/null &
@@ -236,7 +249,7 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 		echo "$r $n $(((after - before) * 1000000 / TICK / TOKENS))" >>"$TMP/cpu"
 		case $out in
 		*" failed=0") ;;
-		*) echo "$n: $out" >&2; echo "logs in $TMP" >&2; tail -n 5 "$TMP/authsvc.log" "$TMP/apache/error.log" "$TMP/gokrb5.log" >&2; exit 1 ;;
+		*) echo "$n: $out" >&2; echo "logs in $TMP" >&2; tail -n 5 "$TMP/authsvc.log" "$TMP/apache/error.log" "$TMP/gokrb5.log" "$TMP/floor.log" >&2; exit 1 ;;
 		esac
 		rps=${out#rps=}
 		rps=${rps%% *}
@@ -265,7 +278,7 @@ print("# negotiate: authsvc/bare %.2f (medians)" % (med["authsvc"] / med["bare"]
 # /proc over each load: what each server costs apart from the load
 # generator, which shares the machine's cores with it.
 print("# negotiate: server CPU per request, median over rounds (µs): " + ", ".join(
-    "%s %d" % (n, statistics.median(cpu[n])) for n in ("authsvc", "gokrb5", "apache", "bare") if n in cpu))
+    "%s %d" % (n, statistics.median(cpu[n])) for n in ("authsvc", "gokrb5", "apache", "bare", "floor") if n in cpu))
 if "gokrb5" in cpu and "apache" in cpu:
     print("# negotiate: CPU per request, peer/authsvc: gokrb5 %.2f, apache %.2f" % (
         statistics.median(cpu["gokrb5"]) / statistics.median(cpu["authsvc"]),
@@ -276,4 +289,13 @@ print('RESULT negotiate-gokrb5 authsvc=%.0f gokrb5=%.0f bare=%.0f cpu_us_authsvc
     med["authsvc"], med["gokrb5"], med["bare"], cu["authsvc"], cu["gokrb5"], statistics.median(g), g[0], g[-1], yn(statistics.median(g) >= 2)))
 print('RESULT negotiate-apache authsvc=%.0f apache=%.0f cpu_us_authsvc=%d cpu_us_apache=%d ratio=%.2f [%.2f..%.2f] target=">=5" met=%s' % (
     med["authsvc"], med["apache"], cu["authsvc"], cu["apache"], statistics.median(a), a[0], a[-1], yn(statistics.median(a) >= 5)))
+# Informational, no target: the floor (authsvc's Kerberos module alone).
+def pair(x, y):
+    return sorted(by[x][r] / by[y][r] for r in by[x] if r in by[y])
+fg, fa, af = pair("floor", "gokrb5"), pair("floor", "apache"), pair("authsvc", "floor")
+print("# negotiate: floor/bare %.2f (medians)" % (med["floor"] / med["bare"]))
+print('RESULT negotiate-floor floor=%.0f bare=%.0f gokrb5=%.0f apache=%.0f cpu_us_floor=%d cpu_us_authsvc=%d cpu_us_gokrb5=%d cpu_us_apache=%d ratio=%.2f [%.2f..%.2f] floor/apache=%.2f [%.2f..%.2f] authsvc/floor=%.2f [%.2f..%.2f] note="%s"' % (
+    med["floor"], med["bare"], med["gokrb5"], med["apache"], cu["floor"], cu["authsvc"], cu["gokrb5"], cu["apache"],
+    statistics.median(fg), fg[0], fg[-1], statistics.median(fa), fa[0], fa[-1], statistics.median(af), af[0], af[-1],
+    "authsvc's Kerberos module alone; ratio = floor/gokrb5"))
 EOF
