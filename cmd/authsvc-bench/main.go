@@ -103,22 +103,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	// The floor targets (floor.go: authsvc's mandatory work alone) are
-	// informational; each follows the authsvc target it is the floor of.
-	targets := []target{{"bare net/http handler", "bare", bare + "/"}}
-	if *apiURL != "" {
-		targets = append(targets, target{"authsvc /v1/authenticate", "api", *apiURL})
-	}
-	if floorURL != "" {
-		targets = append(targets, target{"floor: auth + JSON", "floor", floorURL + "/v1/authenticate"})
-	}
-	targets = append(targets, target{"bare httputil.ReverseProxy", "bareproxy", bareProxy + "/"})
-	if *proxyURL != "" {
-		targets = append(targets, target{"authsvc proxy mode", "proxy", *proxyURL})
-	}
-	if floorURL != "" {
-		targets = append(targets, target{"floor: auth + ReverseProxy", "floorproxy", floorURL + "/soap/echo"})
-	}
+	targets := allTargets(bare, *apiURL, floorURL, bareProxy, *proxyURL)
 	if *only != "" {
 		targets = onlyTargets(targets, *only)
 	}
@@ -163,6 +148,28 @@ func processCPU() time.Duration {
 
 // target is one server the load generator measures.
 type target struct{ name, key, url string }
+
+// allTargets lists the targets in the order each round measures them; an
+// empty URL leaves its target out. The floor targets (floor.go: authsvc's
+// mandatory work alone) are informational; each follows the authsvc target
+// it is the floor of.
+func allTargets(bare, api, floor, bareProxy, proxy string) []target {
+	targets := []target{{"bare net/http handler", "bare", bare + "/"}}
+	if api != "" {
+		targets = append(targets, target{"authsvc /v1/authenticate", "api", api})
+	}
+	if floor != "" {
+		targets = append(targets, target{"floor: auth + JSON", "floor", floor + "/v1/authenticate"})
+	}
+	targets = append(targets, target{"bare httputil.ReverseProxy", "bareproxy", bareProxy + "/"})
+	if proxy != "" {
+		targets = append(targets, target{"authsvc proxy mode", "proxy", proxy})
+	}
+	if floor != "" {
+		targets = append(targets, target{"floor: auth + ReverseProxy", "floorproxy", floor + "/soap/echo"})
+	}
+	return targets
+}
 
 // onlyTargets keeps the targets whose keys the comma-separated list names.
 func onlyTargets(targets []target, list string) []target {

@@ -555,14 +555,7 @@ func TestTraceResolved(t *testing.T) {
 // the searched ones not already there, sorted.
 func TestManyGroups(t *testing.T) {
 	l := testenv.StartLDAP(t)
-	c, err := goldap.DialURL(l.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Bind(l.AdminDN, l.AdminPassword); err != nil {
-		t.Fatal(err)
-	}
+	c := admin(t, l)
 	bob := "uid=bob,ou=people," + l.BaseDN
 	add := func(dn string, attrs map[string][]string) {
 		t.Helper()
@@ -618,14 +611,7 @@ func TestManyGroups(t *testing.T) {
 // Exceeded".
 func TestGroupSearchPastSizeLimit(t *testing.T) {
 	l := testenv.StartLDAP(t)
-	c, err := goldap.DialURL(l.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Bind(l.AdminDN, l.AdminPassword); err != nil {
-		t.Fatal(err)
-	}
+	c := admin(t, l)
 	bob := "uid=bob,ou=people," + l.BaseDN
 	want := []string{"devs"}
 	for i := range 1200 {
