@@ -1,11 +1,15 @@
 package kerberos
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha1"
 	"errors"
+	"hash"
+	"sync"
 
-	"github.com/jcmturner/aescts/v2"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/crypto/common"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
@@ -20,12 +24,18 @@ import (
 // message (a DeriveKey with its bit-by-bit n-fold costs more than the AES
 // and HMAC work itself); they are derived once per ticket and kept with the
 // cached ticket. Only aes*-cts-hmac-sha1-96 (RFC 3962) takes this path; any
-// other enctype goes through gokrb5's EncryptMessage/DecryptMessage.
+// other enctype goes through gokrb5's EncryptMessage/DecryptMessage. The
+// AES key schedules are made once too, and the HMACs (which hold their
+// keyed state) are pooled: requests with the same ticket run concurrently.
 type sessionKeys struct {
 	e                etype.EType
 	keyType          int32
 	authKe, authKi   []byte // usage 11
 	replyKe, replyKi []byte // usage 12
+	authBlock        cipher.Block
+	replyBlock       cipher.Block
+	authMAC          sync.Pool // of hash.Hash: HMAC keyed with authKi
+	replyMAC         sync.Pool // keyed with replyKi
 }
 
 // newSessionKeys derives the keys, or returns nil for an enctype this fast
@@ -52,7 +62,25 @@ func newSessionKeys(k types.EncryptionKey) *sessionKeys {
 			return nil
 		}
 	}
+	if s.authBlock, err = aes.NewCipher(s.authKe); err != nil {
+		return nil
+	}
+	if s.replyBlock, err = aes.NewCipher(s.replyKe); err != nil {
+		return nil
+	}
+	s.authMAC.New = func() any { return hmac.New(e.GetHashFunc(), s.authKi) }
+	s.replyMAC.New = func() any { return hmac.New(e.GetHashFunc(), s.replyKi) }
 	return s
+}
+
+// mac appends the HMAC of msg, with a keyed hash from pool, to dst.
+func mac(pool *sync.Pool, dst, msg []byte) []byte {
+	h := pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(msg)
+	dst = h.Sum(dst)
+	pool.Put(h)
+	return dst
 }
 
 var errIntegrity = errors.New("integrity verification failed")
@@ -66,15 +94,14 @@ func (s *sessionKeys) decryptAuthenticator(ct []byte) ([]byte, error) {
 	if len(ct) < h+c {
 		return nil, errors.New("ciphertext too short")
 	}
-	var iv [16]byte
-	pt, err := aescts.Decrypt(s.authKe, iv[:], ct[:len(ct)-h])
-	if err != nil {
-		return nil, err
+	if len(ct)-h < bs {
+		return nil, errors.New("ciphertext too short")
 	}
-	mac := hmac.New(s.e.GetHashFunc(), s.authKi)
-	mac.Write(pt)
-	var sum [20]byte
-	if !hmac.Equal(mac.Sum(sum[:0])[:h], ct[len(ct)-h:]) {
+	// One buffer: the plaintext, then its HMAC (an array on the stack
+	// would escape through hash.Hash).
+	pt := make([]byte, len(ct)-h, len(ct)-h+sha1.Size)
+	ctsDecrypt(s.authBlock, pt, ct[:len(ct)-h])
+	if !hmac.Equal(mac(&s.authMAC, pt[len(pt):], pt)[:h], ct[len(ct)-h:]) {
 		return nil, errIntegrity
 	}
 	return pt[c:], nil
@@ -83,20 +110,16 @@ func (s *sessionKeys) decryptAuthenticator(ct []byte) ([]byte, error) {
 // encryptReply is gokrb5's EncryptMessage for usage 12 with the derived
 // keys: a random confounder, AES-CTS with a zero IV, HMAC-SHA1-96 appended.
 func (s *sessionKeys) encryptReply(msg []byte) (types.EncryptedData, error) {
-	c := s.e.GetConfounderByteSize()
-	pt := make([]byte, c+len(msg))
+	c, h := s.e.GetConfounderByteSize(), s.e.GetHMACBitLength()/8
+	n := c + len(msg)
+	// One buffer: the ciphertext and its HMAC, then the plaintext.
+	buf := make([]byte, n+sha1.Size+n)
+	ct, pt := buf[:n], buf[n+sha1.Size:]
 	if _, err := rand.Read(pt[:c]); err != nil {
 		return types.EncryptedData{}, err
 	}
 	copy(pt[c:], msg)
-	var iv [16]byte
-	_, ct, err := aescts.Encrypt(s.replyKe, iv[:], pt)
-	if err != nil {
-		return types.EncryptedData{}, err
-	}
-	mac := hmac.New(s.e.GetHashFunc(), s.replyKi)
-	mac.Write(pt)
-	var sum [20]byte
-	ct = append(ct, mac.Sum(sum[:0])[:s.e.GetHMACBitLength()/8]...)
-	return types.EncryptedData{EType: s.keyType, Cipher: ct}, nil
+	ctsEncrypt(s.replyBlock, ct, pt)
+	ct = mac(&s.replyMAC, ct, pt)[:n+h]
+	return types.EncryptedData{EType: s.keyType, Cipher: ct[: n+h : n+h]}, nil
 }

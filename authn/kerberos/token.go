@@ -304,18 +304,6 @@ func appendLen(b []byte, n int) []byte {
 	}
 }
 
-func appendTLV(b []byte, tag byte, content ...[]byte) []byte {
-	n := 0
-	for _, c := range content {
-		n += len(c)
-	}
-	b = appendLen(append(b, tag), n)
-	for _, c := range content {
-		b = append(b, c...)
-	}
-	return b
-}
-
 // WrapReply frames an AP-REP the way the AP-REQ came: raw, as a krb5 GSS
 // token (TOK_ID 02 00) framed with the OID of the client's token, or inside
 // an SPNEGO NegTokenResp. The NegTokenResp has negState accept-completed,
@@ -329,29 +317,62 @@ func WrapReply(t Token, aprep, mic []byte) []byte {
 	if mech == nil {
 		mech = oidKRB5
 	}
-	var gss []byte
+	if aprep != nil && t.Framing == FrameRaw {
+		return aprep
+	}
+	// The GSS token's length, then (SPNEGO) the NegTokenResp's: one
+	// buffer of the exact size, written in order.
+	gssBody, gss := 0, 0
 	if aprep != nil {
-		if t.Framing == FrameRaw {
-			return aprep
-		}
-		gss = appendTLV(nil, 0x60, appendTLV(nil, 0x06, mech), []byte{0x02, 0x00}, aprep)
+		gssBody = tlvLen(len(mech)) + 2 + len(aprep)
+		gss = tlvLen(gssBody)
 	}
 	if t.Framing != FrameSPNEGO {
-		return gss
+		if aprep == nil {
+			return nil
+		}
+		return appendGSS(make([]byte, 0, gss), mech, gssBody, aprep)
 	}
 	neg := t.NegMech
 	if neg == nil {
 		neg = mech
 	}
-	fields := [][]byte{
-		{0xa0, 0x03, 0x0a, 0x01, 0x00}, // negState accept-completed
-		appendTLV(nil, 0xa1, appendTLV(nil, 0x06, neg)),
-	}
-	if gss != nil {
-		fields = append(fields, appendTLV(nil, 0xa2, appendTLV(nil, 0x04, gss)))
+	fields := len(negAcceptCompleted) + tlvLen(tlvLen(len(neg)))
+	if aprep != nil {
+		fields += tlvLen(tlvLen(gss))
 	}
 	if mic != nil {
-		fields = append(fields, appendTLV(nil, 0xa3, appendTLV(nil, 0x04, mic)))
+		fields += tlvLen(tlvLen(len(mic)))
 	}
-	return appendTLV(nil, 0xa1, appendTLV(nil, 0x30, fields...))
+	b := make([]byte, 0, tlvLen(tlvLen(fields)))
+	b = appendHeader(b, 0xa1, tlvLen(fields))
+	b = appendHeader(b, 0x30, fields)
+	b = append(b, negAcceptCompleted...)
+	b = appendHeader(b, 0xa1, tlvLen(len(neg)))
+	b = appendHeader(b, 0x06, len(neg))
+	b = append(b, neg...)
+	if aprep != nil {
+		b = appendHeader(b, 0xa2, tlvLen(gss))
+		b = appendHeader(b, 0x04, gss)
+		b = appendGSS(b, mech, gssBody, aprep)
+	}
+	if mic != nil {
+		b = appendHeader(b, 0xa3, tlvLen(len(mic)))
+		b = appendHeader(b, 0x04, len(mic))
+		b = append(b, mic...)
+	}
+	return b
+}
+
+// negAcceptCompleted is a NegTokenResp's negState field, accept-completed.
+var negAcceptCompleted = []byte{0xa0, 0x03, 0x0a, 0x01, 0x00}
+
+// appendGSS appends the GSS framing of a krb5 AP-REP (RFC 2743 3.1, RFC
+// 1964 1.1: the mech OID, TOK_ID 02 00); body is its content's length.
+func appendGSS(b, mech []byte, body int, aprep []byte) []byte {
+	b = appendHeader(b, 0x60, body)
+	b = appendHeader(b, 0x06, len(mech))
+	b = append(b, mech...)
+	b = append(b, 0x02, 0x00)
+	return append(b, aprep...)
 }

@@ -3,6 +3,7 @@ package kerberos
 import (
 	"bytes"
 	"context"
+	mathrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -106,6 +107,87 @@ func TestWrapReplyRoundTrip(t *testing.T) {
 	}
 }
 
+// appendTLV appends a TLV of the contents, concatenated (tests build DER
+// with it; the package writes each message into one sized buffer).
+func appendTLV(b []byte, tag byte, content ...[]byte) []byte {
+	n := 0
+	for _, c := range content {
+		n += len(c)
+	}
+	b = appendLen(append(b, tag), n)
+	for _, c := range content {
+		b = append(b, c...)
+	}
+	return b
+}
+
+// wrapReplyRef is WrapReply as it was first written (a TLV per field):
+// the reference the single-buffer WrapReply is compared with.
+func wrapReplyRef(t Token, aprep, mic []byte) []byte {
+	mech := t.Mech
+	if mech == nil {
+		mech = oidKRB5
+	}
+	var gss []byte
+	if aprep != nil {
+		if t.Framing == FrameRaw {
+			return aprep
+		}
+		gss = appendTLV(nil, 0x60, appendTLV(nil, 0x06, mech), []byte{0x02, 0x00}, aprep)
+	}
+	if t.Framing != FrameSPNEGO {
+		return gss
+	}
+	neg := t.NegMech
+	if neg == nil {
+		neg = mech
+	}
+	fields := [][]byte{
+		{0xa0, 0x03, 0x0a, 0x01, 0x00},
+		appendTLV(nil, 0xa1, appendTLV(nil, 0x06, neg)),
+	}
+	if gss != nil {
+		fields = append(fields, appendTLV(nil, 0xa2, appendTLV(nil, 0x04, gss)))
+	}
+	if mic != nil {
+		fields = append(fields, appendTLV(nil, 0xa3, appendTLV(nil, 0x04, mic)))
+	}
+	return appendTLV(nil, 0xa1, appendTLV(nil, 0x30, fields...))
+}
+
+// WrapReply writes what wrapReplyRef writes, for every framing, with and
+// without an AP-REP and a MIC, and lengths on both sides of each DER
+// length-of-length step.
+func TestWrapReplyMatchesReference(t *testing.T) {
+	rng := mathrand.New(mathrand.NewPCG(3, 4))
+	for _, f := range []Framing{FrameRaw, FrameGSS, FrameSPNEGO} {
+		for _, mech := range [][]byte{nil, oidKRB5, oidMSKRB5} {
+			for _, n := range []int{-1, 0, 1, 100, 120, 127, 128, 200, 250, 255, 256, 65000, 65535, 65536, 70000} {
+				for _, m := range []int{-1, 0, 28, 200} {
+					var aprep, mic []byte
+					if n >= 0 {
+						aprep = make([]byte, n)
+						for i := range aprep {
+							aprep[i] = byte(rng.Uint32())
+						}
+					}
+					if m >= 0 {
+						mic = make([]byte, m)
+					}
+					tok := Token{Framing: f, Mech: mech, NegMech: []byte(nil)}
+					if rng.IntN(2) == 0 {
+						tok.NegMech = oidMSKRB5
+					}
+					got, want := WrapReply(tok, aprep, mic), wrapReplyRef(tok, aprep, mic)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("framing %v, mech %x, AP-REP %d, MIC %d:\n got %x\nwant %x", f, mech, n, m, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // FuzzUnwrap: the framing parser never panics, and what it returns is a
 // sub-slice of its input that starts with an AP-REQ tag.
 func FuzzUnwrap(f *testing.F) {
@@ -128,8 +210,11 @@ func FuzzUnwrap(f *testing.F) {
 		if tok.MechListMIC != nil && (tok.Framing != FrameSPNEGO || len(tok.MechTypes) == 0 || tok.MechTypes[0] != 0x30 || !bytes.Contains(b, tok.MechListMIC)) {
 			t.Fatalf("mechListMIC without its mech list from % x", b)
 		}
-		_ = WrapReply(tok, tok.APReq, tok.MechListMIC)
-		_ = WrapReply(tok, nil, nil)
+		for _, rep := range [][]byte{tok.APReq, nil} {
+			if got, want := WrapReply(tok, rep, tok.MechListMIC), wrapReplyRef(tok, rep, tok.MechListMIC); !bytes.Equal(got, want) {
+				t.Fatalf("WrapReply %x, reference %x", got, want)
+			}
+		}
 	})
 }
 
