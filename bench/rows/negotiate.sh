@@ -38,6 +38,15 @@
 # workers included); the medians of the latter are printed before the
 # RESULT lines. PERF_OUT=FILE records authsvc with perf during its loads.
 #
+# A/B a change: AB_BINARY=PATH (an authsvc binary built elsewhere, e.g. from
+# another commit) runs a second authsvc, "authsvc_b", with the same
+# configuration (log level AB_LOG_LEVEL, default info) in the same rotation;
+# its rate and CPU per request are printed with the others and in an
+# informational line:
+#   AB authsvc_b/authsvc=<median> [<min>..<max>] cpu_us_authsvc=<µs> cpu_us_authsvc_b=<µs>
+# With AB_ONLY=1 only the two authsvc servers are measured (and only that
+# line printed), so that longer loads (-tokens) fit in the same time.
+#
 # The last lines are the row, for bench/perf.sh (ratio = authsvc/peer, the
 # median over rounds with [min..max]):
 #   RESULT negotiate-gokrb5 authsvc=<rps> gokrb5=<rps> bare=<rps> cpu_us_authsvc=<µs> cpu_us_gokrb5=<µs> ratio=<median> [<min>..<max>] target=">=2" met=<yes|no>
@@ -122,7 +131,7 @@ cat >"$TMP/authsvc.yaml" <<EOF
 listen: 127.0.0.1:$AP
 replay:
   type: memory
-  max_entries: 1000000
+  max_entries: 8000000 # the default; its per-address quota (a tenth) holds long A/B runs from 127.0.0.1
 chain:
   - name: sso
     type: kerberos
@@ -137,6 +146,16 @@ EOF
 PIDS+=($!)
 declare -A PID=([authsvc]=$!)
 waitport "$AP"
+AB_BINARY=${AB_BINARY:-}
+if [ -n "$AB_BINARY" ]; then
+	BP=$(freeport)
+	sed -e "s/^listen: .*/listen: 127.0.0.1:$BP/" -e "s/^  level: .*/  level: ${AB_LOG_LEVEL:-info}/" \
+		"$TMP/authsvc.yaml" >"$TMP/authsvc_b.yaml"
+	"$AB_BINARY" serve -config "$TMP/authsvc_b.yaml" >"$TMP/authsvc_b.log" 2>&1 &
+	PIDS+=($!)
+	PID[authsvc_b]=$!
+	waitport "$BP"
+fi
 
 "$TMP/negotiate" -mode gokrb5 -keytab "$KT" >"$TMP/gokrb5.addr" 2>"$TMP/gokrb5.log" &
 PIDS+=($!)
@@ -211,6 +230,11 @@ declare -A URL=(
 	[floor]="http://$FLOOR_ADDR/"
 )
 NAMES=(authsvc gokrb5 apache bare floor)
+if [ -n "$AB_BINARY" ]; then
+	URL[authsvc_b]="http://127.0.0.1:$BP/v1/authenticate"
+	NAMES+=(authsvc_b)
+	if [ "${AB_ONLY:-}" = 1 ]; then NAMES=(authsvc authsvc_b); fi
+fi
 NS=${#NAMES[@]}
 # Where the rotation starts: random, so that bench/perf.sh's one-round
 # invocations do not always measure the same server first.
@@ -272,26 +296,32 @@ for r, n, rps in rows:
 def ratios(peer):
     return sorted(by["authsvc"][r] / by[peer][r] for r in by["authsvc"])
 med = {n: statistics.median(v.values()) for n, v in by.items()}
+cu = {n: statistics.median(v) for n, v in cpu.items()}
+def pair(x, y):
+    return sorted(by[x][r] / by[y][r] for r in by[x] if r in by[y])
+if "authsvc_b" in by:
+    ab = pair("authsvc_b", "authsvc")
+    print("AB authsvc_b/authsvc=%.2f [%.2f..%.2f] cpu_us_authsvc=%d cpu_us_authsvc_b=%d" % (
+        statistics.median(ab), ab[0], ab[-1], cu["authsvc"], cu["authsvc_b"]))
+    if "gokrb5" not in by:
+        sys.exit(0)
 g, a = ratios("gokrb5"), ratios("apache")
 print("# negotiate: authsvc/bare %.2f (medians)" % (med["authsvc"] / med["bare"]))
 # CPU per request of each server's processes (Apache: its workers too), from
 # /proc over each load: what each server costs apart from the load
 # generator, which shares the machine's cores with it.
 print("# negotiate: server CPU per request, median over rounds (µs): " + ", ".join(
-    "%s %d" % (n, statistics.median(cpu[n])) for n in ("authsvc", "gokrb5", "apache", "bare", "floor") if n in cpu))
+    "%s %d" % (n, statistics.median(cpu[n])) for n in ("authsvc", "gokrb5", "apache", "bare", "floor", "authsvc_b") if n in cpu))
 if "gokrb5" in cpu and "apache" in cpu:
     print("# negotiate: CPU per request, peer/authsvc: gokrb5 %.2f, apache %.2f" % (
         statistics.median(cpu["gokrb5"]) / statistics.median(cpu["authsvc"]),
         statistics.median(cpu["apache"]) / statistics.median(cpu["authsvc"])))
 yn = lambda b: "yes" if b else "no"
-cu = {n: statistics.median(v) for n, v in cpu.items()}
 print('RESULT negotiate-gokrb5 authsvc=%.0f gokrb5=%.0f bare=%.0f cpu_us_authsvc=%d cpu_us_gokrb5=%d ratio=%.2f [%.2f..%.2f] target=">=2" met=%s' % (
     med["authsvc"], med["gokrb5"], med["bare"], cu["authsvc"], cu["gokrb5"], statistics.median(g), g[0], g[-1], yn(statistics.median(g) >= 2)))
 print('RESULT negotiate-apache authsvc=%.0f apache=%.0f cpu_us_authsvc=%d cpu_us_apache=%d ratio=%.2f [%.2f..%.2f] target=">=5" met=%s' % (
     med["authsvc"], med["apache"], cu["authsvc"], cu["apache"], statistics.median(a), a[0], a[-1], yn(statistics.median(a) >= 5)))
 # Informational, no target: the floor (authsvc's Kerberos module alone).
-def pair(x, y):
-    return sorted(by[x][r] / by[y][r] for r in by[x] if r in by[y])
 fg, fa, af = pair("floor", "gokrb5"), pair("floor", "apache"), pair("authsvc", "floor")
 print("# negotiate: floor/bare %.2f (medians)" % (med["floor"] / med["bare"]))
 # ratio = floor/gokrb5; target "none": informational (perf.sh: met=n/a).
