@@ -8,7 +8,6 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,28 +38,7 @@ func gssTokens(t testing.TB, k *testenv.KDC, cc, mech, spn string, n int) [][]by
 // KRB5_CONFIG and KRB5CCNAME: an MIT realm's or an AD domain's).
 func gssTokensEnv(t testing.TB, env []string, mech, spn string, n int) [][]byte {
 	t.Helper()
-	cmd := exec.Command(testenv.PythonWith(t, "gssapi"), gssClient(t), mech, spn, strconv.Itoa(n))
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("gss_client %s %s: %v\n%s", mech, spn, err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
-	var toks [][]byte
-	for line := range strings.Lines(string(out)) {
-		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(line))
-		if err != nil {
-			t.Fatal(err)
-		}
-		toks = append(toks, b)
-	}
-	if len(toks) != n {
-		t.Fatalf("gss_client made %d tokens, want %d", len(toks), n)
-	}
-	return toks
+	return testenv.GSSTokens(t, env, mech, spn, n)
 }
 
 func newModule(t testing.TB, keytab string, mod func(*Config), spns ...string) *Module {

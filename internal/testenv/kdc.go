@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"bytes"
+	"encoding/base64"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,4 +165,37 @@ func alive(pid int) bool {
 		return false
 	}
 	return true
+}
+
+// GSSTokens has MIT's GSS-API (python3-gssapi, through
+// authn/kerberos/testdata/gss_client.py) make n initial context tokens for
+// spn, each from a new security context with the credentials env names
+// (KRB5_CONFIG, KRB5CCNAME: KDC.Env): fresh authenticators from the same
+// cached service ticket, as an SSO client sends them. mech is "krb5" or
+// "spnego"; the SPNEGO tokens ask for mutual authentication.
+func GSSTokens(t testing.TB, env []string, mech, spn string, n int) [][]byte {
+	t.Helper()
+	cmd := exec.Command(PythonWith(t, "gssapi"), filepath.Join(Root(), "authn", "kerberos", "testdata", "gss_client.py"),
+		mech, spn, strconv.Itoa(n))
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("gss_client %s %s: %v\n%s", mech, spn, err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var toks [][]byte
+	for line := range strings.Lines(string(out)) {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, b)
+	}
+	if len(toks) != n {
+		t.Fatalf("gss_client made %d tokens, want %d", len(toks), n)
+	}
+	return toks
 }
