@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,9 +63,18 @@ type endpointSeries struct {
 	duration prometheus.Observer
 	accepted prometheus.Counter
 	// decided holds the accepted decisions by (method, token_type) known
-	// from the configuration; others are looked up by label values.
+	// from the configuration; others (an accepted Kerberos token's
+	// token_type, say) are looked up by label values on their first
+	// request and kept in seen, up to maxSeenSeries of them.
 	decided map[[2]string]prometheus.Counter
+	seen    sync.Map // [2]string -> prometheus.Counter
+	nseen   atomic.Int32
 }
+
+// maxSeenSeries bounds the accepted-decision series an endpoint keeps
+// beyond those known from the configuration (the label values come from
+// modules, custom ones included).
+const maxSeenSeries = 64
 
 // moduleSeries are one chain entry's series, looked up once at start.
 type moduleSeries struct {
@@ -91,11 +102,20 @@ func (s *Server) countAccepted(endpoint, method, tokenType string) {
 		return
 	}
 	es.accepted.Inc()
-	if c := es.decided[[2]string{method, tokenType}]; c != nil {
+	key := [2]string{method, tokenType}
+	if c := es.decided[key]; c != nil {
 		c.Inc()
 		return
 	}
-	s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcomeAccepted).Inc()
+	if c, ok := es.seen.Load(key); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcomeAccepted)
+	if es.nseen.Add(1) <= maxSeenSeries {
+		es.seen.Store(key, c)
+	}
+	c.Inc()
 }
 
 // endpoints are the endpoint label's values this server serves.

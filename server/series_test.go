@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +29,9 @@ func TestEndpointSeriesCount(t *testing.T) {
 		if ut.Username == "bob" {
 			s.Method, s.TokenType = "Custom", "house-token"
 		}
+		if strings.HasPrefix(ut.Username, "many-") {
+			s.Method, s.TokenType = "Custom", ut.Username
+		}
 		req.MarkProcessedAt(ut.Start)
 		return true, nil
 	})
@@ -47,9 +52,26 @@ func TestEndpointSeriesCount(t *testing.T) {
 	for _, c := range []struct {
 		user, pw string
 		code     int
-	}{{"alice", "wonderland", 200}, {"alice", "wonderland", 200}, {"bob", "wonderland", 200}, {"alice", "guess", 401}} {
+	}{{"alice", "wonderland", 200}, {"alice", "wonderland", 200}, {"bob", "wonderland", 200}, {"bob", "wonderland", 200},
+		{"alice", "guess", 401}} {
 		if w := post(h, "/v1/authenticate", "192.0.2.1:1000", envelope(c.user, c.pw)); w.Code != c.code {
 			t.Fatalf("%s/%s: %d, want %d: %s", c.user, c.pw, w.Code, c.code, w.Body)
+		}
+	}
+	// More token types than the endpoint keeps series of: each still
+	// counted, the ones kept and the ones looked up each time alike.
+	for i := range maxSeenSeries + 6 {
+		for range 1 + i%2 {
+			user := fmt.Sprintf("many-%d", i)
+			if w := post(h, "/v1/authenticate", "192.0.2.1:1000", envelope(user, "wonderland")); w.Code != 200 {
+				t.Fatalf("%s: %d: %s", user, w.Code, w.Body)
+			}
+		}
+	}
+	for i := range maxSeenSeries + 6 {
+		l := map[string]string{"endpoint": "api", "method": "Custom", "token_type": fmt.Sprintf("many-%d", i), "outcome": "accepted"}
+		if got, _ := testenv.MetricValue(t, reg, "authsvc_authentications_total", l); got != float64(1+i%2) {
+			t.Errorf("token type many-%d counted %v times, want %d", i, got, 1+i%2)
 		}
 	}
 	api := map[string]string{"endpoint": "api"}
@@ -58,20 +80,20 @@ func TestEndpointSeriesCount(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"authsvc_requests_total", map[string]string{"endpoint": "api", "outcome": "accepted"}, 3},
+		{"authsvc_requests_total", map[string]string{"endpoint": "api", "outcome": "accepted"}, 4 + 3*(maxSeenSeries+6)/2},
 		{"authsvc_requests_total", map[string]string{"endpoint": "api", "outcome": "rejected"}, 1},
 		{"authsvc_authentications_total", map[string]string{"endpoint": "api", "method": authn.MethodUsernameToken,
 			"token_type": authn.TokenPasswordText, "outcome": "accepted"}, 2},
 		{"authsvc_authentications_total", map[string]string{"endpoint": "api", "method": "Custom",
-			"token_type": "house-token", "outcome": "accepted"}, 1},
-		{"authsvc_request_duration_seconds", api, 4},
+			"token_type": "house-token", "outcome": "accepted"}, 2},
+		{"authsvc_request_duration_seconds", api, 5 + 3*(maxSeenSeries+6)/2},
 		{"authsvc_in_flight_requests", api, 0},
-		{"authsvc_module_logins_total", map[string]string{"module": "users", "outcome": "accepted"}, 3},
+		{"authsvc_module_logins_total", map[string]string{"module": "users", "outcome": "accepted"}, 4 + 3*(maxSeenSeries+6)/2},
 		{"authsvc_module_logins_total", map[string]string{"module": "users", "outcome": "rejected"}, 1},
 		{"authsvc_module_logins_total", map[string]string{"module": "users", "outcome": "ignored"}, 0},
-		{"authsvc_module_logins_total", map[string]string{"module": "none", "outcome": "ignored"}, 4},
-		{"authsvc_module_duration_seconds", map[string]string{"module": "users"}, 4},
-		{"authsvc_module_duration_seconds", map[string]string{"module": "none"}, 4},
+		{"authsvc_module_logins_total", map[string]string{"module": "none", "outcome": "ignored"}, 5 + 3*(maxSeenSeries+6)/2},
+		{"authsvc_module_duration_seconds", map[string]string{"module": "users"}, 5 + 3*(maxSeenSeries+6)/2},
+		{"authsvc_module_duration_seconds", map[string]string{"module": "none"}, 5 + 3*(maxSeenSeries+6)/2},
 	} {
 		got, ok := testenv.MetricValue(t, reg, w.name, w.labels)
 		if !ok || got != w.want {

@@ -36,7 +36,9 @@
 # Each round line gives each server's requests per second and, in
 # parentheses, the CPU its processes used per request (from /proc, Apache's
 # workers included); the medians of the latter are printed before the
-# RESULT lines. PERF_OUT=FILE records authsvc with perf during its loads.
+# RESULT lines. PERF_OUT=FILE records authsvc with perf during its loads
+# (PERF_SERVERS="authsvc floor ..." records those servers instead, into
+# FILE.<server>.rN; PERF_FREQ sets the sampling rate, default 999 Hz).
 #
 # A/B a change: AB_BINARY=PATH (an authsvc binary built elsewhere, e.g. from
 # another commit) runs a second authsvc, "authsvc_b", with the same
@@ -254,6 +256,8 @@ TICK=$(getconf CLK_TCK)
 # PERF_OUT=FILE: record authsvc's process with perf (-g, 999 Hz) during its
 # loads, into FILE.rN per round (perf report -i FILE.rN).
 PERF_OUT=${PERF_OUT:-}
+PERF_SERVERS=${PERF_SERVERS:-}
+PERF_FREQ=${PERF_FREQ:-999}
 
 echo "== $ROUNDS rounds of $TOKENS fresh tokens per server, $CONNS connections ($(nproc) CPUs; $(uptime))"
 for r in $(seq 0 $((ROUNDS - 1))); do
@@ -261,8 +265,12 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 	for k in $(seq 0 $((NS - 1))); do
 		n=${NAMES[$(((k + r + OFFSET) % NS))]}
 		perfpid=""
-		if [ -n "$PERF_OUT" ] && [ "$n" = authsvc ]; then
-			perf record -q -F 999 -g -p "${PID[authsvc]}" -o "$PERF_OUT.r$r" 2>/dev/null &
+		if [ -n "$PERF_OUT" ] && [ -z "$PERF_SERVERS" ] && [ "$n" = authsvc ]; then
+			perf record -q -F "$PERF_FREQ" -g -p "${PID[authsvc]}" -o "$PERF_OUT.r$r" 2>/dev/null &
+			perfpid=$!
+			sleep 0.5
+		elif [ -n "$PERF_OUT" ] && [[ " $PERF_SERVERS " == *" $n "* ]]; then
+			perf record -q -F "$PERF_FREQ" -g -p "${PID[$n]}" -o "$PERF_OUT.$n.r$r" 2>/dev/null &
 			perfpid=$!
 			sleep 0.5
 		fi
