@@ -32,7 +32,7 @@ import (
 
 // NewLogger builds the service logger from the log section. Routine
 // (Info, Debug) records are written asynchronously, batched, through a
-// bounded queue (internal/asynclog): a full queue drops them, counted and
+// bounded buffer (internal/asynclog): a full buffer drops them, counted and
 // reported; Warn and Error records (every refusal and its reason) are
 // written at once and never dropped.
 func NewLogger(c config.Log) *slog.Logger {
@@ -47,9 +47,9 @@ func NewLogger(c config.Log) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "text" {
-		return slog.New(asynclog.New(os.Stderr, func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }))
+		return slog.New(asynclog.NewText(os.Stderr, opts))
 	}
-	return slog.New(asynclog.New(os.Stderr, func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }))
+	return slog.New(asynclog.NewJSON(os.Stderr, opts))
 }
 
 // closeLogger writes out the routine records an asynchronous logger

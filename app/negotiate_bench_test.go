@@ -93,9 +93,7 @@ func negotiateHandler(b *testing.B, path, mode string) (http.Handler, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lh := asynclog.New(io.Discard, func(w io.Writer) slog.Handler {
-		return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
-	})
+	lh := asynclog.NewText(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}) // as NewLogger, to io.Discard
 	logger := slog.New(lh)
 	rt, err := cfg.Build(logger)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authsvc/authsvc/authn"
+	"github.com/authsvc/authsvc/internal/asynclog"
 	"github.com/authsvc/authsvc/internal/logsafe"
 	"github.com/authsvc/authsvc/replay"
 	"github.com/authsvc/authsvc/wsse"
@@ -230,7 +231,8 @@ func claimedMethod(res *result, r *http.Request) (method, tokenType string) {
 func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 	if res.fault == nil {
 		s.countAccepted(endpoint, res.subject.Method, res.subject.TokenType)
-		if s.log.Enabled(r.Context(), slog.LevelInfo) {
+		if !s.logAccepted(r, res, endpoint) && s.log.Enabled(r.Context(), slog.LevelInfo) {
+			// The line with a value the fast path leaves to slog.
 			// Typed attributes: no boxing of each value into an any.
 			attrs := make([]slog.Attr, 0, 9)
 			attrs = append(attrs, slog.String("request_id", res.id), slog.String("endpoint", endpoint),
@@ -299,6 +301,21 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 		}
 	}
 	s.log.Log(r.Context(), level, "authentication refused", attrs...)
+}
+
+// logAccepted writes the "authenticated" line through the asynchronous
+// log's fast path (internal/asynclog.Begin) and reports whether it did; it
+// did not when the logger is not one it writes for, info is disabled, or a
+// value needs quoting, and the caller then logs the same attributes through
+// slog.
+func (s *Server) logAccepted(r *http.Request, res *result, endpoint string) bool {
+	ln := asynclog.Begin(s.log, slog.LevelInfo, "authenticated").Str("request_id", res.id).Str("endpoint", endpoint).
+		Str("peer", r.RemoteAddr).Str("principal", res.subject.Name()).Str("method", res.subject.Method).
+		Str("token_type", res.subject.TokenType).Strs("modules", res.subject.Modules)
+	if res.rst != wstrust.NotRST {
+		ln = ln.Str("rst", res.rst.String()).Str("trust_version", res.trust.String())
+	}
+	return ln.End()
 }
 
 // apiStatus is the HTTP status of a fault from /v1/authenticate.

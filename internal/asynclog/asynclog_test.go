@@ -40,18 +40,21 @@ func TestRoutineRecordsWrittenWithAttrsAndGroups(t *testing.T) {
 	}
 }
 
-// A Warn record (a refusal) is in the output when Handle returns, before
-// any routine record still queued, and is never dropped.
+// A Warn record (a refusal) is in the output when Handle returns, after
+// the routine lines logged before it, in order.
 func TestWarnWrittenAtOnce(t *testing.T) {
 	out := &testenv.LogBuffer{}
 	log := slog.New(New(out, jsonH))
+	log.Info("authenticated", "principal", "alice")
 	log.Warn("authentication refused", "reason", "nonce replayed")
-	if !strings.Contains(out.String(), `"reason":"nonce replayed"`) {
-		t.Fatalf("Warn record not written synchronously: %q", out.String())
+	got := out.String()
+	i, j := strings.Index(got, `"principal":"alice"`), strings.Index(got, `"reason":"nonce replayed"`)
+	if j < 0 || i < 0 || i > j {
+		t.Fatalf("Warn record not written synchronously after the pending line: %q", got)
 	}
 }
 
-// blockedWriter blocks every write until released, so the queue fills.
+// blockedWriter blocks every write until released, so the buffer fills.
 type blockedWriter struct {
 	release chan struct{}
 	out     *testenv.LogBuffer
@@ -62,24 +65,41 @@ func (b *blockedWriter) Write(p []byte) (int, error) {
 	return b.out.Write(p)
 }
 
-func TestFullQueueDropsRoutineRecordsAndSaysSo(t *testing.T) {
+// With the output stalled, routine lines wait up to MaxPending bytes; past
+// that they are dropped, counted, and the count is logged at Warn once the
+// output moves again. A Warn record is never dropped.
+func TestFullBufferDropsRoutineRecordsAndSaysSo(t *testing.T) {
 	out := &testenv.LogBuffer{}
 	bw := &blockedWriter{release: make(chan struct{}), out: out}
 	h := New(bw, jsonH)
 	log := slog.New(h)
-	// A first record fills the 64 KiB buffer and blocks the writer in
-	// Write; then the queue fills and the rest are dropped.
-	log.Info("big", "pad", strings.Repeat("x", 70<<10))
-	for range Queue + 100 {
-		log.Info("routine")
+	// A first batch blocks the writer in Write; then the pending buffer
+	// fills and the rest are dropped.
+	log.Info("big", "pad", strings.Repeat("x", BatchBytes))
+	pad := strings.Repeat("y", 1000)
+	n := 2 * MaxPending / len(pad)
+	for range n {
+		log.Info("routine", "pad", pad)
 	}
 	if h.Dropped() == 0 {
-		t.Fatal("no record dropped with the writer blocked and the queue full")
+		t.Fatal("no record dropped with the writer blocked and the buffer full")
 	}
-	close(bw.release)
-	waitFor(t, out, `"msg":"log records dropped: the log queue was full"`)
-	if !strings.Contains(out.String(), `"level":"WARN"`) {
-		t.Fatalf("the drop notice is not at Warn:\n%.300s", out.String())
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		close(bw.release)
+	}()
+	log.Warn("refused") // blocks until the output moves, then is written
+	waitFor(t, out, `"msg":"log records dropped: the log buffer was full"`)
+	got := out.String()
+	if !strings.Contains(got, `"level":"WARN","msg":"log records dropped`) {
+		t.Fatalf("the drop notice is not at Warn:\n%.300s", got[len(got)-300:])
+	}
+	if !strings.Contains(got, `"msg":"refused"`) {
+		t.Fatal("the Warn record was lost")
+	}
+	kept := strings.Count(got, `"msg":"routine"`)
+	if uint64(kept)+h.Dropped() != uint64(n) || kept*len(pad) > MaxPending {
+		t.Fatalf("%d routine records written and %d dropped of %d, pending bound %d bytes", kept, h.Dropped(), n, MaxPending)
 	}
 }
 
@@ -91,9 +111,9 @@ func TestCloseWritesQueuedRecords(t *testing.T) {
 	bw := &blockedWriter{release: make(chan struct{}), out: out}
 	h := New(bw, jsonH)
 	log := slog.New(h)
-	// The writer blocks on the first record's write: every later record
-	// is still queued when Close is called.
-	log.Info("big", "pad", strings.Repeat("x", 70<<10))
+	// The writer blocks on the first batch's write: every later record
+	// is still pending when Close is called.
+	log.Info("big", "pad", strings.Repeat("x", BatchBytes))
 	const n = 1000
 	for i := range n {
 		log.Info("routine", "i", i)
@@ -104,10 +124,10 @@ func TestCloseWritesQueuedRecords(t *testing.T) {
 	}
 	got := out.String()
 	if c := strings.Count(got, `"msg":"routine"`); c != n || h.Dropped() != 0 {
-		t.Fatalf("after Close the output holds %d of %d queued records (dropped %d)", c, n, h.Dropped())
+		t.Fatalf("after Close the output holds %d of %d pending records (dropped %d)", c, n, h.Dropped())
 	}
 	if !strings.Contains(got, fmt.Sprintf(`"i":%d}`, n-1)) {
-		t.Fatalf("the last queued record is missing:\n%.300s", got[len(got)-300:])
+		t.Fatalf("the last pending record is missing:\n%.300s", got[len(got)-300:])
 	}
 	log.Info("after close")
 	if !strings.Contains(out.String(), `"msg":"after close"`) {
@@ -139,18 +159,17 @@ func TestRoutineRecordsBatched(t *testing.T) {
 	const n = 300
 	for i := range n {
 		log.Info("routine", "i", i)
-		// The writer empties the queue in the pause: a writer that wrote
-		// whenever the queue ran empty would make a write per record.
-		// (Not time.Sleep: on a busy machine it sleeps a millisecond or
-		// more, longer than Linger.)
+		// A pause between records, as between a server's requests: a
+		// writer that wrote whenever it found nothing more to write would
+		// make a write per record. (Not time.Sleep: on a busy machine it
+		// sleeps a millisecond or more.)
 		for start := time.Now(); time.Since(start) < 20*time.Microsecond; {
 			runtime.Gosched()
 		}
 	}
 	waitFor(t, out, fmt.Sprintf(`"i":%d}`, n-1))
-	// The writer waits Linger for the next record before writing and
-	// writes at least every MaxDelay: only pauses of the logging loop
-	// longer than Linger, or a loop longer than MaxDelay, make more writes.
+	// A batch is written Delay after its first line: the loop (about
+	// 6 ms) makes a few writes.
 	if w := cw.writes.Load(); w > n/3 {
 		t.Fatalf("%d records took %d writes", n, w)
 	}
