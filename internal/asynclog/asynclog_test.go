@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,9 +59,14 @@ func TestWarnWrittenAtOnce(t *testing.T) {
 type blockedWriter struct {
 	release chan struct{}
 	out     *testenv.LogBuffer
+	entered chan struct{} // when not nil, closed as the first Write starts
+	once    sync.Once
 }
 
 func (b *blockedWriter) Write(p []byte) (int, error) {
+	if b.entered != nil {
+		b.once.Do(func() { close(b.entered) })
+	}
 	<-b.release
 	return b.out.Write(p)
 }
@@ -70,12 +76,13 @@ func (b *blockedWriter) Write(p []byte) (int, error) {
 // output moves again. A Warn record is never dropped.
 func TestFullBufferDropsRoutineRecordsAndSaysSo(t *testing.T) {
 	out := &testenv.LogBuffer{}
-	bw := &blockedWriter{release: make(chan struct{}), out: out}
+	bw := &blockedWriter{release: make(chan struct{}), out: out, entered: make(chan struct{})}
 	h := New(bw, jsonH)
 	log := slog.New(h)
 	// A first batch blocks the writer in Write; then the pending buffer
 	// fills and the rest are dropped.
 	log.Info("big", "pad", strings.Repeat("x", BatchBytes))
+	<-bw.entered // every line from here on waits in the pending buffer
 	pad := strings.Repeat("y", 1000)
 	n := 2 * MaxPending / len(pad)
 	for range n {
