@@ -277,3 +277,67 @@ log: {level: info}
 		t.Errorf("max_signed_bytes 8 MiB: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestWSS4JSignedPastLimitChunked: the same 6 MiB WSS4J message sent as
+// clients stream it, chunked in 16 KiB TCP writes with a trailer, through
+// the API and the proxy. With the default max_signed_bytes (4 MiB) both
+// refuse it with 413 and InvalidSecurity, and nothing reaches the
+// upstream; with the limit raised to 8 MiB the proxy forwards it byte for
+// byte, without the client's trailer. (TestWSS4JSignedPastDefaultLimit
+// posts it with a Content-Length to the API only.)
+func TestWSS4JSignedPastLimitChunked(t *testing.T) {
+	gen := wss4j.Shared(t)
+	up := newRawUpstream(t)
+	service := func(limits string) *Service {
+		cfg := `
+registries:
+  users: {type: file, path: users.yaml}
+chain:
+  - {name: users, type: username, flag: requisite, registry: users, derived_key: true}
+` + limits + `
+proxy:
+  upstream: ` + up.URL + `
+log: {level: info}
+`
+		return StartService(t, cfg, map[string]string{"users.yaml": usersFile(t)})
+	}
+	msg := func() []byte {
+		m, err := gen.Envelope(wss4j.Message{User: "alice", Password: "wonderland", PayloadBytes: 6 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	trailer := []string{"X-Checksum: none"}
+	header := []string{"Trailer: X-Checksum"}
+
+	def := service("limits: {max_body_bytes: 16777216}")
+	for _, path := range []string{"/v1/authenticate", "/svc"} {
+		resp, body := sendChunked(t, def.URL, path, msg(), 16<<10, header, trailer)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || faultCode(t, "11", body) != "InvalidSecurity" {
+			t.Errorf("%s, default max_signed_bytes: %d %s; want 413 with InvalidSecurity", path, resp.StatusCode, body)
+		}
+		if l := def.LogLine(t, resp.Header.Get("X-Request-Id")); !strings.Contains(l, "max_signed_bytes 4194304") {
+			t.Errorf("%s: log line does not name max_signed_bytes: %s", path, l)
+		}
+	}
+	if n := len(up.all()); n != 0 {
+		t.Fatalf("the upstream received %d requests past max_signed_bytes", n)
+	}
+
+	raised := service("limits: {max_body_bytes: 16777216, max_signed_bytes: 8388608}")
+	m := msg()
+	resp, body := sendChunked(t, raised.URL, "/svc", m, 16<<10, header, trailer)
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("echo from alice")) {
+		t.Fatalf("max_signed_bytes 8 MiB, proxy: %d %.300s", resp.StatusCode, body)
+	}
+	reqs := up.all()
+	if len(reqs) != 1 {
+		t.Fatalf("the upstream received %d requests, want 1", len(reqs))
+	}
+	if r := reqs[0]; !r.complete || !bytes.Equal(r.body, m) || len(r.trailer) != 0 ||
+		r.header.Get("X-Authenticated-Token-Type") != "DerivedKey" {
+		t.Errorf("upstream: complete %v, %d bytes of %d (equal %v), trailer %v, token type %q", r.complete, len(r.body), len(m),
+			bytes.Equal(r.body, m), r.trailer, r.header.Get("X-Authenticated-Token-Type"))
+	}
+}
