@@ -132,7 +132,38 @@ func foldName(s string) string {
 	if folded {
 		return s
 	}
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+	// ASCII (a Kerberos principal with its upper-case realm): folded in
+	// one pass, into one string.
+	ascii := true
+	for i := 0; ascii && i < len(s); i++ {
+		ascii = s[i] < 0x80
+	}
+	if !ascii {
+		return strings.ToLower(strings.Join(strings.Fields(s), " "))
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case asciiSpace(c):
+			if len(b) > 0 && b[len(b)-1] != ' ' {
+				b = append(b, ' ')
+			}
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	if len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
+
+// asciiSpace is strings.Fields' white space, in ASCII.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // addressName is the address a quota counts: IPv4 as it is, IPv6 as its /64.

@@ -389,7 +389,7 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.accept(w, res, true); !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = contentTypeJSON
 	// What json.NewEncoder(w).Encode wrote, without its reflection.
 	w.Write(append(res.subject.AppendJSON(make([]byte, 0, 512)), '\n'))
 }

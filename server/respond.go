@@ -40,17 +40,30 @@ func (s *Server) accept(w http.ResponseWriter, res *result, own bool) (assertion
 	}
 	h := w.Header()
 	if rep := res.subject.Reply; rep != nil && len(rep.Negotiate) > 0 {
-		h.Set("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(rep.Negotiate))
+		// One string, under the header's canonical name (Set would make
+		// "Www-Authenticate" anew each time).
+		v := make([]byte, 0, len("Negotiate ")+base64.StdEncoding.EncodedLen(len(rep.Negotiate)))
+		v = base64.StdEncoding.AppendEncode(append(v, "Negotiate "...), rep.Negotiate)
+		h[hdrWWWAuthenticate] = []string{string(v)}
 	}
 	if own {
-		h.Set("X-Request-Id", res.id)
-		h.Set("Cache-Control", "no-store")
+		h["X-Request-Id"] = []string{res.id}
+		h["Cache-Control"] = noStore
 		if assertion != "" {
 			h.Set(s.id.o.Header, assertion)
 		}
 	}
 	return assertion, true
 }
+
+// Header names and values set on every answer: canonical names, and value
+// slices shared read-only (cap == len, so an Add copies them), so that an
+// answer does not allocate them again.
+var (
+	hdrWWWAuthenticate = http.CanonicalHeaderKey("WWW-Authenticate")
+	noStore            = []string{"no-store"}
+	contentTypeJSON    = []string{"application/json"}
+)
 
 // versionFromContentType guesses the SOAP version of a message that could not
 // be parsed: application/soap+xml is SOAP 1.2, anything else 1.1.

@@ -189,6 +189,18 @@ func TestNegotiateReplyRendered(t *testing.T) {
 		if path == "/service" && w.Body.String() != "upstream alice" {
 			t.Errorf("proxy: %s", w.Body)
 		}
+		// authsvc's own answers: the request id, never cached; the API's
+		// is the Subject in JSON.
+		if path != "/service" && (len(w.Header().Values("X-Request-Id")) != 1 || w.Header().Get("Cache-Control") != "no-store") {
+			t.Errorf("%s: X-Request-Id %q, Cache-Control %q", path, w.Header().Values("X-Request-Id"), w.Header().Values("Cache-Control"))
+		}
+		if path == "/v1/authenticate" && w.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("API answer Content-Type %q", w.Header().Get("Content-Type"))
+		}
+	}
+	// The shared header values are not changed by an answer.
+	if noStore[0] != "no-store" || contentTypeJSON[0] != "application/json" || len(noStore) != cap(noStore) {
+		t.Errorf("shared header values changed: %q %q", noStore, contentTypeJSON)
 	}
 }
 
