@@ -4,7 +4,7 @@
 #
 #   bash bench/rows/negotiate.sh            # defaults below
 #   bash bench/rows/negotiate.sh -rounds 5 -tokens 8000 -conns 16
-#   env: ROUNDS (5), TOKENS (8000), CONNS (16), PRINCIPALS (4)
+#   env: ROUNDS (5), TOKENS (8000), CONNS (16), PRINCIPALS (4), WARMUP (10000)
 #
 # What it runs (all on 127.0.0.1, free ports, one temp dir):
 #   - a real MIT KDC (test/kdc/provision.sh) and PRINCIPALS extra users;
@@ -26,7 +26,11 @@
 # measuring by python3-gssapi (MIT), one minting process per client
 # principal (MIT clients in different processes collide on ctime/cusec), one
 # token set per round; within a round every server gets the same set (each has
-# its own replay cache), in an order that rotates each round. The load
+# its own replay cache), in an order that rotates each round. Before the
+# first round every server is warmed up, unmeasured, with WARMUP tokens of a
+# set of their own (Go's heaps and caches, Apache's workers): without it a
+# one-round run (bench/perf.sh) measured cold servers, and gokrb5 gained
+# more from warming than authsvc did. The load
 # generator (bench/negotiate -mode load) sends each token once over CONNS
 # keep-alive connections; a failed request fails the script.
 #
@@ -64,6 +68,7 @@ ROUNDS=${ROUNDS:-5}
 TOKENS=${TOKENS:-8000}      # per round, sent to each server
 CONNS=${CONNS:-16}
 PRINCIPALS=${PRINCIPALS:-4} # minting processes
+WARMUP=${WARMUP:-10000}     # unmeasured tokens per server before round 1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-rounds) ROUNDS=$2; shift 2 ;;
@@ -109,8 +114,8 @@ export KRB5_CONFIG="$TMP/kdc/krb5.conf" KRB5_KDC_PROFILE="$TMP/kdc/kdc.conf"
 KT="$TMP/kdc/localhost.keytab"
 SPN=HTTP/localhost@EXAMPLE.TEST
 
-echo "== minting $((ROUNDS * TOKENS)) tokens in $PRINCIPALS processes"
-per=$(((ROUNDS * TOKENS + PRINCIPALS - 1) / PRINCIPALS))
+echo "== minting $((ROUNDS * TOKENS + WARMUP)) tokens in $PRINCIPALS processes"
+per=$(((ROUNDS * TOKENS + WARMUP + PRINCIPALS - 1) / PRINCIPALS))
 mint=()
 for i in $(seq "$PRINCIPALS"); do
 	kadmin.local -r EXAMPLE.TEST -q "addprinc -clearpolicy -pw pw-$i bench$i@EXAMPLE.TEST" >/dev/null
@@ -122,10 +127,11 @@ for p in "${mint[@]}"; do wait "$p"; done
 # Round r gets lines r*TOKENS+1 .. (r+1)*TOKENS of the principals' tokens
 # interleaved (so that each round has every principal).
 paste -d '\n' "$TMP"/tok* | grep -v '^$' >"$TMP/all"
-[ "$(wc -l <"$TMP/all")" -ge $((ROUNDS * TOKENS)) ] || { echo "not enough tokens minted" >&2; exit 1; }
+[ "$(wc -l <"$TMP/all")" -ge $((ROUNDS * TOKENS + WARMUP)) ] || { echo "not enough tokens minted" >&2; exit 1; }
 for r in $(seq 0 $((ROUNDS - 1))); do
 	sed -n "$((r * TOKENS + 1)),$(((r + 1) * TOKENS))p" "$TMP/all" >"$TMP/round$r"
 done
+sed -n "$((ROUNDS * TOKENS + 1)),$((ROUNDS * TOKENS + WARMUP))p" "$TMP/all" >"$TMP/warmup"
 
 echo "== servers"
 AP=$(freeport)
@@ -259,6 +265,16 @@ PERF_OUT=${PERF_OUT:-}
 PERF_SERVERS=${PERF_SERVERS:-}
 PERF_FREQ=${PERF_FREQ:-999}
 
+if [ "$WARMUP" -gt 0 ]; then
+	echo "== warm-up: $WARMUP tokens per server, unmeasured"
+	for n in "${NAMES[@]}"; do
+		out=$("$TMP/negotiate" -mode load -url "${URL[$n]}" -tokens "$TMP/warmup" -conns "$CONNS")
+		case $out in
+		*" failed=0") ;;
+		*) echo "$n (warm-up): $out" >&2; exit 1 ;;
+		esac
+	done
+fi
 echo "== $ROUNDS rounds of $TOKENS fresh tokens per server, $CONNS connections ($(nproc) CPUs; $(uptime))"
 for r in $(seq 0 $((ROUNDS - 1))); do
 	line="round $((r + 1)):"
