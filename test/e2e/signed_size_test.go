@@ -239,27 +239,8 @@ func TestWSS4JSignedSmallWrites(t *testing.T) {
 // message over 4 MiB whatever max_body_bytes said.
 func TestWSS4JSignedPastDefaultLimit(t *testing.T) {
 	gen := wss4j.Shared(t)
-	service := func(limits string) *Service {
-		cfg := `
-registries:
-  users: {type: file, path: users.yaml}
-chain:
-  - {name: users, type: username, flag: requisite, registry: users, derived_key: true}
-` + limits + `
-log: {level: info}
-`
-		return StartService(t, cfg, map[string]string{"users.yaml": usersFile(t)})
-	}
-	msg := func() []byte {
-		m, err := gen.Envelope(wss4j.Message{User: "alice", Password: "wonderland", PayloadBytes: 6 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(m) <= 6<<20 || len(m) > 8<<20 {
-			t.Fatalf("the WSS4J message has %d bytes, want 6-8 MiB", len(m))
-		}
-		return m
-	}
+	service := func(limits string) *Service { return derivedKeyService(t, limits) }
+	msg := func() []byte { return sixMiBMessage(t, gen) }
 
 	def := service("")
 	resp, body := def.Post(t, "/v1/authenticate", soapContentType("11"), msg())
@@ -289,25 +270,9 @@ func TestWSS4JSignedPastLimitChunked(t *testing.T) {
 	gen := wss4j.Shared(t)
 	up := newRawUpstream(t)
 	service := func(limits string) *Service {
-		cfg := `
-registries:
-  users: {type: file, path: users.yaml}
-chain:
-  - {name: users, type: username, flag: requisite, registry: users, derived_key: true}
-` + limits + `
-proxy:
-  upstream: ` + up.URL + `
-log: {level: info}
-`
-		return StartService(t, cfg, map[string]string{"users.yaml": usersFile(t)})
+		return derivedKeyService(t, limits+"\nproxy: {upstream: "+up.URL+"}")
 	}
-	msg := func() []byte {
-		m, err := gen.Envelope(wss4j.Message{User: "alice", Password: "wonderland", PayloadBytes: 6 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	msg := func() []byte { return sixMiBMessage(t, gen) }
 	trailer := []string{"X-Checksum: none"}
 	header := []string{"Trailer: X-Checksum"}
 
@@ -340,4 +305,33 @@ log: {level: info}
 		t.Errorf("upstream: complete %v, %d bytes of %d (equal %v), trailer %v, token type %q", r.complete, len(r.body), len(m),
 			bytes.Equal(r.body, m), r.trailer, r.header.Get("X-Authenticated-Token-Type"))
 	}
+}
+
+// derivedKeyService is authsvc with a derived-key UsernameToken module and
+// the extra configuration (limits, proxy) given.
+func derivedKeyService(t *testing.T, extra string) *Service {
+	t.Helper()
+	cfg := `
+registries:
+  users: {type: file, path: users.yaml}
+chain:
+  - {name: users, type: username, flag: requisite, registry: users, derived_key: true}
+` + extra + `
+log: {level: info}
+`
+	return StartService(t, cfg, map[string]string{"users.yaml": usersFile(t)})
+}
+
+// sixMiBMessage is a new WSS4J derived-key message from alice with a 6 MiB
+// Body: past the default max_signed_bytes (4 MiB), within 8 MiB.
+func sixMiBMessage(t *testing.T, gen *wss4j.Generator) []byte {
+	t.Helper()
+	m, err := gen.Envelope(wss4j.Message{User: "alice", Password: "wonderland", PayloadBytes: 6 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) <= 6<<20 || len(m) > 8<<20 {
+		t.Fatalf("the WSS4J message has %d bytes, want 6-8 MiB", len(m))
+	}
+	return m
 }
