@@ -309,8 +309,12 @@ func (s *Server) logDecision(r *http.Request, res *result, endpoint string) {
 // value needs quoting, and the caller then logs the same attributes through
 // slog.
 func (s *Server) logAccepted(r *http.Request, res *result, endpoint string) bool {
-	ln := asynclog.Begin(s.log, slog.LevelInfo, "authenticated").Str("request_id", res.id).Str("endpoint", endpoint).
-		Str("peer", r.RemoteAddr).Str("principal", res.subject.Name()).Str("method", res.subject.Method).
+	ln := asynclog.Begin(s.log, slog.LevelInfo, "authenticated")
+	if ln == nil {
+		return false // not the asynchronous log, or info disabled: no values worked out
+	}
+	ln = ln.Str("request_id", res.id).Str("endpoint", endpoint).Str("peer", r.RemoteAddr).
+		Str("principal", res.subject.Name()).Str("method", res.subject.Method).
 		Str("token_type", res.subject.TokenType).Strs("modules", res.subject.Modules)
 	if res.rst != wstrust.NotRST {
 		ln = ln.Str("rst", res.rst.String()).Str("trust_version", res.trust.String())
