@@ -112,7 +112,9 @@ func (s *Server) countAccepted(endpoint, method, tokenType string) {
 		return
 	}
 	c := s.m.decisions.WithLabelValues(endpoint, method, tokenType, outcomeAccepted)
-	if es.nseen.Add(1) <= maxSeenSeries {
+	// Load first: once the bound is reached the counter stops moving (an
+	// Add on every later lookup would wrap it around, and storing resume).
+	if es.nseen.Load() < maxSeenSeries && es.nseen.Add(1) <= maxSeenSeries {
 		es.seen.Store(key, c)
 	}
 	c.Inc()

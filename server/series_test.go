@@ -68,6 +68,12 @@ func TestEndpointSeriesCount(t *testing.T) {
 			}
 		}
 	}
+	// The kept series stop at the bound, and so does their counter.
+	kept := 0
+	srv.series["api"].seen.Range(func(any, any) bool { kept++; return true })
+	if n := srv.series["api"].nseen.Load(); kept != maxSeenSeries || n != maxSeenSeries {
+		t.Errorf("%d series kept, counter %d; want both %d", kept, n, maxSeenSeries)
+	}
 	for i := range maxSeenSeries + 6 {
 		l := map[string]string{"endpoint": "api", "method": "Custom", "token_type": fmt.Sprintf("many-%d", i), "outcome": "accepted"}
 		if got, _ := testenv.MetricValue(t, reg, "authsvc_authentications_total", l); got != float64(1+i%2) {

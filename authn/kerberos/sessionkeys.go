@@ -91,10 +91,7 @@ var errIntegrity = errors.New("integrity verification failed")
 func (s *sessionKeys) decryptAuthenticator(ct []byte) ([]byte, error) {
 	h := s.e.GetHMACBitLength() / 8
 	c := s.e.GetConfounderByteSize()
-	if len(ct) < h+c {
-		return nil, errors.New("ciphertext too short")
-	}
-	if len(ct)-h < bs {
+	if len(ct) < h+c { // c is one AES block: ctsDecrypt's minimum
 		return nil, errors.New("ciphertext too short")
 	}
 	// One buffer: the plaintext, then its HMAC (an array on the stack
